@@ -1,0 +1,199 @@
+//! Gatehouse's configuration: `wrangler.toml` `[vars]` plus Worker secrets, parsed into one typed
+//! value and validated in one place. Every rule has a test below; every problem is reported at
+//! once; a configuration with any problem is not built at all, so the gateway fails closed.
+
+mod keys;
+mod origin;
+mod reader;
+
+pub use keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
+pub use origin::{parse_origin, OriginProblem, OriginUrl};
+
+use crate::quota::{Policy, Window};
+use crate::token::Binding;
+use reader::Reader;
+
+/// An HTTP header the gateway adds on its way to the origin, from a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OriginCredential {
+    pub header: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for OriginCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OriginCredential({}: <redacted>)", self.header)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowSettings {
+    pub min_bits: u8,
+    pub base_bits: u8,
+    pub max_bits: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub ttl_s: u32,
+    pub grant: u32,
+    pub binding: Binding,
+    pub keys: KeyRing,
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub origin: OriginUrl,
+    pub origin_timeout_ms: u32,
+    pub origin_credential: Option<OriginCredential>,
+    pub local_dev: bool,
+    pub quota: Policy,
+    pub rate_key_header: Option<String>,
+    pub pow: PowSettings,
+    pub challenge_ttl_s: u32,
+    pub token: TokenSettings,
+    pub admin_secret: Option<String>,
+}
+
+const MIN_ADMIN_SECRET_BYTES: usize = 16;
+
+impl Config {
+    /// Builds the configuration from a variable lookup (vars and secrets alike), or returns every
+    /// problem found. Problem lines name variables, never secret values.
+    pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
+        let mut r = Reader::new(get);
+        let local_dev = r.flag("LOCAL_DEV", false);
+        let origin = read_origin(&mut r, local_dev);
+        let origin_timeout_ms = r.number("ORIGIN_TIMEOUT_MS", 30_000, 100..=300_000);
+        let origin_credential = read_origin_credential(&mut r);
+        let quota = read_quota(&mut r);
+        let rate_key_header = read_header_name(&mut r, "RATE_KEY_HEADER");
+        let pow = read_pow(&mut r);
+        let challenge_ttl_s = r.number("CHALLENGE_TTL_SECONDS", 60, 5..=3_600);
+        let token = read_token(&mut r);
+        let admin_secret = r.text("ADMIN_SECRET");
+        if admin_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < MIN_ADMIN_SECRET_BYTES)
+        {
+            r.problem(format!(
+                "ADMIN_SECRET is shorter than {MIN_ADMIN_SECRET_BYTES} bytes"
+            ));
+        }
+        match (origin, quota, token) {
+            (Some(origin), Some(quota), Some(token)) if r.problems.is_empty() => Ok(Config {
+                origin,
+                origin_timeout_ms,
+                origin_credential,
+                local_dev,
+                quota,
+                rate_key_header,
+                pow,
+                challenge_ttl_s,
+                token,
+                admin_secret,
+            }),
+            _ => Err(r.problems),
+        }
+    }
+}
+
+fn read_origin(r: &mut Reader, local_dev: bool) -> Option<OriginUrl> {
+    let raw = r.required("ORIGIN_URL")?;
+    match parse_origin(&raw, local_dev) {
+        Ok(origin) => Some(origin),
+        Err(problem) => {
+            r.problem(format!("ORIGIN_URL={raw:?} {}", problem.describe()));
+            None
+        }
+    }
+}
+
+fn read_origin_credential(r: &mut Reader) -> Option<OriginCredential> {
+    let header =
+        read_header_name(r, "ORIGIN_AUTH_HEADER").unwrap_or_else(|| "authorization".into());
+    let value = r.text("ORIGIN_AUTH_VALUE")?;
+    if value.chars().any(|c| c.is_control()) {
+        r.problem("ORIGIN_AUTH_VALUE holds a control character".into());
+        return None;
+    }
+    Some(OriginCredential { header, value })
+}
+
+fn read_header_name(r: &mut Reader, name: &str) -> Option<String> {
+    let raw = r.text(name)?;
+    // RFC 9110 §5.1: a field name is a token.
+    let is_token = raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !is_token {
+        r.problem(format!("{name}={raw:?} is not a valid header name"));
+        return None;
+    }
+    Some(raw.to_ascii_lowercase())
+}
+
+fn read_quota(r: &mut Reader) -> Option<Policy> {
+    let per_minute = r.number("QUOTA_PER_MINUTE", 60, 0..=1_000_000);
+    let per_hour = r.number("QUOTA_PER_HOUR", 0, 0..=100_000_000);
+    let windows: Vec<Window> = [("minute", per_minute, 60), ("hour", per_hour, 3_600)]
+        .into_iter()
+        .filter_map(|(name, quota, seconds)| Window::new(name, quota, seconds))
+        .collect();
+    let policy = Policy::new(windows);
+    if policy.is_none() {
+        r.problem("QUOTA_PER_MINUTE and QUOTA_PER_HOUR are both 0: no quota would apply".into());
+    }
+    policy
+}
+
+fn read_pow(r: &mut Reader) -> PowSettings {
+    let min_bits = r.number("POW_MIN_BITS", 12, 1..=32) as u8;
+    let base_bits = r.number("POW_BASE_BITS", 14, 1..=32) as u8;
+    let max_bits = r.number("POW_MAX_BITS", 16, 1..=32) as u8;
+    if !(min_bits <= base_bits && base_bits <= max_bits) {
+        r.problem(format!(
+            "POW bits must satisfy POW_MIN_BITS <= POW_BASE_BITS <= POW_MAX_BITS (got {min_bits}, {base_bits}, {max_bits})"
+        ));
+    }
+    PowSettings {
+        min_bits,
+        base_bits,
+        max_bits,
+    }
+}
+
+fn read_token(r: &mut Reader) -> Option<TokenSettings> {
+    let ttl_s = r.number("TOKEN_TTL_SECONDS", 300, 10..=86_400);
+    let grant = r.number("TOKEN_GRANT_REQUESTS", 60, 1..=1_000_000);
+    let binding_raw = r
+        .text("TOKEN_BINDING")
+        .unwrap_or_else(|| "user_agent,client_key".into());
+    let binding = Binding::parse(&binding_raw).map_err(|bad| {
+        r.problem(format!(
+            "TOKEN_BINDING names {bad:?}; allowed: user_agent, client_key, ip"
+        ))
+    });
+    let issuer = r.text("TOKEN_ISSUER").unwrap_or_else(|| "gatehouse".into());
+    let keys = match r.required("TOKEN_SIGNING_KEYS") {
+        None => None,
+        Some(raw) => match parse_key_ring(&raw) {
+            Ok(ring) => Some(ring),
+            Err(problems) => {
+                problems.into_iter().for_each(|p| r.problem(p));
+                None
+            }
+        },
+    };
+    Some(TokenSettings {
+        ttl_s,
+        grant,
+        binding: binding.ok()?,
+        keys: keys?,
+        issuer,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+use super::*;
+use std::collections::HashMap;
+
+const KEY: &str = "k1:0123456789abcdef0123456789abcdef";
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut base: HashMap<String, String> = [
+        ("ORIGIN_URL", "https://mcp.example.com"),
+        ("TOKEN_SIGNING_KEYS", KEY),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in pairs {
+        base.insert(k.to_string(), v.to_string());
+    }
+    base
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+    let map = vars(pairs);
+    Config::from_vars(&|name| map.get(name).cloned())
+}
+
+fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+    load(pairs).unwrap_err()
+}
+
+#[test]
+fn minimal_config_takes_the_documented_defaults() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.origin.join("/mcp"), "https://mcp.example.com/mcp");
+    assert_eq!(c.origin_timeout_ms, 30_000);
+    assert_eq!(c.quota.windows().len(), 1);
+    assert_eq!(
+        (c.quota.windows()[0].quota, c.quota.windows()[0].seconds),
+        (60, 60)
+    );
+    assert_eq!(
+        c.pow,
+        PowSettings {
+            min_bits: 12,
+            base_bits: 14,
+            max_bits: 16
+        }
+    );
+    assert_eq!(c.challenge_ttl_s, 60);
+    assert_eq!((c.token.ttl_s, c.token.grant), (300, 60));
+    assert_eq!(
+        c.token.binding,
+        Binding {
+            user_agent: true,
+            client_key: true,
+            ip: false
+        }
+    );
+    assert_eq!(c.token.issuer, "gatehouse");
+    assert!(
+        c.admin_secret.is_none() && c.origin_credential.is_none() && c.rate_key_header.is_none()
+    );
+}
+
+#[test]
+fn origin_url_is_required() {
+    let map: HashMap<&str, &str> = [("TOKEN_SIGNING_KEYS", KEY)].into();
+    let p = Config::from_vars(&|n| map.get(n).map(|v| v.to_string())).unwrap_err();
+    assert_eq!(p, ["ORIGIN_URL is required"]);
+}
+
+#[test]
+fn signing_keys_are_required() {
+    let map: HashMap<&str, &str> = [("ORIGIN_URL", "https://mcp.example.com")].into();
+    let p = Config::from_vars(&|n| map.get(n).map(|v| v.to_string())).unwrap_err();
+    assert_eq!(p, ["TOKEN_SIGNING_KEYS is required"]);
+}
+
+#[test]
+fn loopback_origin_needs_local_dev() {
+    assert!(problems(&[("ORIGIN_URL", "http://127.0.0.1:3000")])[0].contains("LOCAL_DEV"));
+    assert!(
+        load(&[
+            ("ORIGIN_URL", "http://127.0.0.1:3000"),
+            ("LOCAL_DEV", "true")
+        ])
+        .unwrap()
+        .local_dev
+    );
+}
+
+#[test]
+fn metadata_origin_is_refused_as_ssrf() {
+    assert!(problems(&[("ORIGIN_URL", "https://169.254.169.254")])[0].contains("SSRF"));
+}
+
+#[test]
+fn numbers_out_of_range_are_reported() {
+    let p = problems(&[("ORIGIN_TIMEOUT_MS", "5"), ("TOKEN_TTL_SECONDS", "abc")]);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[0].starts_with("ORIGIN_TIMEOUT_MS=\"5\""));
+}
+
+#[test]
+fn flags_accept_only_true_or_false() {
+    assert!(problems(&[("LOCAL_DEV", "maybe")])[0].contains("true or false"));
+}
+
+#[test]
+fn an_hourly_window_joins_the_minute_window() {
+    let c = load(&[("QUOTA_PER_HOUR", "1000")]).unwrap();
+    let w: Vec<_> = c
+        .quota
+        .windows()
+        .iter()
+        .map(|w| (w.name.as_str(), w.quota, w.seconds))
+        .collect();
+    assert_eq!(w, [("minute", 60, 60), ("hour", 1000, 3600)]);
+}
+
+#[test]
+fn no_window_at_all_is_refused() {
+    assert!(problems(&[("QUOTA_PER_MINUTE", "0")])[0].contains("no quota"));
+}
+
+#[test]
+fn pow_bits_must_be_ordered() {
+    assert!(
+        problems(&[("POW_MIN_BITS", "18"), ("POW_MAX_BITS", "16")])[0].contains("POW_MIN_BITS <=")
+    );
+}
+
+#[test]
+fn rate_key_header_must_be_a_header_name() {
+    assert!(problems(&[("RATE_KEY_HEADER", "x api key")])[0].contains("not a valid header name"));
+    assert_eq!(
+        load(&[("RATE_KEY_HEADER", "X-Api-Key")])
+            .unwrap()
+            .rate_key_header
+            .as_deref(),
+        Some("x-api-key")
+    );
+}
+
+#[test]
+fn token_binding_names_known_parts_only() {
+    assert!(problems(&[("TOKEN_BINDING", "user_agent,cookie")])[0].contains("cookie"));
+    assert!(
+        load(&[("TOKEN_BINDING", "user_agent,client_key,ip")])
+            .unwrap()
+            .token
+            .binding
+            .ip
+    );
+}
+
+#[test]
+fn short_admin_secret_is_refused() {
+    assert!(problems(&[("ADMIN_SECRET", "short")])[0].starts_with("ADMIN_SECRET"));
+}
+
+#[test]
+fn origin_credential_comes_from_the_secret_with_a_configurable_header() {
+    let c = load(&[
+        ("ORIGIN_AUTH_VALUE", "Bearer origin-secret"),
+        ("ORIGIN_AUTH_HEADER", "X-Origin-Key"),
+    ])
+    .unwrap();
+    let cred = c.origin_credential.unwrap();
+    assert_eq!(
+        (cred.header.as_str(), cred.value.as_str()),
+        ("x-origin-key", "Bearer origin-secret")
+    );
+    assert!(!format!("{cred:?}").contains("origin-secret"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let p = problems(&[
+        ("ORIGIN_URL", "ftp://x"),
+        ("TOKEN_SIGNING_KEYS", "k1:short"),
+        ("POW_BASE_BITS", "99"),
+        ("LOCAL_DEV", "perhaps"),
+    ]);
+    assert_eq!(p.len(), 4, "{p:?}");
+}
+
+#[test]
+fn problem_lines_never_echo_secrets() {
+    let p = problems(&[
+        ("TOKEN_SIGNING_KEYS", "k1:tooshortsecret"),
+        ("ADMIN_SECRET", "tiny-secret"),
+    ]);
+    assert!(
+        p.iter()
+            .all(|l| !l.contains("tooshortsecret") && !l.contains("tiny-secret")),
+        "{p:?}"
+    );
+}

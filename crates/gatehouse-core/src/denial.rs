@@ -1,0 +1,252 @@
+//! Every answer the gateway gives instead of the origin's, and its one mapping to the wire.
+//!
+//! Status codes follow the rule that a client must be able to act on each: `402` only for a
+//! confirmed quota exhaustion (PROTOCOLS §1), `401` for a bad credential, `400` for malformed
+//! input, `503` with `Retry-After` when a binding the gateway depends on fails (never `402` or
+//! `429`: the client did nothing wrong), `502`/`504` when the origin fails. Wire messages stay
+//! generic; the detail (`log_detail`) goes to the operator's log.
+
+use serde_json::{json, Value};
+
+use crate::challenge::{PowChallenge, RedeemError};
+use crate::quota::{Decision, Policy};
+use crate::ratelimit::quota_headers;
+use crate::token::TokenRejection;
+
+/// A dependency of the gateway that can fail independently of the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    QuotaStore,
+    ChallengeStore,
+    RevocationStore,
+}
+
+impl Dependency {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::QuotaStore => "quota_store",
+            Self::ChallengeStore => "challenge_store",
+            Self::RevocationStore => "revocation_store",
+        }
+    }
+}
+
+/// Seconds a client should wait after a dependency failure: long enough not to hammer it.
+pub const DEPENDENCY_RETRY_AFTER_S: u32 = 2;
+
+#[derive(Debug, Clone)]
+pub enum Denial {
+    QuotaExhausted {
+        policy: Policy,
+        decision: Decision,
+        pow: PowChallenge,
+        verify_url: String,
+    },
+    InvalidToken(TokenRejection),
+    Redeem(RedeemError),
+    PayloadTooLarge {
+        limit: usize,
+    },
+    DependencyUnavailable(Dependency),
+    Misconfigured,
+    OriginUnreachable,
+    OriginTimeout,
+    NotFound,
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    AdminUnauthorized,
+    AdminDisabled,
+    InvalidRequest(&'static str),
+    /// The runtime failed at something that cannot fail in practice (building a request object);
+    /// still a JSON answer with a code, never a bare 500.
+    Internal,
+}
+
+/// A complete response, ready for the shell to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wire {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+impl Denial {
+    pub fn to_wire(&self) -> Wire {
+        let (status, body, mut headers) = match self {
+            Self::QuotaExhausted {
+                policy,
+                decision,
+                pow,
+                verify_url,
+            } => {
+                let (body, headers) = quota_exhausted(policy, decision, pow, verify_url);
+                (402, body, headers)
+            }
+            Self::InvalidToken(_) => (
+                401,
+                error(
+                    "invalid_or_expired_token",
+                    "the access token is invalid, expired or not bound to this client",
+                ),
+                vec![],
+            ),
+            Self::Redeem(e) => redeem_error(*e),
+            Self::PayloadTooLarge { limit } => (
+                413,
+                error(
+                    "payload_too_large",
+                    &format!("the body exceeds {limit} bytes"),
+                ),
+                vec![],
+            ),
+            Self::DependencyUnavailable(_) => (
+                503,
+                error(
+                    "temporarily_unavailable",
+                    "a gateway dependency failed; retry shortly",
+                ),
+                vec![("retry-after", DEPENDENCY_RETRY_AFTER_S.to_string())],
+            ),
+            Self::Misconfigured => (
+                503,
+                error(
+                    "gateway_misconfigured",
+                    "the gateway's configuration is invalid; see its log",
+                ),
+                vec![],
+            ),
+            Self::OriginUnreachable => (
+                502,
+                error("origin_unreachable", "the MCP origin could not be reached"),
+                vec![],
+            ),
+            Self::OriginTimeout => (
+                504,
+                error("origin_timeout", "the MCP origin did not answer in time"),
+                vec![],
+            ),
+            Self::NotFound => (404, error("not_found", "no such route"), vec![]),
+            Self::MethodNotAllowed { allow } => (
+                405,
+                error("method_not_allowed", "method not allowed here"),
+                vec![("allow", allow.to_string())],
+            ),
+            Self::AdminUnauthorized => (
+                401,
+                error(
+                    "admin_unauthorized",
+                    "a valid admin bearer secret is required",
+                ),
+                vec![(
+                    "www-authenticate",
+                    "Bearer realm=\"gatehouse-admin\"".to_string(),
+                )],
+            ),
+            Self::AdminDisabled => (
+                404,
+                error(
+                    "admin_disabled",
+                    "the admin API is off: set the ADMIN_SECRET secret",
+                ),
+                vec![],
+            ),
+            Self::InvalidRequest(msg) => (400, error("invalid_request", msg), vec![]),
+            Self::Internal => (500, error("internal_error", "the gateway failed unexpectedly; see its log"), vec![]),
+        };
+        headers.push(("content-type", "application/json".into()));
+        headers.push(("cache-control", "no-store".into()));
+        Wire {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The operator-facing reason, for the structured log line.
+    pub fn log_detail(&self) -> String {
+        match self {
+            Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
+            Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
+            Self::Redeem(e) => format!("redeem:{e:?}"),
+            other => format!("{other:?}")
+                .split([' ', '{', '('])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+}
+
+fn error(code: &str, message: &str) -> Value {
+    json!({ "error": code, "message": message })
+}
+
+fn redeem_error(e: RedeemError) -> (u16, Value, Vec<(&'static str, String)>) {
+    let (status, code, message) = match e {
+        RedeemError::InvalidRequest(msg) => (400, "invalid_request", msg),
+        RedeemError::NotFound => (404, "challenge_not_found", "no challenge with that id"),
+        RedeemError::InvalidSolution => (
+            400,
+            "invalid_solution",
+            "the proof does not meet the challenge",
+        ),
+        RedeemError::Expired => (
+            410,
+            "challenge_expired",
+            "the challenge expired; request a new one",
+        ),
+        RedeemError::AlreadyRedeemed => (
+            409,
+            "challenge_already_redeemed",
+            "the challenge was already redeemed",
+        ),
+    };
+    (status, error(code, message), vec![])
+}
+
+const POW_INSTRUCTIONS: &str = "Find a decimal nonce such that sha256(salt + nonce) has at least \
+`difficulty` leading zero bits, POST {\"challenge_id\", \"solution\": {\"nonce\"}} to verify_url, \
+then send the returned access_token in the x-access-token header.";
+
+fn quota_exhausted(
+    policy: &Policy,
+    decision: &Decision,
+    pow: &PowChallenge,
+    verify_url: &str,
+) -> (Value, Vec<(&'static str, String)>) {
+    let retry_after = decision.retry_after_s.unwrap_or(1);
+    let mut headers = quota_headers(policy, decision);
+    if decision.retry_after_s.is_none() {
+        headers.push(("retry-after", retry_after.to_string()));
+    }
+    headers.push((
+        "www-authenticate",
+        format!(
+            "PoW challenge_id=\"{}\", salt=\"{}\", difficulty={}, algorithm=\"sha256\", expires=\"{}\"",
+            pow.id, pow.salt, pow.difficulty, pow.expires_at_s()
+        ),
+    ));
+    let offer = json!({
+        "type": "pow",
+        "challenge_id": pow.id,
+        "salt": pow.salt,
+        "difficulty": pow.difficulty,
+        "algorithm": "sha256",
+        "expires_at": pow.expires_at_s(),
+        "estimated_hashes": crate::pow::estimated_hashes(pow.difficulty),
+        "verify_url": verify_url,
+    });
+    let body = json!({
+        "error": "quota_exhausted",
+        "type": "pow",
+        "challenge_id": pow.id,
+        "instructions": POW_INSTRUCTIONS,
+        "retry_after": retry_after,
+        "challenges": [offer],
+    });
+    (body, headers)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+use super::*;
+use crate::quota::{decide, QuotaState, Window};
+
+fn header<'a>(wire: &'a Wire, name: &str) -> Vec<&'a str> {
+    wire.headers
+        .iter()
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn exhausted() -> Denial {
+    let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
+    let (state, _) = decide(&policy, &QuotaState::default(), 1, 0);
+    let (_, decision) = decide(&policy, &state, 1, 44_000);
+    let pow = PowChallenge::new(&[7u8; 32], 14, 44_000, 60);
+    Denial::QuotaExhausted {
+        policy,
+        decision,
+        pow,
+        verify_url: "https://gw.example/api/verify-challenge".into(),
+    }
+}
+
+#[test]
+fn quota_exhaustion_is_a_402_with_a_pow_challenge_and_rate_limit_headers() {
+    let wire = exhausted().to_wire();
+    assert_eq!(wire.status, 402);
+    assert_eq!(header(&wire, "retry-after"), ["17"]);
+    assert_eq!(header(&wire, "ratelimit"), ["\"minute\";r=0;t=17"]);
+    assert_eq!(header(&wire, "ratelimit-policy"), ["\"minute\";q=1;w=60"]);
+    assert_eq!(header(&wire, "cache-control"), ["no-store"]);
+    let id = "07".repeat(16);
+    assert_eq!(
+        header(&wire, "www-authenticate"),
+        [format!("PoW challenge_id=\"{id}\", salt=\"{id}\", difficulty=14, algorithm=\"sha256\", expires=\"104\"").as_str()]
+    );
+    assert_eq!(wire.body["error"], "quota_exhausted");
+    assert_eq!(wire.body["type"], "pow");
+    assert_eq!(wire.body["retry_after"], 17);
+    let offer = &wire.body["challenges"][0];
+    assert_eq!(offer["challenge_id"], id);
+    assert_eq!(offer["estimated_hashes"], 16_384);
+    assert_eq!(
+        offer["verify_url"],
+        "https://gw.example/api/verify-challenge"
+    );
+}
+
+#[test]
+fn each_redemption_failure_has_its_status_and_code() {
+    for (e, status, code) in [
+        (RedeemError::NotFound, 404, "challenge_not_found"),
+        (RedeemError::InvalidSolution, 400, "invalid_solution"),
+        (RedeemError::Expired, 410, "challenge_expired"),
+        (
+            RedeemError::AlreadyRedeemed,
+            409,
+            "challenge_already_redeemed",
+        ),
+        (RedeemError::InvalidRequest("x"), 400, "invalid_request"),
+    ] {
+        let wire = Denial::Redeem(e).to_wire();
+        assert_eq!(
+            (wire.status, wire.body["error"].as_str().unwrap()),
+            (status, code)
+        );
+    }
+}
+
+#[test]
+fn dependency_failures_are_503_with_retry_after_never_402_or_429() {
+    for d in [
+        Dependency::QuotaStore,
+        Dependency::ChallengeStore,
+        Dependency::RevocationStore,
+    ] {
+        let wire = Denial::DependencyUnavailable(d).to_wire();
+        assert_eq!(wire.status, 503);
+        assert_eq!(header(&wire, "retry-after"), ["2"]);
+    }
+}
+
+#[test]
+fn every_token_rejection_looks_the_same_on_the_wire() {
+    let a = Denial::InvalidToken(TokenRejection::Expired).to_wire();
+    let b = Denial::InvalidToken(TokenRejection::BadSignature).to_wire();
+    assert_eq!(a, b);
+    assert_eq!(a.status, 401);
+    assert_eq!(a.body["error"], "invalid_or_expired_token");
+    assert_eq!(
+        Denial::InvalidToken(TokenRejection::Expired).log_detail(),
+        "invalid_token:expired"
+    );
+}
+
+#[test]
+fn origin_and_config_failures_map_to_their_statuses() {
+    assert_eq!(Denial::OriginUnreachable.to_wire().status, 502);
+    assert_eq!(Denial::OriginTimeout.to_wire().status, 504);
+    let mis = Denial::Misconfigured.to_wire();
+    assert_eq!(
+        (mis.status, mis.body["error"].as_str().unwrap()),
+        (503, "gateway_misconfigured")
+    );
+    assert_eq!(Denial::NotFound.to_wire().status, 404);
+    assert_eq!(Denial::PayloadTooLarge { limit: 10 }.to_wire().status, 413);
+    assert_eq!(
+        Denial::MethodNotAllowed { allow: "POST" }.to_wire().status,
+        405
+    );
+    assert_eq!(Denial::OriginTimeout.log_detail(), "OriginTimeout");
+}
+
+#[test]
+fn every_body_is_json_with_an_error_code() {
+    for d in [
+        Denial::NotFound,
+        Denial::AdminUnauthorized,
+        Denial::AdminDisabled,
+        Denial::InvalidRequest("bad"),
+        exhausted(),
+    ] {
+        let wire = d.to_wire();
+        assert!(wire.body["error"].is_string());
+        assert_eq!(header(&wire, "content-type"), ["application/json"]);
+    }
+}

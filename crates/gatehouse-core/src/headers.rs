@@ -1,0 +1,103 @@
+//! Which headers cross the gateway (RFC 9110 §7.6.1 and MCP Streamable HTTP).
+//!
+//! Hop-by-hop fields, and any field the `Connection` header names, stop at the gateway in both
+//! directions. The client's credentials for the gateway (`Authorization`, `x-access-token`) never
+//! reach the origin: passing a token through would let the origin, or anyone it forwards to,
+//! replay it (MCP authorization, "token passthrough"). Everything else, including
+//! `Mcp-Session-Id`, `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and `Last-Event-ID`, passes
+//! unchanged. `Host` and `Content-Length` are the runtime's to set for the new hop.
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+const GATEWAY_CREDENTIALS: &[&str] = &["authorization", "x-access-token"];
+
+const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
+
+/// The lowercased field names listed in a `Connection` header value.
+pub fn connection_tokens(connection: Option<&str>) -> Vec<String> {
+    connection
+        .unwrap_or("")
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn hop_by_hop(name: &str, named_by_connection: &[String]) -> bool {
+    HOP_BY_HOP.contains(&name) || named_by_connection.iter().any(|t| t == name)
+}
+
+/// Whether a request header (lowercase name) goes on to the origin.
+pub fn forward_to_origin(name: &str, named_by_connection: &[String]) -> bool {
+    !hop_by_hop(name, named_by_connection)
+        && !GATEWAY_CREDENTIALS.contains(&name)
+        && !SET_BY_RUNTIME.contains(&name)
+}
+
+/// Whether an origin response header (lowercase name) goes back to the client. The gateway's
+/// own rate-limit fields replace any the origin sent, so the client sees one consistent story.
+pub fn forward_to_client(name: &str, named_by_connection: &[String]) -> bool {
+    !hop_by_hop(name, named_by_connection)
+        && !SET_BY_RUNTIME.contains(&name)
+        && !matches!(name, "ratelimit" | "ratelimit-policy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_headers_pass_to_the_origin() {
+        for name in [
+            "mcp-session-id",
+            "mcp-protocol-version",
+            "mcp-method",
+            "mcp-name",
+            "last-event-id",
+            "accept",
+            "content-type",
+        ] {
+            assert!(forward_to_origin(name, &[]), "{name}");
+        }
+    }
+
+    #[test]
+    fn gateway_credentials_never_reach_the_origin() {
+        assert!(!forward_to_origin("authorization", &[]));
+        assert!(!forward_to_origin("x-access-token", &[]));
+    }
+
+    #[test]
+    fn hop_by_hop_fields_and_those_named_by_connection_stop_both_ways() {
+        let named = connection_tokens(Some("Keep-Alive, X-Private-Hop"));
+        for name in [
+            "connection",
+            "te",
+            "transfer-encoding",
+            "upgrade",
+            "keep-alive",
+            "x-private-hop",
+        ] {
+            assert!(!forward_to_origin(name, &named), "{name}");
+            assert!(!forward_to_client(name, &named), "{name}");
+        }
+    }
+
+    #[test]
+    fn origin_rate_limit_fields_are_replaced_not_merged() {
+        assert!(!forward_to_client("ratelimit", &[]));
+        assert!(forward_to_client("mcp-session-id", &[]));
+        assert!(forward_to_client("content-type", &[]));
+        assert!(forward_to_client("www-authenticate", &[]));
+    }
+}

@@ -1,0 +1,17 @@
+//! Gatehouse's protocols and decisions.
+//!
+//! Everything in this crate is pure: no I/O, no clock, no randomness of its own. The Worker shell
+//! reads the clock once per request and hands `now` in, draws random bytes and hands them in, and
+//! carries out the I/O that the decisions here ask for. That keeps every rule testable natively
+//! with `cargo test`, and keeps the platform out of the protocol code.
+
+pub mod bytes;
+pub mod challenge;
+pub mod config;
+pub mod denial;
+pub mod headers;
+pub mod jwt;
+pub mod pow;
+pub mod quota;
+pub mod ratelimit;
+pub mod token;

@@ -1,0 +1,223 @@
+//! Request quotas: a bucketed sliding window, one per configured window (per minute, per hour).
+//!
+//! Each window is cut into `BUCKETS` sub-buckets. A decision at `now` counts every admission in
+//! any bucket that overlaps `(now - w, now]`, so the count never misses an admission inside the
+//! real window: no sliding interval of length `w` ever holds more than `q` admissions (the
+//! property tests below check exactly that). The price is being stricter by at most one bucket,
+//! 1/60 of the window. GCRA was the alternative; it admits a burst of `q` and then the sustained
+//! rate on top, up to `2q - 1` in one window, which is not what "60 per minute" promises.
+//!
+//! A denial says when to come back: the earliest instant at which enough old buckets have slid
+//! out for the request to fit, rounded up to whole seconds (draft-ietf-httpapi-ratelimit-headers
+//! §5: `Retry-After` never earlier than `t`). Everything takes `now` in milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+pub const BUCKETS: u64 = 60;
+
+/// One window of a policy: at most `quota` units of cost per `seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub name: String,
+    pub quota: u32,
+    pub seconds: u32,
+}
+
+impl Window {
+    /// `None` for a zero quota or a zero-length window: such a window does not exist.
+    pub fn new(name: &str, quota: u32, seconds: u32) -> Option<Self> {
+        (quota > 0 && seconds > 0).then(|| Self {
+            name: name.into(),
+            quota,
+            seconds,
+        })
+    }
+
+    fn window_ms(&self) -> u64 {
+        u64::from(self.seconds) * 1_000
+    }
+
+    fn bucket_ms(&self) -> u64 {
+        self.window_ms().div_ceil(BUCKETS)
+    }
+}
+
+/// A non-empty set of windows; a request must fit all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    windows: Vec<Window>,
+}
+
+impl Policy {
+    pub fn new(windows: Vec<Window>) -> Option<Self> {
+        (!windows.is_empty()).then_some(Self { windows })
+    }
+
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+}
+
+/// Admissions per bucket for one window, oldest first; only non-empty buckets are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowCounts {
+    pub seconds: u32,
+    pub buckets: Vec<(u64, u32)>,
+}
+
+/// What a rate key's Durable Object stores between requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaState {
+    pub windows: Vec<WindowCounts>,
+}
+
+/// A window's standing after a decision, for the `RateLimit` headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowStatus {
+    pub name: String,
+    pub quota: u32,
+    pub seconds: u32,
+    pub remaining: u32,
+    /// Seconds until `remaining` next grows (a bucket slides out), rounded up.
+    pub reset_s: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub allowed: bool,
+    pub windows: Vec<WindowStatus>,
+    /// Whole seconds after which the same request will fit; set only on a denial.
+    pub retry_after_s: Option<u32>,
+}
+
+impl Decision {
+    /// The window closest to its limit, which is the one the `RateLimit` header reports.
+    pub fn tightest(&self) -> Option<&WindowStatus> {
+        self.windows
+            .iter()
+            .min_by_key(|w| (w.remaining, std::cmp::Reverse(w.reset_s)))
+    }
+}
+
+/// Decides whether `cost` more units fit `policy` at `now_ms`, and returns the state to store.
+/// The state changes only on admission; a denial costs the caller nothing.
+pub fn decide(
+    policy: &Policy,
+    state: &QuotaState,
+    cost: u32,
+    now_ms: u64,
+) -> (QuotaState, Decision) {
+    let mut counts: Vec<WindowCounts> = policy
+        .windows()
+        .iter()
+        .map(|w| live_counts(w, state, now_ms))
+        .collect();
+    let fits = policy
+        .windows()
+        .iter()
+        .zip(&counts)
+        .all(|(w, c)| used(c) + u64::from(cost) <= u64::from(w.quota));
+    let mut retry_ms: Option<u64> = None;
+    if fits {
+        for (w, c) in policy.windows().iter().zip(counts.iter_mut()) {
+            add(c, now_ms / w.bucket_ms(), cost);
+        }
+    } else {
+        for (w, c) in policy.windows().iter().zip(&counts) {
+            if used(c) + u64::from(cost) > u64::from(w.quota) {
+                let wait = wait_until_fits(w, c, cost, now_ms);
+                retry_ms = Some(retry_ms.map_or(wait, |r| r.max(wait)));
+            }
+        }
+    }
+    let windows = policy
+        .windows()
+        .iter()
+        .zip(&counts)
+        .map(|(w, c)| status(w, c, now_ms))
+        .collect();
+    let decision = Decision {
+        allowed: fits,
+        windows,
+        retry_after_s: retry_ms.map(|ms| ms_to_whole_seconds(ms).max(1)),
+    };
+    (QuotaState { windows: counts }, decision)
+}
+
+fn ms_to_whole_seconds(ms: u64) -> u32 {
+    u32::try_from(ms.div_ceil(1_000)).unwrap_or(u32::MAX)
+}
+
+/// The buckets of `w` that still overlap the window ending at `now_ms`. State recorded under a
+/// different window length (a changed policy) starts afresh rather than being misread.
+fn live_counts(w: &Window, state: &QuotaState, now_ms: u64) -> WindowCounts {
+    let bucket_ms = w.bucket_ms();
+    let first_live = now_ms.saturating_sub(w.window_ms()) / bucket_ms;
+    let buckets = state
+        .windows
+        .iter()
+        .find(|c| c.seconds == w.seconds)
+        .map(|c| {
+            c.buckets
+                .iter()
+                .copied()
+                .filter(|(b, _)| *b >= first_live)
+                .collect()
+        })
+        .unwrap_or_default();
+    WindowCounts {
+        seconds: w.seconds,
+        buckets,
+    }
+}
+
+fn used(c: &WindowCounts) -> u64 {
+    c.buckets.iter().map(|(_, n)| u64::from(*n)).sum()
+}
+
+fn add(c: &mut WindowCounts, bucket: u64, cost: u32) {
+    match c.buckets.last_mut() {
+        Some((b, n)) if *b == bucket => *n = n.saturating_add(cost),
+        // A request stamped earlier than the newest bucket (clocks of two isolates) is filed
+        // under the newest one: later, so it is counted for longer, never shorter.
+        Some((b, n)) if *b > bucket => *n = n.saturating_add(cost),
+        _ => c.buckets.push((bucket, cost)),
+    }
+}
+
+/// Milliseconds from `now_ms` until enough of the oldest buckets have slid out for `cost` to fit.
+/// Bucket `b` stops overlapping the window at `(b + 1) * bucket_ms + window_ms`.
+fn wait_until_fits(w: &Window, c: &WindowCounts, cost: u32, now_ms: u64) -> u64 {
+    if cost > w.quota {
+        // Can never fit; tell the caller to wait a whole window rather than spin.
+        return w.window_ms();
+    }
+    let mut over = used(c) + u64::from(cost) - u64::from(w.quota);
+    for (b, n) in &c.buckets {
+        let leaves_at = (b + 1) * w.bucket_ms() + w.window_ms();
+        if u64::from(*n) >= over {
+            return leaves_at.saturating_sub(now_ms);
+        }
+        over -= u64::from(*n);
+    }
+    w.window_ms()
+}
+
+fn status(w: &Window, c: &WindowCounts, now_ms: u64) -> WindowStatus {
+    let remaining = u64::from(w.quota).saturating_sub(used(c));
+    let reset_ms = c
+        .buckets
+        .first()
+        .map(|(b, _)| ((b + 1) * w.bucket_ms() + w.window_ms()).saturating_sub(now_ms))
+        .unwrap_or(0);
+    WindowStatus {
+        name: w.name.clone(),
+        quota: w.quota,
+        seconds: w.seconds,
+        remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+        reset_s: ms_to_whole_seconds(reset_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! The access token a solved challenge buys: a JWT (RFC 7519) signed HS256, carried in
+//! `x-access-token`, checked in the isolate with no I/O.
+//!
+//! It is bound to the caller by `bnd`, a hash of the fingerprint parts the operator chose
+//! (user agent, client key, client address), and it grants a bounded number of requests (`grant`)
+//! rather than unlimited use for its lifetime.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::bytes::ct_eq;
+use crate::config::TokenSettings;
+use crate::jwt::{self, JwtError};
+
+/// Which parts of a request the token is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub user_agent: bool,
+    pub client_key: bool,
+    pub ip: bool,
+}
+
+impl Binding {
+    /// Parses `user_agent,client_key[,ip]`; on failure returns the unknown part.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut b = Binding {
+            user_agent: false,
+            client_key: false,
+            ip: false,
+        };
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "user_agent" => b.user_agent = true,
+                "client_key" => b.client_key = true,
+                "ip" => b.ip = true,
+                other => return Err(other.to_string()),
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// The request facts a binding may draw on.
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprint<'a> {
+    pub user_agent: &'a str,
+    pub client_key: &'a str,
+    pub ip: &'a str,
+}
+
+/// base64url(SHA-256) over the chosen parts, each length-prefixed so that no two different
+/// fingerprints can produce the same input.
+pub fn binding_hash(binding: Binding, fp: Fingerprint) -> String {
+    let mut h = Sha256::new();
+    h.update(b"gatehouse-binding-v1");
+    for (on, value) in [
+        (binding.user_agent, fp.user_agent),
+        (binding.client_key, fp.client_key),
+        (binding.ip, fp.ip),
+    ] {
+        let value = if on { value } else { "" };
+        h.update((value.len() as u64).to_be_bytes());
+        h.update(value.as_bytes());
+    }
+    B64URL.encode(h.finalize())
+}
+
+/// How the token was bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Pow,
+    L402,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The client key the token was issued to.
+    pub sub: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    pub bnd: String,
+    /// Requests this token admits past the quota.
+    pub grant: u32,
+    pub via: Via,
+}
+
+/// Why a presented token was refused. All of them answer `401 invalid_or_expired_token` on the
+/// wire; the reason goes to logs and metrics only, so a prober learns nothing from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    UnknownKey,
+    BadSignature,
+    WrongIssuer,
+    WrongAudience,
+    Expired,
+    IssuedInFuture,
+    WrongBinding,
+    Revoked,
+}
+
+impl TokenRejection {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::Expired => "expired",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::WrongBinding => "wrong_binding",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl From<JwtError> for TokenRejection {
+    fn from(e: JwtError) -> Self {
+        match e {
+            JwtError::Malformed | JwtError::UnsupportedAlgorithm => Self::Malformed,
+            JwtError::UnknownKey => Self::UnknownKey,
+            JwtError::BadSignature => Self::BadSignature,
+        }
+    }
+}
+
+/// Clock skew tolerated between isolates for `iat`.
+const LEEWAY_S: u64 = 5;
+
+pub struct Issue<'a> {
+    pub audience: &'a str,
+    pub subject: &'a str,
+    pub binding_hash: String,
+    pub jti: String,
+    pub via: Via,
+    pub now_s: u64,
+}
+
+pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
+    let claims = AccessClaims {
+        iss: settings.issuer.clone(),
+        aud: req.audience.to_string(),
+        sub: req.subject.to_string(),
+        iat: req.now_s,
+        exp: req.now_s + u64::from(settings.ttl_s),
+        jti: req.jti,
+        bnd: req.binding_hash,
+        grant: settings.grant,
+        via: req.via,
+    };
+    (jwt::sign(&claims, settings.keys.signer()), claims)
+}
+
+/// Verifies signature, issuer, audience, lifetime and binding. Pure and I/O-free; revocation and
+/// usage are the caller's, since they need state shared across isolates.
+pub fn check(
+    settings: &TokenSettings,
+    token: &str,
+    audience: &str,
+    expected_binding: &str,
+    now_s: u64,
+) -> Result<AccessClaims, TokenRejection> {
+    let claims: AccessClaims = jwt::verify(token, &settings.keys)?;
+    if claims.iss != settings.issuer {
+        return Err(TokenRejection::WrongIssuer);
+    }
+    if claims.aud != audience {
+        return Err(TokenRejection::WrongAudience);
+    }
+    if now_s >= claims.exp {
+        return Err(TokenRejection::Expired);
+    }
+    if claims.iat > now_s + LEEWAY_S {
+        return Err(TokenRejection::IssuedInFuture);
+    }
+    if !ct_eq(claims.bnd.as_bytes(), expected_binding.as_bytes()) {
+        return Err(TokenRejection::WrongBinding);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests;

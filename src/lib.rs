@@ -1,0 +1,53 @@
+//! Gatehouse: the Worker shell. It reads the clock once per request, routes, and does the I/O
+//! (Durable Objects, D1, the origin) that the pure decisions in `gatehouse-core` call for.
+//! Every handler answers with a response or a `Denial`; nothing here returns an `Err` to the
+//! runtime, which would surface as a bare 500.
+
+mod admin;
+mod body;
+mod challenge_store;
+mod config_load;
+mod cron;
+mod gate;
+mod proxy;
+mod quota_do;
+mod random;
+mod request_facts;
+mod respond;
+mod revocation;
+mod token_usage;
+mod verify;
+
+use gatehouse_core::denial::Denial;
+use worker::{event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+pub use quota_do::GateCounter;
+
+pub const VERIFY_PATH: &str = "/api/verify-challenge";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let now_ms = Date::now().as_millis();
+    let Some(cfg) = config_load::config(&env) else {
+        return respond::denial(&Denial::Misconfigured);
+    };
+    let path = req.path();
+    let outcome = match path.as_str() {
+        VERIFY_PATH if req.method() == Method::Post => verify::handle(req, &env, &cfg, now_ms).await,
+        VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
+        p if p.starts_with("/admin/") => admin::handle(req, &env, &cfg, now_ms).await,
+        _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
+    };
+    match outcome {
+        Ok(response) => Ok(response),
+        Err(denial) => {
+            respond::log_denial(&path, &denial);
+            respond::denial(&denial)
+        }
+    }
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    cron::purge(&env, Date::now().as_millis()).await;
+}

@@ -1,0 +1,94 @@
+//! Forwards a request to the origin and streams the answer back (MCP Streamable HTTP, PROTOCOLS
+//! §4). Bodies are never buffered in either direction: the request body is handed to `fetch` as
+//! the client's stream, and the origin's body (JSON, or an SSE stream event by event) goes back as
+//! a stream. Redirects are returned to the client, not followed, so the origin cannot steer the
+//! gateway elsewhere. The timeout covers the wait for the origin's response headers only; a
+//! long-lived SSE stream after them is the protocol working, not a hang.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use futures_util::pin_mut;
+use gatehouse_core::config::Config;
+use gatehouse_core::denial::Denial;
+use gatehouse_core::headers::{connection_tokens, forward_to_client, forward_to_origin};
+use worker::{
+    console_error, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, Response, ResponseBody,
+};
+
+use crate::request_facts::RequestFacts;
+
+pub async fn forward(
+    req: &Request,
+    facts: &RequestFacts,
+    cfg: &Config,
+    extra_headers: &[(&'static str, String)],
+) -> Result<Response, Denial> {
+    let upstream = upstream_request(req, facts, cfg).map_err(|e| {
+        console_error!("{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}", e.to_string());
+        Denial::Internal
+    })?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch_call = Fetch::Request(upstream);
+    let fetch = fetch_call.send_with_signal(&signal);
+    let timeout = Delay::from(Duration::from_millis(u64::from(cfg.origin_timeout_ms)));
+    pin_mut!(fetch);
+    pin_mut!(timeout);
+    let response = match select(fetch, timeout).await {
+        Either::Left((Ok(response), _)) => response,
+        Either::Left((Err(e), _)) => {
+            console_error!("{{\"event\":\"origin_unreachable\",\"error\":{:?}}}", e.to_string());
+            return Err(Denial::OriginUnreachable);
+        }
+        Either::Right(_) => {
+            controller.abort();
+            return Err(Denial::OriginTimeout);
+        }
+    };
+    downstream_response(response, extra_headers).map_err(|_| Denial::Internal)
+}
+
+fn upstream_request(req: &Request, facts: &RequestFacts, cfg: &Config) -> worker::Result<Request> {
+    let incoming = req.headers();
+    let named = connection_tokens(incoming.get("connection")?.as_deref());
+    let headers = Headers::new();
+    for (name, value) in incoming.entries() {
+        if forward_to_origin(&name, &named) {
+            headers.append(&name, &value)?;
+        }
+    }
+    if let Some(cred) = &cfg.origin_credential {
+        headers.set(&cred.header, &cred.value)?;
+    }
+    let method = req.method();
+    let mut init = RequestInit::new();
+    init.with_method(method.clone())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(method, Method::Get | Method::Head) {
+        init.with_body(req.inner().body().map(Into::into));
+    }
+    Request::new_with_init(&cfg.origin.join(&facts.path_and_query), &init)
+}
+
+fn downstream_response(response: Response, extra_headers: &[(&'static str, String)]) -> worker::Result<Response> {
+    let raw: worker::web_sys::Response = response.into();
+    let origin_headers = Headers(raw.headers());
+    let named = connection_tokens(origin_headers.get("connection")?.as_deref());
+    let headers = Headers::new();
+    for (name, value) in origin_headers.entries() {
+        if forward_to_client(&name, &named) {
+            headers.append(&name, &value)?;
+        }
+    }
+    for (name, value) in extra_headers {
+        headers.set(name, value)?;
+    }
+    let body = match raw.body() {
+        Some(stream) => ResponseBody::Stream(stream),
+        None => ResponseBody::Empty,
+    };
+    Ok(Response::builder().with_status(raw.status()).with_headers(headers).body(body))
+}

@@ -1,0 +1,34 @@
+//! Turns the core's wire descriptions into runtime responses, and writes the operator's log line
+//! for each refusal (one JSON object per line, the Workers Logs convention).
+
+use gatehouse_core::denial::{Denial, Wire};
+use worker::{console_log, Headers, Response, Result};
+
+/// Fails only if the runtime cannot construct a Response at all.
+pub fn wire(w: &Wire) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &w.headers {
+        headers.append(name, value)?;
+    }
+    let body = serde_json::to_vec(&w.body)?;
+    Ok(Response::from_bytes(body)?.with_status(w.status).with_headers(headers))
+}
+
+pub fn denial(d: &Denial) -> Result<Response> {
+    wire(&d.to_wire())
+}
+
+/// A JSON answer from the gateway's own endpoints.
+pub fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
+    wire(&Wire {
+        status,
+        headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())],
+        body: body.clone(),
+    })
+}
+
+pub fn log_denial(path: &str, d: &Denial) {
+    let status = d.to_wire().status;
+    let line = serde_json::json!({ "event": "denied", "path": path, "status": status, "reason": d.log_detail() });
+    console_log!("{line}");
+}

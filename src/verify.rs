@@ -1,0 +1,53 @@
+//! `POST /api/verify-challenge` (PROTOCOLS §1): judge a solution, spend the challenge exactly
+//! once, and mint the access token.
+
+use gatehouse_core::bytes::to_hex;
+use gatehouse_core::challenge::{assess_pow, parse_redemption, RedeemError, MAX_REDEEM_BODY};
+use gatehouse_core::config::Config;
+use gatehouse_core::denial::Denial;
+use gatehouse_core::token::{issue, Issue, Via};
+use serde_json::json;
+use worker::{console_log, Env, Request, Response};
+
+use crate::request_facts::RequestFacts;
+use crate::{body, challenge_store, gate::TOKEN_HEADER, random, respond};
+
+pub async fn handle(mut req: Request, env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
+    let facts = RequestFacts::read(&req, cfg);
+    let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
+    let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
+    let id = &redemption.challenge_id;
+    let stored = challenge_store::load_pow(env, id)
+        .await?
+        .ok_or(Denial::Redeem(RedeemError::NotFound))?;
+    assess_pow(&stored, &redemption.proof, now_ms).map_err(Denial::Redeem)?;
+    if !challenge_store::redeem_once(env, id, now_ms).await? {
+        // Another redemption won the race, or the TTL ran out between the read and the update.
+        let lost = if now_ms >= stored.expires_at_ms { RedeemError::Expired } else { RedeemError::AlreadyRedeemed };
+        return Err(Denial::Redeem(lost));
+    }
+    let jti = to_hex(&random::bytes::<16>().ok_or(Denial::Internal)?);
+    let (token, claims) = issue(
+        &cfg.token,
+        Issue {
+            audience: &facts.audience,
+            subject: &facts.client_key,
+            binding_hash: facts.binding_hash(cfg),
+            jti,
+            via: Via::Pow,
+            now_s: now_ms / 1_000,
+        },
+    );
+    console_log!("{}", json!({ "event": "challenge_redeemed", "challenge_id": id, "jti": claims.jti, "sub": claims.sub }));
+    respond::json(
+        200,
+        &json!({
+            "access_token": token,
+            "token_type": "Gatehouse",
+            "header": TOKEN_HEADER,
+            "expires_in": claims.exp - claims.iat,
+            "grant": claims.grant,
+        }),
+    )
+    .map_err(|_| Denial::Internal)
+}

@@ -1,0 +1,187 @@
+// The gateway as a transparent MCP proxy: real workerd (Miniflare), the demo origin on the
+// official SDK, and the official SDK client connected through the gateway.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startOrigin } from '../demo/origin.mjs';
+import { startGateway } from './support/gateway.mjs';
+import { startOddOrigin } from './support/odd-origin.mjs';
+import { connect } from './support/mcp.mjs';
+
+describe('proxying MCP Streamable HTTP', () => {
+  let origin, gateway;
+  const seen = [];
+  const events = [];
+
+  before(async () => {
+    origin = await startOrigin({ onRequest: (r) => seen.push(r), onEvent: (e) => events.push(e) });
+    gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '10000' } });
+  });
+  after(async () => {
+    await gateway?.dispose();
+    await origin?.close();
+  });
+
+  test('initialize, tools/list and tools/call go through', async () => {
+    const { client, close } = await connect(gateway.mcpUrl);
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'echo'));
+    assert.ok(tools.some((t) => t.name === 'progress'));
+    const result = await client.callTool({ name: 'echo', arguments: { message: 'through the gate' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'through the gate' }]);
+    assert.equal(client.getServerVersion().name, 'gatehouse-demo-origin');
+    await close();
+  });
+
+  test('an SSE stream is passed event by event, not buffered', async () => {
+    const { client, close } = await connect(gateway.mcpUrl);
+    events.length = 0;
+    let firstProgressAt;
+    const result = await client.callTool(
+      { name: 'progress', arguments: { steps: 5, interval_ms: 250 } },
+      undefined,
+      { onprogress: () => { firstProgressAt ??= performance.timeOrigin + performance.now(); } },
+    );
+    assert.equal(result.content[0].text, 'counted to 5');
+    const sent = events.filter((e) => e.kind === 'progress_sent');
+    assert.equal(sent.length, 5);
+    assert.ok(firstProgressAt, 'the client saw progress');
+    assert.ok(firstProgressAt < sent.at(-1).at, `first event reached the client ${Math.round(sent.at(-1).at - firstProgressAt)} ms before the origin sent the last`);
+    await close();
+  });
+
+  test('the session id is carried both ways and DELETE ends the session', async () => {
+    const { client, transport, close } = await connect(gateway.mcpUrl);
+    const sid = transport.sessionId;
+    assert.ok(sid, 'the client got a session id through the gateway');
+    assert.ok(origin.sessions.has(sid), 'it is the origin\'s own session id');
+    await client.listTools();
+    const last = seen.filter((r) => r.method === 'POST').at(-1);
+    assert.equal(last.headers['mcp-session-id'], sid);
+    assert.ok(last.headers['mcp-protocol-version'], 'MCP-Protocol-Version reaches the origin');
+    await transport.terminateSession();
+    assert.equal(seen.at(-1).method, 'DELETE');
+    assert.ok(!origin.sessions.has(sid), 'the origin ended the session');
+    await close();
+  });
+
+  test('the client\'s Authorization never reaches the origin', async () => {
+    seen.length = 0;
+    const { client, close } = await connect(gateway.mcpUrl, { headers: { authorization: 'Bearer client-secret-token' } });
+    await client.callTool({ name: 'echo', arguments: { message: 'x' } });
+    await close();
+    assert.ok(seen.length >= 3);
+    for (const r of seen) {
+      assert.equal(r.headers.authorization, undefined);
+      assert.ok(!JSON.stringify(r.headers).includes('client-secret-token'));
+    }
+  });
+
+  test('every proxied response carries the rate-limit headers', async () => {
+    const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    assert.equal(res.headers.get('ratelimit-policy'), '"minute";q=10000;w=60');
+    assert.match(res.headers.get('ratelimit'), /^"minute";r=\d+;t=\d+$/);
+  });
+});
+
+describe('headers, credentials and redirects', () => {
+  let odd, gateway;
+  before(async () => {
+    odd = await startOddOrigin();
+    gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_AUTH_HEADER: 'x-origin-key', ORIGIN_AUTH_VALUE: 'origin-credential' } });
+  });
+  after(async () => {
+    await gateway?.dispose();
+    await odd?.close();
+  });
+
+  // node:http rather than fetch: fetch will not send Connection or arbitrary hop-by-hop fields.
+  const raw = (path, headers) => new Promise((resolve, reject) => {
+    const req = http.request(`${gateway.url}${path}`, { method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end('{"jsonrpc":"2.0"}');
+  });
+
+  test('MCP headers pass unchanged, hop-by-hop and gateway credentials do not', async () => {
+    const res = await raw('/mcp?x=1', {
+      'mcp-session-id': 'sess-123',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+      'last-event-id': 'ev-9',
+      connection: 'x-client-hop',
+      'x-client-hop': 'drop-me',
+      'x-access-token': '',
+      authorization: 'Bearer client-token',
+    });
+    const echoed = JSON.parse(res.body);
+    assert.equal(echoed.url, '/mcp?x=1');
+    assert.equal(echoed.method, 'POST');
+    assert.equal(echoed.body, '{"jsonrpc":"2.0"}');
+    for (const [k, v] of Object.entries({ 'mcp-session-id': 'sess-123', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', 'last-event-id': 'ev-9' })) {
+      assert.equal(echoed.headers[k], v, k);
+    }
+    assert.equal(echoed.headers['x-client-hop'], undefined);
+    assert.equal(echoed.headers.authorization, undefined);
+    assert.equal(echoed.headers['x-access-token'], undefined);
+    assert.equal(echoed.headers['x-origin-key'], 'origin-credential', 'the origin credential comes from the secret');
+    assert.equal(res.headers['x-origin-hop'], undefined, 'a field the origin named in Connection stops at the gateway');
+    assert.equal(res.headers['x-origin-ok'], 'yes');
+  });
+
+  test('redirects from the origin are returned, not followed', async () => {
+    const res = await fetch(`${gateway.url}/redirect`, { method: 'POST', redirect: 'manual' });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), 'http://127.0.0.1:1/elsewhere');
+  });
+});
+
+describe('origin and configuration failures', () => {
+  test('a dead origin is a 502 with a JSON error', async () => {
+    const odd = await startOddOrigin();
+    const deadUrl = odd.url;
+    await odd.close();
+    const gateway = await startGateway({ originUrl: deadUrl });
+    try {
+      const res = await fetch(`${gateway.url}/mcp`, { method: 'POST', body: '{}' });
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).error, 'origin_unreachable');
+    } finally {
+      await gateway.dispose();
+    }
+  });
+
+  test('a hung origin is a 504 after the configured timeout', async () => {
+    const odd = await startOddOrigin();
+    const gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_TIMEOUT_MS: '300' } });
+    try {
+      const res = await fetch(`${gateway.url}/hang`, { method: 'POST', body: '{}' });
+      assert.equal(res.status, 504);
+      assert.equal((await res.json()).error, 'origin_timeout');
+    } finally {
+      await gateway.dispose();
+      await odd.close();
+    }
+  });
+
+  test('a misconfigured gateway fails closed with 503 gateway_misconfigured', async () => {
+    for (const vars of [
+      { ORIGIN_URL: 'http://169.254.169.254' },
+      { ORIGIN_URL: 'https://mcp.example.com', TOKEN_SIGNING_KEYS: 'k1:short' },
+      { ORIGIN_URL: 'http://127.0.0.1:9', LOCAL_DEV: 'false' },
+    ]) {
+      const gateway = await startGateway({ vars });
+      try {
+        const res = await fetch(`${gateway.url}/mcp`, { method: 'POST', body: '{}' });
+        assert.equal(res.status, 503, JSON.stringify(vars));
+        assert.equal((await res.json()).error, 'gateway_misconfigured');
+      } finally {
+        await gateway.dispose();
+      }
+    }
+  });
+});

@@ -1,0 +1,64 @@
+// Runs the built Worker in workerd through Miniflare's API, with real Durable Objects and a real
+// local D1 (migrations applied from migrations/), the way `wrangler dev` would but in ~0.3 s.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+const BUILD = join(ROOT, 'build');
+const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+
+export const TEST_SIGNING_KEYS = 'k1:test-signing-key-0123456789abcdef0123456789';
+export const TEST_ADMIN_SECRET = 'test-admin-secret-0123456789';
+
+/** Each statement of each migration, in order, comments stripped. */
+export function migrationStatements() {
+  const dir = join(ROOT, 'migrations');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8')
+      .split('\n').filter((l) => !l.trim().startsWith('--')).join('\n')
+      .split(';').map((s) => s.trim()).filter(Boolean));
+}
+
+/**
+ * Starts the gateway. `vars` are merged over test defaults (origin at `originUrl`, LOCAL_DEV on,
+ * test signing keys and admin secret). `workerOverrides` replaces parts of the worker options,
+ * for fault injection (for example a Durable Object binding to a failing class).
+ */
+export async function startGateway({ originUrl, vars = {}, workerOverrides = {}, extraWorkers = [], migrate = true } = {}) {
+  const bindings = {
+    ORIGIN_URL: originUrl,
+    LOCAL_DEV: 'true',
+    TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS,
+    ADMIN_SECRET: TEST_ADMIN_SECRET,
+    ...vars,
+  };
+  for (const [k, v] of Object.entries(bindings)) if (v === undefined) delete bindings[k];
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    host: '127.0.0.1',
+    port: 0,
+    cf: false,
+    workers: [
+      {
+        name: 'gatehouse',
+        modulesRoot: BUILD,
+        modules: [
+          { type: 'ESModule', path: join(BUILD, 'index.js') },
+          { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
+        ],
+        compatibilityDate: COMPATIBILITY_DATE,
+        durableObjects: { COUNTERS: { className: 'GateCounter', useSQLite: true } },
+        d1Databases: { DB: 'gatehouse-test' },
+        bindings,
+        ...workerOverrides,
+      },
+      ...extraWorkers,
+    ],
+  }));
+  const url = (await mf.ready).origin;
+  const db = await mf.getD1Database('DB').catch(() => null);
+  if (migrate && db) for (const stmt of migrationStatements()) await db.prepare(stmt).run();
+  return { mf, url, mcpUrl: `${url}/mcp`, db, dispose: () => mf.dispose() };
+}
