@@ -3,7 +3,7 @@
 
 use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Dependency, Denial};
+use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::jwt;
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
@@ -14,9 +14,19 @@ use crate::{body, respond, revocation};
 
 const MAX_ADMIN_BODY: usize = 8_192;
 
-pub async fn handle(mut req: Request, env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    now_ms: u64,
+) -> Result<Response, Denial> {
     let secret = cfg.admin_secret.as_deref().ok_or(Denial::AdminDisabled)?;
-    let presented = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let presented = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let presented = presented.strip_prefix("Bearer ").unwrap_or("");
     if !ct_eq(presented.as_bytes(), secret.as_bytes()) {
         return Err(Denial::AdminUnauthorized);
@@ -39,7 +49,8 @@ struct RevokeBody {
 }
 
 async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Response, Denial> {
-    let body: RevokeBody = serde_json::from_slice(raw).map_err(|_| Denial::InvalidRequest("body must be {\"jti\"} or {\"token\"}"))?;
+    let body: RevokeBody = serde_json::from_slice(raw)
+        .map_err(|_| Denial::InvalidRequest("body must be {\"jti\"} or {\"token\"}"))?;
     let (jti, expires_at_ms) = match (body.jti, body.token) {
         (Some(jti), None) if is_jti(&jti) => (jti, now_ms + u64::from(cfg.token.ttl_s) * 1_000),
         (None, Some(token)) => {
@@ -48,14 +59,30 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
                 .map_err(|_| Denial::InvalidRequest("token is not one this gateway signed"))?;
             (claims.jti, claims.exp * 1_000)
         }
-        _ => return Err(Denial::InvalidRequest("body must be {\"jti\": <32 hex digits>} or {\"token\"}")),
+        _ => {
+            return Err(Denial::InvalidRequest(
+                "body must be {\"jti\": <32 hex digits>} or {\"token\"}",
+            ))
+        }
     };
-    let reason = body.reason.unwrap_or_default().chars().take(200).collect::<String>();
+    let reason = body
+        .reason
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect::<String>();
     revocation::revoke(env, &jti, expires_at_ms, now_ms, &reason)
         .await
         .map_err(|_| Denial::DependencyUnavailable(Dependency::RevocationStore))?;
-    console_log!("{}", json!({ "event": "token_revoked", "jti": jti, "reason": reason }));
-    respond::json(200, &json!({ "revoked": jti, "expires_at": expires_at_ms / 1_000 })).map_err(|_| Denial::Internal)
+    console_log!(
+        "{}",
+        json!({ "event": "token_revoked", "jti": jti, "reason": reason })
+    );
+    respond::json(
+        200,
+        &json!({ "revoked": jti, "expires_at": expires_at_ms / 1_000 }),
+    )
+    .map_err(|_| Denial::Internal)
 }
 
 fn is_jti(jti: &str) -> bool {

@@ -6,7 +6,12 @@ use gatehouse_core::denial::Denial;
 use worker::Request;
 
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > cap) {
         return Err(Denial::PayloadTooLarge { limit: cap });
     }
@@ -15,7 +20,8 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denia
     };
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| Denial::InvalidRequest("the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| Denial::InvalidRequest("the request body could not be read"))?;
         if out.len() + chunk.len() > cap {
             return Err(Denial::PayloadTooLarge { limit: cap });
         }

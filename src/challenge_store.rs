@@ -6,7 +6,7 @@
 //! the first changes a row; the second sees zero changes and is told the challenge was redeemed.
 
 use gatehouse_core::challenge::{PowChallenge, StoredChallenge};
-use gatehouse_core::denial::{Dependency, Denial};
+use gatehouse_core::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::{console_error, D1Database, Env};
 
@@ -17,11 +17,19 @@ pub fn db(env: &Env) -> worker::Result<D1Database> {
 }
 
 fn unavailable(e: worker::Error) -> Denial {
-    console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"challenge_store\",\"error\":{:?}}}", e.to_string());
+    console_error!(
+        "{{\"event\":\"dependency_failed\",\"dependency\":\"challenge_store\",\"error\":{:?}}}",
+        e.to_string()
+    );
     Denial::DependencyUnavailable(Dependency::ChallengeStore)
 }
 
-pub async fn insert_pow(env: &Env, c: &PowChallenge, client_key: &str, now_ms: u64) -> Result<(), Denial> {
+pub async fn insert_pow(
+    env: &Env,
+    c: &PowChallenge,
+    client_key: &str,
+    now_ms: u64,
+) -> Result<(), Denial> {
     async {
         db(env)?
             .prepare("INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6)")

@@ -29,7 +29,8 @@ pub fn config(env: &Env) -> Option<Rc<Config>> {
     let loaded = match Config::from_vars(&lookup) {
         Ok(cfg) => Some(Rc::new(cfg)),
         Err(problems) => {
-            let report = serde_json::json!({ "event": "gateway_misconfigured", "problems": problems });
+            let report =
+                serde_json::json!({ "event": "gateway_misconfigured", "problems": problems });
             console_error!("{report}");
             None
         }

@@ -20,7 +20,13 @@ pub async fn purge(env: &Env, now_ms: u64) {
     .await
     .map(|m| m.and_then(|m| m.changes).unwrap_or(0));
     match (challenges, revocations) {
-        (Ok(c), Ok(r)) => console_log!("{{\"event\":\"purged\",\"challenges\":{c},\"revocations\":{r}}}"),
-        (c, r) => console_error!("{{\"event\":\"purge_failed\",\"challenges\":{:?},\"revocations\":{:?}}}", c.err().map(|e| e.to_string()), r.err().map(|e| e.to_string())),
+        (Ok(c), Ok(r)) => {
+            console_log!("{{\"event\":\"purged\",\"challenges\":{c},\"revocations\":{r}}}")
+        }
+        (c, r) => console_error!(
+            "{{\"event\":\"purge_failed\",\"challenges\":{:?},\"revocations\":{:?}}}",
+            c.err().map(|e| e.to_string()),
+            r.err().map(|e| e.to_string())
+        ),
     }
 }

@@ -15,9 +15,20 @@ use crate::{challenge_store, proxy, quota_do, random, revocation, token_usage, V
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
-pub async fn handle(req: Request, env: &Env, ctx: &Context, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
+pub async fn handle(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    now_ms: u64,
+) -> Result<Response, Denial> {
     let facts = RequestFacts::read(&req, cfg);
-    let token = req.headers().get(TOKEN_HEADER).ok().flatten().filter(|t| !t.trim().is_empty());
+    let token = req
+        .headers()
+        .get(TOKEN_HEADER)
+        .ok()
+        .flatten()
+        .filter(|t| !t.trim().is_empty());
     if let Some(token) = token {
         if let Some(headers) = admit_with_token(env, ctx, cfg, &facts, &token, now_ms).await? {
             return proxy::forward(&req, &facts, cfg, &headers).await;
@@ -41,8 +52,14 @@ async fn admit_with_token(
     now_ms: u64,
 ) -> Result<Option<Vec<(&'static str, String)>>, Denial> {
     let now_s = now_ms / 1_000;
-    let claims = token::check(&cfg.token, token, &facts.audience, &facts.binding_hash(cfg), now_s)
-        .map_err(Denial::InvalidToken)?;
+    let claims = token::check(
+        &cfg.token,
+        token,
+        &facts.audience,
+        &facts.binding_hash(cfg),
+        now_s,
+    )
+    .map_err(Denial::InvalidToken)?;
     if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
@@ -56,10 +73,24 @@ async fn admit_with_token(
             token_usage::observe_total(&jti, total);
         }
     });
-    Ok(Some(token_headers(claims.grant, used, claims.exp - claims.iat, claims.exp - now_s).to_vec()))
+    Ok(Some(
+        token_headers(
+            claims.grant,
+            used,
+            claims.exp - claims.iat,
+            claims.exp - now_s,
+        )
+        .to_vec(),
+    ))
 }
 
-async fn challenge(env: &Env, cfg: &Config, facts: &RequestFacts, decision: Decision, now_ms: u64) -> Result<Denial, Denial> {
+async fn challenge(
+    env: &Env,
+    cfg: &Config,
+    facts: &RequestFacts,
+    decision: Decision,
+    now_ms: u64,
+) -> Result<Denial, Denial> {
     let random = random::bytes::<32>().ok_or(Denial::Internal)?;
     let pow = PowChallenge::new(&random, cfg.pow.base_bits, now_ms, cfg.challenge_ttl_s);
     challenge_store::insert_pow(env, &pow, &facts.client_key, now_ms).await?;

@@ -19,7 +19,9 @@ mod token_usage;
 mod verify;
 
 use gatehouse_core::denial::Denial;
-use worker::{event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 pub use quota_do::GateCounter;
 
@@ -33,7 +35,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let path = req.path();
     let outcome = match path.as_str() {
-        VERIFY_PATH if req.method() == Method::Post => verify::handle(req, &env, &cfg, now_ms).await,
+        VERIFY_PATH if req.method() == Method::Post => {
+            verify::handle(req, &env, &cfg, now_ms).await
+        }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
         p if p.starts_with("/admin/") => admin::handle(req, &env, &cfg, now_ms).await,
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,

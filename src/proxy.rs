@@ -26,7 +26,10 @@ pub async fn forward(
     extra_headers: &[(&'static str, String)],
 ) -> Result<Response, Denial> {
     let upstream = upstream_request(req, facts, cfg).map_err(|e| {
-        console_error!("{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}", e.to_string());
+        console_error!(
+            "{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}",
+            e.to_string()
+        );
         Denial::Internal
     })?;
     let controller = AbortController::default();
@@ -39,7 +42,10 @@ pub async fn forward(
     let response = match select(fetch, timeout).await {
         Either::Left((Ok(response), _)) => response,
         Either::Left((Err(e), _)) => {
-            console_error!("{{\"event\":\"origin_unreachable\",\"error\":{:?}}}", e.to_string());
+            console_error!(
+                "{{\"event\":\"origin_unreachable\",\"error\":{:?}}}",
+                e.to_string()
+            );
             return Err(Denial::OriginUnreachable);
         }
         Either::Right(_) => {
@@ -73,7 +79,10 @@ fn upstream_request(req: &Request, facts: &RequestFacts, cfg: &Config) -> worker
     Request::new_with_init(&cfg.origin.join(&facts.path_and_query), &init)
 }
 
-fn downstream_response(response: Response, extra_headers: &[(&'static str, String)]) -> worker::Result<Response> {
+fn downstream_response(
+    response: Response,
+    extra_headers: &[(&'static str, String)],
+) -> worker::Result<Response> {
     let raw: worker::web_sys::Response = response.into();
     let origin_headers = Headers(raw.headers());
     let named = connection_tokens(origin_headers.get("connection")?.as_deref());
@@ -90,5 +99,8 @@ fn downstream_response(response: Response, extra_headers: &[(&'static str, Strin
         Some(stream) => ResponseBody::Stream(stream),
         None => ResponseBody::Empty,
     };
-    Ok(Response::builder().with_status(raw.status()).with_headers(headers).body(body))
+    Ok(Response::builder()
+        .with_status(raw.status())
+        .with_headers(headers)
+        .body(body))
 }

@@ -22,7 +22,11 @@ impl RequestFacts {
     pub fn read(req: &Request, cfg: &Config) -> Self {
         let header = |name: &str| req.headers().get(name).ok().flatten();
         let ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
-        let api_key = cfg.rate_key_header.as_deref().and_then(header).filter(|k| !k.is_empty());
+        let api_key = cfg
+            .rate_key_header
+            .as_deref()
+            .and_then(header)
+            .filter(|k| !k.is_empty());
         let client_key = match api_key {
             Some(key) => format!("key:{}", &to_hex(&Sha256::digest(key.as_bytes()))[..32]),
             None => format!("ip:{ip}"),
@@ -30,7 +34,10 @@ impl RequestFacts {
         let (audience, path_and_query) = match req.url() {
             Ok(url) => {
                 let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-                (url.origin().ascii_serialization(), format!("{}{query}", url.path()))
+                (
+                    url.origin().ascii_serialization(),
+                    format!("{}{query}", url.path()),
+                )
             }
             Err(_) => (String::new(), req.path()),
         };
@@ -46,7 +53,11 @@ impl RequestFacts {
     pub fn binding_hash(&self, cfg: &Config) -> String {
         binding_hash(
             cfg.token.binding,
-            Fingerprint { user_agent: &self.user_agent, client_key: &self.client_key, ip: &self.ip },
+            Fingerprint {
+                user_agent: &self.user_agent,
+                client_key: &self.client_key,
+                ip: &self.ip,
+            },
         )
     }
 }

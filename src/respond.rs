@@ -11,7 +11,9 @@ pub fn wire(w: &Wire) -> Result<Response> {
         headers.append(name, value)?;
     }
     let body = serde_json::to_vec(&w.body)?;
-    Ok(Response::from_bytes(body)?.with_status(w.status).with_headers(headers))
+    Ok(Response::from_bytes(body)?
+        .with_status(w.status)
+        .with_headers(headers))
 }
 
 pub fn denial(d: &Denial) -> Result<Response> {
@@ -22,7 +24,10 @@ pub fn denial(d: &Denial) -> Result<Response> {
 pub fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
     wire(&Wire {
         status,
-        headers: vec![("content-type", "application/json".into()), ("cache-control", "no-store".into())],
+        headers: vec![
+            ("content-type", "application/json".into()),
+            ("cache-control", "no-store".into()),
+        ],
         body: body.clone(),
     })
 }

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use gatehouse_core::denial::{Dependency, Denial};
+use gatehouse_core::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::{console_error, Context, Env};
 
@@ -63,7 +63,10 @@ async fn refresh(env: &Env, now_ms: u64) -> Result<(), Denial> {
 pub async fn is_revoked(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Result<bool, Denial> {
     let (age, refreshing) = CACHE.with(|c| {
         let c = c.borrow();
-        (c.fetched_at_ms.map(|t| now_ms.saturating_sub(t)), c.refreshing)
+        (
+            c.fetched_at_ms.map(|t| now_ms.saturating_sub(t)),
+            c.refreshing,
+        )
     });
     match age {
         None => refresh(env, now_ms).await?,
@@ -81,7 +84,13 @@ pub async fn is_revoked(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Res
 }
 
 /// Records a revocation, and applies it to this isolate's copy at once.
-pub async fn revoke(env: &Env, jti: &str, expires_at_ms: u64, now_ms: u64, reason: &str) -> worker::Result<()> {
+pub async fn revoke(
+    env: &Env,
+    jti: &str,
+    expires_at_ms: u64,
+    now_ms: u64,
+    reason: &str,
+) -> worker::Result<()> {
     db(env)?
         .prepare("INSERT INTO revoked_tokens (jti, expires_at, revoked_at, reason) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)")
         .bind(&[jti.into(), (expires_at_ms as f64).into(), (now_ms as f64).into(), reason.into()])?

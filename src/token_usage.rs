@@ -29,7 +29,10 @@ pub fn try_take(jti: &str, grant: u32, expires_at_ms: u64, now_ms: u64) -> Optio
         if map.len() > PRUNE_ABOVE {
             map.retain(|_, e| e.expires_at_ms > now_ms);
         }
-        let entry = map.entry(jti.to_string()).or_insert(Entry { used: 0, expires_at_ms });
+        let entry = map.entry(jti.to_string()).or_insert(Entry {
+            used: 0,
+            expires_at_ms,
+        });
         if entry.used >= grant {
             return None;
         }

@@ -12,7 +12,12 @@ use worker::{console_log, Env, Request, Response};
 use crate::request_facts::RequestFacts;
 use crate::{body, challenge_store, gate::TOKEN_HEADER, random, respond};
 
-pub async fn handle(mut req: Request, env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+    now_ms: u64,
+) -> Result<Response, Denial> {
     let facts = RequestFacts::read(&req, cfg);
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
@@ -23,7 +28,11 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config, now_ms: u64) -> R
     assess_pow(&stored, &redemption.proof, now_ms).map_err(Denial::Redeem)?;
     if !challenge_store::redeem_once(env, id, now_ms).await? {
         // Another redemption won the race, or the TTL ran out between the read and the update.
-        let lost = if now_ms >= stored.expires_at_ms { RedeemError::Expired } else { RedeemError::AlreadyRedeemed };
+        let lost = if now_ms >= stored.expires_at_ms {
+            RedeemError::Expired
+        } else {
+            RedeemError::AlreadyRedeemed
+        };
         return Err(Denial::Redeem(lost));
     }
     let jti = to_hex(&random::bytes::<16>().ok_or(Denial::Internal)?);
@@ -38,7 +47,10 @@ pub async fn handle(mut req: Request, env: &Env, cfg: &Config, now_ms: u64) -> R
             now_s: now_ms / 1_000,
         },
     );
-    console_log!("{}", json!({ "event": "challenge_redeemed", "challenge_id": id, "jti": claims.jti, "sub": claims.sub }));
+    console_log!(
+        "{}",
+        json!({ "event": "challenge_redeemed", "challenge_id": id, "jti": claims.jti, "sub": claims.sub })
+    );
     respond::json(
         200,
         &json!({

@@ -152,7 +152,14 @@ impl Denial {
                 vec![],
             ),
             Self::InvalidRequest(msg) => (400, error("invalid_request", msg), vec![]),
-            Self::Internal => (500, error("internal_error", "the gateway failed unexpectedly; see its log"), vec![]),
+            Self::Internal => (
+                500,
+                error(
+                    "internal_error",
+                    "the gateway failed unexpectedly; see its log",
+                ),
+                vec![],
+            ),
         };
         headers.push(("content-type", "application/json".into()));
         headers.push(("cache-control", "no-store".into()));

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test: formatting and lints, the pure crate natively, the bundle's validity, and the
+# end-to-end suite against the built Worker in workerd. Run through `npm test`, which sets up and
+# builds first.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$GATEHOUSE_ROOT"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (pure crate natively, Worker shell for wasm32)"
+cargo clippy -p gatehouse-core --all-targets --quiet -- -D warnings
+cargo clippy -p gatehouse --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
+
+step "the pure crate depends on no platform crate"
+if cargo tree -p gatehouse-core -e normal,build --prefix none | grep -E '^(worker|js-sys|wasm-bindgen|web-sys)( |$)'; then
+  echo "gatehouse-core must not depend on the crates above" >&2
+  exit 1
+fi
+
+step "cargo test (gatehouse-core, native)"
+cargo test -p gatehouse-core --quiet
+
+step "wrangler deploy --dry-run (the bundle validates)"
+wrangler deploy --dry-run --outdir dist >/dev/null
+echo "bundle ok"
+
+step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
+node --test --test-concurrency=1 tests/*.test.mjs
