@@ -25,18 +25,21 @@ pub struct PowChallenge {
 }
 
 impl PowChallenge {
-    /// `random` supplies the id (first 16 bytes) and the salt (last 16 bytes).
+    /// `random` supplies the id (first 16 bytes) and the salt (last 16 bytes). The expiry falls on
+    /// a whole second, the one advertised in `expires`, so a client that reads it is never told a
+    /// challenge lives longer than it does.
     pub fn new(
         random: &[u8; ID_BYTES + SALT_BYTES],
         difficulty: u8,
         now_ms: u64,
         ttl_s: u32,
     ) -> Self {
+        let expires_at_s = (now_ms + u64::from(ttl_s) * 1_000) / 1_000;
         Self {
             id: to_hex(&random[..ID_BYTES]),
             salt: to_hex(&random[ID_BYTES..]),
             difficulty,
-            expires_at_ms: now_ms + u64::from(ttl_s) * 1_000,
+            expires_at_ms: expires_at_s * 1_000,
         }
     }
 
@@ -166,10 +169,13 @@ mod tests {
         let mut random = [0u8; 32];
         random[0] = 0xab;
         random[31] = 0x01;
-        let c = PowChallenge::new(&random, 14, 1_000, 60);
+        let c = PowChallenge::new(&random, 14, 1_999, 60);
         assert_eq!(c.id, format!("ab{}", "0".repeat(30)));
         assert_eq!(c.salt, format!("{}01", "0".repeat(30)));
-        assert_eq!(c.expires_at_ms, 61_000);
+        assert_eq!(
+            c.expires_at_ms, 61_000,
+            "expiry floors to the advertised second"
+        );
         assert_eq!(c.expires_at_s(), 61);
     }
 
