@@ -192,3 +192,18 @@ test('a solution after the challenge TTL gets 410', async () => {
     await origin.close();
   }
 });
+
+test('a client written from the README alone, in Python, solves, redeems and gets through', async () => {
+  const { execFile } = await import('node:child_process');
+  const origin = await startOrigin();
+  const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key' } });
+  try {
+    const out = await new Promise((resolve, reject) => execFile('python3', [join(ROOT, 'tests', 'independent_client.py'), gateway.mcpUrl, 'x-api-key', 'python-agent'], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+    const result = JSON.parse(out);
+    assert.equal(result.status_with_token, 200);
+    assert.match(result.ratelimit, /^"token";r=59;t=\d+$/);
+  } finally {
+    await gateway.dispose();
+    await origin.close();
+  }
+});
