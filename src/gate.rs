@@ -64,15 +64,19 @@ async fn admit_with_token(
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
     let expires_at_ms = claims.exp * 1_000;
-    let Some(used) = token_usage::try_take(&claims.jti, claims.grant, expires_at_ms, now_ms) else {
+    let Some(taken) = token_usage::try_take(&claims.jti, claims.grant, expires_at_ms, now_ms)
+    else {
         return Ok(None);
     };
-    let (env, jti) = (env.clone(), claims.jti.clone());
-    ctx.wait_until(async move {
-        if let Ok(total) = quota_do::spend_token(&env, &jti, 1, expires_at_ms).await {
-            token_usage::observe_total(&jti, total);
-        }
-    });
+    if let Some(count) = taken.report {
+        let (env, jti) = (env.clone(), claims.jti.clone());
+        ctx.wait_until(async move {
+            if let Ok(total) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
+                token_usage::observe_total(&jti, total);
+            }
+        });
+    }
+    let used = taken.used;
     Ok(Some(
         token_headers(
             claims.grant,
