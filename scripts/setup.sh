@@ -36,3 +36,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   # Not --locked: that lock pins a crate version the registry no longer serves.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --quiet >&2
 fi
+
+# A real Lightning backend for the L402 tests and the local demo: LNbits with its FakeWallet,
+# plus the third-party L402 client l402-requests. bitstring<5: bolt11 needs ConstBitStream.
+LNBITS_VENV="$GATEHOUSE_ROOT/.tools/lnbits"
+if [ ! -x "$LNBITS_VENV/bin/lnbits" ] || ! "$LNBITS_VENV/bin/python" -c 'import l402_requests' 2>/dev/null; then
+  step "installing LNbits 1.6.2 and l402-requests 0.9.0 into .tools/lnbits"
+  python3 -m venv "$LNBITS_VENV" >&2
+  "$LNBITS_VENV/bin/pip" install --quiet --disable-pip-version-check "lnbits==1.6.2" "bitstring<5" "l402-requests==0.9.0" >&2
+fi

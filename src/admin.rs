@@ -61,7 +61,7 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
         }
         _ => {
             return Err(Denial::InvalidRequest(
-                "body must be {\"jti\": <32 hex digits>} or {\"token\"}",
+                "body must be {\"jti\"} or {\"token\"}",
             ))
         }
     };
@@ -85,6 +85,10 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
     .map_err(|_| Denial::Internal)
 }
 
+/// An access token's id (32 hex digits), or an L402 credential's (`l402:` and 64 hex digits).
 fn is_jti(jti: &str) -> bool {
-    jti.len() == 32 && jti.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    hex(jti, 32) || jti.strip_prefix("l402:").is_some_and(|t| hex(t, 64))
 }

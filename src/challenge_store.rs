@@ -5,7 +5,8 @@
 //! one solution both pass the read-side judgement, but SQLite serialises the two updates and only
 //! the first changes a row; the second sees zero changes and is told the challenge was redeemed.
 
-use gatehouse_core::challenge::{PowChallenge, StoredChallenge};
+use gatehouse_core::bytes::from_hex;
+use gatehouse_core::challenge::{L402Offer, PowChallenge, Puzzle, StoredChallenge};
 use gatehouse_core::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::{console_error, D1Database, Env};
@@ -49,31 +50,72 @@ pub async fn insert_pow(
     .map_err(unavailable)
 }
 
+pub async fn insert_l402(
+    env: &Env,
+    offer: &L402Offer,
+    client_key: &str,
+    now_ms: u64,
+) -> Result<(), Denial> {
+    async {
+        db(env)?
+            .prepare("INSERT INTO challenges (id, kind, client_key, payment_hash, created_at, expires_at) VALUES (?1, 'l402', ?2, ?3, ?4, ?5)")
+            .bind(&[
+                offer.challenge_id.as_str().into(),
+                client_key.into(),
+                offer.payment_hash.as_str().into(),
+                (now_ms as f64).into(),
+                (offer.expires_at_ms as f64).into(),
+            ])?
+            .run()
+            .await
+            .map(|_| ())
+    }
+    .await
+    .map_err(unavailable)
+}
+
 #[derive(Deserialize)]
 struct Row {
     kind: String,
     salt: Option<String>,
     difficulty: Option<f64>,
+    payment_hash: Option<String>,
     expires_at: f64,
     redeemed_at: Option<f64>,
 }
 
-/// The challenge's stored state, or `None` for an unknown id (or one of another kind).
-pub async fn load_pow(env: &Env, id: &str) -> Result<Option<StoredChallenge>, Denial> {
+impl Row {
+    fn puzzle(&self) -> Option<Puzzle> {
+        match self.kind.as_str() {
+            "pow" => Some(Puzzle::Pow {
+                salt: self.salt.clone()?,
+                difficulty: self.difficulty? as u8,
+            }),
+            "l402" => Some(Puzzle::L402 {
+                payment_hash: from_hex(self.payment_hash.as_deref()?)?.try_into().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The challenge's stored state, or `None` for an unknown id.
+pub async fn load(env: &Env, id: &str) -> Result<Option<StoredChallenge>, Denial> {
     let row: Option<Row> = async {
         db(env)?
-            .prepare("SELECT kind, salt, difficulty, expires_at, redeemed_at FROM challenges WHERE id = ?1")
+            .prepare("SELECT kind, salt, difficulty, payment_hash, expires_at, redeemed_at FROM challenges WHERE id = ?1")
             .bind(&[id.into()])?
             .first(None)
             .await
     }
     .await
     .map_err(unavailable)?;
-    Ok(row.filter(|r| r.kind == "pow").map(|r| StoredChallenge {
-        salt: r.salt.unwrap_or_default(),
-        difficulty: r.difficulty.unwrap_or(0.0) as u8,
-        expires_at_ms: r.expires_at as u64,
-        redeemed: r.redeemed_at.is_some(),
+    Ok(row.and_then(|r| {
+        Some(StoredChallenge {
+            puzzle: r.puzzle()?,
+            expires_at_ms: r.expires_at as u64,
+            redeemed: r.redeemed_at.is_some(),
+        })
     }))
 }
 

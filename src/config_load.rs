@@ -8,7 +8,13 @@ use gatehouse_core::config::Config;
 use worker::{console_error, Env};
 
 /// Names read as secrets; every other name is read as a plain variable.
-const SECRETS: &[&str] = &["TOKEN_SIGNING_KEYS", "ADMIN_SECRET", "ORIGIN_AUTH_VALUE"];
+const SECRETS: &[&str] = &[
+    "TOKEN_SIGNING_KEYS",
+    "ADMIN_SECRET",
+    "ORIGIN_AUTH_VALUE",
+    "L402_BACKEND_KEY",
+    "L402_ROOT_KEY",
+];
 
 thread_local! {
     static CONFIG: RefCell<Option<Option<Rc<Config>>>> = const { RefCell::new(None) };

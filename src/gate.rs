@@ -1,19 +1,22 @@
-//! The gate in front of the origin: a valid access token admits with no I/O on the request path;
-//! otherwise the client's quota decides; at exhaustion, and only then, a 402 with a fresh
-//! proof-of-work challenge (PROTOCOLS §1).
+//! The gate in front of the origin. A valid credential admits with no I/O on the request path:
+//! the gateway's own access token (`x-access-token`), or a paid L402 credential
+//! (`Authorization: L402 <macaroon>:<preimage>`). Otherwise the client's quota decides; at
+//! exhaustion, and only then, a 402 with fresh challenges (PROTOCOLS §1, §2).
 
-use gatehouse_core::challenge::PowChallenge;
+use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::quota::Decision;
+use gatehouse_core::l402::credential::{parse_authorization, verify};
 use gatehouse_core::ratelimit::{quota_headers, token_headers};
 use gatehouse_core::token::{self, TokenRejection};
 use worker::{Context, Env, Request, Response};
 
 use crate::request_facts::RequestFacts;
-use crate::{challenge_store, proxy, quota_do, random, revocation, token_usage, VERIFY_PATH};
+use crate::{offers, proxy, quota_do, revocation, token_usage, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
+
+type Headers = Vec<(&'static str, String)>;
 
 pub async fn handle(
     req: Request,
@@ -23,85 +26,117 @@ pub async fn handle(
     now_ms: u64,
 ) -> Result<Response, Denial> {
     let facts = RequestFacts::read(&req, cfg);
-    let token = req
-        .headers()
-        .get(TOKEN_HEADER)
-        .ok()
-        .flatten()
-        .filter(|t| !t.trim().is_empty());
-    if let Some(token) = token {
-        if let Some(headers) = admit_with_token(env, ctx, cfg, &facts, &token, now_ms).await? {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .ok()
+            .flatten()
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(token) = header(TOKEN_HEADER) {
+        if let Some(headers) = admit_token(env, ctx, cfg, &facts, &token, now_ms).await? {
             return proxy::forward(&req, &facts, cfg, &headers).await;
         }
         // A spent token falls through to the quota, like no token at all.
+    } else if let Some(authorization) = header("authorization").filter(|_| cfg.l402.is_some()) {
+        if let Some(headers) = admit_l402(env, ctx, cfg, &authorization, now_ms).await? {
+            return proxy::forward(&req, &facts, cfg, &headers).await;
+        }
     }
     let decision = quota_do::check_quota(env, &facts.client_key, &cfg.quota, 1, now_ms).await?;
     if decision.allowed {
         return proxy::forward(&req, &facts, cfg, &quota_headers(&cfg.quota, &decision)).await;
     }
-    Err(challenge(env, cfg, &facts, decision, now_ms).await?)
+    Err(Denial::QuotaExhausted {
+        policy: cfg.quota.clone(),
+        offers: offers::build(env, cfg, &facts, now_ms).await?,
+        decision,
+        verify_url: format!("{}{VERIFY_PATH}", facts.audience),
+    })
 }
 
 /// `Some(headers)` when the token admits this request, `None` when its grant is spent.
-async fn admit_with_token(
+async fn admit_token(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     facts: &RequestFacts,
     token: &str,
     now_ms: u64,
-) -> Result<Option<Vec<(&'static str, String)>>, Denial> {
-    let now_s = now_ms / 1_000;
+) -> Result<Option<Headers>, Denial> {
     let claims = token::check(
         &cfg.token,
         token,
         &facts.audience,
         &facts.binding_hash(cfg),
-        now_s,
+        now_ms / 1_000,
     )
     .map_err(Denial::InvalidToken)?;
     if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
-    let expires_at_ms = claims.exp * 1_000;
-    let Some(taken) = token_usage::try_take(&claims.jti, claims.grant, expires_at_ms, now_ms)
-    else {
+    Ok(spend(
+        env,
+        ctx,
+        &claims.jti,
+        claims.grant,
+        claims.exp,
+        claims.exp - claims.iat,
+        now_ms,
+    ))
+}
+
+/// The same for a paid L402 credential. `Authorization` in any other scheme is not ours to judge
+/// (it is stripped before the origin all the same).
+async fn admit_l402(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    authorization: &str,
+    now_ms: u64,
+) -> Result<Option<Headers>, Denial> {
+    let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
         return Ok(None);
     };
+    let verified = parsed
+        .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
+        .map_err(Denial::InvalidL402)?;
+    let jti = format!("l402:{}", to_hex(&verified.token_id));
+    if revocation::is_revoked(env, ctx, &jti, now_ms).await? {
+        return Err(Denial::InvalidToken(TokenRejection::Revoked));
+    }
+    let lifetime = verified.valid_until_s.saturating_sub(now_ms / 1_000);
+    Ok(spend(
+        env,
+        ctx,
+        &jti,
+        cfg.token.grant,
+        verified.valid_until_s,
+        lifetime,
+        now_ms,
+    ))
+}
+
+/// Takes one use of a credential's grant, reporting uses to its counter in the background.
+fn spend(
+    env: &Env,
+    ctx: &Context,
+    jti: &str,
+    grant: u32,
+    expires_at_s: u64,
+    lifetime_s: u64,
+    now_ms: u64,
+) -> Option<Headers> {
+    let expires_at_ms = expires_at_s * 1_000;
+    let taken = token_usage::try_take(jti, grant, expires_at_ms, now_ms)?;
     if let Some(count) = taken.report {
-        let (env, jti) = (env.clone(), claims.jti.clone());
+        let (env, jti) = (env.clone(), jti.to_string());
         ctx.wait_until(async move {
             if let Ok(total) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
                 token_usage::observe_total(&jti, total);
             }
         });
     }
-    let used = taken.used;
-    Ok(Some(
-        token_headers(
-            claims.grant,
-            used,
-            claims.exp - claims.iat,
-            claims.exp - now_s,
-        )
-        .to_vec(),
-    ))
-}
-
-async fn challenge(
-    env: &Env,
-    cfg: &Config,
-    facts: &RequestFacts,
-    decision: Decision,
-    now_ms: u64,
-) -> Result<Denial, Denial> {
-    let random = random::bytes::<32>().ok_or(Denial::Internal)?;
-    let pow = PowChallenge::new(&random, cfg.pow.base_bits, now_ms, cfg.challenge_ttl_s);
-    challenge_store::insert_pow(env, &pow, &facts.client_key, now_ms).await?;
-    Ok(Denial::QuotaExhausted {
-        policy: cfg.quota.clone(),
-        decision,
-        pow,
-        verify_url: format!("{}{VERIFY_PATH}", facts.audience),
-    })
+    let left = expires_at_s.saturating_sub(now_ms / 1_000);
+    Some(token_headers(grant, taken.used, lifetime_s, left).to_vec())
 }

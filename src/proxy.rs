@@ -5,18 +5,14 @@
 //! gateway elsewhere. The timeout covers the wait for the origin's response headers only; a
 //! long-lived SSE stream after them is the protocol working, not a hang.
 
-use std::time::Duration;
-
-use futures_util::future::{select, Either};
-use futures_util::pin_mut;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::headers::{dropped_toward_client, dropped_toward_origin};
 use worker::{
-    console_error, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect, Response, ResponseBody,
+    console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,
 };
 
+use crate::outbound::{self, Failure};
 use crate::request_facts::RequestFacts;
 
 pub async fn forward(
@@ -32,26 +28,13 @@ pub async fn forward(
         );
         Denial::Internal
     })?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch_call = Fetch::Request(upstream);
-    let fetch = fetch_call.send_with_signal(&signal);
-    let timeout = Delay::from(Duration::from_millis(u64::from(cfg.origin_timeout_ms)));
-    pin_mut!(fetch);
-    pin_mut!(timeout);
-    let response = match select(fetch, timeout).await {
-        Either::Left((Ok(response), _)) => response,
-        Either::Left((Err(e), _)) => {
-            console_error!(
-                "{{\"event\":\"origin_unreachable\",\"error\":{:?}}}",
-                e.to_string()
-            );
+    let response = match outbound::fetch(upstream, cfg.origin_timeout_ms).await {
+        Ok(response) => response,
+        Err(Failure::Unreachable(e)) => {
+            console_error!("{{\"event\":\"origin_unreachable\",\"error\":{:?}}}", e);
             return Err(Denial::OriginUnreachable);
         }
-        Either::Right(_) => {
-            controller.abort();
-            return Err(Denial::OriginTimeout);
-        }
+        Err(Failure::Timeout) => return Err(Denial::OriginTimeout),
     };
     downstream_response(response, extra_headers).map_err(|_| Denial::Internal)
 }

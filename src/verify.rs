@@ -2,7 +2,7 @@
 //! once, and mint the access token.
 
 use gatehouse_core::bytes::to_hex;
-use gatehouse_core::challenge::{assess_pow, parse_redemption, RedeemError, MAX_REDEEM_BODY};
+use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::token::{issue, Issue, Via};
@@ -22,10 +22,10 @@ pub async fn handle(
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
-    let stored = challenge_store::load_pow(env, id)
+    let stored = challenge_store::load(env, id)
         .await?
         .ok_or(Denial::Redeem(RedeemError::NotFound))?;
-    assess_pow(&stored, &redemption.proof, now_ms).map_err(Denial::Redeem)?;
+    assess(&stored, &redemption.proof, now_ms).map_err(Denial::Redeem)?;
     if !challenge_store::redeem_once(env, id, now_ms).await? {
         // Another redemption won the race, or the TTL ran out between the read and the update.
         let lost = if now_ms >= stored.expires_at_ms {
@@ -43,7 +43,10 @@ pub async fn handle(
             subject: &facts.client_key,
             binding_hash: facts.binding_hash(cfg),
             jti,
-            via: Via::Pow,
+            via: match stored.puzzle {
+                Puzzle::Pow { .. } => Via::Pow,
+                Puzzle::L402 { .. } => Via::L402,
+            },
             now_s: now_ms / 1_000,
         },
     );

@@ -8,7 +8,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::bytes::to_hex;
+use sha2::{Digest, Sha256};
+
+use crate::bytes::{ct_eq, from_hex, to_hex};
 use crate::pow;
 
 pub const ID_BYTES: usize = 16;
@@ -48,11 +50,35 @@ impl PowChallenge {
     }
 }
 
+/// An L402 offer: an invoice and the macaroon minted for it, redeemable at `verify_url` too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L402Offer {
+    pub challenge_id: String,
+    /// Standard base64 of the V2 binary macaroon.
+    pub macaroon: String,
+    pub invoice: String,
+    pub payment_hash: String,
+    pub amount_sats: u32,
+    pub expires_at_ms: u64,
+}
+
+/// One challenge offered in a 402, in the order the operator configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer {
+    Pow(PowChallenge),
+    L402(L402Offer),
+}
+
 /// What the store holds about a challenge, as far as redemption cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Puzzle {
+    Pow { salt: String, difficulty: u8 },
+    L402 { payment_hash: [u8; 32] },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredChallenge {
-    pub salt: String,
-    pub difficulty: u8,
+    pub puzzle: Puzzle,
     pub expires_at_ms: u64,
     pub redeemed: bool,
 }
@@ -133,19 +159,28 @@ fn nonce_from(solution: &Value) -> Option<String> {
 }
 
 /// Judges a proof against the stored challenge at `now_ms`. Spent beats expired, since a spent
-/// challenge will never be redeemable again whatever the time.
-pub fn assess_pow(stored: &StoredChallenge, proof: &Proof, now_ms: u64) -> Result<(), RedeemError> {
+/// challenge will never be redeemable again whatever the time. A proof of the wrong kind (a
+/// preimage for a work challenge) is simply not a solution.
+pub fn assess(stored: &StoredChallenge, proof: &Proof, now_ms: u64) -> Result<(), RedeemError> {
     if stored.redeemed {
         return Err(RedeemError::AlreadyRedeemed);
     }
     if now_ms >= stored.expires_at_ms {
         return Err(RedeemError::Expired);
     }
-    match proof {
-        Proof::Nonce(nonce) if pow::meets_difficulty(&stored.salt, nonce, stored.difficulty) => {
-            Ok(())
+    let solved = match (&stored.puzzle, proof) {
+        (Puzzle::Pow { salt, difficulty }, Proof::Nonce(nonce)) => {
+            pow::meets_difficulty(salt, nonce, *difficulty)
         }
-        _ => Err(RedeemError::InvalidSolution),
+        (Puzzle::L402 { payment_hash }, Proof::Preimage(hex)) => {
+            from_hex(hex).is_some_and(|pre| ct_eq(&Sha256::digest(pre), payment_hash))
+        }
+        _ => false,
+    };
+    if solved {
+        Ok(())
+    } else {
+        Err(RedeemError::InvalidSolution)
     }
 }
 
@@ -155,8 +190,10 @@ mod tests {
 
     fn stored(difficulty: u8) -> StoredChallenge {
         StoredChallenge {
-            salt: "c0ffee00c0ffee00c0ffee00c0ffee00".into(),
-            difficulty,
+            puzzle: Puzzle::Pow {
+                salt: "c0ffee00c0ffee00c0ffee00c0ffee00".into(),
+                difficulty,
+            },
             expires_at_ms: 60_000,
             redeemed: false,
         }
@@ -224,13 +261,13 @@ mod tests {
     #[test]
     fn the_right_nonce_redeems_and_a_wrong_one_does_not() {
         let s = stored(14);
-        assert_eq!(assess_pow(&s, &Proof::Nonce("39431".into()), 0), Ok(()));
+        assert_eq!(assess(&s, &Proof::Nonce("39431".into()), 0), Ok(()));
         assert_eq!(
-            assess_pow(&s, &Proof::Nonce("39430".into()), 0),
+            assess(&s, &Proof::Nonce("39430".into()), 0),
             Err(RedeemError::InvalidSolution)
         );
         assert_eq!(
-            assess_pow(&s, &Proof::Preimage("00".repeat(32)), 0),
+            assess(&s, &Proof::Preimage("00".repeat(32)), 0),
             Err(RedeemError::InvalidSolution)
         );
     }
@@ -239,7 +276,7 @@ mod tests {
     fn expiry_and_spent_state_are_judged_first() {
         let s = stored(14);
         assert_eq!(
-            assess_pow(&s, &Proof::Nonce("39431".into()), 60_000),
+            assess(&s, &Proof::Nonce("39431".into()), 60_000),
             Err(RedeemError::Expired)
         );
         let spent = StoredChallenge {
@@ -247,8 +284,29 @@ mod tests {
             ..stored(14)
         };
         assert_eq!(
-            assess_pow(&spent, &Proof::Nonce("39431".into()), 70_000),
+            assess(&spent, &Proof::Nonce("39431".into()), 70_000),
             Err(RedeemError::AlreadyRedeemed)
+        );
+    }
+
+    #[test]
+    fn a_paid_invoice_redeems_an_l402_challenge_and_nothing_else_does() {
+        let preimage = [5u8; 32];
+        let s = StoredChallenge {
+            puzzle: Puzzle::L402 {
+                payment_hash: Sha256::digest(preimage).into(),
+            },
+            expires_at_ms: 60_000,
+            redeemed: false,
+        };
+        assert_eq!(assess(&s, &Proof::Preimage(to_hex(&preimage)), 0), Ok(()));
+        assert_eq!(
+            assess(&s, &Proof::Preimage(to_hex(&[6u8; 32])), 0),
+            Err(RedeemError::InvalidSolution)
+        );
+        assert_eq!(
+            assess(&s, &Proof::Nonce("1".into()), 0),
+            Err(RedeemError::InvalidSolution)
         );
     }
 }

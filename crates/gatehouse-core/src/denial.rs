@@ -8,9 +8,10 @@
 
 use serde_json::{json, Value};
 
-use crate::challenge::{PowChallenge, RedeemError};
+use crate::challenge::{Offer, RedeemError};
+use crate::l402::credential::L402Rejection;
+use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
-use crate::ratelimit::quota_headers;
 use crate::token::TokenRejection;
 
 /// A dependency of the gateway that can fail independently of the client.
@@ -19,6 +20,7 @@ pub enum Dependency {
     QuotaStore,
     ChallengeStore,
     RevocationStore,
+    InvoiceBackend,
 }
 
 impl Dependency {
@@ -27,6 +29,7 @@ impl Dependency {
             Self::QuotaStore => "quota_store",
             Self::ChallengeStore => "challenge_store",
             Self::RevocationStore => "revocation_store",
+            Self::InvoiceBackend => "invoice_backend",
         }
     }
 }
@@ -39,10 +42,11 @@ pub enum Denial {
     QuotaExhausted {
         policy: Policy,
         decision: Decision,
-        pow: PowChallenge,
+        offers: Vec<Offer>,
         verify_url: String,
     },
     InvalidToken(TokenRejection),
+    InvalidL402(L402Rejection),
     Redeem(RedeemError),
     PayloadTooLarge {
         limit: usize,
@@ -77,12 +81,21 @@ impl Denial {
             Self::QuotaExhausted {
                 policy,
                 decision,
-                pow,
+                offers,
                 verify_url,
             } => {
-                let (body, headers) = quota_exhausted(policy, decision, pow, verify_url);
+                let (body, headers) = payment_required(policy, decision, offers, verify_url);
                 (402, body, headers)
             }
+            Self::InvalidL402(reason) => (
+                401,
+                json!({
+                    "error": "invalid_l402_credential",
+                    "reason": reason.as_str(),
+                    "message": "the L402 credential was refused; pay a new invoice",
+                }),
+                vec![],
+            ),
             Self::InvalidToken(_) => (
                 401,
                 error(
@@ -174,6 +187,7 @@ impl Denial {
     pub fn log_detail(&self) -> String {
         match self {
             Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
+            Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
             Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
             Self::Redeem(e) => format!("redeem:{e:?}"),
             other => format!("{other:?}")
@@ -210,49 +224,6 @@ fn redeem_error(e: RedeemError) -> (u16, Value, Vec<(&'static str, String)>) {
         ),
     };
     (status, error(code, message), vec![])
-}
-
-const POW_INSTRUCTIONS: &str = "Find a decimal nonce such that sha256(salt + nonce) has at least \
-`difficulty` leading zero bits, POST {\"challenge_id\", \"solution\": {\"nonce\"}} to verify_url, \
-then send the returned access_token in the x-access-token header.";
-
-fn quota_exhausted(
-    policy: &Policy,
-    decision: &Decision,
-    pow: &PowChallenge,
-    verify_url: &str,
-) -> (Value, Vec<(&'static str, String)>) {
-    let retry_after = decision.retry_after_s.unwrap_or(1);
-    let mut headers = quota_headers(policy, decision);
-    if decision.retry_after_s.is_none() {
-        headers.push(("retry-after", retry_after.to_string()));
-    }
-    headers.push((
-        "www-authenticate",
-        format!(
-            "PoW challenge_id=\"{}\", salt=\"{}\", difficulty={}, algorithm=\"sha256\", expires=\"{}\"",
-            pow.id, pow.salt, pow.difficulty, pow.expires_at_s()
-        ),
-    ));
-    let offer = json!({
-        "type": "pow",
-        "challenge_id": pow.id,
-        "salt": pow.salt,
-        "difficulty": pow.difficulty,
-        "algorithm": "sha256",
-        "expires_at": pow.expires_at_s(),
-        "estimated_hashes": crate::pow::estimated_hashes(pow.difficulty),
-        "verify_url": verify_url,
-    });
-    let body = json!({
-        "error": "quota_exhausted",
-        "type": "pow",
-        "challenge_id": pow.id,
-        "instructions": POW_INSTRUCTIONS,
-        "retry_after": retry_after,
-        "challenges": [offer],
-    });
-    (body, headers)
 }
 
 #[cfg(test)]

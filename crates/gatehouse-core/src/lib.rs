@@ -11,6 +11,8 @@ pub mod config;
 pub mod denial;
 pub mod headers;
 pub mod jwt;
+pub mod l402;
+pub mod payment_required;
 pub mod pow;
 pub mod quota;
 pub mod ratelimit;

@@ -9,6 +9,8 @@ mod reader;
 pub use keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
 pub use origin::{parse_origin, OriginProblem, OriginUrl};
 
+use crate::l402::credential::L402Settings;
+use crate::l402::invoice::Backend;
 use crate::quota::{Policy, Window};
 use crate::token::Binding;
 use reader::Reader;
@@ -42,6 +44,34 @@ pub struct TokenSettings {
     pub issuer: String,
 }
 
+/// A kind of challenge the gateway can offer at quota exhaustion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    Pow,
+    L402,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct L402Config {
+    pub settings: L402Settings,
+    pub backend: Backend,
+    pub backend_url: OriginUrl,
+    pub backend_key: String,
+}
+
+impl std::fmt::Debug for L402Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "L402Config({:?} at {}, service {}, {} sats)",
+            self.backend,
+            self.backend_url.authority_url,
+            self.settings.service,
+            self.settings.price_sats
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub origin: OriginUrl,
@@ -54,6 +84,9 @@ pub struct Config {
     pub challenge_ttl_s: u32,
     pub token: TokenSettings,
     pub admin_secret: Option<String>,
+    /// Challenge kinds offered at quota exhaustion, in the order offered.
+    pub offers: Vec<OfferKind>,
+    pub l402: Option<L402Config>,
 }
 
 const MIN_ADMIN_SECRET_BYTES: usize = 16;
@@ -81,6 +114,12 @@ impl Config {
                 "ADMIN_SECRET is shorter than {MIN_ADMIN_SECRET_BYTES} bytes"
             ));
         }
+        let offers = read_offers(&mut r);
+        let l402 = if offers.contains(&OfferKind::L402) {
+            read_l402(&mut r, local_dev)
+        } else {
+            None
+        };
         match (origin, quota, token) {
             (Some(origin), Some(quota), Some(token)) if r.problems.is_empty() => Ok(Config {
                 origin,
@@ -93,6 +132,8 @@ impl Config {
                 challenge_ttl_s,
                 token,
                 admin_secret,
+                offers,
+                l402,
             }),
             _ => Err(r.problems),
         }
@@ -192,6 +233,84 @@ fn read_token(r: &mut Reader) -> Option<TokenSettings> {
         binding: binding.ok()?,
         keys: keys?,
         issuer,
+    })
+}
+
+fn read_offers(r: &mut Reader) -> Vec<OfferKind> {
+    let raw = r.text("CHALLENGE_OFFERS").unwrap_or_else(|| "pow".into());
+    let mut offers = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let kind = match part {
+            "pow" => OfferKind::Pow,
+            "l402" => OfferKind::L402,
+            other => {
+                r.problem(format!(
+                    "CHALLENGE_OFFERS names {other:?}; allowed: pow, l402"
+                ));
+                continue;
+            }
+        };
+        if offers.contains(&kind) {
+            r.problem(format!("CHALLENGE_OFFERS names {part:?} twice"));
+        } else {
+            offers.push(kind);
+        }
+    }
+    if offers.is_empty() {
+        r.problem("CHALLENGE_OFFERS offers nothing".into());
+    }
+    offers
+}
+
+fn read_l402(r: &mut Reader, local_dev: bool) -> Option<L402Config> {
+    let backend_name = r.text("L402_BACKEND").unwrap_or_else(|| "lnbits".into());
+    let backend = Backend::parse(&backend_name);
+    if backend.is_none() {
+        r.problem(format!(
+            "L402_BACKEND={backend_name:?} must be lnbits or lnd"
+        ));
+    }
+    let backend_url =
+        r.required("L402_BACKEND_URL")
+            .and_then(|raw| match parse_origin(&raw, local_dev) {
+                Ok(url) => Some(url),
+                Err(p) => {
+                    r.problem(format!("L402_BACKEND_URL={raw:?} {}", p.describe()));
+                    None
+                }
+            });
+    let backend_key = r.required("L402_BACKEND_KEY");
+    let root_secret = r.required("L402_ROOT_KEY");
+    if root_secret
+        .as_ref()
+        .is_some_and(|k| k.len() < MIN_SECRET_BYTES)
+    {
+        r.problem(format!(
+            "L402_ROOT_KEY is shorter than {MIN_SECRET_BYTES} bytes"
+        ));
+    }
+    let price_sats = r.number("L402_PRICE_SATS", 3, 1..=1_000_000);
+    let invoice_expiry_s = r.number("L402_INVOICE_EXPIRY_SECONDS", 300, 60..=86_400);
+    let service = r.text("L402_SERVICE").unwrap_or_else(|| "gatehouse".into());
+    let service_ok = (1..=32).contains(&service.len())
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !service_ok {
+        r.problem(format!(
+            "L402_SERVICE={service:?} must be 1-32 of [a-z0-9_-]"
+        ));
+    }
+    Some(L402Config {
+        settings: L402Settings {
+            service,
+            root_secret: root_secret?.into_bytes(),
+            price_sats,
+            invoice_expiry_s,
+        },
+        backend: backend?,
+        backend_url: backend_url?,
+        backend_key: backend_key?,
     })
 }
 

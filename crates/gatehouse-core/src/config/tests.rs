@@ -195,3 +195,66 @@ fn problem_lines_never_echo_secrets() {
         "{p:?}"
     );
 }
+
+const L402_VARS: &[(&str, &str)] = &[
+    ("CHALLENGE_OFFERS", "l402,pow"),
+    ("L402_BACKEND_URL", "https://lnbits.example.com"),
+    ("L402_BACKEND_KEY", "invoice-key"),
+    ("L402_ROOT_KEY", "0123456789abcdef0123456789abcdef"),
+];
+
+#[test]
+fn l402_offers_take_their_defaults_in_order() {
+    let c = load(L402_VARS).unwrap();
+    assert_eq!(c.offers, [OfferKind::L402, OfferKind::Pow]);
+    let l402 = c.l402.unwrap();
+    assert_eq!(
+        (l402.settings.price_sats, l402.settings.invoice_expiry_s),
+        (3, 300)
+    );
+    assert_eq!(l402.settings.service, "gatehouse");
+    assert_eq!(l402.backend, Backend::Lnbits);
+    assert!(!format!("{l402:?}").contains("invoice-key"));
+}
+
+#[test]
+fn l402_needs_its_backend_and_keys() {
+    let p = problems(&[("CHALLENGE_OFFERS", "l402")]);
+    for name in ["L402_BACKEND_URL", "L402_BACKEND_KEY", "L402_ROOT_KEY"] {
+        assert!(
+            p.iter().any(|l| l == &format!("{name} is required")),
+            "{p:?}"
+        );
+    }
+}
+
+#[test]
+fn l402_rules_are_each_checked() {
+    let mut vars = L402_VARS.to_vec();
+    vars.extend([
+        ("L402_BACKEND", "eclair"),
+        ("L402_ROOT_KEY", "short"),
+        ("L402_SERVICE", "Bad:Name"),
+        ("L402_PRICE_SATS", "0"),
+    ]);
+    assert_eq!(problems(&vars).len(), 4, "{:?}", problems(&vars));
+    let mut lnd = L402_VARS.to_vec();
+    lnd.push(("L402_BACKEND", "lnd"));
+    assert_eq!(load(&lnd).unwrap().l402.unwrap().backend, Backend::Lnd);
+}
+
+#[test]
+fn l402_backend_url_follows_the_origin_rules() {
+    let mut vars = L402_VARS.to_vec();
+    vars.push(("L402_BACKEND_URL", "http://127.0.0.1:5000"));
+    assert!(problems(&vars)[0].contains("LOCAL_DEV"));
+    vars.push(("LOCAL_DEV", "true"));
+    assert!(load(&vars).is_ok());
+}
+
+#[test]
+fn offers_name_known_kinds_once() {
+    assert!(problems(&[("CHALLENGE_OFFERS", "pow,pow")])[0].contains("twice"));
+    assert!(problems(&[("CHALLENGE_OFFERS", "x402")])[0].contains("x402"));
+    assert!(problems(&[("CHALLENGE_OFFERS", ",")])[0].contains("nothing"));
+}

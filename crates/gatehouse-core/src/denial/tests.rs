@@ -1,4 +1,6 @@
 use super::*;
+use crate::challenge::{L402Offer, PowChallenge};
+use crate::l402::credential::L402Rejection;
 use crate::quota::{decide, QuotaState, Window};
 
 fn header<'a>(wire: &'a Wire, name: &str) -> Vec<&'a str> {
@@ -17,7 +19,7 @@ fn exhausted() -> Denial {
     Denial::QuotaExhausted {
         policy,
         decision,
-        pow,
+        offers: vec![Offer::Pow(pow)],
         verify_url: "https://gw.example/api/verify-challenge".into(),
     }
 }
@@ -125,4 +127,45 @@ fn every_body_is_json_with_an_error_code() {
         assert!(wire.body["error"].is_string());
         assert_eq!(header(&wire, "content-type"), ["application/json"]);
     }
+}
+
+#[test]
+fn l402_is_offered_first_with_the_form_clients_parse() {
+    let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
+    let (state, _) = decide(&policy, &QuotaState::default(), 1, 0);
+    let (_, decision) = decide(&policy, &state, 1, 1_000);
+    let l402 = L402Offer {
+        challenge_id: "ab".repeat(16),
+        macaroon: "AgEAAkIAAA==".into(),
+        invoice: "lnbc30n1xyz".into(),
+        payment_hash: "cd".repeat(32),
+        amount_sats: 3,
+        expires_at_ms: 301_000,
+    };
+    let pow = PowChallenge::new(&[1u8; 32], 14, 1_000, 60);
+    let wire = Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers: vec![Offer::L402(l402), Offer::Pow(pow)],
+        verify_url: "https://gw.example/api/verify-challenge".into(),
+    }
+    .to_wire();
+    let lines = header(&wire, "www-authenticate");
+    assert_eq!(
+        lines[0],
+        "L402 macaroon=\"AgEAAkIAAA==\", invoice=\"lnbc30n1xyz\""
+    );
+    assert!(lines[1].starts_with("PoW challenge_id="));
+    assert_eq!(wire.body["type"], "l402");
+    assert_eq!(wire.body["challenges"][0]["amount_sats"], 3);
+    assert_eq!(wire.body["challenges"][0]["expires_at"], 301);
+    assert_eq!(wire.body["challenges"][1]["type"], "pow");
+}
+
+#[test]
+fn a_refused_l402_credential_says_why() {
+    let wire = Denial::InvalidL402(L402Rejection::WrongPreimage).to_wire();
+    assert_eq!(wire.status, 401);
+    assert_eq!(wire.body["error"], "invalid_l402_credential");
+    assert_eq!(wire.body["reason"], "wrong_preimage");
 }

@@ -1,0 +1,5 @@
+//! L402 (formerly LSAT): pay a Lightning invoice, present `macaroon:preimage` (PROTOCOLS §2).
+
+pub mod credential;
+pub mod invoice;
+pub mod macaroon;

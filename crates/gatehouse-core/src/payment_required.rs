@@ -1,0 +1,95 @@
+//! The 402 body and headers (PROTOCOLS §1): one `WWW-Authenticate` line per offered challenge,
+//! in the configured order (L402 first when offered, since a popular client dispatches on the
+//! first scheme it sees), the rate-limit headers, `Retry-After` for clients that only wait, and a
+//! JSON body that carries the whole offer so agents need not parse headers.
+
+use serde_json::{json, Value};
+
+use crate::challenge::{L402Offer, Offer, PowChallenge};
+use crate::pow::estimated_hashes;
+use crate::quota::{Decision, Policy};
+use crate::ratelimit::quota_headers;
+
+const POW_INSTRUCTIONS: &str = "Find a decimal nonce such that sha256(salt + nonce) has at least \
+`difficulty` leading zero bits, POST {\"challenge_id\", \"solution\": {\"nonce\"}} to verify_url, \
+then send the returned access_token in the x-access-token header.";
+
+const L402_INSTRUCTIONS: &str = "Pay the invoice, then either send `Authorization: L402 \
+<macaroon>:<preimage hex>`, or POST {\"challenge_id\", \"payment_proof\": {\"preimage\"}} to \
+verify_url and send the returned access_token in the x-access-token header.";
+
+pub fn payment_required(
+    policy: &Policy,
+    decision: &Decision,
+    offers: &[Offer],
+    verify_url: &str,
+) -> (Value, Vec<(&'static str, String)>) {
+    let retry_after = decision.retry_after_s.unwrap_or(1);
+    let mut headers = quota_headers(policy, decision);
+    if decision.retry_after_s.is_none() {
+        headers.push(("retry-after", retry_after.to_string()));
+    }
+    let mut challenges = Vec::with_capacity(offers.len());
+    for offer in offers {
+        let (line, body) = match offer {
+            Offer::Pow(pow) => pow_offer(pow, verify_url),
+            Offer::L402(l402) => l402_offer(l402, verify_url),
+        };
+        headers.push(("www-authenticate", line));
+        challenges.push(body);
+    }
+    let first = challenges.first().cloned().unwrap_or(Value::Null);
+    let instructions = match offers.first() {
+        Some(Offer::L402(_)) => L402_INSTRUCTIONS,
+        _ => POW_INSTRUCTIONS,
+    };
+    let body = json!({
+        "error": "quota_exhausted",
+        "type": first["type"],
+        "challenge_id": first["challenge_id"],
+        "instructions": instructions,
+        "retry_after": retry_after,
+        "challenges": challenges,
+    });
+    (body, headers)
+}
+
+fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
+    let line = format!(
+        "PoW challenge_id=\"{}\", salt=\"{}\", difficulty={}, algorithm=\"sha256\", expires=\"{}\"",
+        pow.id,
+        pow.salt,
+        pow.difficulty,
+        pow.expires_at_s()
+    );
+    let body = json!({
+        "type": "pow",
+        "challenge_id": pow.id,
+        "salt": pow.salt,
+        "difficulty": pow.difficulty,
+        "algorithm": "sha256",
+        "expires_at": pow.expires_at_s(),
+        "estimated_hashes": estimated_hashes(pow.difficulty),
+        "verify_url": verify_url,
+    });
+    (line, body)
+}
+
+fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
+    // The exact form all three clients of PROTOCOLS §2 parse: macaroon first, both quoted.
+    let line = format!(
+        "L402 macaroon=\"{}\", invoice=\"{}\"",
+        offer.macaroon, offer.invoice
+    );
+    let body = json!({
+        "type": "l402",
+        "challenge_id": offer.challenge_id,
+        "macaroon": offer.macaroon,
+        "invoice": offer.invoice,
+        "payment_hash": offer.payment_hash,
+        "amount_sats": offer.amount_sats,
+        "expires_at": offer.expires_at_ms / 1_000,
+        "verify_url": verify_url,
+    });
+    (line, body)
+}

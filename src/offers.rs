@@ -1,0 +1,85 @@
+//! The challenges a 402 offers, in the configured order: a proof of work, stored in D1, and an
+//! L402 invoice with its macaroon, also stored so that it can be redeemed at the verify endpoint.
+//! A Lightning backend that fails drops the L402 offer when proof of work is also offered;
+//! otherwise it is a 503, never a 402 that cannot be paid.
+
+use gatehouse_core::bytes::to_hex;
+use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge};
+use gatehouse_core::config::{Config, OfferKind};
+use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
+use serde_json::json;
+use worker::{console_error, Env};
+
+use crate::request_facts::RequestFacts;
+use crate::{challenge_store, invoice, random};
+
+pub async fn build(
+    env: &Env,
+    cfg: &Config,
+    facts: &RequestFacts,
+    now_ms: u64,
+) -> Result<Vec<Offer>, Denial> {
+    let mut offers = Vec::with_capacity(cfg.offers.len());
+    for kind in &cfg.offers {
+        match kind {
+            OfferKind::Pow => offers.push(Offer::Pow(pow(env, cfg, facts, now_ms).await?)),
+            OfferKind::L402 => match l402(env, cfg, facts, now_ms).await {
+                Ok(offer) => offers.push(Offer::L402(offer)),
+                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
+                    if cfg.offers.contains(&OfferKind::Pow) => {}
+                Err(denial) => return Err(denial),
+            },
+        }
+    }
+    Ok(offers)
+}
+
+async fn pow(
+    env: &Env,
+    cfg: &Config,
+    facts: &RequestFacts,
+    now_ms: u64,
+) -> Result<PowChallenge, Denial> {
+    let random = random::bytes::<32>().ok_or(Denial::Internal)?;
+    let challenge = PowChallenge::new(&random, cfg.pow.base_bits, now_ms, cfg.challenge_ttl_s);
+    challenge_store::insert_pow(env, &challenge, &facts.client_key, now_ms).await?;
+    Ok(challenge)
+}
+
+async fn l402(
+    env: &Env,
+    cfg: &Config,
+    facts: &RequestFacts,
+    now_ms: u64,
+) -> Result<L402Offer, Denial> {
+    let l402 = cfg.l402.as_ref().ok_or(Denial::Internal)?;
+    let invoice = invoice::create(l402, &l402.settings.service).await.map_err(|error| {
+        console_error!("{}", json!({ "event": "dependency_failed", "dependency": "invoice_backend", "error": error }));
+        Denial::DependencyUnavailable(Dependency::InvoiceBackend)
+    })?;
+    let random = random::bytes::<48>().ok_or(Denial::Internal)?;
+    let mut token_id = [0u8; 32];
+    token_id.copy_from_slice(&random[..32]);
+    let expires_at_s = now_ms / 1_000 + u64::from(l402.settings.invoice_expiry_s);
+    // Paying can take until the invoice expires; the credential then lives a token's lifetime.
+    let valid_until_s = expires_at_s + u64::from(cfg.token.ttl_s);
+    let macaroon = mint(
+        &l402.settings,
+        &Identifier {
+            payment_hash: invoice.payment_hash,
+            token_id,
+        },
+        valid_until_s,
+    );
+    let offer = L402Offer {
+        challenge_id: to_hex(&random[32..]),
+        macaroon: encode_macaroon(&macaroon),
+        payment_hash: invoice.payment_hash_hex(),
+        invoice: invoice.bolt11,
+        amount_sats: l402.settings.price_sats,
+        expires_at_ms: expires_at_s * 1_000,
+    };
+    challenge_store::insert_l402(env, &offer, &facts.client_key, now_ms).await?;
+    Ok(offer)
+}
