@@ -3,9 +3,10 @@
 //
 //   const transport = new StreamableHTTPClientTransport(url, { fetch: gatehouseFetch() });
 //
-// On a 402 it reads the challenge (PROTOCOLS: JSON body `challenges`), solves the proof of work,
-// POSTs the solution to `verify_url`, keeps the access token, and retries the request with it in
-// `x-access-token`. Concurrent requests share one solve. A token the gateway calls invalid or
+// On a 402 it reads the offered challenges (the JSON body's `challenges`, in the gateway's order)
+// and answers the first it can: a proof of work it solves, or, given a wallet, an L402 invoice it
+// pays. It POSTs the solution or the preimage to `verify_url`, keeps the access token, and retries
+// the request with it in `x-access-token` (so `Authorization` stays free for OAuth). Concurrent requests share one solve. A token the gateway calls invalid or
 // expired (401 invalid_or_expired_token) is dropped and the request retried without it.
 import { solvePow } from './pow.mjs';
 
@@ -29,9 +30,12 @@ function withToken(init, token) {
  * @param {typeof fetch} [options.fetch] the fetch underneath (default: globalThis.fetch)
  * @param {number} [options.maxRounds] challenges to answer for one request before giving up (3)
  * @param {number} [options.solveBudgetMs] how long one solve may take (30 000)
- * @param {(event: object) => void} [options.onEvent] sees `challenge`, `solved`, `redeemed`, `token_dropped`
+ * @param {{ payInvoice(args: { invoice: string }): Promise<{ preimage: string }> }} [options.wallet]
+ *   pays L402 invoices (the same shape as @getalby/lightning-tools' wallets); without one, only
+ *   proof-of-work challenges are answered
+ * @param {(event: object) => void} [options.onEvent] sees `challenge`, `solved`, `paid`, `redeemed`, `token_dropped`
  */
-export function gatehouseFetch({ fetch: inner = globalThis.fetch, maxRounds = 3, solveBudgetMs = 30_000, onEvent = () => {} } = {}) {
+export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRounds = 3, solveBudgetMs = 30_000, onEvent = () => {} } = {}) {
   let token = null;
   let inflight = null; // one solve at a time, shared by every request that meets a 402
 
@@ -46,15 +50,27 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, maxRounds = 3,
     return headers;
   }
 
-  async function answer(challenge, init) {
+  async function prove(challenge) {
     const started = Date.now();
-    onEvent({ type: 'challenge', challenge_id: challenge.challenge_id, difficulty: challenge.difficulty });
+    onEvent({ type: 'challenge', kind: challenge.type, challenge_id: challenge.challenge_id });
+    if (challenge.type === 'l402') {
+      const { preimage } = await wallet.payInvoice({ invoice: challenge.invoice });
+      onEvent({ type: 'paid', challenge_id: challenge.challenge_id, sats: challenge.amount_sats, ms: Date.now() - started });
+      return { payment_proof: { preimage } };
+    }
     const nonce = await solvePow(challenge.salt, challenge.difficulty, { deadline: started + solveBudgetMs });
     onEvent({ type: 'solved', challenge_id: challenge.challenge_id, ms: Date.now() - started });
+    return { solution: { nonce } };
+  }
+
+  const answerable = (c) => (c.type === 'pow' && c.algorithm === 'sha256') || (c.type === 'l402' && wallet);
+
+  async function answer(challenge, init) {
+    const proof = await prove(challenge);
     const res = await inner(challenge.verify_url, {
       method: 'POST',
       headers: identityHeaders(init),
-      body: JSON.stringify({ challenge_id: challenge.challenge_id, solution: { nonce } }),
+      body: JSON.stringify({ challenge_id: challenge.challenge_id, ...proof }),
     });
     const body = await bodyJson(res);
     if (res.status !== 200 || !body?.access_token) {
@@ -69,9 +85,9 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, maxRounds = 3,
     if (!inflight) {
       inflight = (async () => {
         const body = await bodyJson(response);
-        const pow = body?.challenges?.find((c) => c.type === 'pow' && c.algorithm === 'sha256');
-        if (!pow) throw new Error('402 without a proof-of-work challenge this client can answer');
-        token = await answer(pow, init);
+        const offer = body?.challenges?.find(answerable);
+        if (!offer) throw new Error('402 without a challenge this client can answer');
+        token = await answer(offer, init);
       })().finally(() => { inflight = null; });
     }
     await inflight;
