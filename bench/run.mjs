@@ -161,7 +161,7 @@ try {
   exitCode = 1;
 } finally {
   await mf.dispose();
-  try { process.kill(-origin.pid, 'SIGTERM'); } catch {}
+  try { process.kill(-origin.pid, 'SIGKILL'); } catch {}
   request.agent.destroy();
 }
 process.exit(exitCode);

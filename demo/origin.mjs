@@ -133,7 +133,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const port = i > 0 ? Number(process.argv[i + 1]) : 8790;
   const origin = await startOrigin({ port });
   console.log(`demo MCP origin at ${origin.url}/mcp`);
-  const stop = () => origin.close().then(() => process.exit(0));
+  const stop = () => {
+    setTimeout(() => process.exit(0), 1_000).unref();
+    origin.close().then(() => process.exit(0));
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -2,25 +2,31 @@
 // origin, with a local D1 and local Durable Objects. Ctrl-C stops everything it started.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startLnbits } from '../demo/lnbits.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787);
 const ORIGIN_PORT = Number(process.env.ORIGIN_PORT ?? 8790);
+const LNBITS_PORT = Number(process.env.LNBITS_PORT ?? 5111);
 const DEV_VARS = join(ROOT, '.dev.vars');
+const RUN = join(ROOT, '.run');
+const LIGHTNING_JSON = join(RUN, 'lightning.json');
 
+// Local secrets and settings, generated once per checkout and never committed (.gitignore).
+// A key missing from an older .dev.vars is added; existing values are kept.
 function ensureDevVars() {
-  if (existsSync(DEV_VARS)) return;
-  // Local secrets, generated once per checkout and never committed (.gitignore).
-  writeFileSync(DEV_VARS, [
-    '# Written by `npm start`: local development values. Delete to regenerate.',
-    'LOCAL_DEV=true',
-    `ORIGIN_URL=http://127.0.0.1:${ORIGIN_PORT}`,
-    `TOKEN_SIGNING_KEYS=local:${randomBytes(32).toString('hex')}`,
-    `ADMIN_SECRET=${randomBytes(24).toString('hex')}`,
-    '',
-  ].join('\n'), { mode: 0o600 });
+  const wanted = {
+    LOCAL_DEV: 'true',
+    ORIGIN_URL: `http://127.0.0.1:${ORIGIN_PORT}`,
+    TOKEN_SIGNING_KEYS: `local:${randomBytes(32).toString('hex')}`,
+    ADMIN_SECRET: randomBytes(24).toString('hex'),
+    L402_ROOT_KEY: randomBytes(32).toString('hex'),
+  };
+  const current = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '# Written by `npm start`: local development values. Delete to regenerate.\n';
+  const missing = Object.entries(wanted).filter(([k]) => !new RegExp(`^${k}=`, 'm').test(current));
+  if (missing.length) writeFileSync(DEV_VARS, current + missing.map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
 }
 
 const children = [];
@@ -51,8 +57,11 @@ function stop(code = 0) {
     process.exit(code);
   }, 1500).unref();
 }
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop(0));
+// Stopped some other way than by a signal to this process (npm killed, terminal closed): the
+// parent goes away, and so must everything started here.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) stop(0); }, 1_000).unref();
 
 async function waitFor(url, deadlineMs) {
   const deadline = Date.now() + deadlineMs;
@@ -71,8 +80,26 @@ ensureDevVars();
 const migrate = spawnSync('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, CI: 'true' } });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
+// A real local Lightning backend (LNbits, FakeWallet), fresh each start, so the demo's 402 offers
+// an L402 invoice next to the proof of work, and a funded payer wallet to pay it with.
+rmSync(join(RUN, 'lnbits'), { recursive: true, force: true });
+mkdirSync(join(RUN, 'lnbits'), { recursive: true });
+const ln = await startLnbits({ port: LNBITS_PORT, dataDir: join(RUN, 'lnbits') });
+children.push({ pid: ln.pid });
+writeFileSync(LIGHTNING_JSON, JSON.stringify({
+  lnbits_url: ln.url,
+  payer: { wallet_id: ln.payer.id, admin_key: ln.payer.adminkey, invoice_key: ln.payer.inkey },
+  gateway_wallet: { wallet_id: ln.gateway.id, invoice_key: ln.gateway.inkey },
+  pay_an_invoice: `curl -s -X POST ${ln.url}/api/v1/payments -H 'X-Api-Key: ${ln.payer.adminkey}' -H 'Content-Type: application/json' -d '{"out":true,"bolt11":"<invoice>"}'`,
+}, null, 2), { mode: 0o600 });
+
 start('demo origin', process.execPath, [join(ROOT, 'demo', 'origin.mjs'), '--port', String(ORIGIN_PORT)]);
-start('wrangler dev', 'wrangler', ['dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--show-interactive-dev-session=false']);
+start('wrangler dev', 'wrangler', [
+  'dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--show-interactive-dev-session=false',
+  '--var', 'CHALLENGE_OFFERS:l402,pow',
+  '--var', `L402_BACKEND_URL:${ln.url}`,
+  '--var', `L402_BACKEND_KEY:${ln.gateway.inkey}`,
+]);
 
 const base = `http://127.0.0.1:${GATEWAY_PORT}`;
 if (!(await waitFor(base, 60_000))) {
@@ -86,9 +113,12 @@ if (!(await waitFor(base, 60_000))) {
     demo MCP origin (direct):           http://127.0.0.1:${ORIGIN_PORT}/mcp
     challenge redemption:               ${base}/api/verify-challenge
     admin API (Bearer from .dev.vars):  ${base}/admin/api/revoke   ADMIN_SECRET=${adminSecret}
+    local Lightning (LNbits, FakeWallet): ${ln.url}   payer wallet keys: .run/lightning.json
 
   Try it:
     npx @modelcontextprotocol/inspector --cli ${base}/mcp --transport http --method tools/list
+    # past 60 requests a minute the gateway answers 402 with an L402 invoice and a proof of work;
+    # pay the invoice with the payer wallet: see "pay_an_invoice" in .run/lightning.json
 
   Ctrl-C stops everything.
 `);

@@ -11,7 +11,7 @@ import { Invoice } from '@getalby/lightning-tools/bolt11';
 import { startOrigin } from '../demo/origin.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
 import { ROOT, startGateway } from './support/gateway.mjs';
-import { startLnbits } from './support/lnbits.mjs';
+import { startLnbits } from '../demo/lnbits.mjs';
 import { connect } from './support/mcp.mjs';
 import { exhaust, redeem } from './support/pow-flow.mjs';
 

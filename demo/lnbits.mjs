@@ -1,12 +1,12 @@
 // A real LNbits (FakeWallet funding source) on loopback with a fresh data folder: it issues real,
 // signed BOLT11 invoices and settles payments between its own wallets, with no Lightning network.
-// Installed by scripts/setup.sh into .tools/lnbits.
+// Installed by scripts/setup.sh into .tools/lnbits. Used by `npm start` and the L402 tests.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './gateway.mjs';
+const ROOT = join(import.meta.dirname, '..');
 
 const VENV = join(ROOT, '.tools', 'lnbits');
 
@@ -67,6 +67,7 @@ export async function startLnbits({ port, fundSats = 1_000_000, dataDir } = {}) 
   await call(base, 'PUT', '/users/api/v1/balance', { body: { id: payer.id, amount: fundSats }, headers: { authorization: `Bearer ${superToken}` } });
   return {
     url: base,
+    pid: child.pid,
     work,
     gateway: { id: gateway.id, inkey: gateway.inkey, adminkey: gateway.adminkey },
     payer: { id: payer.id, inkey: payer.inkey, adminkey: payer.adminkey },
