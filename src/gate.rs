@@ -7,25 +7,26 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::l402::credential::{parse_authorization, verify};
+use gatehouse_core::mcp::{calls, tool_names, MAX_POLICY_BODY};
 use gatehouse_core::ratelimit::{quota_headers, token_headers};
 use gatehouse_core::token::{self, TokenRejection};
-use worker::{Context, Env, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
 use crate::request_facts::RequestFacts;
-use crate::{offers, proxy, quota_do, revocation, token_usage, VERIFY_PATH};
+use crate::{body, identity, offers, proxy, quota_do, revocation, token_usage, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
 type Headers = Vec<(&'static str, String)>;
 
 pub async fn handle(
-    req: Request,
+    mut req: Request,
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
-    let facts = RequestFacts::read(&req, cfg);
+    let mut facts = RequestFacts::read(&req, cfg);
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -33,23 +34,59 @@ pub async fn handle(
             .flatten()
             .filter(|v| !v.trim().is_empty())
     };
-    if let Some(token) = header(TOKEN_HEADER) {
+    let (token, authorization) = (header(TOKEN_HEADER), header("authorization"));
+    let mut policy = cfg.quota.clone();
+    let mut body = None;
+    if let Some(o) = &cfg.oauth {
+        let caller = identity::authenticate(
+            o,
+            cfg.local_dev,
+            authorization.as_deref().and_then(identity::bearer),
+            now_ms,
+        )
+        .await?;
+        let tools = if o.has_tool_scopes() && req.method() == Method::Post {
+            let raw = body::read_capped(&mut req, MAX_POLICY_BODY).await?;
+            let names: Vec<String> = calls(&raw)
+                .map(|c| tool_names(&c).into_iter().map(str::to_string).collect())
+                .unwrap_or_default();
+            body = Some(raw);
+            names
+        } else {
+            Vec::new()
+        };
+        identity::authorize(
+            o,
+            caller.as_ref(),
+            &tools.iter().map(String::as_str).collect::<Vec<_>>(),
+        )?;
+        if let Some(id) = &caller {
+            // One identity, one quota, wherever it calls from; its tier decides how much.
+            facts.client_key = id.rate_key();
+            policy = o.tier(&id.tier).policy.clone();
+        }
+    }
+    let forward = |headers: Headers| {
+        let (req, facts, body) = (&req, &facts, body.as_deref());
+        async move { proxy::forward(req, facts, cfg, &headers, body).await }
+    };
+    if let Some(token) = token {
         if let Some(headers) = admit_token(env, ctx, cfg, &facts, &token, now_ms).await? {
-            return proxy::forward(&req, &facts, cfg, &headers).await;
+            return forward(headers).await;
         }
         // A spent token falls through to the quota, like no token at all.
-    } else if let Some(authorization) = header("authorization").filter(|_| cfg.l402.is_some()) {
+    } else if let Some(authorization) = authorization.filter(|_| cfg.l402.is_some()) {
         if let Some(headers) = admit_l402(env, ctx, cfg, &authorization, now_ms).await? {
-            return proxy::forward(&req, &facts, cfg, &headers).await;
+            return forward(headers).await;
         }
     }
-    let decision = quota_do::check_quota(env, &facts.client_key, &cfg.quota, 1, now_ms).await?;
+    let decision = quota_do::check_quota(env, &facts.client_key, &policy, 1, now_ms).await?;
     if decision.allowed {
-        return proxy::forward(&req, &facts, cfg, &quota_headers(&cfg.quota, &decision)).await;
+        return forward(quota_headers(&policy, &decision)).await;
     }
     Err(Denial::QuotaExhausted {
-        policy: cfg.quota.clone(),
         offers: offers::build(env, cfg, &facts, now_ms).await?,
+        policy,
         decision,
         verify_url: format!("{}{VERIFY_PATH}", facts.audience),
     })

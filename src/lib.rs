@@ -9,7 +9,10 @@ mod challenge_store;
 mod config_load;
 mod cron;
 mod gate;
+mod identity;
 mod invoice;
+mod oauth_keys;
+mod oauth_routes;
 mod offers;
 mod outbound;
 mod proxy;
@@ -20,6 +23,7 @@ mod respond;
 mod revocation;
 mod token_usage;
 mod verify;
+mod webcrypto;
 
 use gatehouse_core::denial::Denial;
 use worker::{
@@ -43,6 +47,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
         p if p.starts_with("/admin/") => admin::handle(req, &env, &cfg, now_ms).await,
+        p if oauth_routes::is_discovery(p) && cfg.oauth.is_some() => {
+            oauth_routes::handle(p, &cfg, now_ms).await
+        }
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
     match outcome {

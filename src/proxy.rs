@@ -20,8 +20,9 @@ pub async fn forward(
     facts: &RequestFacts,
     cfg: &Config,
     extra_headers: &[(&'static str, String)],
+    body: Option<&[u8]>,
 ) -> Result<Response, Denial> {
-    let upstream = upstream_request(req, facts, cfg).map_err(|e| {
+    let upstream = upstream_request(req, facts, cfg, body).map_err(|e| {
         console_error!(
             "{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}",
             e.to_string()
@@ -39,7 +40,14 @@ pub async fn forward(
     downstream_response(response, extra_headers).map_err(|_| Denial::Internal)
 }
 
-fn upstream_request(req: &Request, facts: &RequestFacts, cfg: &Config) -> worker::Result<Request> {
+/// `body` replaces the client's stream when the gateway had to read it (to see which tools it
+/// calls); otherwise the client's stream goes on untouched.
+fn upstream_request(
+    req: &Request,
+    facts: &RequestFacts,
+    cfg: &Config,
+    body: Option<&[u8]>,
+) -> worker::Result<Request> {
     let incoming = req.headers();
     let headers = copy_without(
         incoming,
@@ -54,7 +62,10 @@ fn upstream_request(req: &Request, facts: &RequestFacts, cfg: &Config) -> worker
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     if !matches!(method, Method::Get | Method::Head) {
-        init.with_body(req.inner().body().map(Into::into));
+        match body {
+            Some(bytes) => init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into())),
+            None => init.with_body(req.inner().body().map(Into::into)),
+        };
     }
     Request::new_with_init(&cfg.origin.join(&facts.path_and_query), &init)
 }

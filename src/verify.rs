@@ -10,7 +10,7 @@ use serde_json::json;
 use worker::{console_log, Env, Request, Response};
 
 use crate::request_facts::RequestFacts;
-use crate::{body, challenge_store, gate::TOKEN_HEADER, random, respond};
+use crate::{body, challenge_store, gate::TOKEN_HEADER, identity, random, respond};
 
 pub async fn handle(
     mut req: Request,
@@ -18,7 +18,21 @@ pub async fn handle(
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
-    let facts = RequestFacts::read(&req, cfg);
+    let mut facts = RequestFacts::read(&req, cfg);
+    if let Some(o) = &cfg.oauth {
+        // A token bought by an OAuth identity is bound to that identity, not to an address.
+        let authorization = req.headers().get("authorization").ok().flatten();
+        if let Some(id) = identity::authenticate(
+            o,
+            cfg.local_dev,
+            authorization.as_deref().and_then(identity::bearer),
+            now_ms,
+        )
+        .await?
+        {
+            facts.client_key = id.rate_key();
+        }
+    }
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;

@@ -27,7 +27,7 @@ export function migrationStatements() {
  * test signing keys and admin secret). `workerOverrides` replaces parts of the worker options,
  * for fault injection (for example a Durable Object binding to a failing class).
  */
-export async function startGateway({ originUrl, vars = {}, workerOverrides = {}, extraWorkers = [], migrate = true } = {}) {
+export async function startGateway({ originUrl, vars = {}, workerOverrides = {}, extraWorkers = [], migrate = true, port = 0 } = {}) {
   const bindings = {
     ORIGIN_URL: originUrl,
     LOCAL_DEV: 'true',
@@ -38,7 +38,7 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
   for (const [k, v] of Object.entries(bindings)) if (v === undefined) delete bindings[k];
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: '127.0.0.1',
-    port: 0,
+    port,
     cf: false,
     workers: [
       {
@@ -61,4 +61,14 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
   const db = await mf.getD1Database('DB').catch(() => null);
   if (migrate && db) for (const stmt of migrationStatements()) await db.prepare(stmt).run();
   return { mf, url, mcpUrl: `${url}/mcp`, db, dispose: () => mf.dispose() };
+}
+
+/** A free TCP port on loopback, for a gateway whose URL must be known before it starts. */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
 }

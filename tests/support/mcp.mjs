@@ -2,8 +2,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-export async function connect(url, { fetch, headers = {}, name = 'gatehouse-test-client' } = {}) {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch, requestInit: { headers } });
+export async function connect(url, { fetch, headers = {}, name = 'gatehouse-test-client', authProvider } = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch, requestInit: { headers }, authProvider });
   const client = new Client({ name, version: '1.0.0' });
   await client.connect(transport);
   return { client, transport, close: () => client.close() };

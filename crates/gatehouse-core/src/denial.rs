@@ -21,6 +21,7 @@ pub enum Dependency {
     ChallengeStore,
     RevocationStore,
     InvoiceBackend,
+    AuthorizationServer,
 }
 
 impl Dependency {
@@ -30,6 +31,7 @@ impl Dependency {
             Self::ChallengeStore => "challenge_store",
             Self::RevocationStore => "revocation_store",
             Self::InvoiceBackend => "invoice_backend",
+            Self::AuthorizationServer => "authorization_server",
         }
     }
 }
@@ -47,6 +49,15 @@ pub enum Denial {
     },
     InvalidToken(TokenRejection),
     InvalidL402(L402Rejection),
+    /// OAuth `401`: no token, or a bad one (`reason`); the header is `oauth::challenge`'s.
+    OAuthUnauthorized {
+        www_authenticate: String,
+        reason: Option<&'static str>,
+    },
+    /// OAuth `403` for step-up.
+    InsufficientScope {
+        www_authenticate: String,
+    },
     Redeem(RedeemError),
     PayloadTooLarge {
         limit: usize,
@@ -87,6 +98,25 @@ impl Denial {
                 let (body, headers) = payment_required(policy, decision, offers, verify_url);
                 (402, body, headers)
             }
+            Self::OAuthUnauthorized {
+                www_authenticate,
+                reason,
+            } => (
+                401,
+                match reason {
+                    Some(_) => error("invalid_token", "the access token is invalid or expired"),
+                    None => error("unauthorized", "an OAuth access token is required"),
+                },
+                vec![("www-authenticate", www_authenticate.clone())],
+            ),
+            Self::InsufficientScope { www_authenticate } => (
+                403,
+                error(
+                    "insufficient_scope",
+                    "the access token lacks a scope this call needs",
+                ),
+                vec![("www-authenticate", www_authenticate.clone())],
+            ),
             Self::InvalidL402(reason) => (
                 401,
                 json!({
@@ -188,6 +218,9 @@ impl Denial {
         match self {
             Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
             Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
+            Self::OAuthUnauthorized { reason, .. } => {
+                format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
+            }
             Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
             Self::Redeem(e) => format!("redeem:{e:?}"),
             other => format!("{other:?}")

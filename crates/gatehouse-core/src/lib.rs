@@ -12,6 +12,8 @@ pub mod denial;
 pub mod headers;
 pub mod jwt;
 pub mod l402;
+pub mod mcp;
+pub mod oauth;
 pub mod payment_required;
 pub mod pow;
 pub mod quota;

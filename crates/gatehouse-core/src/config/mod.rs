@@ -3,6 +3,7 @@
 //! once; a configuration with any problem is not built at all, so the gateway fails closed.
 
 mod keys;
+mod oauth;
 mod origin;
 mod reader;
 
@@ -11,6 +12,7 @@ pub use origin::{parse_origin, OriginProblem, OriginUrl};
 
 use crate::l402::credential::L402Settings;
 use crate::l402::invoice::Backend;
+use crate::oauth::settings::OAuthSettings;
 use crate::quota::{Policy, Window};
 use crate::token::Binding;
 use reader::Reader;
@@ -87,6 +89,7 @@ pub struct Config {
     /// Challenge kinds offered at quota exhaustion, in the order offered.
     pub offers: Vec<OfferKind>,
     pub l402: Option<L402Config>,
+    pub oauth: Option<OAuthSettings>,
 }
 
 const MIN_ADMIN_SECRET_BYTES: usize = 16;
@@ -120,6 +123,7 @@ impl Config {
         } else {
             None
         };
+        let oauth = oauth::read_oauth(&mut r, local_dev);
         match (origin, quota, token) {
             (Some(origin), Some(quota), Some(token)) if r.problems.is_empty() => Ok(Config {
                 origin,
@@ -134,6 +138,7 @@ impl Config {
                 admin_secret,
                 offers,
                 l402,
+                oauth,
             }),
             _ => Err(r.problems),
         }

@@ -258,3 +258,93 @@ fn offers_name_known_kinds_once() {
     assert!(problems(&[("CHALLENGE_OFFERS", "x402")])[0].contains("x402"));
     assert!(problems(&[("CHALLENGE_OFFERS", ",")])[0].contains("nothing"));
 }
+
+const OAUTH_VARS: &[(&str, &str)] = &[
+    ("OAUTH_MODE", "optional"),
+    ("OAUTH_ISSUER", "https://auth.example.com/tenant"),
+    ("OAUTH_RESOURCE", "https://gw.example.com/mcp/"),
+];
+
+#[test]
+fn oauth_is_off_by_default_and_takes_defaults_when_on() {
+    assert!(load(&[]).unwrap().oauth.is_none());
+    let o = load(OAUTH_VARS).unwrap().oauth.unwrap();
+    assert_eq!(
+        o.resource, "https://gw.example.com/mcp",
+        "canonical: no trailing slash"
+    );
+    assert_eq!(o.resource_path, "/mcp");
+    assert_eq!(
+        o.metadata_url.join(&o.metadata_path),
+        "https://auth.example.com/.well-known/oauth-authorization-server/tenant"
+    );
+    assert_eq!(
+        o.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["basic", "production"]
+    );
+    assert_eq!(o.leeway_s, 30);
+}
+
+#[test]
+fn oauth_needs_an_issuer_and_a_resource() {
+    let p = problems(&[("OAUTH_MODE", "required")]);
+    assert!(
+        p.contains(&"OAUTH_ISSUER is required".to_string())
+            && p.contains(&"OAUTH_RESOURCE is required".to_string()),
+        "{p:?}"
+    );
+    assert!(problems(&[("OAUTH_MODE", "sometimes")])[0].contains("off, optional or required"));
+}
+
+#[test]
+fn oauth_urls_follow_the_origin_rules() {
+    let mut vars = OAUTH_VARS.to_vec();
+    vars.push(("OAUTH_JWKS_URL", "http://10.0.0.1/jwks"));
+    assert!(problems(&vars)[0].starts_with("OAUTH_JWKS_URL"));
+}
+
+#[test]
+fn wildcard_scopes_are_refused() {
+    let mut vars = OAUTH_VARS.to_vec();
+    vars.push(("OAUTH_REQUIRED_SCOPES", "mcp:*"));
+    assert!(problems(&vars)[0].contains("no wildcards"));
+}
+
+#[test]
+fn tool_scopes_parse_and_join_scopes_supported() {
+    let mut vars = OAUTH_VARS.to_vec();
+    vars.push((
+        "OAUTH_TOOL_SCOPES",
+        "delete=mcp:admin; echo=mcp:tools mcp:echo",
+    ));
+    vars.push(("OAUTH_SCOPES_SUPPORTED", "mcp:tools offline_access"));
+    let o = load(&vars).unwrap().oauth.unwrap();
+    assert_eq!(
+        o.tool_scopes[1],
+        (
+            "echo".to_string(),
+            vec!["mcp:tools".to_string(), "mcp:echo".to_string()]
+        )
+    );
+    assert_eq!(
+        o.scopes_supported,
+        ["mcp:tools", "offline_access", "mcp:admin", "mcp:echo"]
+    );
+    let mut bad = OAUTH_VARS.to_vec();
+    bad.push(("OAUTH_TOOL_SCOPES", "delete=;delete=x;noequals"));
+    assert_eq!(problems(&bad).len(), 3, "{:?}", problems(&bad));
+}
+
+#[test]
+fn tiers_and_client_tiers_are_checked() {
+    let mut vars = OAUTH_VARS.to_vec();
+    vars.push(("OAUTH_TIERS", "free=60/60+500/3600,pro=5000/3600"));
+    vars.push(("OAUTH_CLIENT_TIERS", "acme=pro"));
+    let o = load(&vars).unwrap().oauth.unwrap();
+    assert_eq!(o.tiers[0].policy.windows().len(), 2);
+    assert_eq!(o.client_tiers, [("acme".to_string(), "pro".to_string())]);
+    let mut bad = OAUTH_VARS.to_vec();
+    bad.push(("OAUTH_TIERS", "free=60,pro=1/1,pro=2/2"));
+    bad.push(("OAUTH_CLIENT_TIERS", "acme=gold"));
+    assert_eq!(problems(&bad).len(), 3, "{:?}", problems(&bad));
+}
