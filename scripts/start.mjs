@@ -5,11 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLnbits } from '../demo/lnbits.mjs';
+import { DEMO_CLIENTS, startAuthServer } from '../demo/auth-server.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787);
 const ORIGIN_PORT = Number(process.env.ORIGIN_PORT ?? 8790);
 const LNBITS_PORT = Number(process.env.LNBITS_PORT ?? 5111);
+const AUTH_PORT = Number(process.env.AUTH_PORT ?? 8791);
 const DEV_VARS = join(ROOT, '.dev.vars');
 const RUN = join(ROOT, '.run');
 const LIGHTNING_JSON = join(RUN, 'lightning.json');
@@ -93,12 +95,22 @@ writeFileSync(LIGHTNING_JSON, JSON.stringify({
   pay_an_invoice: `curl -s -X POST ${ln.url}/api/v1/payments -H 'X-Api-Key: ${ln.payer.adminkey}' -H 'Content-Type: application/json' -d '{"out":true,"bolt11":"<invoice>"}'`,
 }, null, 2), { mode: 0o600 });
 
+// A real authorization server (oidc-provider), with the gateway in `optional` mode: anonymous
+// calls still work, a bearer token is checked, and `progress` needs the mcp:admin scope.
+const authServer = await startAuthServer({ port: AUTH_PORT });
+const resource = `http://127.0.0.1:${GATEWAY_PORT}/mcp`;
+
 start('demo origin', process.execPath, [join(ROOT, 'demo', 'origin.mjs'), '--port', String(ORIGIN_PORT)]);
 start('wrangler dev', 'wrangler', [
   'dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--show-interactive-dev-session=false',
   '--var', 'CHALLENGE_OFFERS:l402,pow',
   '--var', `L402_BACKEND_URL:${ln.url}`,
   '--var', `L402_BACKEND_KEY:${ln.gateway.inkey}`,
+  '--var', 'OAUTH_MODE:optional',
+  '--var', `OAUTH_ISSUER:${authServer.issuer}`,
+  '--var', `OAUTH_RESOURCE:${resource}`,
+  '--var', 'OAUTH_REQUIRED_SCOPES:mcp:tools',
+  '--var', 'OAUTH_TOOL_SCOPES:progress=mcp:admin',
 ]);
 
 const base = `http://127.0.0.1:${GATEWAY_PORT}`;
@@ -114,11 +126,17 @@ if (!(await waitFor(base, 60_000))) {
     challenge redemption:               ${base}/api/verify-challenge
     admin API (Bearer from .dev.vars):  ${base}/admin/api/revoke   ADMIN_SECRET=${adminSecret}
     local Lightning (LNbits, FakeWallet): ${ln.url}   payer wallet keys: .run/lightning.json
+    OAuth (optional mode):              metadata ${base}/.well-known/oauth-protected-resource/mcp
+                                        authorization server ${authServer.issuer}
 
   Try it:
     npx @modelcontextprotocol/inspector --cli ${base}/mcp --transport http --method tools/list
     # past 60 requests a minute the gateway answers 402 with an L402 invoice and a proof of work;
     # pay the invoice with the payer wallet: see "pay_an_invoice" in .run/lightning.json
+
+  A demo OAuth token (client credentials; ${DEMO_CLIENTS.map((c) => c.client_id).join(' or ')}):
+    curl -s -u ${DEMO_CLIENTS[0].client_id}:${DEMO_CLIENTS[0].client_secret} ${authServer.issuer}/token \\
+      -d grant_type=client_credentials -d scope='mcp:tools mcp:admin' -d resource=${resource}
 
   Ctrl-C stops everything.
 `);
