@@ -46,7 +46,14 @@ pub enum Denial {
         decision: Decision,
         offers: Vec<Offer>,
         verify_url: String,
+        answer: Answer,
     },
+    /// `Mcp-Method`/`Mcp-Name` disagree with the body: JSON-RPC error -32020 (2026-07-28).
+    McpHeaderMismatch {
+        id: Option<Value>,
+    },
+    /// A session id that was not issued to this caller, or not by this gateway.
+    SessionNotFound,
     InvalidToken(TokenRejection),
     InvalidL402(L402Rejection),
     /// OAuth `401`: no token, or a bad one (`reason`); the header is `oauth::challenge`'s.
@@ -94,10 +101,18 @@ impl Denial {
                 decision,
                 offers,
                 verify_url,
-            } => {
-                let (body, headers) = payment_required(policy, decision, offers, verify_url);
-                (402, body, headers)
-            }
+                answer,
+            } => exhausted(policy, decision, offers, verify_url, answer),
+            Self::McpHeaderMismatch { id } => (
+                400,
+                rpc_error(
+                    id.clone(),
+                    -32020,
+                    "Mcp-Method or Mcp-Name does not match the request body",
+                ),
+                vec![],
+            ),
+            Self::SessionNotFound => (404, rpc_error(None, -32001, "Session not found"), vec![]),
             Self::OAuthUnauthorized {
                 www_authenticate,
                 reason,
@@ -230,6 +245,68 @@ impl Denial {
                 .to_string(),
         }
     }
+}
+
+/// How a quota exhaustion is told to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// `402` with the challenges: the protocol's own answer.
+    PaymentRequired,
+    /// `429` with `Retry-After`: for legacy clients and clients still in their grace period.
+    TooManyRequests,
+    /// `200` with a JSON-RPC error -32042 per request id carrying the challenges: for clients
+    /// that cannot act on HTTP 402. `batch` keeps the answer's shape equal to the request's.
+    InBand { ids: Vec<Value>, batch: bool },
+}
+
+fn exhausted(
+    policy: &Policy,
+    decision: &Decision,
+    offers: &[Offer],
+    verify_url: &str,
+    answer: &Answer,
+) -> (u16, Value, Vec<(&'static str, String)>) {
+    let (body, headers) = payment_required(policy, decision, offers, verify_url);
+    match answer {
+        Answer::PaymentRequired => (402, body, headers),
+        Answer::TooManyRequests => {
+            let headers = headers
+                .into_iter()
+                .filter(|(k, _)| *k != "www-authenticate")
+                .collect();
+            let retry_after = body["retry_after"].clone();
+            (
+                429,
+                json!({ "error": "rate_limited", "message": "too many requests; retry after retry_after seconds", "retry_after": retry_after }),
+                headers,
+            )
+        }
+        Answer::InBand { ids, batch } => {
+            let headers = headers
+                .into_iter()
+                .filter(|(k, _)| *k != "www-authenticate")
+                .collect();
+            let data = json!({
+                "httpStatus": 402,
+                "challenges": body["challenges"],
+                "retry_after": body["retry_after"],
+                "instructions": body["instructions"],
+            });
+            let errors: Vec<Value> = ids
+                .iter()
+                .map(|id| json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32042, "message": "Payment required", "data": data } }))
+                .collect();
+            let body = match (batch, errors.len()) {
+                (false, 1) => errors.into_iter().next().unwrap_or(Value::Null),
+                _ => Value::Array(errors),
+            };
+            (200, body, headers)
+        }
+    }
+}
+
+fn rpc_error(id: Option<Value>, code: i64, message: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.unwrap_or(Value::Null), "error": { "code": code, "message": message } })
 }
 
 fn error(code: &str, message: &str) -> Value {

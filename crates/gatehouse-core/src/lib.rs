@@ -5,6 +5,7 @@
 //! carries out the I/O that the decisions here ask for. That keeps every rule testable natively
 //! with `cargo test`, and keeps the platform out of the protocol code.
 
+pub mod audit;
 pub mod bytes;
 pub mod challenge;
 pub mod config;
@@ -15,7 +16,9 @@ pub mod l402;
 pub mod mcp;
 pub mod oauth;
 pub mod payment_required;
+pub mod policy;
 pub mod pow;
 pub mod quota;
 pub mod ratelimit;
+pub mod session;
 pub mod token;

@@ -221,3 +221,60 @@ fn status(w: &Window, c: &WindowCounts, now_ms: u64) -> WindowStatus {
 
 #[cfg(test)]
 mod tests;
+
+/// One counter's part in a request: which counter, under which policy, at what cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub counter: String,
+    pub policy: Policy,
+    pub cost: u32,
+}
+
+/// Decides several counters at once, all or nothing: a request that fits its origin's quota but
+/// not its tool's limit is denied and charged nowhere. The decision lists every window, so the
+/// `RateLimit` header can name the tightest, and waits for the slowest denying counter.
+pub fn decide_all(
+    checks: &[Check],
+    states: &std::collections::BTreeMap<String, QuotaState>,
+    now_ms: u64,
+) -> (std::collections::BTreeMap<String, QuotaState>, Decision) {
+    let empty = QuotaState::default();
+    let results: Vec<(QuotaState, Decision)> = checks
+        .iter()
+        .map(|c| {
+            decide(
+                &c.policy,
+                states.get(&c.counter).unwrap_or(&empty),
+                c.cost,
+                now_ms,
+            )
+        })
+        .collect();
+    let allowed = results.iter().all(|(_, d)| d.allowed);
+    let mut next = states.clone();
+    for (check, (state, _)) in checks.iter().zip(&results) {
+        // On a denial nothing is charged, but expired buckets may still be dropped.
+        let keep = if allowed {
+            state.clone()
+        } else {
+            decide(
+                &check.policy,
+                states.get(&check.counter).unwrap_or(&empty),
+                0,
+                now_ms,
+            )
+            .0
+        };
+        next.insert(check.counter.clone(), keep);
+    }
+    let retry_after_s = results.iter().filter_map(|(_, d)| d.retry_after_s).max();
+    let windows = results.into_iter().flat_map(|(_, d)| d.windows).collect();
+    (
+        next,
+        Decision {
+            allowed,
+            windows,
+            retry_after_s: if allowed { None } else { retry_after_s },
+        },
+    )
+}

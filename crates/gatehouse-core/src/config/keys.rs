@@ -37,6 +37,10 @@ impl KeyRing {
         self.keys.iter().find(|k| k.kid == kid)
     }
 
+    pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
+        self.keys.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

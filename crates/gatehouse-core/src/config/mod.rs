@@ -6,13 +6,16 @@ mod keys;
 mod oauth;
 mod origin;
 mod reader;
+mod routes;
 
 pub use keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
 pub use origin::{parse_origin, OriginProblem, OriginUrl};
 
+use crate::audit::{AuditSettings, DEFAULT_REDACT_KEYS};
 use crate::l402::credential::L402Settings;
 use crate::l402::invoice::Backend;
 use crate::oauth::settings::OAuthSettings;
+use crate::policy::Route;
 use crate::quota::{Policy, Window};
 use crate::token::Binding;
 use reader::Reader;
@@ -76,20 +79,22 @@ impl std::fmt::Debug for L402Config {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub origin: OriginUrl,
+    /// The origins behind the gateway: from `POLICY`, or the one built from `ORIGIN_URL`.
+    pub routes: Vec<Route>,
     pub origin_timeout_ms: u32,
-    pub origin_credential: Option<OriginCredential>,
     pub local_dev: bool,
+    /// The quota of a route that sets none (and of the default route).
     pub quota: Policy,
     pub rate_key_header: Option<String>,
     pub pow: PowSettings,
     pub challenge_ttl_s: u32,
     pub token: TokenSettings,
     pub admin_secret: Option<String>,
-    /// Challenge kinds offered at quota exhaustion, in the order offered.
+    /// Challenge kinds offered at quota exhaustion, in the order offered, where a route sets none.
     pub offers: Vec<OfferKind>,
     pub l402: Option<L402Config>,
     pub oauth: Option<OAuthSettings>,
+    pub audit: AuditSettings,
 }
 
 const MIN_ADMIN_SECRET_BYTES: usize = 16;
@@ -100,9 +105,7 @@ impl Config {
     pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<String>> {
         let mut r = Reader::new(get);
         let local_dev = r.flag("LOCAL_DEV", false);
-        let origin = read_origin(&mut r, local_dev);
         let origin_timeout_ms = r.number("ORIGIN_TIMEOUT_MS", 30_000, 100..=300_000);
-        let origin_credential = read_origin_credential(&mut r);
         let quota = read_quota(&mut r);
         let rate_key_header = read_header_name(&mut r, "RATE_KEY_HEADER");
         let pow = read_pow(&mut r);
@@ -118,17 +121,35 @@ impl Config {
             ));
         }
         let offers = read_offers(&mut r);
-        let l402 = if offers.contains(&OfferKind::L402) {
+        let routes = quota
+            .as_ref()
+            .and_then(|q| routes::read_routes(&mut r, get, local_dev, q, &offers));
+        let wants_l402 = routes
+            .iter()
+            .flatten()
+            .any(|route| route.offers.contains(&OfferKind::L402));
+        let l402 = if wants_l402 {
             read_l402(&mut r, local_dev)
         } else {
             None
         };
         let oauth = oauth::read_oauth(&mut r, local_dev);
-        match (origin, quota, token) {
-            (Some(origin), Some(quota), Some(token)) if r.problems.is_empty() => Ok(Config {
-                origin,
+        let audit = AuditSettings {
+            enabled: r.flag("AUDIT_ENABLED", true),
+            redact_keys: r
+                .text("AUDIT_REDACT_KEYS")
+                .unwrap_or_else(|| DEFAULT_REDACT_KEYS.into())
+                .split(',')
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            max_arg_bytes: r.number("AUDIT_MAX_ARG_BYTES", 512, 0..=16_384) as usize,
+            retention_days: r.number("AUDIT_RETENTION_DAYS", 30, 1..=3_650),
+        };
+        match (routes, quota, token) {
+            (Some(routes), Some(quota), Some(token)) if r.problems.is_empty() => Ok(Config {
+                routes,
                 origin_timeout_ms,
-                origin_credential,
                 local_dev,
                 quota,
                 rate_key_header,
@@ -139,13 +160,14 @@ impl Config {
                 offers,
                 l402,
                 oauth,
+                audit,
             }),
             _ => Err(r.problems),
         }
     }
 }
 
-fn read_origin(r: &mut Reader, local_dev: bool) -> Option<OriginUrl> {
+pub(super) fn read_origin(r: &mut Reader, local_dev: bool) -> Option<OriginUrl> {
     let raw = r.required("ORIGIN_URL")?;
     match parse_origin(&raw, local_dev) {
         Ok(origin) => Some(origin),
@@ -156,7 +178,7 @@ fn read_origin(r: &mut Reader, local_dev: bool) -> Option<OriginUrl> {
     }
 }
 
-fn read_origin_credential(r: &mut Reader) -> Option<OriginCredential> {
+pub(super) fn read_origin_credential(r: &mut Reader) -> Option<OriginCredential> {
     let header =
         read_header_name(r, "ORIGIN_AUTH_HEADER").unwrap_or_else(|| "authorization".into());
     let value = r.text("ORIGIN_AUTH_VALUE")?;

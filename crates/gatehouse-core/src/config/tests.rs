@@ -29,7 +29,10 @@ fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
 #[test]
 fn minimal_config_takes_the_documented_defaults() {
     let c = load(&[]).unwrap();
-    assert_eq!(c.origin.join("/mcp"), "https://mcp.example.com/mcp");
+    assert_eq!(
+        c.routes[0].origin.join("/mcp"),
+        "https://mcp.example.com/mcp"
+    );
     assert_eq!(c.origin_timeout_ms, 30_000);
     assert_eq!(c.quota.windows().len(), 1);
     assert_eq!(
@@ -56,7 +59,7 @@ fn minimal_config_takes_the_documented_defaults() {
     );
     assert_eq!(c.token.issuer, "gatehouse");
     assert!(
-        c.admin_secret.is_none() && c.origin_credential.is_none() && c.rate_key_header.is_none()
+        c.admin_secret.is_none() && c.routes[0].credential.is_none() && c.rate_key_header.is_none()
     );
 }
 
@@ -164,7 +167,7 @@ fn origin_credential_comes_from_the_secret_with_a_configurable_header() {
         ("ORIGIN_AUTH_HEADER", "X-Origin-Key"),
     ])
     .unwrap();
-    let cred = c.origin_credential.unwrap();
+    let cred = c.routes[0].credential.clone().unwrap();
     assert_eq!(
         (cred.header.as_str(), cred.value.as_str()),
         ("x-origin-key", "Bearer origin-secret")
@@ -347,4 +350,41 @@ fn tiers_and_client_tiers_are_checked() {
     bad.push(("OAUTH_TIERS", "free=60,pro=1/1,pro=2/2"));
     bad.push(("OAUTH_CLIENT_TIERS", "acme=gold"));
     assert_eq!(problems(&bad).len(), 3, "{:?}", problems(&bad));
+}
+
+#[test]
+fn without_policy_one_route_serves_every_path() {
+    let c = load(&[
+        ("LEGACY_USER_AGENTS", "OldBot/*, curl/*"),
+        ("LEGACY_GRACE_SECONDS", "30"),
+        ("IN_BAND_CHALLENGES", "true"),
+    ])
+    .unwrap();
+    assert_eq!(c.routes.len(), 1);
+    let r = &c.routes[0];
+    assert_eq!((r.name.as_str(), r.prefix.as_str()), ("default", "/"));
+    assert!(r.in_band);
+    assert_eq!(r.legacy.grace_s, 30);
+    assert!(r.legacy.user_agents[1].matches("curl/8.4"));
+}
+
+#[test]
+fn a_policy_replaces_origin_url_and_its_l402_offer_needs_l402_settings() {
+    let map: HashMap<&str, &str> = [
+        ("TOKEN_SIGNING_KEYS", KEY),
+        ("POLICY", r#"{"origins":[{"name":"a","prefix":"/a","url":"https://a.example","offers":["l402"]}]}"#),
+    ]
+    .into();
+    let p = Config::from_vars(&|n| map.get(n).map(|v| v.to_string())).unwrap_err();
+    assert!(
+        p.iter().any(|l| l == "L402_BACKEND_URL is required"),
+        "{p:?}"
+    );
+    assert!(!p.iter().any(|l| l.contains("ORIGIN_URL")), "{p:?}");
+}
+
+#[test]
+fn policy_problems_are_reported_with_the_rest() {
+    let p = problems(&[("POLICY", "{\"origins\": 3}"), ("LOCAL_DEV", "maybe")]);
+    assert_eq!(p.len(), 2, "{p:?}");
 }

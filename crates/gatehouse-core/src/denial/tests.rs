@@ -21,6 +21,7 @@ fn exhausted() -> Denial {
         decision,
         offers: vec![Offer::Pow(pow)],
         verify_url: "https://gw.example/api/verify-challenge".into(),
+        answer: Answer::PaymentRequired,
     }
 }
 
@@ -148,6 +149,7 @@ fn l402_is_offered_first_with_the_form_clients_parse() {
         decision,
         offers: vec![Offer::L402(l402), Offer::Pow(pow)],
         verify_url: "https://gw.example/api/verify-challenge".into(),
+        answer: Answer::PaymentRequired,
     }
     .to_wire();
     let lines = header(&wire, "www-authenticate");
@@ -168,4 +170,89 @@ fn a_refused_l402_credential_says_why() {
     assert_eq!(wire.status, 401);
     assert_eq!(wire.body["error"], "invalid_l402_credential");
     assert_eq!(wire.body["reason"], "wrong_preimage");
+}
+
+#[test]
+fn legacy_clients_get_429_with_retry_after_and_no_challenge() {
+    let Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers,
+        verify_url,
+        ..
+    } = exhausted()
+    else {
+        unreachable!()
+    };
+    let wire = Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers,
+        verify_url,
+        answer: Answer::TooManyRequests,
+    }
+    .to_wire();
+    assert_eq!(wire.status, 429);
+    assert_eq!(header(&wire, "retry-after"), ["17"]);
+    assert_eq!(header(&wire, "ratelimit"), ["\"minute\";r=0;t=17"]);
+    assert!(header(&wire, "www-authenticate").is_empty());
+    assert_eq!(wire.body["error"], "rate_limited");
+}
+
+#[test]
+fn in_band_challenges_are_json_rpc_errors_per_request() {
+    let Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers,
+        verify_url,
+        ..
+    } = exhausted()
+    else {
+        unreachable!()
+    };
+    let single = Denial::QuotaExhausted {
+        policy: policy.clone(),
+        decision: decision.clone(),
+        offers: offers.clone(),
+        verify_url: verify_url.clone(),
+        answer: Answer::InBand {
+            ids: vec![serde_json::json!(7)],
+            batch: false,
+        },
+    }
+    .to_wire();
+    assert_eq!(single.status, 200);
+    assert_eq!(single.body["id"], 7);
+    assert_eq!(single.body["error"]["code"], -32042);
+    assert_eq!(single.body["error"]["data"]["httpStatus"], 402);
+    assert_eq!(single.body["error"]["data"]["challenges"][0]["type"], "pow");
+    let batch = Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers,
+        verify_url,
+        answer: Answer::InBand {
+            ids: vec![serde_json::json!(1), serde_json::json!("b")],
+            batch: true,
+        },
+    }
+    .to_wire();
+    assert_eq!(batch.body.as_array().unwrap().len(), 2);
+    assert_eq!(batch.body[1]["id"], "b");
+}
+
+#[test]
+fn header_mismatch_and_unknown_sessions_are_json_rpc_errors() {
+    let w = Denial::McpHeaderMismatch {
+        id: Some(serde_json::json!(3)),
+    }
+    .to_wire();
+    assert_eq!(
+        (w.status, w.body["error"]["code"].as_i64()),
+        (400, Some(-32020))
+    );
+    assert_eq!(w.body["id"], 3);
+    let s = Denial::SessionNotFound.to_wire();
+    assert_eq!(s.status, 404);
 }

@@ -165,3 +165,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn decide_all_charges_every_counter_or_none() {
+    let route = Policy::new(vec![Window::new("minute", 10, 60).unwrap()]).unwrap();
+    let heavy = Policy::new(vec![Window::new("heavy", 2, 60).unwrap()]).unwrap();
+    let checks = |heavy_cost| {
+        vec![
+            Check {
+                counter: "route".into(),
+                policy: route.clone(),
+                cost: 1,
+            },
+            Check {
+                counter: "heavy".into(),
+                policy: heavy.clone(),
+                cost: heavy_cost,
+            },
+        ]
+    };
+    let mut states = std::collections::BTreeMap::new();
+    for i in 0..2 {
+        let (next, d) = decide_all(&checks(1), &states, i * 10);
+        assert!(d.allowed);
+        states = next;
+    }
+    let (after_denial, d) = decide_all(&checks(1), &states, 30);
+    assert!(!d.allowed);
+    assert_eq!(d.tightest().unwrap().name, "heavy");
+    assert_eq!(d.retry_after_s, Some(61), "bucket 0 leaves at 61 s");
+    // The route counter was not charged by the denied request: a call without the heavy tool fits.
+    let light = vec![Check {
+        counter: "route".into(),
+        policy: route.clone(),
+        cost: 1,
+    }];
+    let (_, d) = decide_all(&light, &after_denial, 40);
+    assert!(d.allowed);
+    assert_eq!(d.windows[0].remaining, 7);
+}

@@ -1,0 +1,492 @@
+//! The `POLICY` document: a JSON object that describes every origin behind the gateway. Without
+//! it the gateway has one route, `/`, built from the flat variables. Every problem is reported
+//! at once, like the rest of the configuration.
+//!
+//! ```json
+//! {"origins": [{
+//!   "name": "files", "prefix": "/files", "host": "files.example.com",
+//!   "url": "https://files-mcp.internal.example.com",
+//!   "credential": {"header": "x-api-key", "secret": "FILES_ORIGIN_KEY"},
+//!   "quota": {"per_minute": 60, "per_hour": 1000},
+//!   "offers": ["l402", "pow"],
+//!   "tool_scopes": {"delete_file": "files:write"},
+//!   "costs": [{"tool": "heavy_*", "weight": 10}, {"method": "*/list", "weight": 0}],
+//!   "limits": [{"name": "heavy", "tool": "heavy_*", "per_minute": 5}],
+//!   "in_band": true,
+//!   "legacy": {"user_agents": ["OldAgent/*"], "grace_seconds": 120}
+//! }]}
+//! ```
+
+use serde_json::{Map, Value};
+
+use super::{CostRule, Legacy, LimitRule, Pattern, Route, Rule, Target};
+
+/// What an origin that says nothing about it inherits from the flat variables.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub quota: Policy,
+    pub offers: Vec<OfferKind>,
+    pub in_band: bool,
+    pub legacy: Legacy,
+}
+use crate::config::{parse_origin, OfferKind, OriginCredential};
+use crate::quota::{Policy, Window};
+
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+
+struct Ctx<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    local_dev: bool,
+    problems: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn bad(&mut self, origin: &str, what: String) {
+        self.problems
+            .push(format!("POLICY origin {origin:?}: {what}"));
+    }
+}
+
+/// Parses the document into routes; `defaults` supplies what an origin leaves out.
+pub fn parse_policy(
+    doc: &str,
+    defaults: &Defaults,
+    get: &dyn Fn(&str) -> Option<String>,
+    local_dev: bool,
+) -> Result<Vec<Route>, Vec<String>> {
+    if doc.len() > MAX_POLICY_BYTES {
+        return Err(vec![format!(
+            "POLICY is larger than {MAX_POLICY_BYTES} bytes"
+        )]);
+    }
+    let root: Value =
+        serde_json::from_str(doc).map_err(|e| vec![format!("POLICY is not JSON: {e}")])?;
+    let Some(origins) = root
+        .get("origins")
+        .and_then(Value::as_array)
+        .filter(|o| !o.is_empty())
+    else {
+        return Err(vec!["POLICY needs a non-empty \"origins\" list".into()]);
+    };
+    let mut ctx = Ctx {
+        get,
+        local_dev,
+        problems: Vec::new(),
+    };
+    let mut routes: Vec<Route> = Vec::new();
+    for (i, o) in origins.iter().enumerate() {
+        let Some(o) = o.as_object() else {
+            ctx.problems
+                .push(format!("POLICY origin {} is not an object", i + 1));
+            continue;
+        };
+        if let Some(route) = origin(&mut ctx, o, defaults) {
+            if routes.iter().any(|r| r.name == route.name) {
+                ctx.bad(&route.name, "the name is used twice".into());
+            } else if routes
+                .iter()
+                .any(|r| r.prefix == route.prefix && r.host == route.host)
+            {
+                ctx.bad(
+                    &route.name,
+                    "another origin has the same host and prefix".into(),
+                );
+            } else {
+                routes.push(route);
+            }
+        }
+    }
+    if ctx.problems.is_empty() {
+        Ok(routes)
+    } else {
+        Err(ctx.problems)
+    }
+}
+
+fn origin(ctx: &mut Ctx, o: &Map<String, Value>, d: &Defaults) -> Option<Route> {
+    let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = s("name").unwrap_or_default();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        ctx.problems
+            .push(format!("POLICY origin name {name:?} must be [a-z0-9_-]+"));
+        return None;
+    }
+    let known = [
+        "name",
+        "prefix",
+        "host",
+        "url",
+        "credential",
+        "quota",
+        "offers",
+        "tool_scopes",
+        "costs",
+        "limits",
+        "in_band",
+        "legacy",
+    ];
+    for key in o.keys().filter(|k| !known.contains(&k.as_str())) {
+        ctx.bad(&name, format!("unknown field {key:?}"));
+    }
+    let prefix = s("prefix").unwrap_or_else(|| "/".into());
+    if !prefix.starts_with('/') || (prefix.len() > 1 && prefix.ends_with('/')) {
+        ctx.bad(
+            &name,
+            format!("prefix {prefix:?} must start with / and not end with one"),
+        );
+    }
+    let origin = match s("url").map(|u| parse_origin(&u, ctx.local_dev).map_err(|p| (u, p))) {
+        Some(Ok(u)) => Some(u),
+        Some(Err((u, p))) => {
+            ctx.bad(&name, format!("url {u:?} {}", p.describe()));
+            None
+        }
+        None => {
+            ctx.bad(&name, "url is required".into());
+            None
+        }
+    };
+    let route = Route {
+        prefix,
+        host: s("host").map(|h| h.to_ascii_lowercase()),
+        credential: credential(ctx, &name, o.get("credential")),
+        quota: quota(ctx, &name, o.get("quota")).unwrap_or_else(|| d.quota.clone()),
+        offers: offers(ctx, &name, o.get("offers")).unwrap_or_else(|| d.offers.clone()),
+        tool_scopes: tool_scopes(ctx, &name, o.get("tool_scopes")),
+        costs: costs(ctx, &name, o.get("costs")),
+        limits: limits(ctx, &name, o.get("limits")),
+        in_band: o
+            .get("in_band")
+            .and_then(Value::as_bool)
+            .unwrap_or(d.in_band),
+        legacy: legacy(ctx, &name, o.get("legacy")).unwrap_or_else(|| d.legacy.clone()),
+        origin: origin?,
+        name,
+    };
+    Some(route)
+}
+
+fn credential(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<OriginCredential> {
+    let v = v?;
+    let header = v
+        .get("header")
+        .and_then(Value::as_str)
+        .unwrap_or("authorization")
+        .to_ascii_lowercase();
+    let Some(secret) = v.get("secret").and_then(Value::as_str) else {
+        ctx.bad(
+            name,
+            "credential needs \"secret\": the name of a Worker secret".into(),
+        );
+        return None;
+    };
+    match (ctx.get)(secret) {
+        Some(value) if !value.is_empty() => Some(OriginCredential { header, value }),
+        _ => {
+            ctx.bad(name, format!("credential secret {secret:?} is not set"));
+            None
+        }
+    }
+}
+
+fn windows(ctx: &mut Ctx, name: &str, label: &str, v: &Value) -> Option<Policy> {
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .map(|x| x.min(u64::from(u32::MAX)) as u32)
+            .unwrap_or(0)
+    };
+    let ws: Vec<Window> = [
+        (format!("{label}minute"), n("per_minute"), 60),
+        (format!("{label}hour"), n("per_hour"), 3_600),
+    ]
+    .into_iter()
+    .filter_map(|(l, q, s)| Window::new(&l, q, s))
+    .collect();
+    let p = Policy::new(ws);
+    if p.is_none() {
+        ctx.bad(
+            name,
+            format!(
+                "{} needs per_minute or per_hour above 0",
+                if label.is_empty() { "quota" } else { "a limit" }
+            ),
+        );
+    }
+    p
+}
+
+fn quota(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Policy> {
+    windows(ctx, name, "", v?)
+}
+
+fn offers(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Vec<OfferKind>> {
+    let list = v?.as_array().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for o in list {
+        match o.as_str() {
+            Some("pow") if !out.contains(&OfferKind::Pow) => out.push(OfferKind::Pow),
+            Some("l402") if !out.contains(&OfferKind::L402) => out.push(OfferKind::L402),
+            _ => ctx.bad(
+                name,
+                format!("offers: {o} is not pow or l402, or is repeated"),
+            ),
+        }
+    }
+    if out.is_empty() {
+        ctx.bad(name, "offers is empty".into());
+    }
+    Some(out)
+}
+
+fn tool_scopes(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Vec<(String, Vec<String>)>> {
+    let map = v?.as_object()?;
+    let mut out = Vec::new();
+    for (tool, scopes) in map {
+        let list: Vec<String> = scopes
+            .as_str()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if list.is_empty() || list.iter().any(|s| s.contains('*')) {
+            ctx.bad(
+                name,
+                format!("tool_scopes for {tool:?} must be space-separated scopes, no wildcards"),
+            );
+        }
+        out.push((tool.clone(), list));
+    }
+    Some(out)
+}
+
+fn rule(ctx: &mut Ctx, name: &str, v: &Value) -> Option<Rule> {
+    let found: Vec<(Target, &str)> = [
+        ("method", Target::Method),
+        ("tool", Target::Tool),
+        ("resource", Target::Resource),
+    ]
+    .into_iter()
+    .filter_map(|(k, t)| v.get(k).and_then(Value::as_str).map(|p| (t, p)))
+    .collect();
+    match found.as_slice() {
+        [(target, pattern)] if !pattern.is_empty() => Some(Rule {
+            target: *target,
+            pattern: Pattern::new(pattern),
+        }),
+        _ => {
+            ctx.bad(
+                name,
+                format!("rule {v} needs exactly one of method, tool, resource"),
+            );
+            None
+        }
+    }
+}
+
+fn costs(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Vec<CostRule> {
+    let mut out = Vec::new();
+    for c in v.and_then(Value::as_array).cloned().unwrap_or_default() {
+        let weight = c
+            .get("weight")
+            .and_then(Value::as_u64)
+            .filter(|w| *w <= 10_000);
+        match (rule(ctx, name, &c), weight) {
+            (Some(rule), Some(w)) => out.push(CostRule {
+                rule,
+                weight: w as u32,
+            }),
+            (Some(_), None) => ctx.bad(name, format!("cost {c} needs a weight from 0 to 10000")),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn limits(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Vec<LimitRule> {
+    let mut out: Vec<LimitRule> = Vec::new();
+    for l in v.and_then(Value::as_array).cloned().unwrap_or_default() {
+        let label = l
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if label.is_empty()
+            || out.iter().any(|o| o.name == label)
+            || !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            ctx.bad(name, format!("limit {l} needs a unique [A-Za-z0-9_-] name"));
+            continue;
+        }
+        let (Some(rule), Some(policy)) = (
+            rule(ctx, name, &l),
+            windows(ctx, name, &format!("{label}:"), &l),
+        ) else {
+            continue;
+        };
+        if rule.target == Target::Method {
+            ctx.bad(
+                name,
+                format!("limit {label:?} must match a tool or a resource"),
+            );
+            continue;
+        }
+        out.push(LimitRule {
+            name: label,
+            rule,
+            policy,
+        });
+    }
+    out
+}
+
+fn legacy(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Legacy> {
+    let v = v?;
+    let user_agents = v
+        .get("user_agents")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let grace = v.get("grace_seconds").and_then(Value::as_u64).unwrap_or(0);
+    if grace > 86_400 {
+        ctx.bad(name, "legacy.grace_seconds must be at most 86400".into());
+    }
+    Some(Legacy {
+        user_agents: user_agents
+            .iter()
+            .filter_map(Value::as_str)
+            .map(Pattern::new)
+            .collect(),
+        grace_s: grace.min(86_400) as u32,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::parse_origin;
+
+    pub fn route(name: &str, prefix: &str, host: Option<&str>) -> Route {
+        Route {
+            name: name.into(),
+            prefix: prefix.into(),
+            host: host.map(str::to_string),
+            origin: parse_origin("https://origin.example", false).unwrap(),
+            credential: None,
+            quota: Policy::new(vec![Window::new("minute", 60, 60).unwrap()]).unwrap(),
+            offers: vec![OfferKind::Pow],
+            tool_scopes: None,
+            costs: vec![],
+            limits: vec![],
+            in_band: false,
+            legacy: Legacy::default(),
+        }
+    }
+
+    pub const DOC: &str = r#"{"origins": [
+        {"name": "files", "prefix": "/files", "url": "https://files.example.com/base",
+         "credential": {"header": "X-Api-Key", "secret": "FILES_KEY"},
+         "quota": {"per_minute": 30},
+         "costs": [{"tool": "heavy_*", "weight": 10}, {"method": "*/list", "weight": 0},
+                   {"method": "initialize", "weight": 0}, {"resource": "file:///big/*", "weight": 5}],
+         "limits": [{"name": "heavy", "tool": "heavy_*", "per_minute": 3}],
+         "in_band": true,
+         "legacy": {"user_agents": ["OldAgent/*"], "grace_seconds": 60}},
+        {"name": "search", "host": "search.example.com", "url": "https://search.example.com",
+         "offers": ["pow"], "tool_scopes": {"reindex": "search:admin"}}
+    ]}"#;
+
+    fn get(name: &str) -> Option<String> {
+        (name == "FILES_KEY").then(|| "files-secret".to_string())
+    }
+
+    pub fn defaults() -> Defaults {
+        let r = route("default", "/", None);
+        Defaults {
+            quota: r.quota,
+            offers: r.offers,
+            in_band: false,
+            legacy: Legacy::default(),
+        }
+    }
+
+    pub fn policy_routes() -> Vec<Route> {
+        parse_policy(DOC, &defaults(), &get, false).unwrap()
+    }
+
+    #[test]
+    fn a_policy_document_describes_each_origin() {
+        let routes = policy_routes();
+        let files = &routes[0];
+        assert_eq!(
+            files.origin.join("/mcp"),
+            "https://files.example.com/base/mcp"
+        );
+        assert_eq!(files.credential.as_ref().unwrap().header, "x-api-key");
+        assert_eq!(files.credential.as_ref().unwrap().value, "files-secret");
+        assert_eq!(files.quota.windows()[0].quota, 30);
+        assert_eq!(files.limits[0].policy.windows()[0].name, "heavy:minute");
+        assert!(files.in_band);
+        assert!(files.legacy.user_agents[0].matches("OldAgent/2.1"));
+        let search = &routes[1];
+        assert_eq!(search.host.as_deref(), Some("search.example.com"));
+        assert_eq!(search.prefix, "/");
+        assert_eq!(
+            search.quota.windows()[0].quota,
+            60,
+            "defaults fill what an origin leaves out"
+        );
+        assert_eq!(
+            search.tool_scopes.as_ref().unwrap()[0],
+            ("reindex".to_string(), vec!["search:admin".to_string()])
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let doc = r#"{"origins": [
+            {"name": "Bad Name", "url": "https://x.example"},
+            {"name": "a", "url": "http://10.0.0.1", "prefix": "files/", "quota": {}},
+            {"name": "b", "url": "https://b.example", "costs": [{"tool": "x"}, {"tool": "y", "method": "z", "weight": 1}],
+             "limits": [{"name": "l", "method": "ping", "per_minute": 1}], "offers": ["x402"], "colour": "red"},
+            {"name": "b", "url": "https://c.example"},
+            {"name": "c", "url": "https://c.example", "credential": {"secret": "MISSING"}}
+        ]}"#;
+        let problems = parse_policy(doc, &defaults(), &get, false).unwrap_err();
+        for needle in [
+            "Bad Name",
+            "SSRF",
+            "prefix",
+            "per_minute or per_hour",
+            "weight",
+            "exactly one",
+            "tool or a resource",
+            "x402",
+            "colour",
+            "twice",
+            "MISSING",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(needle)),
+                "{needle}: {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn not_json_or_no_origins_is_refused() {
+        let d = defaults();
+        assert!(parse_policy("nope", &d, &get, false).unwrap_err()[0].contains("not JSON"));
+        assert!(
+            parse_policy("{\"origins\": []}", &d, &get, false).unwrap_err()[0]
+                .contains("non-empty")
+        );
+    }
+}
