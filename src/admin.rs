@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{console_log, Env, Method, Request, Response};
 
-use crate::{body, respond, revocation};
+use crate::{audit_log, body, respond, revocation};
 
 const MAX_ADMIN_BODY: usize = 8_192;
 
@@ -37,6 +37,12 @@ pub async fn handle(
             revoke(env, cfg, &raw, now_ms).await
         }
         (_, "/admin/api/revoke") => Err(Denial::MethodNotAllowed { allow: "POST" }),
+        (Method::Get, "/admin/api/audit") => audit(&req, env).await,
+        (Method::Get, "/admin/api/health") => respond::json(
+            200,
+            &json!({ "audit_write_failures": audit_log::failures() }),
+        )
+        .map_err(|_| Denial::Internal),
         _ => Err(Denial::NotFound),
     }
 }
@@ -91,4 +97,15 @@ fn is_jti(jti: &str) -> bool {
         s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     };
     hex(jti, 32) || jti.strip_prefix("l402:").is_some_and(|t| hex(t, 64))
+}
+
+/// `GET /admin/api/audit?identity=&name=&since=&until=&limit=` (times in Unix ms), newest first.
+async fn audit(req: &Request, env: &Env) -> Result<Response, Denial> {
+    let filter: audit_log::Filter = req
+        .query()
+        .map_err(|_| Denial::InvalidRequest("query must be identity, name, since, until, limit"))?;
+    let records = audit_log::query(env, &filter)
+        .await
+        .map_err(|_| Denial::DependencyUnavailable(Dependency::ChallengeStore))?;
+    respond::json(200, &json!({ "records": records })).map_err(|_| Denial::Internal)
 }

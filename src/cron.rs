@@ -7,7 +7,16 @@ use crate::challenge_store::{db, purge_expired};
 
 const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
 
-pub async fn purge(env: &Env, now_ms: u64) {
+pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
+    if let Some(days) = audit_retention_days {
+        match crate::audit_log::purge(env, now_ms, days).await {
+            Ok(n) => console_log!("{{\"event\":\"purged\",\"audit\":{n}}}"),
+            Err(e) => console_error!(
+                "{{\"event\":\"purge_failed\",\"audit\":{:?}}}",
+                e.to_string()
+            ),
+        }
+    }
     let challenges = purge_expired(env, now_ms, CHALLENGE_GRACE_MS).await;
     let revocations = async {
         db(env)?

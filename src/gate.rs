@@ -1,23 +1,35 @@
-//! The gate in front of the origin. A valid credential admits with no I/O on the request path:
-//! the gateway's own access token (`x-access-token`), or a paid L402 credential
-//! (`Authorization: L402 <macaroon>:<preimage>`). Otherwise the client's quota decides; at
-//! exhaustion, and only then, a 402 with fresh challenges (PROTOCOLS §1, §2).
+//! The gate in front of the origins. It picks the request's route, reads what the request calls
+//! (the body of a POST, size-capped, checked against `Mcp-Method`/`Mcp-Name`), establishes who
+//! is calling (OAuth, when on), and admits by credential with no I/O, or by the quota. At
+//! exhaustion, and only then, it answers with challenges: a 402, an in-band JSON-RPC error for
+//! clients that cannot act on a 402, or a 429 for legacy clients (PROTOCOLS §1, §2, §4, §5).
+//! Every tool call, admitted or not, goes to the audit trail.
 
-use gatehouse_core::bytes::to_hex;
+use gatehouse_core::audit::{records, Caller, Outcome};
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::l402::credential::{parse_authorization, verify};
-use gatehouse_core::mcp::{calls, tool_names, MAX_POLICY_BODY};
-use gatehouse_core::ratelimit::{quota_headers, token_headers};
-use gatehouse_core::token::{self, TokenRejection};
-use worker::{Context, Env, Method, Request, Response};
+use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::headers::ACCEPT_402_HEADER;
+use gatehouse_core::mcp::{
+    calls, check_headers, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
+};
+use gatehouse_core::policy::{charge, route, Route};
+use gatehouse_core::quota::{Decision, Policy};
+use gatehouse_core::ratelimit::quota_headers;
+use gatehouse_core::session;
+use worker::{Context, Date, Env, Method, Request, Response};
 
+use crate::admission::{admit_l402, admit_token, Admitted};
+use crate::proxy::{self, Forward};
 use crate::request_facts::RequestFacts;
-use crate::{body, identity, offers, proxy, quota_do, revocation, token_usage, VERIFY_PATH};
+use crate::{audit_log, body, identity, offers, quota_do, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
-type Headers = Vec<(&'static str, String)>;
+/// Everything the audit trail wants to know about how a request went.
+struct Trail {
+    caller: Caller,
+    remaining: Option<u32>,
+}
 
 pub async fn handle(
     mut req: Request,
@@ -27,6 +39,14 @@ pub async fn handle(
     now_ms: u64,
 ) -> Result<Response, Denial> {
     let mut facts = RequestFacts::read(&req, cfg);
+    let (route, rest) =
+        route::pick(&cfg.routes, &facts.host, &facts.path).ok_or(Denial::NotFound)?;
+    let upstream_path = format!("{rest}{}", facts.query);
+    let mut body = match req.method() {
+        Method::Post => Some(body::read_capped(&mut req, MAX_POLICY_BODY).await?),
+        _ => None,
+    };
+    let parsed = body.as_deref().and_then(calls);
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -34,9 +54,104 @@ pub async fn handle(
             .flatten()
             .filter(|v| !v.trim().is_empty())
     };
-    let (token, authorization) = (header(TOKEN_HEADER), header("authorization"));
-    let mut policy = cfg.quota.clone();
-    let mut body = None;
+    check_headers(
+        header("mcp-method").as_deref(),
+        header("mcp-name").as_deref(),
+        parsed.as_deref(),
+    )
+    .map_err(|id| Denial::McpHeaderMismatch { id })?;
+    let calls = parsed.unwrap_or_default();
+    let mut trail = Trail {
+        caller: Caller {
+            client_key: facts.client_key.clone(),
+            ..Caller::default()
+        },
+        remaining: None,
+    };
+    let outcome = admit(
+        &mut req,
+        env,
+        ctx,
+        cfg,
+        &mut facts,
+        route,
+        &upstream_path,
+        &mut body,
+        &calls,
+        &mut trail,
+        now_ms,
+    )
+    .await;
+    if cfg.audit.enabled {
+        // A second clock read, for the audit's latency figure only; no decision depends on it.
+        let latency_ms = Date::now().as_millis().saturating_sub(now_ms);
+        let (status, challenge) = match &outcome {
+            Ok(r) => (r.status_code(), String::new()),
+            Err(d) => (d.to_wire().status, challenge_label(d)),
+        };
+        let result = Outcome {
+            status,
+            latency_ms,
+            remaining: trail.remaining,
+            challenge,
+        };
+        audit_log::write(
+            env,
+            ctx,
+            records(
+                &route.name,
+                &calls,
+                &trail.caller,
+                &result,
+                now_ms,
+                &cfg.audit,
+            ),
+        );
+    }
+    outcome
+}
+
+fn challenge_label(d: &Denial) -> String {
+    match d {
+        Denial::QuotaExhausted {
+            answer: Answer::PaymentRequired,
+            ..
+        } => "challenge_402".into(),
+        Denial::QuotaExhausted {
+            answer: Answer::InBand { .. },
+            ..
+        } => "challenge_in_band".into(),
+        Denial::QuotaExhausted {
+            answer: Answer::TooManyRequests,
+            ..
+        } => "rate_limited_429".into(),
+        other => other.log_detail(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn admit(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    facts: &mut RequestFacts,
+    route: &Route,
+    upstream_path: &str,
+    body: &mut Option<Vec<u8>>,
+    calls: &[Call],
+    trail: &mut Trail,
+    now_ms: u64,
+) -> Result<Response, Denial> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .ok()
+            .flatten()
+            .filter(|v| !v.trim().is_empty())
+    };
+    let (mut token, authorization) = (header(TOKEN_HEADER), header("authorization"));
+    let mut route_policy = route.quota.clone();
     if let Some(o) = &cfg.oauth {
         let caller = identity::authenticate(
             o,
@@ -45,135 +160,139 @@ pub async fn handle(
             now_ms,
         )
         .await?;
-        let tools = if o.has_tool_scopes() && req.method() == Method::Post {
-            let raw = body::read_capped(&mut req, MAX_POLICY_BODY).await?;
-            let names: Vec<String> = calls(&raw)
-                .map(|c| tool_names(&c).into_iter().map(str::to_string).collect())
-                .unwrap_or_default();
-            body = Some(raw);
-            names
-        } else {
-            Vec::new()
-        };
-        identity::authorize(
-            o,
-            caller.as_ref(),
-            &tools.iter().map(String::as_str).collect::<Vec<_>>(),
-        )?;
+        let scopes = route.tool_scopes.as_deref().unwrap_or(&o.tool_scopes);
+        identity::authorize(o, scopes, caller.as_ref(), &tool_names(calls))?;
         if let Some(id) = &caller {
             // One identity, one quota, wherever it calls from; its tier decides how much.
             facts.client_key = id.rate_key();
-            policy = o.tier(&id.tier).policy.clone();
+            route_policy = o.tier(&id.tier).policy.clone();
+            trail.caller = Caller {
+                client_key: facts.client_key.clone(),
+                subject: Some(id.subject.clone()),
+                client_id: id.client_id.clone(),
+                tier: Some(id.tier.clone()),
+                admitted_by: String::new(),
+            };
         }
     }
-    let forward = |headers: Headers| {
-        let (req, facts, body) = (&req, &facts, body.as_deref());
-        async move { proxy::forward(req, facts, cfg, &headers, body).await }
+    if token.is_none() && route.in_band {
+        if let Some((t, rest)) = body.as_deref().and_then(take_in_band_token) {
+            token = Some(t);
+            *body = Some(rest);
+        }
+    }
+    let session = match header("mcp-session-id") {
+        Some(presented) => Some(
+            session::unwrap(&cfg.token.keys, &facts.client_key, &presented)
+                .ok_or(Denial::SessionNotFound)?,
+        ),
+        None => None,
     };
+    let caller_key = facts.client_key.clone();
+    let wrap = move |id: &str| session::wrap(&cfg.token.keys, &caller_key, id);
+    let forward = |admitted: Admitted, trail: &mut Trail| {
+        trail.caller.admitted_by = admitted.by.into();
+        trail.remaining = Some(admitted.remaining);
+        let f = Forward {
+            headers: admitted.headers,
+            body: body.as_deref(),
+            session: session.as_deref(),
+            wrap_session: &wrap,
+        };
+        proxy::forward(req, route, upstream_path, cfg, f)
+    };
+
     if let Some(token) = token {
-        if let Some(headers) = admit_token(env, ctx, cfg, &facts, &token, now_ms).await? {
-            return forward(headers).await;
+        if let Some(admitted) = admit_token(env, ctx, cfg, facts, &token, now_ms).await? {
+            return forward(admitted, trail).await;
         }
         // A spent token falls through to the quota, like no token at all.
-    } else if let Some(authorization) = authorization.filter(|_| cfg.l402.is_some()) {
-        if let Some(headers) = admit_l402(env, ctx, cfg, &authorization, now_ms).await? {
-            return forward(headers).await;
+    } else if let Some(authorization) =
+        authorization.filter(|a| cfg.l402.is_some() && identity::bearer(a).is_none())
+    {
+        if let Some(admitted) = admit_l402(env, ctx, cfg, &authorization, now_ms).await? {
+            return forward(admitted, trail).await;
         }
     }
-    let decision = quota_do::check_quota(env, &facts.client_key, &policy, 1, now_ms).await?;
-    if decision.allowed {
-        return forward(quota_headers(&policy, &decision)).await;
+
+    let mut checks = charge::checks(route, calls);
+    checks[0].policy = route_policy;
+    let reply = quota_do::check_quota(env, &facts.client_key, checks.clone(), now_ms).await?;
+    let shown = Policy::new(
+        checks
+            .iter()
+            .flat_map(|c| c.policy.windows().to_vec())
+            .collect(),
+    )
+    .unwrap_or_else(|| route.quota.clone());
+    let remaining = reply.decision.tightest().map(|w| w.remaining);
+    if reply.decision.allowed {
+        let admitted = Admitted {
+            headers: quota_headers(&shown, &reply.decision),
+            remaining: remaining.unwrap_or(0),
+            by: "quota",
+        };
+        return forward(admitted, trail).await;
     }
-    Err(Denial::QuotaExhausted {
-        offers: offers::build(env, cfg, &facts, now_ms).await?,
+    trail.remaining = remaining;
+    let batch = body
+        .as_deref()
+        .and_then(|b| b.iter().find(|c| !c.is_ascii_whitespace()))
+        == Some(&b'[');
+    let answer = answer_for(
+        route,
+        header("user-agent").as_deref(),
+        header(ACCEPT_402_HEADER).as_deref(),
+        batch,
+        calls,
+        reply.first_seen_ms,
+        now_ms,
+    );
+    let offers = match answer {
+        Answer::TooManyRequests => Vec::new(),
+        _ => offers::build(env, cfg, &route.offers, facts, now_ms).await?,
+    };
+    Err(exhausted(shown, reply.decision, offers, facts, answer))
+}
+
+fn exhausted(
+    policy: Policy,
+    decision: Decision,
+    offers: Vec<gatehouse_core::challenge::Offer>,
+    facts: &RequestFacts,
+    answer: Answer,
+) -> Denial {
+    Denial::QuotaExhausted {
         policy,
         decision,
+        offers,
         verify_url: format!("{}{VERIFY_PATH}", facts.audience),
-    })
+        answer,
+    }
 }
 
-/// `Some(headers)` when the token admits this request, `None` when its grant is spent.
-async fn admit_token(
-    env: &Env,
-    ctx: &Context,
-    cfg: &Config,
-    facts: &RequestFacts,
-    token: &str,
+/// How to tell this client that its quota is spent: a legacy client, or one still in its grace
+/// period, gets a 429; a client that has not said it handles HTTP 402, on a route with in-band
+/// challenges, gets them as JSON-RPC errors; everyone else gets the 402.
+fn answer_for(
+    route: &Route,
+    user_agent: Option<&str>,
+    accepts: Option<&str>,
+    batch: bool,
+    calls: &[Call],
+    first_seen_ms: u64,
     now_ms: u64,
-) -> Result<Option<Headers>, Denial> {
-    let claims = token::check(
-        &cfg.token,
-        token,
-        &facts.audience,
-        &facts.binding_hash(cfg),
-        now_ms / 1_000,
-    )
-    .map_err(Denial::InvalidToken)?;
-    if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
-        return Err(Denial::InvalidToken(TokenRejection::Revoked));
+) -> Answer {
+    let legacy_agent =
+        user_agent.is_some_and(|ua| route.legacy.user_agents.iter().any(|p| p.matches(ua)));
+    let in_grace = now_ms.saturating_sub(first_seen_ms) < u64::from(route.legacy.grace_s) * 1_000;
+    if legacy_agent || in_grace {
+        return Answer::TooManyRequests;
     }
-    Ok(spend(
-        env,
-        ctx,
-        &claims.jti,
-        claims.grant,
-        claims.exp,
-        claims.exp - claims.iat,
-        now_ms,
-    ))
-}
-
-/// The same for a paid L402 credential. `Authorization` in any other scheme is not ours to judge
-/// (it is stripped before the origin all the same).
-async fn admit_l402(
-    env: &Env,
-    ctx: &Context,
-    cfg: &Config,
-    authorization: &str,
-    now_ms: u64,
-) -> Result<Option<Headers>, Denial> {
-    let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
-        return Ok(None);
-    };
-    let verified = parsed
-        .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
-        .map_err(Denial::InvalidL402)?;
-    let jti = format!("l402:{}", to_hex(&verified.token_id));
-    if revocation::is_revoked(env, ctx, &jti, now_ms).await? {
-        return Err(Denial::InvalidToken(TokenRejection::Revoked));
+    let accepts_402 = accepts.is_some_and(|v| v.split(',').any(|p| p.trim() == "402"));
+    let ids: Vec<_> = calls.iter().filter_map(|c| c.id.clone()).collect();
+    if route.in_band && !accepts_402 && !ids.is_empty() {
+        return Answer::InBand { ids, batch };
     }
-    let lifetime = verified.valid_until_s.saturating_sub(now_ms / 1_000);
-    Ok(spend(
-        env,
-        ctx,
-        &jti,
-        cfg.token.grant,
-        verified.valid_until_s,
-        lifetime,
-        now_ms,
-    ))
-}
-
-/// Takes one use of a credential's grant, reporting uses to its counter in the background.
-fn spend(
-    env: &Env,
-    ctx: &Context,
-    jti: &str,
-    grant: u32,
-    expires_at_s: u64,
-    lifetime_s: u64,
-    now_ms: u64,
-) -> Option<Headers> {
-    let expires_at_ms = expires_at_s * 1_000;
-    let taken = token_usage::try_take(jti, grant, expires_at_ms, now_ms)?;
-    if let Some(count) = taken.report {
-        let (env, jti) = (env.clone(), jti.to_string());
-        ctx.wait_until(async move {
-            if let Ok(total) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
-                token_usage::observe_total(&jti, total);
-            }
-        });
-    }
-    let left = expires_at_s.saturating_sub(now_ms / 1_000);
-    Some(token_headers(grant, taken.used, lifetime_s, left).to_vec())
+    Answer::PaymentRequired
 }

@@ -54,13 +54,13 @@ pub async fn authenticate(
 /// asked to authenticate (401); a token without the scope is asked to step up (403).
 pub fn authorize(
     o: &OAuthSettings,
+    tool_scopes: &[(String, Vec<String>)],
     caller: Option<&Identity>,
     tools: &[&str],
 ) -> Result<(), Denial> {
     let mut needed = o.required_scopes.clone();
     let mut tool_specific = false;
-    for (_, scopes) in o
-        .tool_scopes
+    for (_, scopes) in tool_scopes
         .iter()
         .filter(|(t, _)| tools.contains(&t.as_str()))
     {

@@ -4,6 +4,8 @@
 //! runtime, which would surface as a bare 500.
 
 mod admin;
+mod admission;
+mod audit_log;
 mod body;
 mod challenge_store;
 mod config_load;
@@ -63,5 +65,6 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    cron::purge(&env, Date::now().as_millis()).await;
+    let retention = config_load::config(&env).map(|c| c.audit.retention_days);
+    cron::purge(&env, Date::now().as_millis(), retention).await;
 }

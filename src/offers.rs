@@ -17,17 +17,18 @@ use crate::{challenge_store, invoice, random};
 pub async fn build(
     env: &Env,
     cfg: &Config,
+    kinds: &[OfferKind],
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
-    let mut offers = Vec::with_capacity(cfg.offers.len());
-    for kind in &cfg.offers {
+    let mut offers = Vec::with_capacity(kinds.len());
+    for kind in kinds {
         match kind {
             OfferKind::Pow => offers.push(Offer::Pow(pow(env, cfg, facts, now_ms).await?)),
             OfferKind::L402 => match l402(env, cfg, facts, now_ms).await {
                 Ok(offer) => offers.push(Offer::L402(offer)),
                 Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
-                    if cfg.offers.contains(&OfferKind::Pow) => {}
+                    if kinds.contains(&OfferKind::Pow) => {}
                 Err(denial) => return Err(denial),
             },
         }

@@ -1,28 +1,43 @@
-//! Forwards a request to the origin and streams the answer back (MCP Streamable HTTP, PROTOCOLS
-//! §4). Bodies are never buffered in either direction: the request body is handed to `fetch` as
-//! the client's stream, and the origin's body (JSON, or an SSE stream event by event) goes back as
-//! a stream. Redirects are returned to the client, not followed, so the origin cannot steer the
-//! gateway elsewhere. The timeout covers the wait for the origin's response headers only; a
-//! long-lived SSE stream after them is the protocol working, not a hang.
+//! Forwards a request to its route's origin and streams the answer back (MCP Streamable HTTP,
+//! PROTOCOLS §4). The origin's body (JSON, or an SSE stream event by event) goes back as a stream,
+//! never buffered. The request body goes on as the client's stream, or as the bytes the gateway
+//! read to apply its policy. Redirects are returned to the client, not followed, so the origin
+//! cannot steer the gateway elsewhere. The timeout covers the wait for response headers only.
+//!
+//! Session ids cross in disguise: the client holds the gateway's caller-bound wrapping of the
+//! origin's id (`gatehouse_core::session`); the origin only ever sees its own.
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::headers::{dropped_toward_client, dropped_toward_origin};
+use gatehouse_core::policy::Route;
 use worker::{
     console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,
 };
 
 use crate::outbound::{self, Failure};
-use crate::request_facts::RequestFacts;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+pub struct Forward<'a> {
+    /// Headers the gateway adds to the response (rate limits).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body the gateway read, if it did.
+    pub body: Option<&'a [u8]>,
+    /// The origin's own session id, unwrapped from the client's.
+    pub session: Option<&'a str>,
+    /// Wraps a session id the origin issues before the client sees it.
+    pub wrap_session: &'a dyn Fn(&str) -> String,
+}
 
 pub async fn forward(
     req: &Request,
-    facts: &RequestFacts,
+    route: &Route,
+    path_and_query: &str,
     cfg: &Config,
-    extra_headers: &[(&'static str, String)],
-    body: Option<&[u8]>,
+    f: Forward<'_>,
 ) -> Result<Response, Denial> {
-    let upstream = upstream_request(req, facts, cfg, body).map_err(|e| {
+    let upstream = upstream_request(req, route, path_and_query, &f).map_err(|e| {
         console_error!(
             "{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}",
             e.to_string()
@@ -32,29 +47,34 @@ pub async fn forward(
     let response = match outbound::fetch(upstream, cfg.origin_timeout_ms).await {
         Ok(response) => response,
         Err(Failure::Unreachable(e)) => {
-            console_error!("{{\"event\":\"origin_unreachable\",\"error\":{:?}}}", e);
+            console_error!(
+                "{{\"event\":\"origin_unreachable\",\"route\":{:?},\"error\":{:?}}}",
+                route.name,
+                e
+            );
             return Err(Denial::OriginUnreachable);
         }
         Err(Failure::Timeout) => return Err(Denial::OriginTimeout),
     };
-    downstream_response(response, extra_headers).map_err(|_| Denial::Internal)
+    downstream_response(response, &f).map_err(|_| Denial::Internal)
 }
 
-/// `body` replaces the client's stream when the gateway had to read it (to see which tools it
-/// calls); otherwise the client's stream goes on untouched.
 fn upstream_request(
     req: &Request,
-    facts: &RequestFacts,
-    cfg: &Config,
-    body: Option<&[u8]>,
+    route: &Route,
+    path_and_query: &str,
+    f: &Forward,
 ) -> worker::Result<Request> {
     let incoming = req.headers();
     let headers = copy_without(
         incoming,
         &dropped_toward_origin(incoming.get("connection")?.as_deref()),
     )?;
-    if let Some(cred) = &cfg.origin_credential {
+    if let Some(cred) = &route.credential {
         headers.set(&cred.header, &cred.value)?;
+    }
+    if let Some(session) = f.session {
+        headers.set(SESSION_HEADER, session)?;
     }
     let method = req.method();
     let mut init = RequestInit::new();
@@ -62,25 +82,25 @@ fn upstream_request(
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     if !matches!(method, Method::Get | Method::Head) {
-        match body {
+        match f.body {
             Some(bytes) => init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into())),
             None => init.with_body(req.inner().body().map(Into::into)),
         };
     }
-    Request::new_with_init(&cfg.origin.join(&facts.path_and_query), &init)
+    Request::new_with_init(&route.origin.join(path_and_query), &init)
 }
 
-fn downstream_response(
-    response: Response,
-    extra_headers: &[(&'static str, String)],
-) -> worker::Result<Response> {
+fn downstream_response(response: Response, f: &Forward) -> worker::Result<Response> {
     let raw: worker::web_sys::Response = response.into();
     let origin_headers = Headers(raw.headers());
     let headers = copy_without(
         &origin_headers,
         &dropped_toward_client(origin_headers.get("connection")?.as_deref()),
     )?;
-    for (name, value) in extra_headers {
+    if let Some(session) = origin_headers.get(SESSION_HEADER)? {
+        headers.set(SESSION_HEADER, &(f.wrap_session)(&session))?;
+    }
+    for (name, value) in &f.headers {
         headers.set(name, value)?;
     }
     let body = match raw.body() {

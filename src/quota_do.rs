@@ -1,6 +1,7 @@
-//! `GateCounter`, the Durable Object that keeps one counter per name, and the client calls the
+//! `GateCounter`, the Durable Object that keeps counters under one name, and the client calls the
 //! Worker makes to it. Two kinds of name:
-//! - `quota:<client key>` holds the sliding-window counts of `gatehouse_core::quota`;
+//! - `quota:<client key>` holds the client's sliding-window counters (one per route and per
+//!   matching limit, `gatehouse_core::quota::decide_all`) and when the client was first seen;
 //! - `token:<jti>` holds how many requests a token has been used for.
 //!
 //! Each handler is read → decide → write with only storage operations in between. The runtime's
@@ -9,9 +10,10 @@
 //! one counter can interleave and no reply reports a count that could be lost.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::quota::{decide, Decision, Policy, QuotaState};
+use gatehouse_core::quota::{decide_all, Check, Decision, QuotaState};
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, wasm_bindgen::JsValue, DurableObject, Env, Method, Request, RequestInit,
@@ -19,16 +21,23 @@ use worker::{
 };
 
 pub const BINDING: &str = "COUNTERS";
-const QUOTA_KEY: &str = "quota";
+const COUNTERS_KEY: &str = "counters";
+const FIRST_SEEN_KEY: &str = "first_seen";
 const USED_KEY: &str = "used";
 /// How long an idle counter lingers past its last use before its alarm deletes it.
 const LINGER_MS: u64 = 60_000;
 
 #[derive(Serialize, Deserialize)]
 struct QuotaCall {
-    policy: Policy,
-    cost: u32,
+    checks: Vec<Check>,
     now_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct QuotaReply {
+    pub decision: Decision,
+    /// When this client was first counted, for the legacy grace period.
+    pub first_seen_ms: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -43,17 +52,23 @@ pub struct Spent {
     pub used: u32,
 }
 
+#[derive(Clone)]
+struct Counters {
+    states: BTreeMap<String, QuotaState>,
+    first_seen_ms: u64,
+}
+
 #[durable_object]
 pub struct GateCounter {
     state: State,
-    quota: RefCell<Option<QuotaState>>,
+    cache: RefCell<Option<Counters>>,
 }
 
 impl DurableObject for GateCounter {
     fn new(state: State, _env: Env) -> Self {
         Self {
             state,
-            quota: RefCell::new(None),
+            cache: RefCell::new(None),
         }
     }
 
@@ -72,31 +87,45 @@ impl DurableObject for GateCounter {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        // Every admission pushes the alarm out, so firing means the counter is idle and dead.
+        // Every admission pushes the alarm out, so firing means the counters are idle and dead.
         self.state.storage().delete_all().await?;
-        *self.quota.borrow_mut() = None;
+        *self.cache.borrow_mut() = None;
         Response::empty()
     }
 }
 
 impl GateCounter {
-    async fn quota(&self, call: QuotaCall) -> Result<Decision> {
+    async fn load(&self, now_ms: u64) -> Result<Counters> {
+        if let Some(c) = self.cache.borrow().clone() {
+            return Ok(c);
+        }
         let storage = self.state.storage();
-        let cached = self.quota.borrow().clone();
-        let current = match cached {
-            Some(state) => state,
-            None => storage
-                .get::<QuotaState>(QUOTA_KEY)
-                .await?
-                .unwrap_or_default(),
+        let states = storage
+            .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)
+            .await?
+            .unwrap_or_default();
+        let first_seen_ms = storage.get::<u64>(FIRST_SEEN_KEY).await?.unwrap_or(now_ms);
+        Ok(Counters {
+            states,
+            first_seen_ms,
+        })
+    }
+
+    async fn quota(&self, call: QuotaCall) -> Result<QuotaReply> {
+        let storage = self.state.storage();
+        let current = self.load(call.now_ms).await?;
+        let (states, decision) = decide_all(&call.checks, &current.states, call.now_ms);
+        let next = Counters {
+            states,
+            first_seen_ms: current.first_seen_ms,
         };
-        let (next, decision) = decide(&call.policy, &current, call.cost, call.now_ms);
         if decision.allowed {
-            storage.put(QUOTA_KEY, &next).await?;
+            storage.put(COUNTERS_KEY, &next.states).await?;
+            storage.put(FIRST_SEEN_KEY, next.first_seen_ms).await?;
             let longest = call
-                .policy
-                .windows()
+                .checks
                 .iter()
+                .flat_map(|c| c.policy.windows())
                 .map(|w| u64::from(w.seconds) * 1_000)
                 .max()
                 .unwrap_or(0);
@@ -104,8 +133,12 @@ impl GateCounter {
                 .set_alarm(alarm_time(call.now_ms + longest + LINGER_MS))
                 .await?;
         }
-        *self.quota.borrow_mut() = Some(next);
-        Ok(decision)
+        let first_seen_ms = next.first_seen_ms;
+        *self.cache.borrow_mut() = Some(next);
+        Ok(QuotaReply {
+            decision,
+            first_seen_ms,
+        })
     }
 
     async fn spend(&self, call: SpendCall) -> Result<Spent> {
@@ -159,19 +192,14 @@ fn unavailable(e: worker::Error) -> Denial {
     Denial::DependencyUnavailable(Dependency::QuotaStore)
 }
 
-/// Asks the client key's counter whether `cost` more requests fit the policy.
+/// Asks the client's counters whether the request's checks all fit.
 pub async fn check_quota(
     env: &Env,
     client_key: &str,
-    policy: &Policy,
-    cost: u32,
+    checks: Vec<Check>,
     now_ms: u64,
-) -> std::result::Result<Decision, Denial> {
-    let body = QuotaCall {
-        policy: policy.clone(),
-        cost,
-        now_ms,
-    };
+) -> std::result::Result<QuotaReply, Denial> {
+    let body = QuotaCall { checks, now_ms };
     call(env, &format!("quota:{client_key}"), "/quota", &body)
         .await
         .map_err(unavailable)

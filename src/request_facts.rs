@@ -15,7 +15,10 @@ pub struct RequestFacts {
     pub ip: String,
     /// `scheme://host[:port]` of the gateway as the client addressed it.
     pub audience: String,
-    pub path_and_query: String,
+    /// Host as the client addressed it, path, and `?query` (or empty), for routing.
+    pub host: String,
+    pub path: String,
+    pub query: String,
 }
 
 impl RequestFacts {
@@ -31,22 +34,23 @@ impl RequestFacts {
             Some(key) => format!("key:{}", &to_hex(&Sha256::digest(key.as_bytes()))[..32]),
             None => format!("ip:{ip}"),
         };
-        let (audience, path_and_query) = match req.url() {
-            Ok(url) => {
-                let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-                (
-                    url.origin().ascii_serialization(),
-                    format!("{}{query}", url.path()),
-                )
-            }
-            Err(_) => (String::new(), req.path()),
+        let (audience, host, path, query) = match req.url() {
+            Ok(url) => (
+                url.origin().ascii_serialization(),
+                url.host_str().unwrap_or("").to_string(),
+                url.path().to_string(),
+                url.query().map(|q| format!("?{q}")).unwrap_or_default(),
+            ),
+            Err(_) => (String::new(), String::new(), req.path(), String::new()),
         };
         Self {
             client_key,
             user_agent: header("user-agent").unwrap_or_default(),
             ip,
             audience,
-            path_and_query,
+            host,
+            path,
+            query,
         }
     }
 

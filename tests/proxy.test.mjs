@@ -50,18 +50,20 @@ describe('proxying MCP Streamable HTTP', () => {
     await close();
   });
 
-  test('the session id is carried both ways and DELETE ends the session', async () => {
+  test('the session id is carried both ways, bound to the caller, and DELETE ends the session', async () => {
     const { client, transport, close } = await connect(gateway.mcpUrl);
     const sid = transport.sessionId;
     assert.ok(sid, 'the client got a session id through the gateway');
-    assert.ok(origin.sessions.has(sid), 'it is the origin\'s own session id');
+    const originSid = sid.slice(sid.indexOf('.') + 1);
+    assert.notEqual(sid, originSid, 'the client holds the gateway\'s caller-bound wrapping');
+    assert.ok(origin.sessions.has(originSid), 'around the origin\'s own session id');
     await client.listTools();
     const last = seen.filter((r) => r.method === 'POST').at(-1);
-    assert.equal(last.headers['mcp-session-id'], sid);
+    assert.equal(last.headers['mcp-session-id'], originSid, 'the origin sees only its own id');
     assert.ok(last.headers['mcp-protocol-version'], 'MCP-Protocol-Version reaches the origin');
     await transport.terminateSession();
     assert.equal(seen.at(-1).method, 'DELETE');
-    assert.ok(!origin.sessions.has(sid), 'the origin ended the session');
+    assert.ok(!origin.sessions.has(originSid), 'the origin ended the session');
     await close();
   });
 
@@ -96,6 +98,7 @@ describe('headers, credentials and redirects', () => {
   });
 
   // node:http rather than fetch: fetch will not send Connection or arbitrary hop-by-hop fields.
+  const CALL = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}';
   const raw = (path, headers) => new Promise((resolve, reject) => {
     const req = http.request(`${gateway.url}${path}`, { method: 'POST', headers }, (res) => {
       const chunks = [];
@@ -103,12 +106,11 @@ describe('headers, credentials and redirects', () => {
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
     });
     req.on('error', reject);
-    req.end('{"jsonrpc":"2.0"}');
+    req.end(CALL);
   });
 
   test('MCP headers pass unchanged, hop-by-hop and gateway credentials do not', async () => {
     const res = await raw('/mcp?x=1', {
-      'mcp-session-id': 'sess-123',
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'tools/call',
       'mcp-name': 'echo',
@@ -121,8 +123,8 @@ describe('headers, credentials and redirects', () => {
     const echoed = JSON.parse(res.body);
     assert.equal(echoed.url, '/mcp?x=1');
     assert.equal(echoed.method, 'POST');
-    assert.equal(echoed.body, '{"jsonrpc":"2.0"}');
-    for (const [k, v] of Object.entries({ 'mcp-session-id': 'sess-123', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', 'last-event-id': 'ev-9' })) {
+    assert.equal(echoed.body, CALL);
+    for (const [k, v] of Object.entries({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo', 'last-event-id': 'ev-9' })) {
       assert.equal(echoed.headers[k], v, k);
     }
     assert.equal(echoed.headers['x-client-hop'], undefined);

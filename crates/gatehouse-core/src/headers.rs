@@ -21,6 +21,10 @@ const HOP_BY_HOP: &[&str] = &[
 
 const GATEWAY_CREDENTIALS: &[&str] = &["authorization", "x-access-token"];
 
+/// Headers addressed to the gateway itself: a client declaring that it handles HTTP 402.
+pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";
+const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER];
+
 const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
 
 /// The lowercased field names listed in a `Connection` header value.
@@ -39,6 +43,7 @@ pub fn dropped_toward_origin(connection: Option<&str>) -> Vec<String> {
     let fixed = HOP_BY_HOP
         .iter()
         .chain(GATEWAY_CREDENTIALS)
+        .chain(GATEWAY_ONLY)
         .chain(SET_BY_RUNTIME);
     fixed
         .map(|n| n.to_string())

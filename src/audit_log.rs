@@ -1,0 +1,129 @@
+//! Writes the audit trail off the response path: a JSON log line per record, and a D1 row.
+//! A failure to record never fails the request; it is logged and counted, and the count is
+//! reported by the admin API.
+
+use std::cell::Cell;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Env};
+
+use crate::challenge_store::db;
+
+thread_local! {
+    static FAILURES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Audit writes that failed in this isolate since it started.
+pub fn failures() -> u64 {
+    FAILURES.with(Cell::get)
+}
+
+const COLUMNS: [&str; 14] = [
+    "ts",
+    "route",
+    "identity",
+    "sub",
+    "client_id",
+    "tier",
+    "admitted_by",
+    "method",
+    "name",
+    "arguments",
+    "status",
+    "latency_ms",
+    "remaining",
+    "challenge",
+];
+
+fn js(v: &Value) -> JsValue {
+    match v {
+        Value::Null => JsValue::NULL,
+        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => JsValue::from_str(s),
+        other => JsValue::from_str(&other.to_string()),
+    }
+}
+
+pub fn write(env: &Env, ctx: &Context, records: Vec<Value>) {
+    if records.is_empty() {
+        return;
+    }
+    for r in &records {
+        console_log!("{r}");
+    }
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let result = async {
+            let db = db(&env)?;
+            let placeholders = (1..=COLUMNS.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO audit ({}) VALUES ({placeholders})",
+                COLUMNS.join(", ")
+            );
+            let statements = records
+                .iter()
+                .map(|r| {
+                    db.prepare(&sql)
+                        .bind(&COLUMNS.iter().map(|c| js(&r[*c])).collect::<Vec<_>>())
+                })
+                .collect::<worker::Result<Vec<_>>>()?;
+            db.batch(statements).await.map(|_| ())
+        }
+        .await;
+        if let Err(e) = result {
+            let count = FAILURES.with(|f| {
+                f.set(f.get() + records.len() as u64);
+                f.get()
+            });
+            console_error!(
+                "{}",
+                json!({ "event": "audit_write_failed", "error": e.to_string(), "failures": count })
+            );
+        }
+    });
+}
+
+#[derive(Deserialize)]
+pub struct Filter {
+    pub identity: Option<String>,
+    pub name: Option<String>,
+    pub since: Option<u64>,
+    pub until: Option<u64>,
+    pub limit: Option<u32>,
+}
+
+/// Records matching the filter, newest first.
+pub async fn query(env: &Env, f: &Filter) -> worker::Result<Vec<Value>> {
+    let sql = format!(
+        "SELECT {} FROM audit WHERE (?1 IS NULL OR identity = ?1) AND (?2 IS NULL OR name = ?2) AND ts >= ?3 AND ts <= ?4 ORDER BY ts DESC, id DESC LIMIT ?5",
+        COLUMNS.join(", ")
+    );
+    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    db(env)?
+        .prepare(sql)
+        .bind(&[
+            opt(&f.identity),
+            opt(&f.name),
+            JsValue::from_f64(f.since.unwrap_or(0) as f64),
+            JsValue::from_f64(f.until.unwrap_or(u64::MAX >> 11) as f64),
+            JsValue::from_f64(f64::from(f.limit.unwrap_or(100).clamp(1, 1_000))),
+        ])?
+        .all()
+        .await?
+        .results::<Value>()
+}
+
+pub async fn purge(env: &Env, now_ms: u64, retention_days: u32) -> worker::Result<usize> {
+    let cutoff = now_ms.saturating_sub(u64::from(retention_days) * 86_400_000) as f64;
+    let meta = db(env)?
+        .prepare("DELETE FROM audit WHERE ts < ?1")
+        .bind(&[cutoff.into()])?
+        .run()
+        .await?
+        .meta()?;
+    Ok(meta.and_then(|m| m.changes).unwrap_or(0))
+}
