@@ -20,6 +20,8 @@ async function bodyJson(response) {
 
 function withToken(init, token) {
   const headers = new Headers(init?.headers);
+  // Tell the gateway this client acts on HTTP 402, so it never gets challenges in-band instead.
+  headers.set('gatehouse-accept', '402');
   if (token) headers.set(TOKEN_HEADER, token);
   else headers.delete(TOKEN_HEADER);
   return { ...init, headers };
