@@ -45,3 +45,14 @@ if [ ! -x "$LNBITS_VENV/bin/lnbits" ] || ! "$LNBITS_VENV/bin/python" -c 'import 
   python3 -m venv "$LNBITS_VENV" >&2
   "$LNBITS_VENV/bin/pip" install --quiet --disable-pip-version-check "lnbits==1.6.2" "bitstring<5" "l402-requests==0.9.0" >&2
 fi
+
+# A real browser for the dashboard test: Debian's Chromium, driven by playwright-core (which never
+# downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing Debian's chromium"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }) >&2
+  else
+    echo "chromium is missing and this is not root: install Debian's chromium for the dashboard test" >&2
+  fi
+fi

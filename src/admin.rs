@@ -1,6 +1,14 @@
-//! The admin API, behind `Authorization: Bearer <ADMIN_SECRET>` (compared in constant time).
-//! `POST /admin/api/revoke` takes `{"jti"}` or `{"token"}` and revokes that access token.
+//! The admin API and dashboard, behind the `ADMIN_SECRET` (compared in constant time), sent as
+//! `Authorization: Bearer <secret>`, or as the password of HTTP Basic so that a browser can open
+//! the dashboard at `/admin`.
+//!
+//! - `POST /admin/api/revoke` `{"jti"}` or `{"token"}`: revoke an access token;
+//! - `GET /admin/api/audit`: the audit trail; `GET /admin/api/health`: audit write failures;
+//! - `GET /admin/api/stats?since=&until=`: metrics over a time range (Unix ms, default the last
+//!   hour);
+//! - `GET|PUT /admin/api/tiers`: client tiers; `GET|PUT /admin/api/policy`: runtime policy.
 
+use base64::Engine;
 use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
@@ -8,41 +16,75 @@ use gatehouse_core::jwt;
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
 use serde_json::json;
-use worker::{console_log, Env, Method, Request, Response};
+use worker::{console_log, Context, Env, Method, Request, Response};
 
-use crate::{audit_log, body, respond, revocation};
+use crate::{admin_ops, audit_log, body, respond, revocation};
 
 const MAX_ADMIN_BODY: usize = 8_192;
+
+/// Whether `authorization` carries the admin secret, as a bearer token or a Basic password.
+fn authorized(authorization: &str, secret: &str) -> bool {
+    let presented = if let Some(token) = authorization.strip_prefix("Bearer ") {
+        token.trim().to_string()
+    } else if let Some(basic) = authorization.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .unwrap_or_default();
+        let text = String::from_utf8(decoded).unwrap_or_default();
+        text.split_once(':')
+            .map(|(_, password)| password.to_string())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    ct_eq(presented.as_bytes(), secret.as_bytes())
+}
 
 pub async fn handle(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
     let secret = cfg.admin_secret.as_deref().ok_or(Denial::AdminDisabled)?;
-    let presented = req
+    let authorization = req
         .headers()
         .get("authorization")
         .ok()
         .flatten()
         .unwrap_or_default();
-    let presented = presented.strip_prefix("Bearer ").unwrap_or("");
-    if !ct_eq(presented.as_bytes(), secret.as_bytes()) {
+    if !authorized(&authorization, secret) {
         return Err(Denial::AdminUnauthorized);
     }
-    match (req.method(), req.path().as_str()) {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Get, "/admin" | "/admin/") => admin_ops::dashboard(),
         (Method::Post, "/admin/api/revoke") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
         }
-        (_, "/admin/api/revoke") => Err(Denial::MethodNotAllowed { allow: "POST" }),
         (Method::Get, "/admin/api/audit") => audit(&req, env).await,
         (Method::Get, "/admin/api/health") => respond::json(
             200,
             &json!({ "audit_write_failures": audit_log::failures() }),
         )
         .map_err(|_| Denial::Internal),
+        (Method::Get, "/admin/api/stats") => admin_ops::stats(&req, env, cfg, now_ms).await,
+        (Method::Get, "/admin/api/tiers") => admin_ops::tiers(env).await,
+        (Method::Put, "/admin/api/tiers") => {
+            let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
+            admin_ops::set_tier(env, ctx, cfg, &raw, now_ms).await
+        }
+        (Method::Get, "/admin/api/policy") => admin_ops::policy(env, cfg, now_ms).await,
+        (Method::Put, "/admin/api/policy") => {
+            let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
+            admin_ops::set_policy(env, ctx, cfg, &raw, now_ms).await
+        }
+        (_, "/admin/api/revoke") => Err(Denial::MethodNotAllowed { allow: "POST" }),
+        (_, "/admin/api/tiers" | "/admin/api/policy") => {
+            Err(Denial::MethodNotAllowed { allow: "GET, PUT" })
+        }
         _ => Err(Denial::NotFound),
     }
 }

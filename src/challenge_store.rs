@@ -80,6 +80,7 @@ struct Row {
     salt: Option<String>,
     difficulty: Option<f64>,
     payment_hash: Option<String>,
+    created_at: f64,
     expires_at: f64,
     redeemed_at: Option<f64>,
 }
@@ -99,11 +100,11 @@ impl Row {
     }
 }
 
-/// The challenge's stored state, or `None` for an unknown id.
-pub async fn load(env: &Env, id: &str) -> Result<Option<StoredChallenge>, Denial> {
+/// The challenge's stored state and when it was created, or `None` for an unknown id.
+pub async fn load(env: &Env, id: &str) -> Result<Option<(StoredChallenge, u64)>, Denial> {
     let row: Option<Row> = async {
         db(env)?
-            .prepare("SELECT kind, salt, difficulty, payment_hash, expires_at, redeemed_at FROM challenges WHERE id = ?1")
+            .prepare("SELECT kind, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at FROM challenges WHERE id = ?1")
             .bind(&[id.into()])?
             .first(None)
             .await
@@ -111,11 +112,12 @@ pub async fn load(env: &Env, id: &str) -> Result<Option<StoredChallenge>, Denial
     .await
     .map_err(unavailable)?;
     Ok(row.and_then(|r| {
-        Some(StoredChallenge {
+        let stored = StoredChallenge {
             puzzle: r.puzzle()?,
             expires_at_ms: r.expires_at as u64,
             redeemed: r.redeemed_at.is_some(),
-        })
+        };
+        Some((stored, r.created_at as u64))
     }))
 }
 
@@ -146,4 +148,21 @@ pub async fn purge_expired(env: &Env, now_ms: u64, grace_ms: u64) -> worker::Res
         .await?
         .meta()?;
     Ok(meta.and_then(|m| m.changes).unwrap_or(0))
+}
+
+/// Challenges that expired unredeemed before `cutoff_ms`, by kind: counted before the purge
+/// deletes them, for the metrics.
+pub async fn expired_unredeemed(env: &Env, cutoff_ms: u64) -> worker::Result<Vec<(String, u64)>> {
+    #[derive(Deserialize)]
+    struct Count {
+        kind: String,
+        n: f64,
+    }
+    let rows = db(env)?
+        .prepare("SELECT kind, COUNT(*) AS n FROM challenges WHERE expires_at < ?1 AND redeemed_at IS NULL GROUP BY kind")
+        .bind(&[(cutoff_ms as f64).into()])?
+        .all()
+        .await?
+        .results::<Count>()?;
+    Ok(rows.into_iter().map(|c| (c.kind, c.n as u64)).collect())
 }

@@ -8,6 +8,18 @@ use crate::challenge_store::{db, purge_expired};
 const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
 
 pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
+    // Count the challenges that expired unredeemed before their rows go.
+    if let Ok(expired) =
+        crate::challenge_store::expired_unredeemed(env, now_ms.saturating_sub(CHALLENGE_GRACE_MS))
+            .await
+    {
+        crate::metrics_sink::record(|d| {
+            for (kind, n) in &expired {
+                d.count("challenges_expired", "-", kind, *n);
+            }
+        });
+        crate::metrics_sink::flush_now(env, now_ms).await;
+    }
     if let Some(days) = audit_retention_days {
         match crate::audit_log::purge(env, now_ms, days).await {
             Ok(n) => console_log!("{{\"event\":\"purged\",\"audit\":{n}}}"),

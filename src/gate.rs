@@ -6,6 +6,7 @@
 //! Every tool call, admitted or not, goes to the audit trail.
 
 use gatehouse_core::audit::{records, Caller, Outcome};
+use gatehouse_core::challenge::Offer;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::headers::ACCEPT_402_HEADER;
@@ -21,7 +22,7 @@ use worker::{Context, Date, Env, Method, Request, Response};
 use crate::admission::{admit_l402, admit_token, Admitted};
 use crate::proxy::{self, Forward};
 use crate::request_facts::RequestFacts;
-use crate::{audit_log, body, identity, offers, quota_do, VERIFY_PATH};
+use crate::{audit_log, body, identity, metrics_sink, offers, operations, quota_do, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
@@ -82,6 +83,7 @@ pub async fn handle(
         now_ms,
     )
     .await;
+    record_metrics(&route.name, &calls, &trail.caller.client_key, &outcome);
     if cfg.audit.enabled {
         // A second clock read, for the audit's latency figure only; no decision depends on it.
         let latency_ms = Date::now().as_millis().saturating_sub(now_ms);
@@ -109,6 +111,64 @@ pub async fn handle(
         );
     }
     outcome
+}
+
+/// Counts the request per route and tool, and what the gateway answered.
+fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<Response, Denial>) {
+    let labels: Vec<&str> = if calls.is_empty() {
+        vec!["-"]
+    } else {
+        calls
+            .iter()
+            .map(|c| {
+                c.name
+                    .as_deref()
+                    .filter(|_| c.method == "tools/call")
+                    .unwrap_or(c.method.as_str())
+            })
+            .collect()
+    };
+    metrics_sink::record(|d| {
+        for l in &labels {
+            d.count("requests", route, l, 1);
+        }
+        let Err(denial) = outcome else { return };
+        match denial {
+            Denial::QuotaExhausted { answer, offers, .. } => {
+                let name = if *answer == Answer::TooManyRequests {
+                    "rate_limited"
+                } else {
+                    "payment_required"
+                };
+                for l in &labels {
+                    d.count(name, route, l, 1);
+                }
+                if matches!(answer, Answer::InBand { .. }) {
+                    d.count("in_band", route, "-", 1);
+                }
+                for offer in offers {
+                    let kind = match offer {
+                        Offer::Pow(p) => {
+                            d.difficulty = Some(p.difficulty);
+                            "pow"
+                        }
+                        Offer::L402(_) => "l402",
+                    };
+                    d.count("offered", route, kind, 1);
+                    d.count("challenges_issued", route, kind, 1);
+                }
+                d.throttle(identity);
+            }
+            Denial::InvalidToken(r) => d.count("token_failures", "-", r.as_str(), 1),
+            Denial::InvalidL402(r) => {
+                d.count("token_failures", "-", &format!("l402_{}", r.as_str()), 1)
+            }
+            Denial::OAuthUnauthorized {
+                reason: Some(r), ..
+            } => d.count("token_failures", "-", &format!("oauth_{r}"), 1),
+            _ => {}
+        }
+    });
 }
 
 fn challenge_label(d: &Denial) -> String {
@@ -154,6 +214,7 @@ async fn admit(
     let mut route_policy = route.quota.clone();
     if let Some(o) = &cfg.oauth {
         let caller = identity::authenticate(
+            env,
             o,
             cfg.local_dev,
             authorization.as_deref().and_then(identity::bearer),
@@ -250,7 +311,12 @@ async fn admit(
     );
     let offers = match answer {
         Answer::TooManyRequests => Vec::new(),
-        _ => offers::build(env, cfg, &route.offers, facts, now_ms).await?,
+        _ => {
+            // Runtime policy (admin API) decides the difficulty and may override the offers.
+            let runtime = operations::runtime_policy(env, now_ms).await?;
+            let kinds = runtime.offers().unwrap_or_else(|| route.offers.clone());
+            offers::build(env, cfg, &kinds, runtime.pow(cfg).base_bits, facts, now_ms).await?
+        }
     };
     Err(exhausted(shown, reply.decision, offers, facts, answer))
 }

@@ -3,11 +3,14 @@
 //! scopes cover the tools this request calls. Refusals carry the spec's `WWW-Authenticate` forms.
 
 use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::oauth::access_token::{check_claims, parse, Identity};
+use gatehouse_core::oauth::access_token::{check_claims, parse, Identity, Rejection};
 use gatehouse_core::oauth::challenge::{insufficient_scope, unauthorized};
 use gatehouse_core::oauth::settings::{Mode, OAuthSettings};
 
+use worker::Env;
+
 use crate::oauth_keys::{verify_signature, KeyFailure};
+use crate::operations;
 
 /// The bearer token in an `Authorization` value, if that is its scheme (RFC 6750 §2.1).
 pub fn bearer(authorization: &str) -> Option<&str> {
@@ -17,6 +20,7 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 
 /// `Ok(None)` is an anonymous caller, which only `optional` mode admits.
 pub async fn authenticate(
+    env: &Env,
     o: &OAuthSettings,
     local_dev: bool,
     token: Option<&str>,
@@ -31,7 +35,7 @@ pub async fn authenticate(
             _ => Ok(None),
         };
     };
-    let refuse = |r: gatehouse_core::oauth::access_token::Rejection| Denial::OAuthUnauthorized {
+    let refuse = |r: Rejection| Denial::OAuthUnauthorized {
         www_authenticate: unauthorized(o, &o.required_scopes, Some(r.description())),
         reason: Some(r.as_str()),
     };
@@ -45,9 +49,16 @@ pub async fn authenticate(
             ))
         }
     }
-    check_claims(o, &parsed.claims, now_ms / 1_000)
-        .map(Some)
-        .map_err(refuse)
+    let mut id = check_claims(o, &parsed.claims, now_ms / 1_000).map_err(refuse)?;
+    // A tier set by the operator through the admin API outranks the token's own claim.
+    if let Some(client_id) = id.client_id.clone() {
+        if let Some(tier) = operations::tier_for(env, &client_id, now_ms).await? {
+            if o.tiers.iter().any(|t| t.name == tier) {
+                id.tier = tier;
+            }
+        }
+    }
+    Ok(Some(id))
 }
 
 /// Whether the caller may make these tool calls. An anonymous caller meeting a scoped tool is

@@ -4,6 +4,7 @@
 //! runtime, which would surface as a bare 500.
 
 mod admin;
+mod admin_ops;
 mod admission;
 mod audit_log;
 mod body;
@@ -13,9 +14,11 @@ mod cron;
 mod gate;
 mod identity;
 mod invoice;
+mod metrics_sink;
 mod oauth_keys;
 mod oauth_routes;
 mod offers;
+mod operations;
 mod outbound;
 mod proxy;
 mod quota_do;
@@ -48,12 +51,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             verify::handle(req, &env, &cfg, now_ms).await
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
-        p if p.starts_with("/admin/") => admin::handle(req, &env, &cfg, now_ms).await,
+        p if p == "/admin" || p.starts_with("/admin/") => {
+            admin::handle(req, &env, &ctx, &cfg, now_ms).await
+        }
         p if oauth_routes::is_discovery(p) && cfg.oauth.is_some() => {
             oauth_routes::handle(p, &cfg, now_ms).await
         }
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
+    metrics_sink::maybe_flush(&env, &ctx, now_ms);
     match outcome {
         Ok(response) => Ok(response),
         Err(denial) => {

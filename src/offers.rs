@@ -18,13 +18,16 @@ pub async fn build(
     env: &Env,
     cfg: &Config,
     kinds: &[OfferKind],
+    pow_bits: u8,
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
     let mut offers = Vec::with_capacity(kinds.len());
     for kind in kinds {
         match kind {
-            OfferKind::Pow => offers.push(Offer::Pow(pow(env, cfg, facts, now_ms).await?)),
+            OfferKind::Pow => {
+                offers.push(Offer::Pow(pow(env, cfg, pow_bits, facts, now_ms).await?))
+            }
             OfferKind::L402 => match l402(env, cfg, facts, now_ms).await {
                 Ok(offer) => offers.push(Offer::L402(offer)),
                 Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
@@ -39,11 +42,12 @@ pub async fn build(
 async fn pow(
     env: &Env,
     cfg: &Config,
+    bits: u8,
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<PowChallenge, Denial> {
     let random = random::bytes::<32>().ok_or(Denial::Internal)?;
-    let challenge = PowChallenge::new(&random, cfg.pow.base_bits, now_ms, cfg.challenge_ttl_s);
+    let challenge = PowChallenge::new(&random, bits, now_ms, cfg.challenge_ttl_s);
     challenge_store::insert_pow(env, &challenge, &facts.client_key, now_ms).await?;
     Ok(challenge)
 }

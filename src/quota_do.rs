@@ -13,7 +13,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::metrics::Series;
 use gatehouse_core::quota::{decide_all, Check, Decision, QuotaState};
+
+use crate::metrics_sink::{AddCall, ReadCall, OBJECT};
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, wasm_bindgen::JsValue, DurableObject, Env, Method, Request, RequestInit,
@@ -24,6 +27,7 @@ pub const BINDING: &str = "COUNTERS";
 const COUNTERS_KEY: &str = "counters";
 const FIRST_SEEN_KEY: &str = "first_seen";
 const USED_KEY: &str = "used";
+const SERIES_KEY: &str = "series";
 /// How long an idle counter lingers past its last use before its alarm deletes it.
 const LINGER_MS: u64 = 60_000;
 
@@ -81,6 +85,24 @@ impl DurableObject for GateCounter {
             "/spend" => {
                 let call: SpendCall = req.json().await?;
                 Response::from_json(&self.spend(call).await?)
+            }
+            "/metrics/add" => {
+                let call: AddCall = req.json().await?;
+                let storage = self.state.storage();
+                let mut series = storage.get::<Series>(SERIES_KEY).await?.unwrap_or_default();
+                series.add(&call.delta, call.now_ms);
+                storage.put(SERIES_KEY, &series).await?;
+                Response::from_json(&serde_json::json!({ "ok": true }))
+            }
+            "/metrics/read" => {
+                let call: ReadCall = req.json().await?;
+                let series = self
+                    .state
+                    .storage()
+                    .get::<Series>(SERIES_KEY)
+                    .await?
+                    .unwrap_or_default();
+                Response::from_json(&series.stats(call.since_ms, call.until_ms))
             }
             _ => Response::error("not found", 404),
         }
@@ -220,4 +242,12 @@ pub async fn spend_token(
         .await
         .map(|s| s.used)
         .map_err(unavailable)
+}
+
+pub async fn metrics_add(env: &Env, add: &AddCall) -> Result<serde_json::Value> {
+    call(env, OBJECT, "/metrics/add", add).await
+}
+
+pub async fn metrics_read(env: &Env, read: &ReadCall) -> Result<serde_json::Value> {
+    call(env, OBJECT, "/metrics/read", read).await
 }

@@ -7,10 +7,10 @@ use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::token::{issue, Issue, Via};
 use serde_json::json;
-use worker::{console_log, Env, Request, Response};
+use worker::{console_log, Date, Env, Request, Response};
 
 use crate::request_facts::RequestFacts;
-use crate::{body, challenge_store, gate::TOKEN_HEADER, identity, random, respond};
+use crate::{body, challenge_store, gate::TOKEN_HEADER, identity, metrics_sink, random, respond};
 
 pub async fn handle(
     mut req: Request,
@@ -23,6 +23,7 @@ pub async fn handle(
         // A token bought by an OAuth identity is bound to that identity, not to an address.
         let authorization = req.headers().get("authorization").ok().flatten();
         if let Some(id) = identity::authenticate(
+            env,
             o,
             cfg.local_dev,
             authorization.as_deref().and_then(identity::bearer),
@@ -36,10 +37,19 @@ pub async fn handle(
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
-    let stored = challenge_store::load(env, id)
+    let (stored, created_at_ms) = challenge_store::load(env, id)
         .await?
         .ok_or(Denial::Redeem(RedeemError::NotFound))?;
-    assess(&stored, &redemption.proof, now_ms).map_err(Denial::Redeem)?;
+    let kind = match stored.puzzle {
+        Puzzle::Pow { .. } => "pow",
+        Puzzle::L402 { .. } => "l402",
+    };
+    if let Err(e) = assess(&stored, &redemption.proof, now_ms) {
+        if e == RedeemError::InvalidSolution {
+            metrics_sink::record(|d| d.count("challenges_failed", "-", kind, 1));
+        }
+        return Err(Denial::Redeem(e));
+    }
     if !challenge_store::redeem_once(env, id, now_ms).await? {
         // Another redemption won the race, or the TTL ran out between the read and the update.
         let lost = if now_ms >= stored.expires_at_ms {
@@ -49,6 +59,16 @@ pub async fn handle(
         };
         return Err(Denial::Redeem(lost));
     }
+    metrics_sink::record(|d| {
+        d.count("challenges_solved", "-", kind, 1);
+        // From the 402 to a valid redemption: how long agents take to solve or pay.
+        d.observe("solve_ms", now_ms.saturating_sub(created_at_ms));
+        // A second clock read, for the redemption-latency figure only.
+        d.observe(
+            "redemption_ms",
+            Date::now().as_millis().saturating_sub(now_ms),
+        );
+    });
     let jti = to_hex(&random::bytes::<16>().ok_or(Denial::Internal)?);
     let (token, claims) = issue(
         &cfg.token,

@@ -80,6 +80,8 @@ pub enum Denial {
     AdminUnauthorized,
     AdminDisabled,
     InvalidRequest(&'static str),
+    /// An admin policy change that does not fit the configuration; the reason is for the admin.
+    InvalidPolicy(String),
     /// The runtime failed at something that cannot fail in practice (building a request object);
     /// still a JSON answer with a code, never a bare 500.
     Internal,
@@ -198,7 +200,7 @@ impl Denial {
                 ),
                 vec![(
                     "www-authenticate",
-                    "Bearer realm=\"gatehouse-admin\"".to_string(),
+                    "Basic realm=\"gatehouse-admin\", Bearer realm=\"gatehouse-admin\"".to_string(),
                 )],
             ),
             Self::AdminDisabled => (
@@ -210,6 +212,7 @@ impl Denial {
                 vec![],
             ),
             Self::InvalidRequest(msg) => (400, error("invalid_request", msg), vec![]),
+            Self::InvalidPolicy(reason) => (400, error("invalid_policy", reason), vec![]),
             Self::Internal => (
                 500,
                 error(

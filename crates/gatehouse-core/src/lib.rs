@@ -14,6 +14,7 @@ pub mod headers;
 pub mod jwt;
 pub mod l402;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod payment_required;
 pub mod policy;

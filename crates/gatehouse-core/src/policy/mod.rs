@@ -7,6 +7,7 @@ pub mod charge;
 pub mod glob;
 pub mod parse;
 pub mod route;
+pub mod runtime;
 
 pub use glob::Pattern;
 

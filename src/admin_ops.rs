@@ -1,0 +1,152 @@
+//! The operational half of the admin API: metrics, client tiers, runtime policy, and the
+//! dashboard page. Every change made here is itself written to the audit trail.
+
+use gatehouse_core::config::Config;
+use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::policy::runtime::RuntimePolicy;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Context, Env, Request, Response};
+
+use crate::operations::{self, TierRow};
+use crate::{audit_log, metrics_sink, respond};
+
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+fn ok(body: &Value) -> Result<Response, Denial> {
+    respond::json(200, body).map_err(|_| Denial::Internal)
+}
+
+pub fn dashboard() -> Result<Response, Denial> {
+    let headers = Response::from_html(DASHBOARD).map_err(|_| Denial::Internal)?;
+    // The page is self-contained: scripts and styles inline, no network but this gateway's API.
+    let csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+    let mut resp = headers;
+    let h = resp.headers_mut();
+    h.set("content-security-policy", csp)
+        .map_err(|_| Denial::Internal)?;
+    h.set("cache-control", "no-store")
+        .map_err(|_| Denial::Internal)?;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct Range {
+    since: Option<u64>,
+    until: Option<u64>,
+}
+
+pub async fn stats(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    now_ms: u64,
+) -> Result<Response, Denial> {
+    let range: Range = req
+        .query()
+        .map_err(|_| Denial::InvalidRequest("query must be since and until, in Unix ms"))?;
+    // This isolate's pending events first, so the figures include what it has just seen.
+    metrics_sink::flush_now(env, now_ms).await;
+    let mut body = metrics_sink::stats(
+        env,
+        range.since.unwrap_or(now_ms.saturating_sub(3_600_000)),
+        range.until.unwrap_or(now_ms),
+    )
+    .await
+    .map_err(|_| Denial::DependencyUnavailable(Dependency::QuotaStore))?;
+    let runtime = operations::runtime_policy(env, now_ms).await?;
+    body["current_difficulty"] = json!(runtime.pow(cfg).base_bits);
+    ok(&body)
+}
+
+pub async fn tiers(env: &Env) -> Result<Response, Denial> {
+    ok(&json!({ "tiers": operations::list_tiers(env).await? }))
+}
+
+pub async fn set_tier(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    raw: &[u8],
+    now_ms: u64,
+) -> Result<Response, Denial> {
+    let row: TierRow = serde_json::from_slice(raw)
+        .map_err(|_| Denial::InvalidRequest("body must be {\"client_id\", \"tier\"}"))?;
+    let known = cfg
+        .oauth
+        .as_ref()
+        .is_some_and(|o| o.tiers.iter().any(|t| t.name == row.tier));
+    if row.client_id.is_empty() || row.client_id.len() > 256 || !known {
+        return Err(Denial::InvalidRequest(
+            "tier must be one of OAUTH_TIERS, client_id 1-256 characters",
+        ));
+    }
+    operations::set_tier(env, &row, now_ms).await?;
+    audit_change(
+        env,
+        ctx,
+        "admin/tiers",
+        &row.client_id,
+        json!({ "tier": row.tier }),
+        now_ms,
+    );
+    ok(&json!({ "client_id": row.client_id, "tier": row.tier }))
+}
+
+fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
+    let pow = runtime.pow(cfg);
+    let offers: Vec<&str> = match runtime.offers() {
+        Some(kinds) => kinds
+            .iter()
+            .map(|k| match k {
+                gatehouse_core::config::OfferKind::Pow => "pow",
+                gatehouse_core::config::OfferKind::L402 => "l402",
+            })
+            .collect(),
+        None => vec![],
+    };
+    json!({
+        "pow_min_bits": pow.min_bits,
+        "pow_base_bits": pow.base_bits,
+        "pow_max_bits": pow.max_bits,
+        "offers": if offers.is_empty() { Value::Null } else { json!(offers) },
+        "overrides": runtime,
+    })
+}
+
+pub async fn policy(env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
+    ok(&effective(
+        cfg,
+        &operations::runtime_policy(env, now_ms).await?,
+    ))
+}
+
+pub async fn set_policy(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    raw: &[u8],
+    now_ms: u64,
+) -> Result<Response, Denial> {
+    let update: RuntimePolicy = serde_json::from_slice(raw).map_err(|_| {
+        Denial::InvalidRequest(
+            "body must be {pow_min_bits, pow_base_bits, pow_max_bits, offers}, each optional",
+        )
+    })?;
+    let current = operations::runtime_policy(env, now_ms).await?;
+    let next = current
+        .updated(&update, cfg)
+        .map_err(Denial::InvalidPolicy)?;
+    operations::save_policy(env, &next, now_ms).await?;
+    audit_change(env, ctx, "admin/policy", "update", json!(update), now_ms);
+    ok(&effective(cfg, &next))
+}
+
+fn audit_change(env: &Env, ctx: &Context, method: &str, name: &str, arguments: Value, now_ms: u64) {
+    let record = json!({
+        "event": "audit", "ts": now_ms, "route": "admin", "identity": "admin", "sub": null, "client_id": null,
+        "tier": null, "admitted_by": "admin_secret", "method": method, "name": name,
+        "arguments": arguments.to_string(), "status": 200, "latency_ms": 0, "remaining": null, "challenge": "",
+    });
+    audit_log::write(env, ctx, vec![record]);
+}
