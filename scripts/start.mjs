@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { DEMO_CLIENTS, startAuthServer } from '../demo/auth-server.mjs';
+import { demoTraffic } from '../demo/traffic.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787);
@@ -106,6 +107,7 @@ start('wrangler dev', 'wrangler', [
   '--var', 'CHALLENGE_OFFERS:l402,pow',
   '--var', `L402_BACKEND_URL:${ln.url}`,
   '--var', `L402_BACKEND_KEY:${ln.gateway.inkey}`,
+  '--var', 'RATE_KEY_HEADER:x-api-key',
   '--var', 'OAUTH_MODE:optional',
   '--var', `OAUTH_ISSUER:${authServer.issuer}`,
   '--var', `OAUTH_RESOURCE:${resource}`,
@@ -140,4 +142,14 @@ if (!(await waitFor(base, 60_000))) {
 
   Ctrl-C stops everything.
 `);
+  // Real traffic for the dashboard, then where to look at it.
+  try {
+    console.log(`  ${await demoTraffic(`${base}/mcp`, { pay: ln.pay })}`);
+  } catch (e) {
+    console.error(`  demo traffic failed: ${e.message}`);
+  }
+  console.log(`\n  Dashboard: ${base}/admin   (user: admin, password: the ADMIN_SECRET above)\n`);
+  if (process.env.DISPLAY) {
+    spawn('xdg-open', [`http://admin:${adminSecret}@127.0.0.1:${GATEWAY_PORT}/admin`], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+  }
 }
