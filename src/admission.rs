@@ -20,6 +20,8 @@ pub struct Admitted {
     pub headers: Headers,
     pub remaining: u32,
     pub by: &'static str,
+    /// A reduced grant admits only these tools.
+    pub tools: Option<Vec<String>>,
 }
 
 /// `Some(headers)` when the token admits this request, `None` when its grant is spent.
@@ -42,6 +44,7 @@ pub async fn admit_token(
     if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
+    let tools = claims.tools.clone();
     Ok(spend(
         env,
         ctx,
@@ -51,7 +54,8 @@ pub async fn admit_token(
         claims.exp - claims.iat,
         now_ms,
         "token",
-    ))
+    )
+    .map(|a| Admitted { tools, ..a }))
 }
 
 /// The same for a paid L402 credential. `Authorization` in any other scheme is not ours to judge
@@ -113,5 +117,6 @@ fn spend(
         headers: token_headers(grant, taken.used, lifetime_s, left).to_vec(),
         remaining: grant.saturating_sub(taken.used),
         by,
+        tools: None,
     })
 }

@@ -33,7 +33,7 @@ pub async fn insert_pow(
 ) -> Result<(), Denial> {
     async {
         db(env)?
-            .prepare("INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6)")
+            .prepare("INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at, reduced) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6, ?7)")
             .bind(&[
                 c.id.as_str().into(),
                 client_key.into(),
@@ -41,6 +41,7 @@ pub async fn insert_pow(
                 f64::from(c.difficulty).into(),
                 (now_ms as f64).into(),
                 (c.expires_at_ms as f64).into(),
+                f64::from(u8::from(c.reduced)).into(),
             ])?
             .run()
             .await
@@ -74,6 +75,13 @@ pub async fn insert_l402(
     .map_err(unavailable)
 }
 
+/// A stored challenge with when it was made and whether it buys a reduced grant.
+pub struct Loaded {
+    pub stored: StoredChallenge,
+    pub created_at_ms: u64,
+    pub reduced: bool,
+}
+
 #[derive(Deserialize)]
 struct Row {
     kind: String,
@@ -82,6 +90,7 @@ struct Row {
     payment_hash: Option<String>,
     created_at: f64,
     expires_at: f64,
+    reduced: Option<f64>,
     redeemed_at: Option<f64>,
 }
 
@@ -101,10 +110,10 @@ impl Row {
 }
 
 /// The challenge's stored state and when it was created, or `None` for an unknown id.
-pub async fn load(env: &Env, id: &str) -> Result<Option<(StoredChallenge, u64)>, Denial> {
+pub async fn load(env: &Env, id: &str) -> Result<Option<Loaded>, Denial> {
     let row: Option<Row> = async {
         db(env)?
-            .prepare("SELECT kind, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at FROM challenges WHERE id = ?1")
+            .prepare("SELECT kind, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at, reduced FROM challenges WHERE id = ?1")
             .bind(&[id.into()])?
             .first(None)
             .await
@@ -117,7 +126,11 @@ pub async fn load(env: &Env, id: &str) -> Result<Option<(StoredChallenge, u64)>,
             expires_at_ms: r.expires_at as u64,
             redeemed: r.redeemed_at.is_some(),
         };
-        Some((stored, r.created_at as u64))
+        Some(Loaded {
+            stored,
+            created_at_ms: r.created_at as u64,
+            reduced: r.reduced.unwrap_or(0.0) > 0.0,
+        })
     }))
 }
 

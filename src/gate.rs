@@ -9,7 +9,8 @@ use gatehouse_core::audit::{records, Caller, Outcome};
 use gatehouse_core::challenge::Offer;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
-use gatehouse_core::headers::ACCEPT_402_HEADER;
+use gatehouse_core::difficulty::{self, escalate};
+use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::mcp::{
     calls, check_headers, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
 };
@@ -265,6 +266,14 @@ async fn admit(
 
     if let Some(token) = token {
         if let Some(admitted) = admit_token(env, ctx, cfg, facts, &token, now_ms).await? {
+            if let Some(allowed) = &admitted.tools {
+                if tool_names(calls)
+                    .iter()
+                    .any(|t| !allowed.iter().any(|a| a == t))
+                {
+                    return Err(Denial::TokenScope);
+                }
+            }
             return forward(admitted, trail).await;
         }
         // A spent token falls through to the quota, like no token at all.
@@ -292,6 +301,7 @@ async fn admit(
             headers: quota_headers(&shown, &reply.decision),
             remaining: remaining.unwrap_or(0),
             by: "quota",
+            tools: None,
         };
         return forward(admitted, trail).await;
     }
@@ -314,8 +324,22 @@ async fn admit(
         _ => {
             // Runtime policy (admin API) decides the difficulty and may override the offers.
             let runtime = operations::runtime_policy(env, now_ms).await?;
+            let pow = runtime.pow(cfg);
+            // The controller's difficulty (bounded by the runtime policy), raised for repeat offenders.
+            let adaptive = cfg
+                .adaptive
+                .enabled
+                .then(metrics_sink::adaptive_bits)
+                .flatten();
+            let base = adaptive.map_or(pow.base_bits, |b| b.clamp(pow.min_bits, pow.max_bits));
+            let bits = escalate(base, reply.recent_denials, pow.max_bits);
             let kinds = runtime.offers().unwrap_or_else(|| route.offers.clone());
-            offers::build(env, cfg, &kinds, runtime.pow(cfg).base_bits, facts, now_ms).await?
+            let budget = header(TIME_BUDGET_HEADER)
+                .and_then(|b| b.trim().parse::<f64>().ok())
+                .filter(|b| b.is_finite() && *b >= 0.0);
+            let (kinds, plan) =
+                difficulty::plan(&kinds, bits, budget, cfg.budget_fallback.is_some());
+            offers::build(env, cfg, &kinds, plan, facts, now_ms).await?
         }
     };
     Err(exhausted(shown, reply.decision, offers, facts, answer))

@@ -59,7 +59,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
-    metrics_sink::maybe_flush(&env, &ctx, now_ms);
+    let controller = cfg.adaptive.enabled.then(|| {
+        let pow = operations::cached_runtime_policy().pow(&cfg);
+        metrics_sink::ControllerCall {
+            min: pow.min_bits,
+            base: pow.base_bits,
+            max: pow.max_bits,
+            target_ms: cfg.adaptive.target_solve_ms,
+            interval_ms: u64::from(cfg.adaptive.interval_s) * 1_000,
+        }
+    });
+    metrics_sink::maybe_flush(&env, &ctx, now_ms, controller);
     match outcome {
         Ok(response) => Ok(response),
         Err(denial) => {

@@ -7,6 +7,7 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge};
 use gatehouse_core::config::{Config, OfferKind};
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::difficulty::PowPlan;
 use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
 use serde_json::json;
 use worker::{console_error, Env};
@@ -18,16 +19,14 @@ pub async fn build(
     env: &Env,
     cfg: &Config,
     kinds: &[OfferKind],
-    pow_bits: u8,
+    plan: PowPlan,
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
     let mut offers = Vec::with_capacity(kinds.len());
     for kind in kinds {
         match kind {
-            OfferKind::Pow => {
-                offers.push(Offer::Pow(pow(env, cfg, pow_bits, facts, now_ms).await?))
-            }
+            OfferKind::Pow => offers.push(Offer::Pow(pow(env, cfg, plan, facts, now_ms).await?)),
             OfferKind::L402 => match l402(env, cfg, facts, now_ms).await {
                 Ok(offer) => offers.push(Offer::L402(offer)),
                 Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
@@ -42,12 +41,15 @@ pub async fn build(
 async fn pow(
     env: &Env,
     cfg: &Config,
-    bits: u8,
+    plan: PowPlan,
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<PowChallenge, Denial> {
     let random = random::bytes::<32>().ok_or(Denial::Internal)?;
-    let challenge = PowChallenge::new(&random, bits, now_ms, cfg.challenge_ttl_s);
+    let challenge = PowChallenge {
+        reduced: plan.reduced,
+        ..PowChallenge::new(&random, plan.bits, now_ms, cfg.challenge_ttl_s)
+    };
     challenge_store::insert_pow(env, &challenge, &facts.client_key, now_ms).await?;
     Ok(challenge)
 }

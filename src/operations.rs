@@ -58,6 +58,14 @@ pub async fn runtime_policy(env: &Env, now_ms: u64) -> Result<RuntimePolicy, Den
     Ok(policy)
 }
 
+/// The runtime policy as this isolate last read it, without I/O.
+pub fn cached_runtime_policy() -> RuntimePolicy {
+    CACHE
+        .with(|c| c.borrow().policy.clone())
+        .map(|(p, _)| p)
+        .unwrap_or_default()
+}
+
 pub async fn save_policy(env: &Env, policy: &RuntimePolicy, now_ms: u64) -> Result<(), Denial> {
     let doc = serde_json::to_string(policy).map_err(|_| Denial::Internal)?;
     async {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::metrics::Series;
-use gatehouse_core::quota::{decide_all, Check, Decision, QuotaState};
+use gatehouse_core::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
 
-use crate::metrics_sink::{AddCall, ReadCall, OBJECT};
+use crate::metrics_sink::{AddCall, Controller, ReadCall, OBJECT};
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, wasm_bindgen::JsValue, DurableObject, Env, Method, Request, RequestInit,
@@ -28,6 +28,19 @@ const COUNTERS_KEY: &str = "counters";
 const FIRST_SEEN_KEY: &str = "first_seen";
 const USED_KEY: &str = "used";
 const SERIES_KEY: &str = "series";
+const CONTROLLER_KEY: &str = "controller";
+const DENIALS: &str = "denials";
+const DENIAL_WINDOW_MS: u64 = 600_000;
+
+fn denial_window() -> Policy {
+    Policy::new(vec![Window::new(
+        "denials",
+        u32::MAX,
+        (DENIAL_WINDOW_MS / 1_000) as u32,
+    )
+    .expect("non-zero")])
+    .expect("one window")
+}
 /// How long an idle counter lingers past its last use before its alarm deletes it.
 const LINGER_MS: u64 = 60_000;
 
@@ -42,6 +55,9 @@ pub struct QuotaReply {
     pub decision: Decision,
     /// When this client was first counted, for the legacy grace period.
     pub first_seen_ms: u64,
+    /// Denials in the last ten minutes, for repeat-offender escalation.
+    #[serde(default)]
+    pub recent_denials: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,7 +108,15 @@ impl DurableObject for GateCounter {
                 let mut series = storage.get::<Series>(SERIES_KEY).await?.unwrap_or_default();
                 series.add(&call.delta, call.now_ms);
                 storage.put(SERIES_KEY, &series).await?;
-                Response::from_json(&serde_json::json!({ "ok": true }))
+                let mut controller = storage
+                    .get::<Controller>(CONTROLLER_KEY)
+                    .await?
+                    .unwrap_or_default();
+                let difficulty = call
+                    .controller
+                    .map(|c| controller.step(&c, &call.delta, call.now_ms));
+                storage.put(CONTROLLER_KEY, &controller).await?;
+                Response::from_json(&serde_json::json!({ "difficulty": difficulty }))
             }
             "/metrics/read" => {
                 let call: ReadCall = req.json().await?;
@@ -136,30 +160,50 @@ impl GateCounter {
     async fn quota(&self, call: QuotaCall) -> Result<QuotaReply> {
         let storage = self.state.storage();
         let current = self.load(call.now_ms).await?;
-        let (states, decision) = decide_all(&call.checks, &current.states, call.now_ms);
+        let (mut states, decision) = decide_all(&call.checks, &current.states, call.now_ms);
+        // Denials are counted too (never limited), to tell repeat offenders.
+        let denials = Check {
+            counter: DENIALS.into(),
+            policy: denial_window(),
+            cost: u32::from(!decision.allowed),
+        };
+        let (counted, _) = decide_all(std::slice::from_ref(&denials), &states, call.now_ms);
+        states = counted;
+        let recent_denials = states
+            .get(DENIALS)
+            .map(|s| {
+                s.windows
+                    .iter()
+                    .flat_map(|w| &w.buckets)
+                    .map(|(_, n)| *n)
+                    .sum()
+            })
+            .unwrap_or(0);
         let next = Counters {
             states,
             first_seen_ms: current.first_seen_ms,
         };
-        if decision.allowed {
-            storage.put(COUNTERS_KEY, &next.states).await?;
+        storage.put(COUNTERS_KEY, &next.states).await?;
+        if decision.allowed || current.states.is_empty() {
             storage.put(FIRST_SEEN_KEY, next.first_seen_ms).await?;
-            let longest = call
-                .checks
-                .iter()
-                .flat_map(|c| c.policy.windows())
-                .map(|w| u64::from(w.seconds) * 1_000)
-                .max()
-                .unwrap_or(0);
-            storage
-                .set_alarm(alarm_time(call.now_ms + longest + LINGER_MS))
-                .await?;
         }
+        let longest = call
+            .checks
+            .iter()
+            .flat_map(|c| c.policy.windows())
+            .map(|w| u64::from(w.seconds) * 1_000)
+            .max()
+            .unwrap_or(0)
+            .max(DENIAL_WINDOW_MS);
+        storage
+            .set_alarm(alarm_time(call.now_ms + longest + LINGER_MS))
+            .await?;
         let first_seen_ms = next.first_seen_ms;
         *self.cache.borrow_mut() = Some(next);
         Ok(QuotaReply {
             decision,
             first_seen_ms,
+            recent_denials,
         })
     }
 

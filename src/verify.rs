@@ -37,14 +37,15 @@ pub async fn handle(
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
-    let (stored, created_at_ms) = challenge_store::load(env, id)
+    let loaded = challenge_store::load(env, id)
         .await?
         .ok_or(Denial::Redeem(RedeemError::NotFound))?;
+    let (stored, created_at_ms) = (&loaded.stored, loaded.created_at_ms);
     let kind = match stored.puzzle {
         Puzzle::Pow { .. } => "pow",
         Puzzle::L402 { .. } => "l402",
     };
-    if let Err(e) = assess(&stored, &redemption.proof, now_ms) {
+    if let Err(e) = assess(stored, &redemption.proof, now_ms) {
         if e == RedeemError::InvalidSolution {
             metrics_sink::record(|d| d.count("challenges_failed", "-", kind, 1));
         }
@@ -63,6 +64,12 @@ pub async fn handle(
         d.count("challenges_solved", "-", kind, 1);
         // From the 402 to a valid redemption: how long agents take to solve or pay.
         d.observe("solve_ms", now_ms.saturating_sub(created_at_ms));
+        d.count(
+            "solve_ms_total",
+            "-",
+            kind,
+            now_ms.saturating_sub(created_at_ms),
+        );
         // A second clock read, for the redemption-latency figure only.
         d.observe(
             "redemption_ms",
@@ -82,6 +89,11 @@ pub async fn handle(
                 Puzzle::L402 { .. } => Via::L402,
             },
             now_s: now_ms / 1_000,
+            reduced: if loaded.reduced {
+                cfg.budget_fallback.as_ref()
+            } else {
+                None
+            },
         },
     );
     console_log!(

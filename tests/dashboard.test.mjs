@@ -21,7 +21,7 @@ before(async () => {
   gateway = await startGateway({
     originUrl: origin.url,
     vars: {
-      QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key', CHALLENGE_OFFERS: 'l402,pow',
+      QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key', CHALLENGE_OFFERS: 'l402,pow', POW_ADAPTIVE: 'false',
       L402_BACKEND_URL: ln.url, L402_BACKEND_KEY: ln.gateway.inkey, L402_ROOT_KEY: 'dashboard-root-key-0123456789abcdef0123',
     },
   });

@@ -24,7 +24,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   const toolCalls = [];
   before(async () => {
     origin = await startOrigin({ onRequest: (r) => r.method === 'POST' && toolCalls.push(r) });
-    gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '60', TOKEN_GRANT_REQUESTS: '60' } });
+    gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '60', TOKEN_GRANT_REQUESTS: '60', POW_ADAPTIVE: 'false' } });
   });
   after(async () => {
     await gateway?.dispose();

@@ -49,6 +49,7 @@ fn main() {
             jti: "0123456789abcdef0123456789abcdef".into(),
             via: Via::Pow,
             now_s: 1_000,
+            reduced: None,
         },
     );
     per_second("token verify (HS256 + claims + binding)", || {

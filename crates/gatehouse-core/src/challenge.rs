@@ -24,6 +24,8 @@ pub struct PowChallenge {
     pub salt: String,
     pub difficulty: u8,
     pub expires_at_ms: u64,
+    /// Offered under a time budget too tight for the normal difficulty: it buys a reduced grant.
+    pub reduced: bool,
 }
 
 impl PowChallenge {
@@ -42,6 +44,7 @@ impl PowChallenge {
             salt: to_hex(&random[ID_BYTES..]),
             difficulty,
             expires_at_ms: expires_at_s * 1_000,
+            reduced: false,
         }
     }
 

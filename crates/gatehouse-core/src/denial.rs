@@ -80,6 +80,8 @@ pub enum Denial {
     AdminUnauthorized,
     AdminDisabled,
     InvalidRequest(&'static str),
+    /// A reduced-grant token used for a tool outside its grant.
+    TokenScope,
     /// An admin policy change that does not fit the configuration; the reason is for the admin.
     InvalidPolicy(String),
     /// The runtime failed at something that cannot fail in practice (building a request object);
@@ -212,6 +214,14 @@ impl Denial {
                 vec![],
             ),
             Self::InvalidRequest(msg) => (400, error("invalid_request", msg), vec![]),
+            Self::TokenScope => (
+                403,
+                error(
+                    "token_scope",
+                    "this access token admits only the tools it was issued for",
+                ),
+                vec![],
+            ),
             Self::InvalidPolicy(reason) => (400, error("invalid_policy", reason), vec![]),
             Self::Internal => (
                 500,

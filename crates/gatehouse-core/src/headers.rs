@@ -23,7 +23,9 @@ const GATEWAY_CREDENTIALS: &[&str] = &["authorization", "x-access-token"];
 
 /// Headers addressed to the gateway itself: a client declaring that it handles HTTP 402.
 pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";
-const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER];
+/// A client's time budget for a challenge, in seconds (`gatehouse_core::difficulty`).
+pub const TIME_BUDGET_HEADER: &str = "gatehouse-time-budget";
+const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER, TIME_BUDGET_HEADER];
 
 const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
 

@@ -10,6 +10,7 @@ pub mod bytes;
 pub mod challenge;
 pub mod config;
 pub mod denial;
+pub mod difficulty;
 pub mod headers;
 pub mod jwt;
 pub mod l402;

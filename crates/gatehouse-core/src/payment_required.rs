@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::challenge::{L402Offer, Offer, PowChallenge};
+use crate::difficulty::{estimated_cpu_seconds, REFERENCE_HASH_RATE};
 use crate::pow::estimated_hashes;
 use crate::quota::{Decision, Policy};
 use crate::ratelimit::quota_headers;
@@ -62,7 +63,7 @@ fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
         pow.difficulty,
         pow.expires_at_s()
     );
-    let body = json!({
+    let mut body = json!({
         "type": "pow",
         "challenge_id": pow.id,
         "salt": pow.salt,
@@ -70,8 +71,14 @@ fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
         "algorithm": "sha256",
         "expires_at": pow.expires_at_s(),
         "estimated_hashes": estimated_hashes(pow.difficulty),
+        "estimated_cpu_seconds": (estimated_cpu_seconds(pow.difficulty) * 1e6).round() / 1e6,
+        "reference_hash_rate": REFERENCE_HASH_RATE,
         "verify_url": verify_url,
     });
+    if let (true, Some(body)) = (pow.reduced, body.as_object_mut()) {
+        // Bought under a tight time budget: a longer-lived token limited to some tools.
+        body.insert("grant".into(), json!("reduced"));
+    }
     (line, body)
 }
 

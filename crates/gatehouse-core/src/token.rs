@@ -88,6 +88,9 @@ pub struct AccessClaims {
     /// Requests this token admits past the quota.
     pub grant: u32,
     pub via: Via,
+    /// A reduced grant (bought under a tight time budget) admits calls of these tools only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 /// Why a presented token was refused. All of them answer `401 invalid_or_expired_token` on the
@@ -141,6 +144,8 @@ pub struct Issue<'a> {
     pub jti: String,
     pub via: Via,
     pub now_s: u64,
+    /// Issue the reduced grant: this lifetime, these tools.
+    pub reduced: Option<&'a crate::config::BudgetFallback>,
 }
 
 pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
@@ -149,11 +154,12 @@ pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
         aud: req.audience.to_string(),
         sub: req.subject.to_string(),
         iat: req.now_s,
-        exp: req.now_s + u64::from(settings.ttl_s),
+        exp: req.now_s + u64::from(req.reduced.map_or(settings.ttl_s, |r| r.ttl_s)),
         jti: req.jti,
         bnd: req.binding_hash,
         grant: settings.grant,
         via: req.via,
+        tools: req.reduced.map(|r| r.tools.clone()),
     };
     (jwt::sign(&claims, settings.keys.signer()), claims)
 }

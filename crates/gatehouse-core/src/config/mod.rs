@@ -40,6 +40,22 @@ pub struct PowSettings {
     pub max_bits: u8,
 }
 
+/// The adaptive difficulty controller (`gatehouse_core::difficulty::adjust`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveSettings {
+    pub enabled: bool,
+    pub target_solve_ms: u32,
+    pub interval_s: u32,
+}
+
+/// What a client with a time budget too tight for every offer may get instead: an easier proof
+/// of work buying a longer-lived token limited to these tools. `None`: no such fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetFallback {
+    pub tools: Vec<String>,
+    pub ttl_s: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
     pub ttl_s: u32,
@@ -87,6 +103,8 @@ pub struct Config {
     pub quota: Policy,
     pub rate_key_header: Option<String>,
     pub pow: PowSettings,
+    pub adaptive: AdaptiveSettings,
+    pub budget_fallback: Option<BudgetFallback>,
     pub challenge_ttl_s: u32,
     pub token: TokenSettings,
     pub admin_secret: Option<String>,
@@ -109,6 +127,24 @@ impl Config {
         let quota = read_quota(&mut r);
         let rate_key_header = read_header_name(&mut r, "RATE_KEY_HEADER");
         let pow = read_pow(&mut r);
+        let adaptive = AdaptiveSettings {
+            enabled: r.flag("POW_ADAPTIVE", true),
+            target_solve_ms: r.number("POW_TARGET_SOLVE_MS", 8_000, 100..=600_000),
+            interval_s: r.number("POW_ADJUST_SECONDS", 30, 5..=3_600),
+        };
+        let budget_fallback = r.text("BUDGET_REDUCED_TOOLS").map(|tools| BudgetFallback {
+            tools: tools
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            ttl_s: 0,
+        });
+        let reduced_ttl_s = r.number("BUDGET_REDUCED_TTL_SECONDS", 900, 60..=86_400);
+        let budget_fallback = budget_fallback.map(|b| BudgetFallback {
+            ttl_s: reduced_ttl_s,
+            ..b
+        });
         let challenge_ttl_s = r.number("CHALLENGE_TTL_SECONDS", 60, 5..=3_600);
         let token = read_token(&mut r);
         let admin_secret = r.text("ADMIN_SECRET");
@@ -154,6 +190,8 @@ impl Config {
                 quota,
                 rate_key_header,
                 pow,
+                adaptive,
+                budget_fallback,
                 challenge_ttl_s,
                 token,
                 admin_secret,

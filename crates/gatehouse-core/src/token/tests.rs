@@ -29,6 +29,7 @@ fn mint(s: &TokenSettings, now_s: u64) -> String {
             jti: "j1".into(),
             via: Via::Pow,
             now_s,
+            reduced: None,
         },
     )
     .0
@@ -165,4 +166,29 @@ proptest! {
         let bnd = binding_hash(s.binding, FP);
         prop_assert!(check(&s, &tampered, "https://gw.example", &bnd, 1_001).is_err());
     }
+}
+
+#[test]
+fn a_reduced_grant_lives_longer_and_names_its_tools() {
+    let s = settings();
+    let fallback = crate::config::BudgetFallback {
+        tools: vec!["echo".into()],
+        ttl_s: 900,
+    };
+    let bnd = binding_hash(s.binding, FP);
+    let (token, claims) = issue(
+        &s,
+        Issue {
+            audience: "https://gw.example",
+            subject: FP.client_key,
+            binding_hash: bnd.clone(),
+            jti: "j2".into(),
+            via: Via::Pow,
+            now_s: 1_000,
+            reduced: Some(&fallback),
+        },
+    );
+    assert_eq!(claims.exp, 1_900);
+    let checked = check(&s, &token, "https://gw.example", &bnd, 1_800).unwrap();
+    assert_eq!(checked.tools.as_deref(), Some(&["echo".to_string()][..]));
 }
