@@ -128,6 +128,7 @@ try {
 
   const wasm = readFileSync(join(BUILD, 'index_bg.wasm'));
   const native = execFileSync('cargo', ['bench', '-p', 'gatehouse-core', '--quiet'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const solver = execFileSync('cargo', ['run', '--release', '--quiet', '-p', 'gatehouse-kit', '--bin', 'gatehouse-solve', '--', 'bench', '--seconds', '2'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 
   const f = (n, d = 2) => n.toFixed(d);
   const floor = rows[1];
@@ -150,6 +151,12 @@ try {
     '',
     '```',
     native,
+    '```',
+    '',
+    'Client kit solver (`gatehouse-solve bench`), against OpenSSL on the same machine:',
+    '',
+    '```',
+    solver,
     '```',
     '',
   ];

@@ -12,6 +12,7 @@ cargo fmt --all --check
 
 step "cargo clippy (pure crate natively, Worker shell for wasm32)"
 cargo clippy -p gatehouse-core --all-targets --quiet -- -D warnings
+cargo clippy -p gatehouse-kit --all-targets --quiet -- -D warnings
 cargo clippy -p gatehouse --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
 
 step "the pure crate depends on no platform crate"
@@ -20,8 +21,9 @@ if cargo tree -p gatehouse-core -e normal,build --prefix none | grep -E '^(worke
   exit 1
 fi
 
-step "cargo test (gatehouse-core, native)"
+step "cargo test (gatehouse-core and the client kit, native)"
 cargo test -p gatehouse-core --quiet
+cargo test -p gatehouse-kit --release --quiet
 
 step "wrangler deploy --dry-run (the bundle validates)"
 wrangler deploy --dry-run --outdir dist >/dev/null

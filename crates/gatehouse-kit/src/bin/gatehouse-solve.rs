@@ -1,0 +1,102 @@
+//! `gatehouse-solve`: solve a Gatehouse proof-of-work challenge, or measure this machine.
+//!
+//! ```text
+//! gatehouse-solve solve <salt> <difficulty> [--threads N]   # prints {"nonce", "hashes", "ms"}
+//! gatehouse-solve bench [--seconds S]                      # hash rates, and openssl's for scale
+//! ```
+
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use gatehouse_kit::{hash_rate, solve};
+
+fn threads_default() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// OpenSSL's SHA-256 rate on 64-byte inputs, in hashes per second, when `openssl` is installed.
+fn openssl_rate(seconds: u64) -> Option<f64> {
+    let out = Command::new("openssl")
+        .args([
+            "speed",
+            "-evp",
+            "sha256",
+            "-bytes",
+            "64",
+            "-seconds",
+            &seconds.to_string(),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sha256"))?;
+    let kbytes: f64 = line
+        .split_whitespace()
+        .nth(1)?
+        .trim_end_matches('k')
+        .parse()
+        .ok()?;
+    Some(kbytes * 1_000.0 / 64.0)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("solve") if args.len() >= 3 => {
+            let Ok(bits) = args[2].parse::<u8>() else {
+                eprintln!("difficulty must be a number of bits (0-64)");
+                return ExitCode::from(2);
+            };
+            if !args[1].bytes().all(|b| b.is_ascii_hexdigit()) || bits > 64 {
+                eprintln!("salt must be hex and difficulty at most 64 bits");
+                return ExitCode::from(2);
+            }
+            let threads = flag(&args, "--threads")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(threads_default);
+            let s = solve(&args[1], bits, threads);
+            println!(
+                "{{\"nonce\":\"{}\",\"hashes\":{},\"ms\":{:.3}}}",
+                s.nonce,
+                s.hashes,
+                s.elapsed.as_secs_f64() * 1e3
+            );
+            ExitCode::SUCCESS
+        }
+        Some("bench") => {
+            let seconds = flag(&args, "--seconds")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2u64);
+            let one = hash_rate(1, Duration::from_secs(seconds));
+            let all_threads = threads_default();
+            let all = hash_rate(all_threads, Duration::from_secs(seconds));
+            println!("solver, 1 thread:   {:>14.0} hashes/s", one);
+            println!(
+                "solver, {all_threads} threads:  {:>14.0} hashes/s ({:.2}x)",
+                all,
+                all / one
+            );
+            match openssl_rate(seconds) {
+                Some(ossl) => println!("openssl speed -evp sha256, 64-byte blocks: {:>14.0} hashes/s; solver/openssl = {:.0}%", ossl, one / ossl * 100.0),
+                None => println!("openssl not found: no comparison"),
+            }
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: gatehouse-solve solve <salt> <difficulty> [--threads N] | bench [--seconds S]");
+            ExitCode::from(2)
+        }
+    }
+}
