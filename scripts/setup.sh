@@ -56,3 +56,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium is missing and this is not root: install Debian's chromium for the dashboard test" >&2
   fi
 fi
+
+# The official Python MCP SDK (1.x: httpx), for the test of the kit's httpx.Auth flow.
+PYCLIENT_VENV="$GATEHOUSE_ROOT/.tools/pyclient"
+if ! "$PYCLIENT_VENV/bin/python" -c 'import mcp, httpx' 2>/dev/null; then
+  step "installing the Python MCP SDK 1.30.0 into .tools/pyclient"
+  python3 -m venv "$PYCLIENT_VENV" >&2
+  "$PYCLIENT_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==1.30.0" >&2
+fi

@@ -59,3 +59,17 @@ test('the bridge gets an OAuth token for a gateway that requires one', async () 
     await as.close();
   }
 });
+
+test('the official Python MCP SDK gets through with the httpx.Auth flow', async () => {
+  const { execFile } = await import('node:child_process');
+  const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', TOKEN_GRANT_REQUESTS: '5', RATE_KEY_HEADER: 'x-api-key', POW_ADAPTIVE: 'false' } });
+  try {
+    const python = join(ROOT, '.tools', 'pyclient', 'bin', 'python');
+    const out = await new Promise((resolve, reject) => execFile(python, [join(ROOT, 'tests', 'python_mcp_client.py'), gateway.mcpUrl, 'python-sdk', '15'], { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+    const result = JSON.parse(out.trim().split('\n').at(-1));
+    assert.equal(result.ok, 15);
+    assert.ok(result.redeemed >= 2, `${result.redeemed} challenges redeemed`);
+  } finally {
+    await gateway.dispose();
+  }
+});
