@@ -17,7 +17,10 @@ function registerDemoTools(server, events) {
   server.registerTool('echo', {
     description: 'Echoes the message back.',
     inputSchema: { message: z.string().max(10_000) },
-  }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+  }, async ({ message }) => {
+    events.emit({ kind: 'echo' });
+    return { content: [{ type: 'text', text: message }] };
+  });
 
   server.registerTool('progress', {
     description: 'Counts to `steps`, sending a progress notification over SSE every `interval_ms`.',

@@ -9,5 +9,6 @@ case "${1:-}" in
   start) bash scripts/build.sh && exec node scripts/start.mjs ;;
   test) bash scripts/build.sh && exec bash scripts/test.sh ;;
   bench) bash scripts/build.sh && exec node bench/run.mjs ;;
-  *) echo "usage: run.sh build|start|test|bench" >&2; exit 2 ;;
+  study) bash scripts/build.sh && exec node bench/study.mjs ;;
+  *) echo "usage: run.sh build|start|test|bench|study" >&2; exit 2 ;;
 esac

@@ -32,12 +32,13 @@ function withToken(init, token) {
  * @param {typeof fetch} [options.fetch] the fetch underneath (default: globalThis.fetch)
  * @param {number} [options.maxRounds] challenges to answer for one request before giving up (3)
  * @param {number} [options.solveBudgetMs] how long one solve may take (30 000)
+ * @param {number} [options.maxUnavailableWaits] 503s with a short Retry-After to wait out (10)
  * @param {{ payInvoice(args: { invoice: string }): Promise<{ preimage: string }> }} [options.wallet]
  *   pays L402 invoices (the same shape as @getalby/lightning-tools' wallets); without one, only
  *   proof-of-work challenges are answered
  * @param {(event: object) => void} [options.onEvent] sees `challenge`, `solved`, `paid`, `redeemed`, `token_dropped`
  */
-export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRounds = 3, solveBudgetMs = 30_000, onEvent = () => {} } = {}) {
+export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRounds = 3, maxUnavailableWaits = 10, solveBudgetMs = 30_000, onEvent = () => {} } = {}) {
   let token = null;
   let inflight = null; // one solve at a time, shared by every request that meets a 402
 
@@ -96,6 +97,7 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRou
   }
 
   return async function fetchThroughGate(input, init) {
+    let waits = 0; // 503 waits, counted apart from challenge rounds
     for (let round = 0; ; round++) {
       const sent = token;
       const response = await inner(input, withToken(init, sent));
@@ -104,6 +106,18 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRou
         if (body?.error === 'invalid_or_expired_token') {
           if (token === sent) token = null;
           onEvent({ type: 'token_dropped' });
+          continue;
+        }
+      }
+      // A gateway whose own storage failed says when to come back; a short wait is recovery.
+      if (response.status === 503 && waits < maxUnavailableWaits) {
+        const wait = Number(response.headers.get('retry-after'));
+        if (wait > 0 && wait <= 10) {
+          waits++;
+          round--;
+          onEvent({ type: 'unavailable', retry_after: wait });
+          await response.arrayBuffer().catch(() => {});
+          await new Promise((r) => setTimeout(r, wait * 1000));
           continue;
         }
       }

@@ -1,0 +1,191 @@
+// `npm run study`: does a 402 let agents heal themselves where a 429 stalls them? Twenty agents on
+// the official MCP SDK each call a tool at 100 requests a minute against a 60-a-minute quota (STUDY_QUOTA), for
+// STUDY_SECONDS (default 120), under four server behaviours in turn: 429 without Retry-After, 429
+// with Retry-After, 402 with proof of work, and 402 with L402 against a real LNbits. 429 agents
+// follow the typical policy (retry at once, at most 3 times; or wait Retry-After, at most 3
+// times); 402 agents use the kit (the fetch wrapper, with a wallet for L402). During the proof-of-
+// work run a D1 fault is injected for 12 s. Prints a table, writes bench/study.md and bench/study.png.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { chromium } from 'playwright-core';
+import { startOrigin } from '../demo/origin.mjs';
+import { startLnbits } from '../demo/lnbits.mjs';
+import { gatehouseFetch } from '../clients/js/index.mjs';
+import { ROOT, startGateway } from '../tests/support/gateway.mjs';
+
+const SECONDS = Number(process.env.STUDY_SECONDS ?? 120);
+const AGENTS = Number(process.env.STUDY_AGENTS ?? 20);
+const QUOTA = Number(process.env.STUDY_QUOTA ?? 60);
+const INTERVAL_MS = 600; // 100 requests a minute
+const FAULT_MS = 12_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs, q) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] : null);
+
+/** CPU seconds used so far by this process's workerd children (utime + stime, /proc). */
+function workerdCpuSeconds() {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('workerd')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / 100;
+}
+
+/** A fetch with the typical client policy for 429: retry, at most `attempts` times. */
+function retrying429({ honourRetryAfter, attempts = 3, onDenied, stats }) {
+  return async (url, init) => {
+    for (let i = 0; ; i++) {
+      let res = await fetch(url, init);
+      if (res.status >= 500) stats.fiveXX++;
+      if (res.status !== 429) return res;
+      if (!honourRetryAfter) {
+        // The behaviour under study: a 429 that does not say when to come back.
+        const headers = new Headers(res.headers);
+        headers.delete('retry-after');
+        res = new Response(res.body, { status: res.status, headers });
+      }
+      onDenied();
+      if (i >= attempts) return res;
+      const wait = honourRetryAfter ? Math.min(60, Number(res.headers.get('retry-after')) || 1) * 1000 : 0;
+      await res.arrayBuffer();
+      if (wait) await sleep(wait);
+    }
+  };
+}
+
+async function agent(i, behaviour, url, wallet, deadline, stats) {
+  let deniedAt = null;
+  const onDenied = () => { deniedAt ??= performance.now(); };
+  const counting = (inner) => async (u, init) => {
+    const res = await inner(u, init);
+    if (res.status >= 500 && !(res.status === 503 && stats.faultActive)) stats.fiveXX++;
+    return res;
+  };
+  const fetchFn = behaviour.policy === 'kit'
+    ? gatehouseFetch({ fetch: counting(fetch), wallet, onEvent: (e) => { if (e.type === 'challenge') onDenied(); if (e.type === 'unavailable') stats.recoveredFromFault++; } })
+    : retrying429({ honourRetryAfter: behaviour.policy === 'retry-after', onDenied, stats });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchFn, requestInit: { headers: { 'x-api-key': `study-${behaviour.key}-${i}`, 'user-agent': 'study-agent/1.0' } } });
+  const client = new Client({ name: `study-agent-${i}`, version: '1.0.0' });
+  try {
+    await client.connect(transport);
+    for (let n = 0; performance.now() < deadline; n++) {
+      const started = performance.now();
+      await client.callTool({ name: 'echo', arguments: { message: `agent ${i} call ${n}` } });
+      stats.ok++;
+      if (deniedAt !== null) {
+        stats.recovery.push(performance.now() - deniedAt);
+        deniedAt = null;
+      }
+      await sleep(Math.max(0, INTERVAL_MS - (performance.now() - started)));
+    }
+  } catch (e) {
+    stats.failedRuns++;
+    stats.errors.push(String(e.message).slice(0, 120));
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+async function run(behaviour, ln) {
+  let echoes = 0;
+  const origin = await startOrigin({ onEvent: (e) => { if (e.kind === 'echo') echoes++; } });
+  const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: String(QUOTA), ...behaviour.vars(ln) } });
+  const stats = { ok: 0, failedRuns: 0, recovery: [], fiveXX: 0, errors: [], recoveredFromFault: 0, faultActive: false };
+  const cpuBefore = workerdCpuSeconds();
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  const wallet = behaviour.key === 'l402' ? { payInvoice: async ({ invoice }) => ({ preimage: await ln.pay(invoice) }) } : undefined;
+  const fault = behaviour.fault ? (async () => {
+    await sleep(SECONDS * 400);
+    stats.faultActive = true;
+    // Challenges cannot be stored or redeemed, and token holders' revocation lists go stale.
+    await gateway.db.prepare('ALTER TABLE challenges RENAME TO challenges_away').run();
+    await gateway.db.prepare('ALTER TABLE revoked_tokens RENAME TO revoked_away').run();
+    await sleep(FAULT_MS);
+    await gateway.db.prepare('ALTER TABLE challenges_away RENAME TO challenges').run();
+    await gateway.db.prepare('ALTER TABLE revoked_away RENAME TO revoked_tokens').run();
+    await sleep(2_000);
+    stats.faultActive = false;
+  })() : Promise.resolve();
+  await Promise.all([...Array.from({ length: AGENTS }, (_, i) => agent(i, behaviour, gateway.mcpUrl, wallet, deadline, stats)), fault]);
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = workerdCpuSeconds() - cpuBefore;
+  await sleep(500);
+  await gateway.dispose();
+  await origin.close();
+  return {
+    name: behaviour.name,
+    ok: stats.ok,
+    throughput: stats.ok / elapsed,
+    failed: stats.failedRuns,
+    p50: quantile(stats.recovery, 0.5),
+    p95: quantile(stats.recovery, 0.95),
+    cpuMsPerAdmitted: (cpu * 1000) / Math.max(1, stats.ok),
+    fiveXX: stats.fiveXX,
+    originCount: echoes,
+    faultRecoveries: stats.recoveredFromFault,
+    errors: [...new Set(stats.errors)].slice(0, 3),
+  };
+}
+
+const behaviours = [
+  { name: '429 without Retry-After', key: '429', policy: 'retry-now', vars: () => ({ LEGACY_USER_AGENTS: 'study-agent/*' }) },
+  { name: '429 with Retry-After', key: '429ra', policy: 'retry-after', vars: () => ({ LEGACY_USER_AGENTS: 'study-agent/*' }) },
+  { name: '402 with proof of work', key: 'pow', policy: 'kit', fault: true, vars: () => ({ CHALLENGE_OFFERS: 'pow' }) },
+  { name: '402 with L402 (LNbits)', key: 'l402', policy: 'kit', vars: (ln) => ({ CHALLENGE_OFFERS: 'l402', L402_BACKEND_URL: ln.url, L402_BACKEND_KEY: ln.gateway.inkey, L402_ROOT_KEY: 'study-root-key-0123456789abcdef0123456789' }) },
+];
+
+function plotHtml(rows) {
+  const bar = (title, key, fmt) => {
+    const max = Math.max(1, ...rows.map((r) => r[key] ?? 0));
+    const bars = rows.map((r, i) => {
+      const v = r[key] ?? 0;
+      const w = 380 * v / max;
+      return `<text x="0" y="${30 + i * 28}" font-size="12">${r.name}</text><rect x="190" y="${18 + i * 28}" width="${w}" height="16" fill="#2f6fdb"/><text x="${196 + w}" y="${30 + i * 28}" font-size="12">${r[key] === null ? 'n/a' : fmt(v)}</text>`;
+    }).join('');
+    return `<figure><figcaption>${title}</figcaption><svg width="640" height="${24 + rows.length * 28}">${bars}</svg></figure>`;
+  };
+  return `<!doctype html><meta charset="utf-8"><style>body{font:14px system-ui;margin:16px}figure{margin:0 0 12px}figcaption{font-weight:600;margin-bottom:4px}</style>
+  <h3>${AGENTS} agents at 100 req/min against ${QUOTA}/min, ${SECONDS} s per behaviour</h3>
+  ${bar('Useful throughput (successful calls/s)', 'throughput', (v) => v.toFixed(1))}
+  ${bar('Agent runs needing a human (of ' + AGENTS + ')', 'failed', (v) => String(v))}
+  ${bar('Recovery latency p95 (ms)', 'p95', (v) => v.toFixed(0))}
+  ${bar('workerd CPU per admitted request (ms)', 'cpuMsPerAdmitted', (v) => v.toFixed(2))}`;
+}
+
+const ln = await startLnbits();
+const rows = [];
+try {
+  for (const b of behaviours) {
+    console.error(`running: ${b.name} (${SECONDS} s)`);
+    rows.push(await run(b, ln));
+  }
+} finally {
+  ln.stop();
+}
+const f = (v, d = 0) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
+const table = [
+  `${AGENTS} agents, each on the official MCP SDK calling a tool at 100 requests/minute against a ${QUOTA}/minute quota, ${SECONDS} s per behaviour, on loopback (\`npm run study\`).`,
+  '',
+  '| server behaviour | agent policy | successful calls | useful throughput (calls/s) | runs needing a human | recovery p50 (ms) | recovery p95 (ms) | workerd CPU per admitted request (ms) | 5xx | origin saw = agents counted |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r, i) => `| ${r.name} | ${['retry at once, 3 times', 'wait Retry-After, 3 times', 'kit: solve, redeem, retry', 'kit: pay, redeem, retry'][i]} | ${r.ok} | ${f(r.throughput, 1)} | ${r.failed} of ${AGENTS} (${f((100 * r.failed) / AGENTS)}%) | ${f(r.p50)} | ${f(r.p95)} | ${f(r.cpuMsPerAdmitted, 2)} | ${r.fiveXX} | ${r.originCount === r.ok ? 'yes' : `no (${r.originCount} vs ${r.ok})`} |`),
+  '',
+  `During the proof-of-work run, D1 was made to fail for ${FAULT_MS / 1000} s (challenge and revocation tables gone): agents met \`503\` with \`Retry-After\` ${rows[2]?.faultRecoveries ?? 0} times and carried on.`,
+  ...rows.filter((r) => r.errors.length).map((r) => `- ${r.name}, first errors: ${r.errors.join(' / ')}`),
+  '',
+].join('\n');
+console.log(table);
+writeFileSync(join(ROOT, 'bench', 'study.md'), table);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+const page = await browser.newPage({ viewport: { width: 700, height: 560 } });
+await page.setContent(plotHtml(rows));
+await page.screenshot({ path: join(ROOT, 'bench', 'study.png'), fullPage: true });
+await browser.close();
+process.exit(0);
