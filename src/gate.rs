@@ -2,7 +2,7 @@
 //! (the body of a POST, size-capped, checked against `Mcp-Method`/`Mcp-Name`), establishes who
 //! is calling (OAuth, when on), and admits by credential with no I/O, or by the quota. At
 //! exhaustion, and only then, it answers with challenges: a 402, an in-band JSON-RPC error for
-//! clients that cannot act on a 402, or a 429 for legacy clients (PROTOCOLS §1, §2, §4, §5).
+//! clients that cannot act on a 402, or a 429 for legacy clients (docs/PROTOCOL.md §1, §2, §4, §5).
 //! Every tool call, admitted or not, goes to the audit trail.
 
 use gatehouse_core::audit::{records, Caller, Outcome};

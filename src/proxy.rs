@@ -1,5 +1,5 @@
 //! Forwards a request to its route's origin and streams the answer back (MCP Streamable HTTP,
-//! PROTOCOLS §4). The origin's body (JSON, or an SSE stream event by event) goes back as a stream,
+//! docs/PROTOCOL.md §4). The origin's body (JSON, or an SSE stream event by event) goes back as a stream,
 //! never buffered. The request body goes on as the client's stream, or as the bytes the gateway
 //! read to apply its policy. Redirects are returned to the client, not followed, so the origin
 //! cannot steer the gateway elsewhere. The timeout covers the wait for response headers only.

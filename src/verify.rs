@@ -1,4 +1,4 @@
-//! `POST /api/verify-challenge` (PROTOCOLS §1): judge a solution, spend the challenge exactly
+//! `POST /api/verify-challenge` (docs/PROTOCOL.md §1): judge a solution, spend the challenge exactly
 //! once, and mint the access token.
 
 use gatehouse_core::bytes::to_hex;

@@ -1,4 +1,4 @@
-//! Challenges and their redemption at `POST /api/verify-challenge` (PROTOCOLS §1).
+//! Challenges and their redemption at `POST /api/verify-challenge` (docs/PROTOCOL.md §1).
 //!
 //! Creating a challenge and judging a redemption are pure; the shell stores the challenge in D1
 //! and enforces single use with one conditional `UPDATE … WHERE redeemed_at IS NULL AND

@@ -1,7 +1,7 @@
 //! Every answer the gateway gives instead of the origin's, and its one mapping to the wire.
 //!
 //! Status codes follow the rule that a client must be able to act on each: `402` only for a
-//! confirmed quota exhaustion (PROTOCOLS §1), `401` for a bad credential, `400` for malformed
+//! confirmed quota exhaustion (docs/PROTOCOL.md §1), `401` for a bad credential, `400` for malformed
 //! input, `503` with `Retry-After` when a binding the gateway depends on fails (never `402` or
 //! `429`: the client did nothing wrong), `502`/`504` when the origin fails. Wire messages stay
 //! generic; the detail (`log_detail`) goes to the operator's log.

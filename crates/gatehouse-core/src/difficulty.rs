@@ -2,7 +2,7 @@
 //! load, escalation for repeat offenders, and what a challenge is expected to cost.
 //!
 //! Costs are stated against a reference solver, one core hashing at `REFERENCE_HASH_RATE`
-//! (Node's `crypto.createHash`, about ten times slower than native SHA-256; PROTOCOLS §1), so an
+//! (Node's `crypto.createHash`, about ten times slower than native SHA-256; docs/PROTOCOL.md §1), so an
 //! agent can scale the estimate by its own speed. Solve times are geometric: the 95th percentile
 //! is about three times the mean, which is what a time budget is checked against.
 

@@ -1,4 +1,4 @@
-//! Reading MCP JSON-RPC requests (MCP Streamable HTTP, PROTOCOLS §4) for policy: which methods a
+//! Reading MCP JSON-RPC requests (MCP Streamable HTTP, docs/PROTOCOL.md §4) for policy: which methods a
 //! body calls and on what (`tools/call` and `prompts/get` name a tool or prompt, `resources/read`
 //! a URI). A body may be one request or, in revision 2025-03-26, a batch. Size-capped.
 

@@ -1,4 +1,4 @@
-//! The 402 body and headers (PROTOCOLS §1): one `WWW-Authenticate` line per offered challenge,
+//! The 402 body and headers (docs/PROTOCOL.md §1): one `WWW-Authenticate` line per offered challenge,
 //! in the configured order (L402 first when offered, since a popular client dispatches on the
 //! first scheme it sees), the rate-limit headers, `Retry-After` for clients that only wait, and a
 //! JSON body that carries the whole offer so agents need not parse headers.
@@ -83,7 +83,7 @@ fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
 }
 
 fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
-    // The exact form all three clients of PROTOCOLS §2 parse: macaroon first, both quoted.
+    // The form the common L402 clients all parse (docs/PROTOCOL.md §2): macaroon first, quoted.
     let line = format!(
         "L402 macaroon=\"{}\", invoice=\"{}\"",
         offer.macaroon, offer.invoice

@@ -1,4 +1,4 @@
-//! The proof-of-work rule (the project's own format, `docs/PROTOCOL.md`):
+//! The proof-of-work rule (the project's own format, `docs/PROTOCOL.md` §1):
 //! `sha256(utf8(salt_hex + nonce))` must start with at least `difficulty` zero BITS, where the
 //! nonce is the decimal form of an unsigned 64-bit integer.
 //!

@@ -1,4 +1,4 @@
-//! A proof-of-work solver for Gatehouse challenges (the rule of `docs/PROTOCOL`: the first bits of
+//! A proof-of-work solver for Gatehouse challenges (the rule of `docs/PROTOCOL.md` §1: the first bits of
 //! `sha256(salt_hex + decimal nonce)` must be zero), built for speed:
 //!
 //! - the salt is absorbed once and the hasher state cloned per nonce; salt and nonce fit one

@@ -1,4 +1,4 @@
-//! L402 credentials as aperture mints them (PROTOCOLS §2): the macaroon identifier
+//! L402 credentials as aperture mints them (docs/PROTOCOL.md §2): the macaroon identifier
 //! `uint16 BE version 0 || payment_hash[32] || token_id[32]`, the caveats `services=<name>:<tier>`,
 //! `<name>_capabilities=<list>` and `<name>_valid_until=<unix>`, and the root key, derived here
 //! from the operator's secret and the token id so that verification needs no storage.

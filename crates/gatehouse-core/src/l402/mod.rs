@@ -1,4 +1,4 @@
-//! L402 (formerly LSAT): pay a Lightning invoice, present `macaroon:preimage` (PROTOCOLS §2).
+//! L402 (formerly LSAT): pay a Lightning invoice, present `macaroon:preimage` (docs/PROTOCOL.md §2).
 
 pub mod credential;
 pub mod invoice;
