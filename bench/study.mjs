@@ -122,7 +122,8 @@ async function run(behaviour, ln) {
   return {
     name: behaviour.name,
     ok: stats.ok,
-    throughput: stats.ok / elapsed,
+    // Over the whole window: agents that stopped for a human count as producing nothing after.
+    throughput: stats.ok / Math.max(elapsed, SECONDS),
     failed: stats.failedRuns,
     p50: quantile(stats.recovery, 0.5),
     p95: quantile(stats.recovery, 0.95),
