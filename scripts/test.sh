@@ -24,6 +24,7 @@ fi
 step "cargo test (gatehouse-core and the client kit, native)"
 cargo test -p gatehouse-core --quiet
 cargo test -p gatehouse-kit --release --quiet
+cargo build -p gatehouse-kit --release --quiet --bin gatehouse-solve
 
 step "wrangler deploy --dry-run (the bundle validates)"
 wrangler deploy --dry-run --outdir dist >/dev/null

@@ -142,6 +142,15 @@ describe('the gateway as an L402 server', () => {
     assert.ok(result.session);
   });
 
+  test('the Rust kit pays an L402 challenge from LNbits and its credential gets through', async () => {
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'rust-kit' });
+    const cli = join(ROOT, 'target', 'release', 'gatehouse-solve');
+    const authorization = await new Promise((resolve, reject) => execFile(cli, ['l402', l402Line(res), '--lnbits', ln.url, '--key', ln.payer.adminkey], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))));
+    assert.match(authorization, /^L402 [A-Za-z0-9+/=]+:[0-9a-f]{64}$/);
+    const ok = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, authorization }, body: INITIALIZE });
+    assert.equal(ok.status, 200);
+  });
+
   test('the JS wrapper pays with a wallet and a stock SDK client keeps working', async () => {
     const events = [];
     const wallet = { payInvoice: async ({ invoice }) => ({ preimage: await ln.pay(invoice) }) };

@@ -7,6 +7,8 @@
 //! - threads claim chunks of the nonce space from a shared counter and stop as soon as any finds
 //!   a solution, so the work scales across cores.
 
+pub mod lightning;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 

@@ -1,13 +1,19 @@
-//! `gatehouse-solve`: solve a Gatehouse proof-of-work challenge, or measure this machine.
+//! `gatehouse-solve`: solve a Gatehouse proof-of-work challenge, pay an L402 one, or measure
+//! this machine.
 //!
 //! ```text
 //! gatehouse-solve solve <salt> <difficulty> [--threads N]   # prints {"nonce", "hashes", "ms"}
+//! gatehouse-solve l402 '<WWW-Authenticate value>' WALLET   # prints the Authorization value
+//! gatehouse-solve pay <bolt11> WALLET                       # prints the preimage
 //! gatehouse-solve bench [--seconds S]                      # hash rates, and openssl's for scale
 //! ```
+//!
+//! WALLET is `--lnbits <url> --key <admin key>` or `--lnd <url> --macaroon <hex>`.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use gatehouse_kit::lightning::{l402_authorization, Wallet};
 use gatehouse_kit::{hash_rate, solve};
 
 fn threads_default() -> usize {
@@ -51,9 +57,43 @@ fn openssl_rate(seconds: u64) -> Option<f64> {
     Some(kbytes * 1_000.0 / 64.0)
 }
 
+fn wallet(args: &[String]) -> Option<Wallet> {
+    match (
+        flag(args, "--lnbits"),
+        flag(args, "--key"),
+        flag(args, "--lnd"),
+        flag(args, "--macaroon"),
+    ) {
+        (Some(url), Some(admin_key), None, None) => Some(Wallet::Lnbits { url, admin_key }),
+        (None, None, Some(url), Some(macaroon_hex)) => Some(Wallet::Lnd { url, macaroon_hex }),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some(cmd @ ("l402" | "pay")) if args.len() >= 2 => {
+            let Some(wallet) = wallet(&args) else {
+                eprintln!("a wallet is needed: --lnbits <url> --key <admin key>, or --lnd <url> --macaroon <hex>");
+                return ExitCode::from(2);
+            };
+            let result = if cmd == "l402" {
+                l402_authorization(&args[1], &wallet)
+            } else {
+                wallet.pay(&args[1])
+            };
+            match result {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("solve") if args.len() >= 3 => {
             let Ok(bits) = args[2].parse::<u8>() else {
                 eprintln!("difficulty must be a number of bits (0-64)");
@@ -95,7 +135,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: gatehouse-solve solve <salt> <difficulty> [--threads N] | bench [--seconds S]");
+            eprintln!("usage: gatehouse-solve solve <salt> <difficulty> [--threads N] | l402 <challenge> WALLET | pay <bolt11> WALLET | bench [--seconds S]");
             ExitCode::from(2)
         }
     }
