@@ -64,7 +64,7 @@ pub async fn handle(
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
         }
-        (Method::Get, "/admin/api/audit") => audit(&req, env).await,
+        (Method::Get, "/admin/api/audit") => audit(&req, env, now_ms).await,
         (Method::Get, "/admin/api/health") => respond::json(
             200,
             &json!({ "audit_write_failures": audit_log::failures() }),
@@ -142,7 +142,9 @@ fn is_jti(jti: &str) -> bool {
 }
 
 /// `GET /admin/api/audit?identity=&name=&since=&until=&limit=` (times in Unix ms), newest first.
-async fn audit(req: &Request, env: &Env) -> Result<Response, Denial> {
+async fn audit(req: &Request, env: &Env, now_ms: u64) -> Result<Response, Denial> {
+    // This isolate's queued rows first, so the trail includes what it has just seen.
+    audit_log::flush_now(env, now_ms).await;
     let filter: audit_log::Filter = req
         .query()
         .map_err(|_| Denial::InvalidRequest("query must be identity, name, since, until, limit"))?;

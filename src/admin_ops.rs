@@ -148,5 +148,5 @@ fn audit_change(env: &Env, ctx: &Context, method: &str, name: &str, arguments: V
         "tier": null, "admitted_by": "admin_secret", "method": method, "name": name,
         "arguments": arguments.to_string(), "status": 200, "latency_ms": 0, "remaining": null, "challenge": "",
     });
-    audit_log::write(env, ctx, vec![record]);
+    audit_log::write(env, ctx, vec![record], now_ms);
 }

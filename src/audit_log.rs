@@ -1,12 +1,12 @@
-//! Writes the audit trail off the response path: a JSON log line per record, and a D1 row.
-//! A failure to record never fails the request; it is logged and counted, and the count is
-//! reported by the admin API.
+//! Writes the audit trail off the response path: a JSON log line per record at once, and D1 rows
+//! in batches (a write per tool call would cost more than the call). A failure to record never
+//! fails the request; it is logged and counted, and the count is reported by the admin API.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Env};
+use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};
 
 use crate::challenge_store::db;
 
@@ -45,46 +45,88 @@ fn js(v: &Value) -> JsValue {
     }
 }
 
-pub fn write(env: &Env, ctx: &Context, records: Vec<Value>) {
-    if records.is_empty() {
-        return;
-    }
+thread_local! {
+    static PENDING: RefCell<(Vec<Value>, u64)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// Rows are written to D1 in batches: at most every `FLUSH_MS`, or once `FLUSH_ROWS` wait.
+const FLUSH_MS: u64 = 2_000;
+const FLUSH_ROWS: usize = 50;
+
+/// Logs each record now and queues it for D1, which gets it in the next batch.
+pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
     for r in &records {
         console_log!("{r}");
     }
-    let env = env.clone();
-    ctx.wait_until(async move {
-        let result = async {
-            let db = db(&env)?;
-            let placeholders = (1..=COLUMNS.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO audit ({}) VALUES ({placeholders})",
-                COLUMNS.join(", ")
-            );
-            let statements = records
-                .iter()
-                .map(|r| {
-                    db.prepare(&sql)
-                        .bind(&COLUMNS.iter().map(|c| js(&r[*c])).collect::<Vec<_>>())
-                })
-                .collect::<worker::Result<Vec<_>>>()?;
-            db.batch(statements).await.map(|_| ())
-        }
-        .await;
-        if let Err(e) = result {
-            let count = FAILURES.with(|f| {
-                f.set(f.get() + records.len() as u64);
-                f.get()
-            });
-            console_error!(
-                "{}",
-                json!({ "event": "audit_write_failed", "error": e.to_string(), "failures": count })
-            );
+    let (due, first_queued) = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let was_empty = p.0.is_empty();
+        p.0.extend(records);
+        let due =
+            !p.0.is_empty() && (p.0.len() >= FLUSH_ROWS || now_ms.saturating_sub(p.1) >= FLUSH_MS);
+        if due {
+            p.1 = now_ms;
+            (Some(std::mem::take(&mut p.0)), false)
+        } else {
+            (None, was_empty && !p.0.is_empty())
         }
     });
+    let env = env.clone();
+    if let Some(batch) = due {
+        ctx.wait_until(async move { insert(&env, batch).await });
+    } else if first_queued {
+        // Rows queued behind a recent flush get their own, later one, so an isolate that goes
+        // quiet still writes them.
+        ctx.wait_until(async move {
+            Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
+            flush_now(&env, now_ms + FLUSH_MS).await;
+        });
+    }
+}
+
+/// Writes whatever is queued, now (before the admin API reads the trail).
+pub async fn flush_now(env: &Env, now_ms: u64) {
+    let batch = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.1 = now_ms;
+        std::mem::take(&mut p.0)
+    });
+    if !batch.is_empty() {
+        insert(env, batch).await;
+    }
+}
+
+async fn insert(env: &Env, records: Vec<Value>) {
+    let result = async {
+        let db = db(env)?;
+        let placeholders = (1..=COLUMNS.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO audit ({}) VALUES ({placeholders})",
+            COLUMNS.join(", ")
+        );
+        let statements = records
+            .iter()
+            .map(|r| {
+                db.prepare(&sql)
+                    .bind(&COLUMNS.iter().map(|c| js(&r[*c])).collect::<Vec<_>>())
+            })
+            .collect::<worker::Result<Vec<_>>>()?;
+        db.batch(statements).await.map(|_| ())
+    }
+    .await;
+    if let Err(e) = result {
+        let count = FAILURES.with(|f| {
+            f.set(f.get() + records.len() as u64);
+            f.get()
+        });
+        console_error!(
+            "{}",
+            json!({ "event": "audit_write_failed", "error": e.to_string(), "failures": count })
+        );
+    }
 }
 
 #[derive(Deserialize)]

@@ -109,6 +109,7 @@ pub async fn handle(
                 now_ms,
                 &cfg.audit,
             ),
+            now_ms,
         );
     }
     outcome
