@@ -22,7 +22,7 @@ use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::admission::{admit_l402, admit_token, Admitted};
 use crate::proxy::{self, Forward};
-use crate::request_facts::RequestFacts;
+use crate::request_facts::{non_empty_header, RequestFacts};
 use crate::{audit_log, body, identity, metrics_sink, offers, operations, quota_do, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
@@ -49,13 +49,7 @@ pub async fn handle(
         _ => None,
     };
     let parsed = body.as_deref().and_then(calls);
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .ok()
-            .flatten()
-            .filter(|v| !v.trim().is_empty())
-    };
+    let header = |name: &str| non_empty_header(&req, name);
     check_headers(
         header("mcp-method").as_deref(),
         header("mcp-name").as_deref(),
@@ -205,13 +199,7 @@ async fn admit(
     trail: &mut Trail,
     now_ms: u64,
 ) -> Result<Response, Denial> {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .ok()
-            .flatten()
-            .filter(|v| !v.trim().is_empty())
-    };
+    let header = |name: &str| non_empty_header(req, name);
     let (mut token, authorization) = (header(TOKEN_HEADER), header("authorization"));
     let mut route_policy = route.quota.clone();
     if let Some(o) = &cfg.oauth {

@@ -7,6 +7,15 @@ use gatehouse_core::token::{binding_hash, Fingerprint};
 use sha2::{Digest, Sha256};
 use worker::Request;
 
+/// A request header's value, treating an empty one as absent.
+pub fn non_empty_header(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .ok()
+        .flatten()
+        .filter(|v| !v.trim().is_empty())
+}
+
 pub struct RequestFacts {
     /// `key:<hash>` for an API key, `ip:<address>` otherwise. Keys are hashed so that a raw API
     /// key never lands in a Durable Object name or a log line.
