@@ -9,7 +9,7 @@ use gatehouse_core::difficulty::{adjust, Observed};
 use gatehouse_core::metrics::Delta;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use worker::{console_error, Context, Env};
+use worker::{console_error, Context, Delay, Env};
 
 use crate::quota_do;
 
@@ -19,6 +19,8 @@ pub const OBJECT: &str = "metrics:global";
 
 thread_local! {
     static PENDING: RefCell<(Delta, u64)> = RefCell::new((Delta::default(), 0));
+    /// Whether a delayed flush is already on its way for what is pending.
+    static SCHEDULED: RefCell<bool> = const { RefCell::new(false) };
     /// The controller's latest difficulty, as the last flush heard it.
     static ADAPTIVE: RefCell<Option<u8>> = const { RefCell::new(None) };
 }
@@ -143,6 +145,20 @@ pub fn maybe_flush(env: &Env, ctx: &Context, now_ms: u64, controller: Option<Con
     if let Some(delta) = take(now_ms, false) {
         let env = env.clone();
         ctx.wait_until(async move { ship(&env, delta, now_ms, controller).await });
+        return;
+    }
+    // Events that arrived just after a flush get a later one of their own, so an isolate that
+    // goes quiet still reports them.
+    let pending = PENDING.with(|p| !p.borrow().0.is_empty());
+    if pending && !SCHEDULED.with(|s| s.replace(true)) {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
+            SCHEDULED.with(|s| *s.borrow_mut() = false);
+            if let Some(delta) = take(now_ms + FLUSH_MS, true) {
+                ship(&env, delta, now_ms + FLUSH_MS, controller).await;
+            }
+        });
     }
 }
 
