@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};
 
-use crate::challenge_store::db;
+use crate::challenge_store::{db, execute};
 
 thread_local! {
     static FAILURES: Cell<u64> = const { Cell::new(0) };
@@ -161,11 +161,5 @@ pub async fn query(env: &Env, f: &Filter) -> worker::Result<Vec<Value>> {
 
 pub async fn purge(env: &Env, now_ms: u64, retention_days: u32) -> worker::Result<usize> {
     let cutoff = now_ms.saturating_sub(u64::from(retention_days) * 86_400_000) as f64;
-    let meta = db(env)?
-        .prepare("DELETE FROM audit WHERE ts < ?1")
-        .bind(&[cutoff.into()])?
-        .run()
-        .await?
-        .meta()?;
-    Ok(meta.and_then(|m| m.changes).unwrap_or(0))
+    execute(env, "DELETE FROM audit WHERE ts < ?1", &[cutoff.into()]).await
 }

@@ -9,12 +9,18 @@ use gatehouse_core::bytes::from_hex;
 use gatehouse_core::challenge::{L402Offer, PowChallenge, Puzzle, StoredChallenge};
 use gatehouse_core::denial::{Denial, Dependency};
 use serde::Deserialize;
-use worker::{console_error, D1Database, Env};
+use worker::{console_error, wasm_bindgen::JsValue, D1Database, Env};
 
 pub const BINDING: &str = "DB";
 
 pub fn db(env: &Env) -> worker::Result<D1Database> {
     env.d1(BINDING)
+}
+
+/// Runs one write statement and returns how many rows it changed.
+pub async fn execute(env: &Env, sql: &str, args: &[JsValue]) -> worker::Result<usize> {
+    let meta = db(env)?.prepare(sql).bind(args)?.run().await?.meta()?;
+    Ok(meta.and_then(|m| m.changes).unwrap_or(0))
 }
 
 fn unavailable(e: worker::Error) -> Denial {
@@ -31,10 +37,10 @@ pub async fn insert_pow(
     client_key: &str,
     now_ms: u64,
 ) -> Result<(), Denial> {
-    async {
-        db(env)?
-            .prepare("INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at, reduced) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6, ?7)")
-            .bind(&[
+    execute(
+        env,
+        "INSERT INTO challenges (id, kind, client_key, salt, difficulty, created_at, expires_at, reduced) VALUES (?1, 'pow', ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[
                 c.id.as_str().into(),
                 client_key.into(),
                 c.salt.as_str().into(),
@@ -42,12 +48,10 @@ pub async fn insert_pow(
                 (now_ms as f64).into(),
                 (c.expires_at_ms as f64).into(),
                 f64::from(u8::from(c.reduced)).into(),
-            ])?
-            .run()
-            .await
-            .map(|_| ())
-    }
+            ],
+    )
     .await
+    .map(|_| ())
     .map_err(unavailable)
 }
 
@@ -57,21 +61,19 @@ pub async fn insert_l402(
     client_key: &str,
     now_ms: u64,
 ) -> Result<(), Denial> {
-    async {
-        db(env)?
-            .prepare("INSERT INTO challenges (id, kind, client_key, payment_hash, created_at, expires_at) VALUES (?1, 'l402', ?2, ?3, ?4, ?5)")
-            .bind(&[
+    execute(
+        env,
+        "INSERT INTO challenges (id, kind, client_key, payment_hash, created_at, expires_at) VALUES (?1, 'l402', ?2, ?3, ?4, ?5)",
+        &[
                 offer.challenge_id.as_str().into(),
                 client_key.into(),
                 offer.payment_hash.as_str().into(),
                 (now_ms as f64).into(),
                 (offer.expires_at_ms as f64).into(),
-            ])?
-            .run()
-            .await
-            .map(|_| ())
-    }
+            ],
+    )
     .await
+    .map(|_| ())
     .map_err(unavailable)
 }
 
@@ -136,31 +138,26 @@ pub async fn load(env: &Env, id: &str) -> Result<Option<Loaded>, Denial> {
 
 /// Marks the challenge redeemed if it still can be. `true` only for the one caller that did.
 pub async fn redeem_once(env: &Env, id: &str, now_ms: u64) -> Result<bool, Denial> {
-    let changes = async {
-        db(env)?
-            .prepare("UPDATE challenges SET redeemed_at = ?2 WHERE id = ?1 AND redeemed_at IS NULL AND expires_at > ?2")
-            .bind(&[id.into(), (now_ms as f64).into()])?
-            .run()
-            .await?
-            .meta()
-    }
+    let changes = execute(
+        env,
+        "UPDATE challenges SET redeemed_at = ?2 WHERE id = ?1 AND redeemed_at IS NULL AND expires_at > ?2",
+        &[id.into(), (now_ms as f64).into()],
+    )
     .await
-    .map_err(unavailable)?
-    .and_then(|m| m.changes);
-    Ok(changes == Some(1))
+    .map_err(unavailable)?;
+    Ok(changes == 1)
 }
 
 /// Deletes challenges that expired more than `grace_ms` ago. Until then a late redemption gets
 /// 410 rather than 404, which tells an agent its solver is too slow, not that it is lost.
 pub async fn purge_expired(env: &Env, now_ms: u64, grace_ms: u64) -> worker::Result<usize> {
     let cutoff = now_ms.saturating_sub(grace_ms) as f64;
-    let meta = db(env)?
-        .prepare("DELETE FROM challenges WHERE expires_at < ?1")
-        .bind(&[cutoff.into()])?
-        .run()
-        .await?
-        .meta()?;
-    Ok(meta.and_then(|m| m.changes).unwrap_or(0))
+    execute(
+        env,
+        "DELETE FROM challenges WHERE expires_at < ?1",
+        &[cutoff.into()],
+    )
+    .await
 }
 
 /// Challenges that expired unredeemed before `cutoff_ms`, by kind: counted before the purge

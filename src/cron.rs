@@ -3,7 +3,7 @@
 
 use worker::{console_error, console_log, Env};
 
-use crate::challenge_store::{db, purge_expired};
+use crate::challenge_store::{execute, purge_expired};
 
 const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
 
@@ -30,16 +30,12 @@ pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
         }
     }
     let challenges = purge_expired(env, now_ms, CHALLENGE_GRACE_MS).await;
-    let revocations = async {
-        db(env)?
-            .prepare("DELETE FROM revoked_tokens WHERE expires_at < ?1")
-            .bind(&[(now_ms as f64).into()])?
-            .run()
-            .await?
-            .meta()
-    }
-    .await
-    .map(|m| m.and_then(|m| m.changes).unwrap_or(0));
+    let revocations = execute(
+        env,
+        "DELETE FROM revoked_tokens WHERE expires_at < ?1",
+        &[(now_ms as f64).into()],
+    )
+    .await;
     match (challenges, revocations) {
         (Ok(c), Ok(r)) => {
             console_log!("{{\"event\":\"purged\",\"challenges\":{c},\"revocations\":{r}}}")

@@ -10,7 +10,7 @@ use gatehouse_core::policy::runtime::RuntimePolicy;
 use serde::Deserialize;
 use worker::{console_error, Env};
 
-use crate::challenge_store::db;
+use crate::challenge_store::{db, execute};
 
 const TTL_MS: u64 = 5_000;
 
@@ -68,14 +68,11 @@ pub fn cached_runtime_policy() -> RuntimePolicy {
 
 pub async fn save_policy(env: &Env, policy: &RuntimePolicy, now_ms: u64) -> Result<(), Denial> {
     let doc = serde_json::to_string(policy).map_err(|_| Denial::Internal)?;
-    async {
-        db(env)?
-            .prepare("INSERT INTO runtime_policy (id, document, updated_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at")
-            .bind(&[doc.into(), (now_ms as f64).into()])?
-            .run()
-            .await
-            .map(|_| ())
-    }
+    execute(
+        env,
+        "INSERT INTO runtime_policy (id, document, updated_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at",
+        &[doc.into(), (now_ms as f64).into()],
+    )
     .await
     .map_err(unavailable)?;
     CACHE.with(|c| c.borrow_mut().policy = Some((policy.clone(), now_ms)));
@@ -121,14 +118,11 @@ pub async fn tier_for(env: &Env, client_id: &str, now_ms: u64) -> Result<Option<
 }
 
 pub async fn set_tier(env: &Env, row: &TierRow, now_ms: u64) -> Result<(), Denial> {
-    async {
-        db(env)?
-            .prepare("INSERT INTO client_tiers (client_id, tier, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (client_id) DO UPDATE SET tier = excluded.tier, updated_at = excluded.updated_at")
-            .bind(&[row.client_id.as_str().into(), row.tier.as_str().into(), (now_ms as f64).into()])?
-            .run()
-            .await
-            .map(|_| ())
-    }
+    execute(
+        env,
+        "INSERT INTO client_tiers (client_id, tier, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (client_id) DO UPDATE SET tier = excluded.tier, updated_at = excluded.updated_at",
+        &[row.client_id.as_str().into(), row.tier.as_str().into(), (now_ms as f64).into()],
+    )
     .await
     .map_err(unavailable)?;
     CACHE.with(|c| c.borrow_mut().tiers = None);

@@ -10,7 +10,7 @@ use gatehouse_core::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::{console_error, Context, Env};
 
-use crate::challenge_store::db;
+use crate::challenge_store::{db, execute};
 
 const SOFT_MS: u64 = 3_000;
 const HARD_MS: u64 = 8_000;
@@ -91,11 +91,12 @@ pub async fn revoke(
     now_ms: u64,
     reason: &str,
 ) -> worker::Result<()> {
-    db(env)?
-        .prepare("INSERT INTO revoked_tokens (jti, expires_at, revoked_at, reason) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)")
-        .bind(&[jti.into(), (expires_at_ms as f64).into(), (now_ms as f64).into(), reason.into()])?
-        .run()
-        .await?;
+    execute(
+        env,
+        "INSERT INTO revoked_tokens (jti, expires_at, revoked_at, reason) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+        &[jti.into(), (expires_at_ms as f64).into(), (now_ms as f64).into(), reason.into()],
+    )
+    .await?;
     CACHE.with(|c| c.borrow_mut().jtis.insert(jti.to_string()));
     Ok(())
 }
