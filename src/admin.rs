@@ -3,6 +3,8 @@
 //! the dashboard at `/admin`.
 //!
 //! - `POST /admin/api/revoke` `{"jti"}` or `{"token"}`: revoke an access token;
+//! - `POST /admin/api/keys`, `POST /admin/api/keys/revoke`: mint and revoke API keys
+//!   (`admin_keys.rs`);
 //! - `GET /admin/api/audit`: the audit trail; `GET /admin/api/health`: audit write failures;
 //! - `GET /admin/api/stats?since=&until=`: metrics over a time range (Unix ms, default the last
 //!   hour);
@@ -18,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{console_log, Context, Env, Method, Request, Response};
 
-use crate::{admin_ops, audit_log, body, respond, revocation};
+use crate::{admin_keys, admin_ops, audit_log, body, respond, revocation};
 
 const MAX_ADMIN_BODY: usize = 8_192;
 
@@ -63,6 +65,14 @@ pub async fn handle(
         (Method::Post, "/admin/api/revoke") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
+        }
+        (Method::Post, "/admin/api/keys") => {
+            let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
+            admin_keys::mint(cfg, &raw, now_ms)
+        }
+        (Method::Post, "/admin/api/keys/revoke") => {
+            let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
+            admin_keys::revoke(env, &raw, now_ms).await
         }
         (Method::Get, "/admin/api/audit") => audit(&req, env, now_ms).await,
         (Method::Get, "/admin/api/health") => respond::json(

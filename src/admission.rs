@@ -1,13 +1,18 @@
-//! Admission by credential, with no I/O on the request path: the gateway's own access token
-//! (`x-access-token`, or handed back in-band) or a paid L402 credential. Each admits a bounded
-//! number of requests, counted in the isolate and reported to the credential's counter.
+//! Admission by credential (docs/PROTOCOL.md §1, §2): the gateway's own access token
+//! (`x-access-token`, or handed back in-band) or a paid L402 credential. Either pays for a request
+//! with units of its grant, what the request's calls cost (`gatehouse_core::grant`), spent in the
+//! isolate with no I/O and reported to the credential's counter in the background.
+//!
+//! The one exception is an L402 credential's first use in an isolate: it waits for its counter,
+//! because the same payment can also be redeemed for a token at the redemption endpoint, and the
+//! counter is where the two meet so that only one of them wins.
 
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::l402::credential::{parse_authorization, verify};
 use gatehouse_core::ratelimit::token_headers;
-use gatehouse_core::token::{self, TokenRejection};
+use gatehouse_core::token::{self, AccessClaims, TokenRejection};
 use worker::{Context, Env};
 
 use crate::request_facts::RequestFacts;
@@ -20,19 +25,20 @@ pub struct Admitted {
     pub headers: Headers,
     pub remaining: u32,
     pub by: &'static str,
-    /// A reduced grant admits only these tools.
-    pub tools: Option<Vec<String>>,
+    /// The credential's revocation id and the units this request took, to give them back if a
+    /// per-tool limit refuses the request after all.
+    pub spent: Option<(String, u32)>,
 }
 
-/// `Some(headers)` when the token admits this request, `None` when its grant is spent.
-pub async fn admit_token(
+/// The token's claims if it is valid for this caller; its grant is spent by [`spend`].
+pub async fn check_token(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     facts: &RequestFacts,
     token: &str,
     now_ms: u64,
-) -> Result<Option<Admitted>, Denial> {
+) -> Result<AccessClaims, Denial> {
     let claims = token::check(
         &cfg.token,
         token,
@@ -44,18 +50,25 @@ pub async fn admit_token(
     if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
-    let tools = claims.tools.clone();
-    Ok(spend(
-        env,
-        ctx,
-        &claims.jti,
-        claims.grant,
-        claims.exp,
-        claims.exp - claims.iat,
-        now_ms,
-        "token",
-    )
-    .map(|a| Admitted { tools, ..a }))
+    Ok(claims)
+}
+
+/// Spends `cost` units of a checked token's grant; `None` when they do not fit.
+pub fn admit_token(
+    env: &Env,
+    ctx: &Context,
+    claims: &AccessClaims,
+    cost: u32,
+    now_ms: u64,
+) -> Option<Admitted> {
+    let grant = Grant {
+        jti: &claims.jti,
+        units: claims.grant,
+        expires_at_s: claims.exp,
+        lifetime_s: claims.exp - claims.iat,
+        by: "token",
+    };
+    spend(env, ctx, &grant, cost, now_ms)
 }
 
 /// The same for a paid L402 credential. `Authorization` in any other scheme is not ours to judge
@@ -65,6 +78,7 @@ pub async fn admit_l402(
     ctx: &Context,
     cfg: &Config,
     authorization: &str,
+    cost: u32,
     now_ms: u64,
 ) -> Result<Option<Admitted>, Denial> {
     let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
@@ -73,50 +87,61 @@ pub async fn admit_l402(
     let verified = parsed
         .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
         .map_err(Denial::InvalidL402)?;
-    let jti = format!("l402:{}", to_hex(&verified.token_id));
+    let jti = l402_jti(&verified.token_id);
     if revocation::is_revoked(env, ctx, &jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
-    let lifetime = verified.valid_until_s.saturating_sub(now_ms / 1_000);
-    Ok(spend(
-        env,
-        ctx,
-        &jti,
-        cfg.token.grant,
-        verified.valid_until_s,
-        lifetime,
-        now_ms,
-        "l402",
-    ))
+    let expires_at_ms = verified.valid_until_s * 1_000;
+    if token_usage::unseen(&jti) {
+        // First use here: the counter says whether the payment was redeemed for a token already,
+        // and records this use before it is admitted, so a later redemption is refused.
+        let spent = quota_do::spend_token(env, &jti, 0, expires_at_ms).await?;
+        if spent.redeemed {
+            return Err(Denial::InvalidToken(TokenRejection::Revoked));
+        }
+        let _ = token_usage::try_take(&jti, 0, cfg.token.grant, expires_at_ms, now_ms);
+        token_usage::observe_total(&jti, spent.used);
+    }
+    let grant = Grant {
+        jti: &jti,
+        units: cfg.token.grant,
+        expires_at_s: verified.valid_until_s,
+        lifetime_s: verified.valid_until_s.saturating_sub(now_ms / 1_000),
+        by: "l402",
+    };
+    Ok(spend(env, ctx, &grant, cost, now_ms))
 }
 
-/// Takes one use of a credential's grant, reporting uses to its counter in the background.
-#[allow(clippy::too_many_arguments)]
-fn spend(
-    env: &Env,
-    ctx: &Context,
-    jti: &str,
-    grant: u32,
+/// The revocation and counter id of the L402 credential with this token id.
+pub fn l402_jti(token_id: &[u8]) -> String {
+    format!("l402:{}", to_hex(token_id))
+}
+
+struct Grant<'a> {
+    jti: &'a str,
+    units: u32,
     expires_at_s: u64,
     lifetime_s: u64,
-    now_ms: u64,
     by: &'static str,
-) -> Option<Admitted> {
-    let expires_at_ms = expires_at_s * 1_000;
-    let taken = token_usage::try_take(jti, grant, expires_at_ms, now_ms)?;
+}
+
+/// Takes `cost` units of a credential's grant, reporting uses to its counter in the background.
+fn spend(env: &Env, ctx: &Context, g: &Grant, cost: u32, now_ms: u64) -> Option<Admitted> {
+    let expires_at_ms = g.expires_at_s * 1_000;
+    let taken = token_usage::try_take(g.jti, cost, g.units, expires_at_ms, now_ms)?;
     if let Some(count) = taken.report {
-        let (env, jti) = (env.clone(), jti.to_string());
+        let (env, jti) = (env.clone(), g.jti.to_string());
         ctx.wait_until(async move {
-            if let Ok(total) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
-                token_usage::observe_total(&jti, total);
+            if let Ok(spent) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
+                token_usage::observe_total(&jti, spent.used);
             }
         });
     }
-    let left = expires_at_s.saturating_sub(now_ms / 1_000);
+    let left = g.expires_at_s.saturating_sub(now_ms / 1_000);
     Some(Admitted {
-        headers: token_headers(grant, taken.used, lifetime_s, left).to_vec(),
-        remaining: grant.saturating_sub(taken.used),
-        by,
-        tools: None,
+        headers: token_headers(g.units, taken.used, g.lifetime_s, left).to_vec(),
+        remaining: g.units.saturating_sub(taken.used),
+        by: g.by,
+        spent: Some((g.jti.to_string(), cost)),
     })
 }

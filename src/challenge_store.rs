@@ -55,19 +55,23 @@ pub async fn insert_pow(
     .map_err(unavailable)
 }
 
+/// Stores an L402 offer with the token id of its macaroon, so that redeeming the payment here can
+/// be told apart from spending the credential (one payment, one grant).
 pub async fn insert_l402(
     env: &Env,
     offer: &L402Offer,
+    token_id_hex: &str,
     client_key: &str,
     now_ms: u64,
 ) -> Result<(), Denial> {
     execute(
         env,
-        "INSERT INTO challenges (id, kind, client_key, payment_hash, created_at, expires_at) VALUES (?1, 'l402', ?2, ?3, ?4, ?5)",
+        "INSERT INTO challenges (id, kind, client_key, payment_hash, token_id, created_at, expires_at) VALUES (?1, 'l402', ?2, ?3, ?4, ?5, ?6)",
         &[
                 offer.challenge_id.as_str().into(),
                 client_key.into(),
                 offer.payment_hash.as_str().into(),
+                token_id_hex.into(),
                 (now_ms as f64).into(),
                 (offer.expires_at_ms as f64).into(),
             ],
@@ -77,16 +81,22 @@ pub async fn insert_l402(
     .map_err(unavailable)
 }
 
-/// A stored challenge with when it was made and whether it buys a reduced grant.
+/// A stored challenge with when it was made, for whom, and whether it buys a reduced grant.
 pub struct Loaded {
     pub stored: StoredChallenge,
     pub created_at_ms: u64,
     pub reduced: bool,
+    /// The client it was issued to: only that client may redeem it.
+    pub client_key: String,
+    /// For an L402 offer: its macaroon's token id.
+    pub token_id: Option<Vec<u8>>,
 }
 
 #[derive(Deserialize)]
 struct Row {
     kind: String,
+    client_key: String,
+    token_id: Option<String>,
     salt: Option<String>,
     difficulty: Option<f64>,
     payment_hash: Option<String>,
@@ -115,7 +125,7 @@ impl Row {
 pub async fn load(env: &Env, id: &str) -> Result<Option<Loaded>, Denial> {
     let row: Option<Row> = async {
         db(env)?
-            .prepare("SELECT kind, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at, reduced FROM challenges WHERE id = ?1")
+            .prepare("SELECT kind, client_key, token_id, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at, reduced FROM challenges WHERE id = ?1")
             .bind(&[id.into()])?
             .first(None)
             .await
@@ -132,6 +142,8 @@ pub async fn load(env: &Env, id: &str) -> Result<Option<Loaded>, Denial> {
             stored,
             created_at_ms: r.created_at as u64,
             reduced: r.reduced.unwrap_or(0.0) > 0.0,
+            token_id: r.token_id.as_deref().and_then(from_hex),
+            client_key: r.client_key,
         })
     }))
 }

@@ -4,10 +4,12 @@
 //! runtime, which would surface as a bare 500.
 
 mod admin;
+mod admin_keys;
 mod admin_ops;
 mod admission;
 mod audit_log;
 mod body;
+mod caller;
 mod challenge_store;
 mod config_load;
 mod cron;
@@ -27,6 +29,7 @@ mod request_facts;
 mod respond;
 mod revocation;
 mod token_usage;
+mod trail;
 mod verify;
 mod webcrypto;
 
@@ -48,7 +51,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let outcome = match path.as_str() {
         VERIFY_PATH if req.method() == Method::Post => {
-            verify::handle(req, &env, &cfg, now_ms).await
+            verify::handle(req, &env, &ctx, &cfg, now_ms).await
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
         p if p == "/admin" || p.starts_with("/admin/") => {

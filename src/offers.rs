@@ -9,31 +9,47 @@ use gatehouse_core::config::{Config, OfferKind};
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::difficulty::PowPlan;
 use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
+use gatehouse_core::outstanding::Slot;
 use serde_json::json;
 use worker::{console_error, Env};
 
 use crate::request_facts::RequestFacts;
-use crate::{challenge_store, invoice, random};
+use crate::{challenge_store, invoice, quota_do, random};
 
+/// The offers of one 402, in the configured order: outstanding ones made again, the rest minted
+/// and remembered in the client's counter so that the next denial reuses them.
 pub async fn build(
     env: &Env,
     cfg: &Config,
-    kinds: &[OfferKind],
+    slots: &[Slot],
     plan: PowPlan,
     facts: &RequestFacts,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
-    let mut offers = Vec::with_capacity(kinds.len());
-    for kind in kinds {
-        match kind {
-            OfferKind::Pow => offers.push(Offer::Pow(pow(env, cfg, plan, facts, now_ms).await?)),
-            OfferKind::L402 => match l402(env, cfg, facts, now_ms).await {
-                Ok(offer) => offers.push(Offer::L402(offer)),
-                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
-                    if kinds.contains(&OfferKind::Pow) => {}
+    let with_pow = slots
+        .iter()
+        .any(|s| matches!(s, Slot::Mint(OfferKind::Pow) | Slot::Reuse(Offer::Pow(_))));
+    let mut offers = Vec::with_capacity(slots.len());
+    let mut minted = Vec::new();
+    for slot in slots {
+        let offer = match slot {
+            Slot::Reuse(offer) => offer.clone(),
+            Slot::Mint(OfferKind::Pow) => Offer::Pow(pow(env, cfg, plan, facts, now_ms).await?),
+            Slot::Mint(OfferKind::L402) => match l402(env, cfg, facts, now_ms).await {
+                Ok(offer) => Offer::L402(offer),
+                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend)) if with_pow => {
+                    continue
+                }
                 Err(denial) => return Err(denial),
             },
+        };
+        if matches!(slot, Slot::Mint(_)) {
+            minted.push(offer.clone());
         }
+        offers.push(offer);
+    }
+    if !minted.is_empty() {
+        quota_do::remember_offers(env, &facts.client_key, minted, now_ms).await?;
     }
     Ok(offers)
 }
@@ -87,6 +103,7 @@ async fn l402(
         amount_sats: l402.settings.price_sats,
         expires_at_ms: expires_at_s * 1_000,
     };
-    challenge_store::insert_l402(env, &offer, &facts.client_key, now_ms).await?;
+    challenge_store::insert_l402(env, &offer, &to_hex(&token_id), &facts.client_key, now_ms)
+        .await?;
     Ok(offer)
 }

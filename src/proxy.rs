@@ -7,7 +7,7 @@
 //! Session ids cross in disguise: the client holds the gateway's caller-bound wrapping of the
 //! origin's id (`gatehouse_core::session`); the origin only ever sees its own.
 
-use gatehouse_core::config::Config;
+use gatehouse_core::config::{Config, RateKey};
 use gatehouse_core::denial::Denial;
 use gatehouse_core::headers::{dropped_toward_client, dropped_toward_origin};
 use gatehouse_core::policy::Route;
@@ -37,7 +37,13 @@ pub async fn forward(
     cfg: &Config,
     f: Forward<'_>,
 ) -> Result<Response, Denial> {
-    let upstream = upstream_request(req, route, path_and_query, &f).map_err(|e| {
+    // A gateway-issued API key is a credential for the gateway, like a token: it stops here.
+    // An unverified rate key was set by the operator's own proxy, and goes on.
+    let key_header = match &cfg.identity.rate_key {
+        RateKey::IssuedKey { header } => Some(header.as_str()),
+        _ => None,
+    };
+    let upstream = upstream_request(req, route, path_and_query, key_header, &f).map_err(|e| {
         console_error!(
             "{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}",
             e.to_string()
@@ -63,6 +69,7 @@ fn upstream_request(
     req: &Request,
     route: &Route,
     path_and_query: &str,
+    key_header: Option<&str>,
     f: &Forward,
 ) -> worker::Result<Request> {
     let incoming = req.headers();
@@ -70,6 +77,9 @@ fn upstream_request(
         incoming,
         &dropped_toward_origin(incoming.get("connection")?.as_deref()),
     )?;
+    if let Some(name) = key_header {
+        headers.delete(name)?;
+    }
     if let Some(cred) = &route.credential {
         headers.set(&cred.header, &cred.value)?;
     }

@@ -2,7 +2,9 @@
 //! Worker makes to it. Two kinds of name:
 //! - `quota:<client key>` holds the client's sliding-window counters (one per route and per
 //!   matching limit, `gatehouse_core::quota::decide_all`) and when the client was first seen;
-//! - `token:<jti>` holds how many requests a token has been used for.
+//! - `token:<jti>` holds how many units of a credential's grant have been used, and whether the
+//!   payment behind an L402 credential was redeemed for a token instead (one payment, one grant:
+//!   whichever comes first, spending the credential or redeeming its preimage, wins here).
 //!
 //! Each handler is read → decide → write with only storage operations in between. The runtime's
 //! input gate holds back every other event for this object while a storage operation is in
@@ -12,8 +14,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use gatehouse_core::challenge::Offer;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::metrics::Series;
+use gatehouse_core::outstanding::Outstanding;
 use gatehouse_core::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
 
 use crate::metrics_sink::{AddCall, Controller, ReadCall, OBJECT};
@@ -29,6 +33,8 @@ const FIRST_SEEN_KEY: &str = "first_seen";
 const USED_KEY: &str = "used";
 const SERIES_KEY: &str = "series";
 const CONTROLLER_KEY: &str = "controller";
+const OUTSTANDING_KEY: &str = "outstanding";
+const REDEEMED_KEY: &str = "redeemed";
 const DENIALS: &str = "denials";
 const DENIAL_WINDOW_MS: u64 = 600_000;
 
@@ -58,6 +64,20 @@ pub struct QuotaReply {
     /// Denials in the last ten minutes, for repeat-offender escalation.
     #[serde(default)]
     pub recent_denials: u32,
+    /// On a denial, the challenges this client was offered last (`gatehouse_core::outstanding`).
+    #[serde(default)]
+    pub outstanding: Outstanding,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OffersCall {
+    minted: Vec<Offer>,
+    now_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ForgetCall {
+    id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +90,9 @@ struct SpendCall {
 #[derive(Serialize, Deserialize)]
 pub struct Spent {
     pub used: u32,
+    /// The credential's payment was redeemed for a token: the credential buys nothing more.
+    #[serde(default)]
+    pub redeemed: bool,
 }
 
 #[derive(Clone)]
@@ -101,6 +124,31 @@ impl DurableObject for GateCounter {
             "/spend" => {
                 let call: SpendCall = req.json().await?;
                 Response::from_json(&self.spend(call).await?)
+            }
+            "/redeem" => {
+                let call: SpendCall = req.json().await?;
+                Response::from_json(&self.redeem(call).await?)
+            }
+            "/offers" => {
+                let call: OffersCall = req.json().await?;
+                let storage = self.state.storage();
+                let mut o = storage
+                    .get::<Outstanding>(OUTSTANDING_KEY)
+                    .await?
+                    .unwrap_or_default();
+                o.prune(call.now_ms);
+                o.remember(&call.minted);
+                storage.put(OUTSTANDING_KEY, &o).await?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            "/forget" => {
+                let call: ForgetCall = req.json().await?;
+                let storage = self.state.storage();
+                if let Some(mut o) = storage.get::<Outstanding>(OUTSTANDING_KEY).await? {
+                    o.forget(&call.id);
+                    storage.put(OUTSTANDING_KEY, &o).await?;
+                }
+                Response::from_json(&serde_json::json!({}))
             }
             "/metrics/add" => {
                 let call: AddCall = req.json().await?;
@@ -200,25 +248,65 @@ impl GateCounter {
             .await?;
         let first_seen_ms = next.first_seen_ms;
         *self.cache.borrow_mut() = Some(next);
+        let outstanding = if decision.allowed {
+            Outstanding::default()
+        } else {
+            storage
+                .get::<Outstanding>(OUTSTANDING_KEY)
+                .await?
+                .unwrap_or_default()
+        };
         Ok(QuotaReply {
             decision,
             first_seen_ms,
             recent_denials,
+            outstanding,
         })
     }
 
     async fn spend(&self, call: SpendCall) -> Result<Spent> {
         let storage = self.state.storage();
-        let used = storage
-            .get::<u32>(USED_KEY)
-            .await?
-            .unwrap_or(0)
-            .saturating_add(call.cost);
+        let used = storage.get::<u32>(USED_KEY).await?.unwrap_or(0);
+        if storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false) {
+            return Ok(Spent {
+                used,
+                redeemed: true,
+            });
+        }
+        let used = used.saturating_add(call.cost);
         storage.put(USED_KEY, used).await?;
         storage
             .set_alarm(alarm_time(call.expires_at_ms + LINGER_MS))
             .await?;
-        Ok(Spent { used })
+        Ok(Spent {
+            used,
+            redeemed: false,
+        })
+    }
+
+    /// Claims a credential's payment for a redemption: only if the credential was never spent
+    /// and never claimed. The input gate makes this read and write one step, so a spend and a
+    /// claim racing each other cannot both win.
+    async fn redeem(&self, call: SpendCall) -> Result<Spent> {
+        let storage = self.state.storage();
+        // Any spend, even of zero units, stores a count: its presence is "used as a credential".
+        let spent = storage.get::<u32>(USED_KEY).await?;
+        let used = spent.unwrap_or(0);
+        let redeemed = storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false);
+        if spent.is_some() || redeemed {
+            return Ok(Spent {
+                used,
+                redeemed: false,
+            });
+        }
+        storage.put(REDEEMED_KEY, true).await?;
+        storage
+            .set_alarm(alarm_time(call.expires_at_ms + LINGER_MS))
+            .await?;
+        Ok(Spent {
+            used,
+            redeemed: true,
+        })
     }
 }
 
@@ -271,20 +359,64 @@ pub async fn check_quota(
         .map_err(unavailable)
 }
 
-/// Counts `cost` uses of a token and returns the total so far.
+/// Counts `cost` uses of a credential and returns the total so far, and whether its payment was
+/// redeemed for a token instead (then nothing was counted).
 pub async fn spend_token(
     env: &Env,
     jti: &str,
     cost: u32,
     expires_at_ms: u64,
-) -> std::result::Result<u32, Denial> {
+) -> std::result::Result<Spent, Denial> {
     let body = SpendCall {
         cost,
         expires_at_ms,
     };
     call::<_, Spent>(env, &format!("token:{jti}"), "/spend", &body)
         .await
-        .map(|s| s.used)
+        .map_err(unavailable)
+}
+
+/// Claims the payment behind credential `jti` for a redemption; `false` if the credential was
+/// already spent or claimed.
+pub async fn claim_payment(
+    env: &Env,
+    jti: &str,
+    expires_at_ms: u64,
+) -> std::result::Result<bool, Denial> {
+    let body = SpendCall {
+        cost: 0,
+        expires_at_ms,
+    };
+    call::<_, Spent>(env, &format!("token:{jti}"), "/redeem", &body)
+        .await
+        .map(|s| s.redeemed)
+        .map_err(unavailable)
+}
+
+/// Remembers the challenges just minted for this client, to offer them again.
+pub async fn remember_offers(
+    env: &Env,
+    client_key: &str,
+    minted: Vec<Offer>,
+    now_ms: u64,
+) -> std::result::Result<(), Denial> {
+    let body = OffersCall { minted, now_ms };
+    call::<_, serde_json::Value>(env, &format!("quota:{client_key}"), "/offers", &body)
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
+}
+
+/// Forgets a redeemed challenge, so it is not offered again.
+pub async fn forget_offer(
+    env: &Env,
+    client_key: &str,
+    id: &str,
+) -> std::result::Result<(), Denial> {
+    let body = ForgetCall { id: id.into() };
+    call::<_, serde_json::Value>(env, &format!("quota:{client_key}"), "/forget", &body)
+        .await
+        .map(|_| ())
         .map_err(unavailable)
 }
 

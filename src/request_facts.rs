@@ -1,10 +1,10 @@
-//! What the gateway knows about the caller: its rate key, fingerprint and the audience its
-//! tokens are minted for. Read once from the request's headers and URL.
+//! What the gateway knows about a request before judging it: the caller's address key, the
+//! fingerprint parts a token may be bound to, and the audience its tokens are minted for. Read
+//! once from the request's headers and URL; `caller::identify` then settles the client key.
 
-use gatehouse_core::bytes::to_hex;
+use gatehouse_core::address::address_key;
 use gatehouse_core::config::Config;
 use gatehouse_core::token::{binding_hash, Fingerprint};
-use sha2::{Digest, Sha256};
 use worker::Request;
 
 /// A request header's value, treating an empty one as absent.
@@ -17,9 +17,11 @@ pub fn non_empty_header(req: &Request, name: &str) -> Option<String> {
 }
 
 pub struct RequestFacts {
-    /// `key:<hash>` for an API key, `ip:<address>` otherwise. Keys are hashed so that a raw API
-    /// key never lands in a Durable Object name or a log line.
+    /// The key the client is counted under: its address key until `caller::identify` knows
+    /// better (`key:<id>`, `sub:<subject>`, `hdr:<hash>`).
     pub client_key: String,
+    /// `ip:<v4>` or `ip:<v6 prefix>/<bits>`.
+    pub address_key: String,
     pub user_agent: String,
     pub ip: String,
     /// `scheme://host[:port]` of the gateway as the client addressed it.
@@ -34,15 +36,7 @@ impl RequestFacts {
     pub fn read(req: &Request, cfg: &Config) -> Self {
         let header = |name: &str| req.headers().get(name).ok().flatten();
         let ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
-        let api_key = cfg
-            .rate_key_header
-            .as_deref()
-            .and_then(header)
-            .filter(|k| !k.is_empty());
-        let client_key = match api_key {
-            Some(key) => format!("key:{}", &to_hex(&Sha256::digest(key.as_bytes()))[..32]),
-            None => format!("ip:{ip}"),
-        };
+        let address_key = address_key(&ip, cfg.identity.ipv6_prefix_bits);
         let (audience, host, path, query) = match req.url() {
             Ok(url) => (
                 url.origin().ascii_serialization(),
@@ -53,7 +47,8 @@ impl RequestFacts {
             Err(_) => (String::new(), String::new(), req.path(), String::new()),
         };
         Self {
-            client_key,
+            client_key: address_key.clone(),
+            address_key,
             user_agent: header("user-agent").unwrap_or_default(),
             ip,
             audience,

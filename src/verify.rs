@@ -4,41 +4,36 @@
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
+use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::quota::Check;
 use gatehouse_core::token::{issue, Issue, Via};
 use serde_json::json;
-use worker::{console_log, Date, Env, Request, Response};
+use worker::{console_log, Context, Date, Env, Request, Response};
 
+use crate::admission::l402_jti;
+use crate::caller::identify;
 use crate::request_facts::RequestFacts;
-use crate::{body, challenge_store, gate::TOKEN_HEADER, identity, metrics_sink, random, respond};
+use crate::{body, challenge_store, gate::TOKEN_HEADER, metrics_sink, quota_do, random, respond};
 
 pub async fn handle(
     mut req: Request,
     env: &Env,
+    ctx: &Context,
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
     let mut facts = RequestFacts::read(&req, cfg);
-    if let Some(o) = &cfg.oauth {
-        // A token bought by an OAuth identity is bound to that identity, not to an address.
-        let authorization = req.headers().get("authorization").ok().flatten();
-        if let Some(id) = identity::authenticate(
-            env,
-            o,
-            cfg.local_dev,
-            authorization.as_deref().and_then(identity::bearer),
-            now_ms,
-        )
-        .await?
-        {
-            facts.client_key = id.rate_key();
-        }
-    }
+    // The same identity as at the gate: a token bought by an API key or OAuth identity is bound
+    // to it, and only the client a challenge was issued to may redeem it.
+    identify(&req, env, ctx, cfg, &mut facts, now_ms).await?;
+    meter(env, cfg, &facts, now_ms).await?;
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
     let loaded = challenge_store::load(env, id)
         .await?
+        // A challenge issued to someone else is as unknown to this client as a made-up id.
+        .filter(|l| l.client_key == facts.client_key)
         .ok_or(Denial::Redeem(RedeemError::NotFound))?;
     let (stored, created_at_ms) = (&loaded.stored, loaded.created_at_ms);
     let kind = match stored.puzzle {
@@ -60,6 +55,15 @@ pub async fn handle(
         };
         return Err(Denial::Redeem(lost));
     }
+    if let Some(token_id) = &loaded.token_id {
+        // One payment, one grant: the preimage also makes the macaroon a credential. Whichever
+        // is used first wins at the credential's counter; the other is refused.
+        let valid_until_ms = stored.expires_at_ms + u64::from(cfg.token.ttl_s) * 1_000;
+        if !quota_do::claim_payment(env, &l402_jti(token_id), valid_until_ms).await? {
+            return Err(Denial::Redeem(RedeemError::AlreadyRedeemed));
+        }
+    }
+    quota_do::forget_offer(env, &facts.client_key, id).await?;
     metrics_sink::record(|d| {
         d.count("challenges_solved", "-", kind, 1);
         // From the 402 to a valid redemption: how long agents take to solve or pay.
@@ -111,4 +115,25 @@ pub async fn handle(
         }),
     )
     .map_err(|_| Denial::Internal)
+}
+
+/// Redemption attempts are metered per client: each one costs the gateway a D1 read and hashing,
+/// and an unmetered endpoint would be a free oracle for guessing.
+async fn meter(env: &Env, cfg: &Config, facts: &RequestFacts, now_ms: u64) -> Result<(), Denial> {
+    let check = Check {
+        counter: "redeem".into(),
+        policy: cfg.limits.redemptions.clone(),
+        cost: 1,
+    };
+    let reply = quota_do::check_quota(env, &facts.client_key, vec![check], now_ms).await?;
+    if reply.decision.allowed {
+        return Ok(());
+    }
+    Err(Denial::QuotaExhausted {
+        policy: cfg.limits.redemptions.clone(),
+        decision: reply.decision,
+        offers: Vec::new(),
+        verify_url: String::new(),
+        answer: Answer::TooManyRequests,
+    })
 }

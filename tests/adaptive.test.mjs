@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../demo/origin.mjs';
-import { startGateway } from './support/gateway.mjs';
+import { startGateway, testKey } from './support/gateway.mjs';
 import { redeem, solve } from './support/pow-flow.mjs';
 
 const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -35,7 +35,7 @@ describe('fixed difficulty', () => {
   after(async () => gateway?.dispose());
 
   test('each 402 states its expected cost against a named reference rate', async () => {
-    const [c] = await denial(gateway.mcpUrl, { 'x-api-key': 'estimates' });
+    const [c] = await denial(gateway.mcpUrl, { 'x-api-key': testKey('estimates') });
     assert.equal(c.reference_hash_rate, 1_500_000);
     assert.equal(c.estimated_hashes, 2 ** c.difficulty);
     assert.ok(Math.abs(c.estimated_cpu_seconds - 2 ** c.difficulty / 1_500_000) < 1e-6);
@@ -43,19 +43,19 @@ describe('fixed difficulty', () => {
 
   test('a repeat offender pays more, up to the maximum; others do not', async () => {
     const seen = [];
-    for (let i = 0; i < 20; i++) seen.push((await denial(gateway.mcpUrl, { "x-api-key": "offender" }))[0].difficulty);
+    for (let i = 0; i < 20; i++) seen.push((await denial(gateway.mcpUrl, { 'x-api-key': testKey('offender') }))[0].difficulty);
     assert.deepEqual(seen.slice(0, 4), [14, 14, 14, 14], 'four denials are free of escalation');
     assert.ok(seen.every((d, i) => i === 0 || d >= seen[i - 1]), `never easier: ${seen}`);
     assert.equal(seen.at(-1), 17, `reaches POW_MAX_BITS: ${seen}`);
-    assert.equal((await denial(gateway.mcpUrl, { 'x-api-key': 'bystander' }))[0].difficulty, 14);
+    assert.equal((await denial(gateway.mcpUrl, { 'x-api-key': testKey('bystander') }))[0].difficulty, 14);
   });
 
   test('a budget the work fits keeps it; one too tight buys an easier puzzle for a reduced grant', async () => {
-    const [roomy] = await denial(gateway.mcpUrl, { 'x-api-key': 'roomy', 'gatehouse-time-budget': '10' });
+    const [roomy] = await denial(gateway.mcpUrl, { 'x-api-key': testKey('roomy'), 'gatehouse-time-budget': '10' });
     assert.equal(roomy.difficulty, 14);
     assert.equal(roomy.grant, undefined);
 
-    const headers = { 'x-api-key': 'hurried', 'gatehouse-time-budget': '0.01' };
+    const headers = { 'x-api-key': testKey('hurried'), 'gatehouse-time-budget': '0.01' };
     const [tight] = await denial(gateway.mcpUrl, headers);
     assert.equal(tight.grant, 'reduced');
     assert.ok(tight.difficulty < 14 && tight.estimated_cpu_seconds * 3 <= 0.01, JSON.stringify(tight));
@@ -77,15 +77,15 @@ test('under load with fast solves the controller raises the difficulty one step'
   try {
     // A burst of challenges to many clients, a few solved fast.
     for (let i = 0; i < 12; i++) {
-      const [c] = await denial(gateway.mcpUrl, { 'x-api-key': `burst-${i}` });
+      const [c] = await denial(gateway.mcpUrl, { 'x-api-key': testKey(`burst-${i}`) });
       assert.equal(c.difficulty, 14);
-      if (i < 3) assert.equal((await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': `burst-${i}` })).status, 200);
+      if (i < 3) assert.equal((await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': testKey(`burst-${i}`) })).status, 200);
     }
     await new Promise((r) => setTimeout(r, 5_500));
     // The next requests ship the interval's figures; the controller answers with a new difficulty.
     let difficulty = 14;
     for (let i = 0; i < 20 && difficulty === 14; i++) {
-      difficulty = (await denial(gateway.mcpUrl, { 'x-api-key': `later-${i}` }))[0].difficulty;
+      difficulty = (await denial(gateway.mcpUrl, { 'x-api-key': testKey(`later-${i}`) }))[0].difficulty;
       if (difficulty === 14) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(difficulty, 15);

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOrigin } from '../demo/origin.mjs';
 import { gatehouseFetch, digest, leadingZeroBits, solvePow } from '../clients/js/index.mjs';
-import { ROOT, TEST_ADMIN_SECRET, startGateway } from './support/gateway.mjs';
+import { ROOT, TEST_ADMIN_SECRET, startGateway, testKey } from './support/gateway.mjs';
 import { connect } from './support/mcp.mjs';
-import { JSON_RPC_CALL, exhaust, redeem, solve } from './support/pow-flow.mjs';
+import { JSON_RPC_CALL, exhaust, redeem, redeem as redeemAs, solve } from './support/pow-flow.mjs';
 
 test('the JS solver meets the published vectors', async () => {
   const vectors = JSON.parse(readFileSync(join(ROOT, 'docs', 'pow-vectors.json'), 'utf8'));
@@ -24,7 +24,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   const toolCalls = [];
   before(async () => {
     origin = await startOrigin({ onRequest: (r) => r.method === 'POST' && toolCalls.push(r) });
-    gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '60', TOKEN_GRANT_REQUESTS: '60', POW_ADAPTIVE: 'false' } });
+    gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '60', TOKEN_GRANT_REQUESTS: '60', POW_ADAPTIVE: 'false', REDEEM_PER_MINUTE: '1000' } });
   });
   after(async () => {
     await gateway?.dispose();
@@ -34,7 +34,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   test('a stock MCP client with the wrapper makes 200 tool calls against 60/min with zero failures', async () => {
     const events = [];
     const fetch = gatehouseFetch({ onEvent: (e) => events.push(e) });
-    const { client, close } = await connect(gateway.mcpUrl, { fetch, headers: { 'x-api-key': 'agent-200' } });
+    const { client, close } = await connect(gateway.mcpUrl, { fetch, headers: { 'x-api-key': testKey('agent-200') } });
     let ok = 0;
     for (let i = 0; i < 200; i++) {
       const r = await client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
@@ -50,7 +50,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   });
 
   test('the 402 carries the challenge in WWW-Authenticate, the body and rate-limit headers', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'shape' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('shape') });
     assert.equal(res.status, 402);
     assert.equal(res.headers.get('cache-control'), 'no-store');
     const retryAfter = Number(res.headers.get('retry-after'));
@@ -73,8 +73,10 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   });
 
   test('redemption errors: unknown 404, wrong work 400, malformed 400, oversized 413', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'errors' });
+    const me = { 'x-api-key': testKey('errors') };
+    const res = await exhaust(gateway.mcpUrl, me);
     const [c] = (await res.json()).challenges;
+    const redeem = (url, body) => redeemAs(url, body, me);
     const unknown = await redeem(c.verify_url, { challenge_id: 'f'.repeat(32), solution: { nonce: '1' } });
     assert.deepEqual([unknown.status, unknown.body.error], [404, 'challenge_not_found']);
     let wrong = 0;
@@ -98,10 +100,11 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   });
 
   test('50 concurrent redemptions of one solution give exactly one token', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'race' });
+    const me = { 'x-api-key': testKey('race') };
+    const res = await exhaust(gateway.mcpUrl, me);
     const [c] = (await res.json()).challenges;
     const nonce = await solve(c);
-    const results = await Promise.all(Array.from({ length: 50 }, () => redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce } })));
+    const results = await Promise.all(Array.from({ length: 50 }, () => redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce } }, me)));
     const statuses = results.map((r) => r.status);
     assert.equal(statuses.filter((s) => s === 200).length, 1, `statuses: ${statuses.join(',')}`);
     assert.equal(statuses.filter((s) => s === 409).length, 49);
@@ -109,30 +112,30 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   });
 
   test('a token is bound to its client: another user agent or key gets 401', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'bound', 'user-agent': 'agent-a' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' });
     const [c] = (await res.json()).challenges;
-    const { body } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': 'bound', 'user-agent': 'agent-a' });
+    const { body } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' });
     const call = (headers) => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-access-token': body.access_token, ...headers }, body: JSON_RPC_CALL });
-    const mine = await call({ 'x-api-key': 'bound', 'user-agent': 'agent-a' });
+    const mine = await call({ 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' });
     assert.notEqual(mine.status, 401);
     assert.match(mine.headers.get('ratelimit'), /^"token";r=59;t=\d+$/);
-    for (const other of [{ 'x-api-key': 'bound', 'user-agent': 'agent-b' }, { 'x-api-key': 'thief', 'user-agent': 'agent-a' }]) {
+    for (const other of [{ 'x-api-key': testKey('bound'), 'user-agent': 'agent-b' }, { 'x-api-key': testKey('thief'), 'user-agent': 'agent-a' }]) {
       const r = await call(other);
       assert.equal(r.status, 401);
       assert.equal((await r.json()).error, 'invalid_or_expired_token');
     }
     const forged = body.access_token.slice(0, -2) + (body.access_token.endsWith('AA') ? 'AB' : 'AA');
-    const f = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-access-token': forged, 'x-api-key': 'bound', 'user-agent': 'agent-a' }, body: JSON_RPC_CALL });
+    const f = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-access-token': forged, 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' }, body: JSON_RPC_CALL });
     assert.equal(f.status, 401);
   });
 
   test('a revoked token is refused: at once via the admin API, within 10 s when another isolate revokes it', async () => {
     const tokenFor = async (key) => {
-      const res = await exhaust(gateway.mcpUrl, { 'x-api-key': key });
+      const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey(key) });
       const [c] = (await res.json()).challenges;
-      return (await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': key })).body.access_token;
+      return (await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': testKey(key) })).body.access_token;
     };
-    const use = (key, token) => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': key, 'x-access-token': token, 'content-type': 'application/json' }, body: JSON_RPC_CALL });
+    const use = (key, token) => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey(key), 'x-access-token': token, 'content-type': 'application/json' }, body: JSON_RPC_CALL });
     const jtiOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).jti;
 
     const t1 = await tokenFor('revoke-1');
@@ -161,7 +164,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
   test('a token admits exactly its grant, then the client gets a fresh 402', async () => {
     const g = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '3', TOKEN_GRANT_REQUESTS: '5' } });
     try {
-      const headers = { 'x-api-key': 'grant', 'content-type': 'application/json' };
+      const headers = { 'x-api-key': testKey('grant'), 'content-type': 'application/json' };
       const res = await exhaust(g.mcpUrl, headers);
       const [c] = (await res.json()).challenges;
       const { body } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, headers);
@@ -198,7 +201,7 @@ test('a client written from the README alone, in Python, solves, redeems and get
   const origin = await startOrigin();
   const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key' } });
   try {
-    const out = await new Promise((resolve, reject) => execFile('python3', [join(ROOT, 'tests', 'independent_client.py'), gateway.mcpUrl, 'x-api-key', 'python-agent'], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+    const out = await new Promise((resolve, reject) => execFile('python3', [join(ROOT, 'tests', 'independent_client.py'), gateway.mcpUrl, 'x-api-key', testKey('python-agent')], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
     const result = JSON.parse(out);
     assert.equal(result.status_with_token, 200);
     assert.match(result.ratelimit, /^"token";r=59;t=\d+$/);

@@ -2,6 +2,7 @@
 // local D1 (migrations applied from migrations/), the way `wrangler dev` would but in ~0.3 s.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -71,4 +72,43 @@ export async function freePort() {
   const { port } = server.address();
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/**
+ * Mints a gateway-issued API key through the admin API (the only way to get one), memoized per
+ * gateway and id, so tests can name clients as before: `await apiKey(gateway, 'agent-1')`.
+ */
+const minted = new Map();
+export async function apiKey(gateway, id, tier) {
+  const memo = `${gateway.url} ${id} ${tier ?? ''}`;
+  if (!minted.has(memo)) {
+    const res = await fetch(`${gateway.url}/admin/api/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify(tier ? { id, tier } : { id }),
+    });
+    if (res.status !== 201) throw new Error(`minting key ${id}: ${res.status} ${await res.text()}`);
+    minted.set(memo, (await res.json()).key);
+  }
+  return minted.get(memo);
+}
+
+/** `{ 'x-api-key': <minted key> }` for each id, in one object keyed by id. */
+export async function apiKeys(gateway, ids) {
+  const out = {};
+  for (const id of ids) out[id] = await apiKey(gateway, id);
+  return out;
+}
+
+/**
+ * An API key for `id`, signed here with the test signing key exactly as the gateway's admin API
+ * would sign it (docs/PROTOCOL.md §6): for tests that only need a named client. The hostile suite
+ * mints through the admin API instead and checks that a key signed with anything else fails.
+ */
+export function testKey(id, tier = 'default') {
+  const [kid, secret] = TEST_SIGNING_KEYS.split(/:(.*)/s);
+  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: 'HS256', typ: 'JWT', kid })}.${b64({ typ: 'gatehouse/api-key', id, tier, iat: Math.floor(Date.now() / 1000) })}`;
+  const sig = createHmac('sha256', secret).update(input).digest('base64url');
+  return `gk_${input}.${sig}`;
 }

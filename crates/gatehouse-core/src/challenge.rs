@@ -5,7 +5,7 @@
 //! expires_at > now`, requiring exactly one changed row. The judgement here only decides what a
 //! redemption deserves; it never marks anything spent, so it cannot race.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use sha2::{Digest, Sha256};
@@ -18,7 +18,7 @@ pub const SALT_BYTES: usize = 16;
 /// The redemption body holds an id and a nonce or preimage: a few hundred bytes at most.
 pub const MAX_REDEEM_BODY: usize = 4_096;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PowChallenge {
     pub id: String,
     pub salt: String,
@@ -54,7 +54,7 @@ impl PowChallenge {
 }
 
 /// An L402 offer: an invoice and the macaroon minted for it, redeemable at `verify_url` too.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L402Offer {
     pub challenge_id: String,
     /// Standard base64 of the V2 binary macaroon.
@@ -66,7 +66,7 @@ pub struct L402Offer {
 }
 
 /// One challenge offered in a 402, in the order the operator configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Offer {
     Pow(PowChallenge),
     L402(L402Offer),

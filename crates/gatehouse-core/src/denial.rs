@@ -8,6 +8,7 @@
 
 use serde_json::{json, Value};
 
+use crate::api_key::KeyRejection;
 use crate::challenge::{Offer, RedeemError};
 use crate::l402::credential::L402Rejection;
 use crate::payment_required::payment_required;
@@ -82,6 +83,12 @@ pub enum Denial {
     InvalidRequest(&'static str),
     /// A reduced-grant token used for a tool outside its grant.
     TokenScope,
+    /// An API key the gateway did not issue, or one it revoked: never a fresh quota.
+    InvalidApiKey(KeyRejection),
+    /// A body with more JSON-RPC calls than `MAX_BATCH_CALLS`.
+    TooManyCalls {
+        limit: usize,
+    },
     /// An admin policy change that does not fit the configuration; the reason is for the admin.
     InvalidPolicy(String),
     /// The runtime failed at something that cannot fail in practice (building a request object);
@@ -223,6 +230,23 @@ impl Denial {
                 vec![],
             ),
             Self::InvalidPolicy(reason) => (400, error("invalid_policy", reason), vec![]),
+            Self::InvalidApiKey(_) => (
+                401,
+                error(
+                    "invalid_api_key",
+                    "the API key was not issued by this gateway, or was revoked",
+                ),
+                vec![],
+            ),
+            Self::TooManyCalls { limit } => (
+                413,
+                rpc_error(
+                    None,
+                    -32600,
+                    &format!("a request body may hold at most {limit} calls"),
+                ),
+                vec![],
+            ),
             Self::Internal => (
                 500,
                 error(
@@ -246,6 +270,7 @@ impl Denial {
         match self {
             Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
             Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
+            Self::InvalidApiKey(r) => format!("invalid_api_key:{}", r.as_str()),
             Self::OAuthUnauthorized { reason, .. } => {
                 format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
             }

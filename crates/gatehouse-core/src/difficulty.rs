@@ -125,17 +125,20 @@ pub struct PowPlan {
 
 /// Fits the offers to a client's declared time budget (seconds): a proof of work is offered only
 /// if it is expected to fit; L402 always fits (paying is instant). If nothing fits and the
-/// operator allows it, an easier proof of work that fits buys a reduced grant instead. If even
-/// that is impossible, the offers stay as they were: the client may still choose to try.
+/// operator allows it, an easier proof of work that fits buys a reduced grant instead, but never
+/// one below `min_bits`: a budget is the client's say, and `POW_MIN_BITS` is the operator's floor
+/// on what any admission costs. If even that is impossible, the offers stay as they were: the
+/// client may still choose to try.
 pub fn plan(
     kinds: &[crate::config::OfferKind],
     bits: u8,
+    min_bits: u8,
     budget_s: Option<f64>,
     fallback: bool,
 ) -> (Vec<crate::config::OfferKind>, PowPlan) {
     use crate::config::OfferKind;
     let normal = PowPlan {
-        bits,
+        bits: bits.max(min_bits),
         reduced: false,
     };
     let Some(budget) = budget_s else {
@@ -144,21 +147,53 @@ pub fn plan(
     let keep: Vec<OfferKind> = kinds
         .iter()
         .copied()
-        .filter(|k| *k == OfferKind::L402 || fits(bits, budget))
+        .filter(|k| *k == OfferKind::L402 || fits(normal.bits, budget))
         .collect();
     if !keep.is_empty() {
         return (keep, normal);
     }
-    match largest_fitting(budget) {
+    match largest_fitting(budget).filter(|b| *b >= min_bits) {
         Some(easier) if fallback && kinds.contains(&OfferKind::Pow) => (
             vec![OfferKind::Pow],
             PowPlan {
-                bits: easier,
+                bits: easier.min(normal.bits),
                 reduced: true,
             },
         ),
         _ => (kinds.to_vec(), normal),
     }
+}
+
+/// Everything the difficulty of one challenge depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DifficultyInputs<'a> {
+    /// The operator's bounds (configuration, or the runtime policy over it).
+    pub pow: crate::config::PowSettings,
+    /// The adaptive controller's current difficulty, when it runs and has one.
+    pub adaptive: Option<u8>,
+    /// The client's denials in the last ten minutes.
+    pub recent_denials: u32,
+    pub kinds: &'a [crate::config::OfferKind],
+    /// `Gatehouse-Time-Budget`, in seconds, when the client sent a usable one.
+    pub budget_s: Option<f64>,
+    /// Whether the operator configured a reduced-grant fallback.
+    pub fallback: bool,
+}
+
+/// The whole difficulty pipeline: the controller's base clamped to the operator's bounds, raised
+/// for a repeat offender, then fitted to the client's time budget.
+pub fn choose(i: &DifficultyInputs) -> (Vec<crate::config::OfferKind>, PowPlan) {
+    let base = i
+        .adaptive
+        .map_or(i.pow.base_bits, |b| b.clamp(i.pow.min_bits, i.pow.max_bits));
+    let bits = escalate(base, i.recent_denials, i.pow.max_bits);
+    plan(i.kinds, bits, i.pow.min_bits, i.budget_s, i.fallback)
+}
+
+/// A `Gatehouse-Time-Budget` value: seconds, finite and non-negative, or nothing.
+pub fn parse_budget(raw: Option<&str>) -> Option<f64> {
+    raw.and_then(|b| b.trim().parse::<f64>().ok())
+        .filter(|b| b.is_finite() && *b >= 0.0)
 }
 
 #[cfg(test)]
@@ -169,7 +204,7 @@ mod plan_tests {
     #[test]
     fn without_a_budget_nothing_changes() {
         assert_eq!(
-            plan(&[L402, Pow], 16, None, true),
+            plan(&[L402, Pow], 16, 12, None, true),
             (
                 vec![L402, Pow],
                 PowPlan {
@@ -183,7 +218,7 @@ mod plan_tests {
     #[test]
     fn a_tight_budget_drops_the_work_and_keeps_the_payment() {
         assert_eq!(
-            plan(&[L402, Pow], 20, Some(0.5), true),
+            plan(&[L402, Pow], 20, 12, Some(0.5), true),
             (
                 vec![L402],
                 PowPlan {
@@ -193,7 +228,7 @@ mod plan_tests {
             )
         );
         assert_eq!(
-            plan(&[Pow], 14, Some(1.0), true),
+            plan(&[Pow], 14, 12, Some(1.0), true),
             (
                 vec![Pow],
                 PowPlan {
@@ -207,7 +242,7 @@ mod plan_tests {
     #[test]
     fn with_work_alone_the_fallback_is_an_easier_puzzle_for_a_reduced_grant() {
         assert_eq!(
-            plan(&[Pow], 20, Some(0.1), true),
+            plan(&[Pow], 20, 12, Some(0.1), true),
             (
                 vec![Pow],
                 PowPlan {
@@ -217,7 +252,7 @@ mod plan_tests {
             )
         );
         assert_eq!(
-            plan(&[Pow], 20, Some(0.1), false),
+            plan(&[Pow], 20, 12, Some(0.1), false),
             (
                 vec![Pow],
                 PowPlan {
@@ -227,7 +262,7 @@ mod plan_tests {
             )
         );
         assert_eq!(
-            plan(&[Pow], 20, Some(0.0), true),
+            plan(&[Pow], 20, 12, Some(0.0), true),
             (
                 vec![Pow],
                 PowPlan {
@@ -236,5 +271,59 @@ mod plan_tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn no_budget_buys_a_proof_of_work_below_the_floor() {
+        // 0.001 s fits about 9 bits; the floor is 12: no reduced fallback below it.
+        let (kinds, p) = plan(&[Pow], 16, 12, Some(0.001), true);
+        assert_eq!((kinds, p.reduced, p.bits), (vec![Pow], false, 16));
+        for budget in [0.0, 1e-9, 0.001, 0.01, 0.1, 1.0, 10.0] {
+            for fallback in [true, false] {
+                let (_, p) = plan(&[Pow, L402], 10, 12, Some(budget), fallback);
+                assert!(p.bits >= 12, "budget {budget}: {} bits", p.bits);
+            }
+        }
+    }
+
+    #[test]
+    fn the_pipeline_clamps_escalates_and_fits() {
+        let pow = crate::config::PowSettings {
+            min_bits: 12,
+            base_bits: 14,
+            max_bits: 18,
+        };
+        let inputs = |adaptive, recent_denials, budget_s| DifficultyInputs {
+            pow,
+            adaptive,
+            recent_denials,
+            kinds: &[Pow],
+            budget_s,
+            fallback: true,
+        };
+        assert_eq!(choose(&inputs(None, 0, None)).1.bits, 14);
+        assert_eq!(choose(&inputs(Some(3), 0, None)).1.bits, 12, "clamped up");
+        assert_eq!(
+            choose(&inputs(Some(30), 0, None)).1.bits,
+            18,
+            "clamped down"
+        );
+        assert_eq!(choose(&inputs(None, 8, None)).1.bits, 16, "escalated");
+        assert_eq!(
+            choose(&inputs(None, 1_000, None)).1.bits,
+            18,
+            "escalation capped"
+        );
+        let (_, tight) = choose(&inputs(None, 0, Some(0.000_1)));
+        assert!(tight.bits >= 12 && !tight.reduced);
+    }
+
+    #[test]
+    fn budgets_are_finite_non_negative_seconds() {
+        assert_eq!(parse_budget(Some(" 2.5 ")), Some(2.5));
+        for bad in ["-1", "NaN", "inf", "x", ""] {
+            assert_eq!(parse_budget(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(parse_budget(None), None);
     }
 }

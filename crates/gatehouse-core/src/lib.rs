@@ -5,18 +5,23 @@
 //! carries out the I/O that the decisions here ask for. That keeps every rule testable natively
 //! with `cargo test`, and keeps the platform out of the protocol code.
 
+pub mod address;
+pub mod api_key;
 pub mod audit;
 pub mod bytes;
 pub mod challenge;
 pub mod config;
 pub mod denial;
 pub mod difficulty;
+pub mod exhaustion;
+pub mod grant;
 pub mod headers;
 pub mod jwt;
 pub mod l402;
 pub mod mcp;
 pub mod metrics;
 pub mod oauth;
+pub mod outstanding;
 pub mod payment_required;
 pub mod policy;
 pub mod pow;

@@ -88,6 +88,9 @@ pub struct Decision {
     pub windows: Vec<WindowStatus>,
     /// Whole seconds after which the same request will fit; set only on a denial.
     pub retry_after_s: Option<u32>,
+    /// The counters that denied it (`decide_all`); empty when allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_by: Vec<String>,
 }
 
 impl Decision {
@@ -137,6 +140,7 @@ pub fn decide(
         .map(|(w, c)| status(w, c, now_ms))
         .collect();
     let decision = Decision {
+        denied_by: Vec::new(),
         allowed: fits,
         windows,
         retry_after_s: retry_ms.map(|ms| ms_to_whole_seconds(ms).max(1)),
@@ -268,11 +272,18 @@ pub fn decide_all(
         next.insert(check.counter.clone(), keep);
     }
     let retry_after_s = results.iter().filter_map(|(_, d)| d.retry_after_s).max();
+    let denied_by = checks
+        .iter()
+        .zip(&results)
+        .filter(|(_, (_, d))| !d.allowed)
+        .map(|(c, _)| c.counter.clone())
+        .collect();
     let windows = results.into_iter().flat_map(|(_, d)| d.windows).collect();
     (
         next,
         Decision {
             allowed,
+            denied_by,
             windows,
             retry_after_s: if allowed { None } else { retry_after_s },
         },

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::bytes::ct_eq;
 use crate::config::TokenSettings;
 use crate::jwt::{self, JwtError};
+use crate::mcp::Call;
 
 /// Which parts of a request the token is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +89,35 @@ pub struct AccessClaims {
     /// Requests this token admits past the quota.
     pub grant: u32,
     pub via: Via,
-    /// A reduced grant (bought under a tight time budget) admits calls of these tools only.
+    /// A reduced grant (bought under a tight time budget) admits calls of these tools only...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// ...and of these other methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+}
+
+impl AccessClaims {
+    /// Whether the grant covers every call of the request. A full grant covers anything; a
+    /// reduced grant is an explicit allow-list: each call must be one of its methods, or
+    /// `tools/call` of one of its tools, and a request with no call at all (a stream `GET`, a
+    /// session `DELETE`) is not on it. Responses to the server's own requests carry no method and
+    /// call nothing, so they pass.
+    pub fn permits(&self, calls: &[Call]) -> bool {
+        let Some(tools) = &self.tools else {
+            return true;
+        };
+        let methods = self.methods.as_deref().unwrap_or_default();
+        !calls.is_empty()
+            && calls.iter().all(|c| {
+                c.method.is_empty()
+                    || methods.contains(&c.method)
+                    || (c.method == "tools/call"
+                        && c.name
+                            .as_deref()
+                            .is_some_and(|n| tools.iter().any(|t| t == n)))
+            })
+    }
 }
 
 /// Why a presented token was refused. All of them answer `401 invalid_or_expired_token` on the
@@ -160,6 +187,7 @@ pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
         grant: settings.grant,
         via: req.via,
         tools: req.reduced.map(|r| r.tools.clone()),
+        methods: req.reduced.map(|r| r.methods.clone()),
     };
     (jwt::sign(&claims, settings.keys.signer()), claims)
 }

@@ -2,12 +2,14 @@
 //! value and validated in one place. Every rule has a test below; every problem is reported at
 //! once; a configuration with any problem is not built at all, so the gateway fails closed.
 
+mod identity;
 mod keys;
 mod oauth;
 mod origin;
 mod reader;
 mod routes;
 
+pub use identity::{IdentitySettings, RateKey, RequestLimits, DEFAULT_MAX_BATCH_CALLS};
 pub use keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
 pub use origin::{parse_origin, OriginProblem, OriginUrl};
 
@@ -49,11 +51,23 @@ pub struct AdaptiveSettings {
 }
 
 /// What a client with a time budget too tight for every offer may get instead: an easier proof
-/// of work buying a longer-lived token limited to these tools. `None`: no such fallback.
+/// of work (never below `POW_MIN_BITS`) buying a longer-lived token that admits only these
+/// methods, and `tools/call` of only these tools. `None`: no such fallback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetFallback {
     pub tools: Vec<String>,
+    pub methods: Vec<String>,
     pub ttl_s: u32,
+}
+
+/// Methods a reduced grant admits besides its tools: what a client needs to reach them.
+pub const DEFAULT_REDUCED_METHODS: &str = "initialize,notifications/initialized,ping,tools/list";
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +115,8 @@ pub struct Config {
     pub local_dev: bool,
     /// The quota of a route that sets none (and of the default route).
     pub quota: Policy,
-    pub rate_key_header: Option<String>,
+    pub identity: IdentitySettings,
+    pub limits: RequestLimits,
     pub pow: PowSettings,
     pub adaptive: AdaptiveSettings,
     pub budget_fallback: Option<BudgetFallback>,
@@ -126,18 +141,21 @@ impl Config {
         let origin_timeout_ms = r.number("ORIGIN_TIMEOUT_MS", 30_000, 100..=300_000);
         let quota = read_quota(&mut r);
         let rate_key_header = read_header_name(&mut r, "RATE_KEY_HEADER");
+        let identity = identity::read_identity(&mut r, rate_key_header);
+        let limits = identity::read_limits(&mut r);
         let pow = read_pow(&mut r);
         let adaptive = AdaptiveSettings {
             enabled: r.flag("POW_ADAPTIVE", true),
             target_solve_ms: r.number("POW_TARGET_SOLVE_MS", 8_000, 100..=600_000),
             interval_s: r.number("POW_ADJUST_SECONDS", 30, 5..=3_600),
         };
+        let methods = list(
+            &r.text("BUDGET_REDUCED_METHODS")
+                .unwrap_or_else(|| DEFAULT_REDUCED_METHODS.into()),
+        );
         let budget_fallback = r.text("BUDGET_REDUCED_TOOLS").map(|tools| BudgetFallback {
-            tools: tools
-                .split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect(),
+            tools: list(&tools),
+            methods,
             ttl_s: 0,
         });
         let reduced_ttl_s = r.number("BUDGET_REDUCED_TTL_SECONDS", 900, 60..=86_400);
@@ -188,7 +206,8 @@ impl Config {
                 origin_timeout_ms,
                 local_dev,
                 quota,
-                rate_key_header,
+                identity,
+                limits,
                 pow,
                 adaptive,
                 budget_fallback,

@@ -63,7 +63,7 @@ pub fn read_oauth(r: &mut Reader, local_dev: bool) -> Option<OAuthSettings> {
             scopes_supported.push(s.clone());
         }
     }
-    let tiers = tiers(r);
+    let tiers = read_tiers(r, "OAUTH_TIERS", DEFAULT_TIERS);
     let client_tiers = client_tiers(r, &tiers);
     let leeway_s = u64::from(r.number("OAUTH_LEEWAY_SECONDS", 30, 0..=300));
     let tier_claim = r.text("OAUTH_TIER_CLAIM").unwrap_or_else(|| "tier".into());
@@ -158,12 +158,10 @@ fn tool_scopes(r: &mut Reader) -> Vec<(String, Vec<String>)> {
     out
 }
 
-/// `OAUTH_TIERS = "basic=1000/3600,production=10000/3600"`; a tier may join windows with `+`
-/// (`60/60+1000/3600`). The first tier is the default.
-fn tiers(r: &mut Reader) -> Option<Vec<Tier>> {
-    let raw = r
-        .text("OAUTH_TIERS")
-        .unwrap_or_else(|| DEFAULT_TIERS.into());
+/// `OAUTH_TIERS = "basic=1000/3600,production=10000/3600"` (or `KEY_TIERS`); a tier may join
+/// windows with `+` (`60/60+1000/3600`). The first tier is the default.
+pub(super) fn read_tiers(r: &mut Reader, var: &str, default: &str) -> Option<Vec<Tier>> {
+    let raw = r.text(var).unwrap_or_else(|| default.into());
     let mut out: Vec<Tier> = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let parsed = entry.split_once('=').and_then(|(name, windows)| {
@@ -189,11 +187,11 @@ fn tiers(r: &mut Reader) -> Option<Vec<Tier>> {
         });
         match parsed {
             Some((name, policy)) if !name.is_empty() && !out.iter().any(|t| t.name == name) => out.push(Tier { name, policy }),
-            _ => r.problem(format!("OAUTH_TIERS entry {entry:?} is not name=quota/seconds[+quota/seconds], or repeats a name")),
+            _ => r.problem(format!("{var} entry {entry:?} is not name=quota/seconds[+quota/seconds], or repeats a name")),
         }
     }
     if out.is_empty() {
-        r.problem("OAUTH_TIERS defines no tier".into());
+        r.problem(format!("{var} defines no tier"));
         return None;
     }
     Some(out)

@@ -256,3 +256,22 @@ fn header_mismatch_and_unknown_sessions_are_json_rpc_errors() {
     let s = Denial::SessionNotFound.to_wire();
     assert_eq!(s.status, 404);
 }
+
+#[test]
+fn unknown_api_keys_and_oversized_batches_have_their_own_answers() {
+    use crate::api_key::KeyRejection;
+    let key = Denial::InvalidApiKey(KeyRejection::BadSignature);
+    let wire = key.to_wire();
+    assert_eq!(
+        (wire.status, wire.body["error"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    assert_eq!(key.log_detail(), "invalid_api_key:bad_signature");
+    let wire = Denial::TooManyCalls { limit: 64 }.to_wire();
+    assert_eq!(wire.status, 413);
+    assert_eq!(wire.body["error"]["code"], -32600);
+    assert!(wire.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("64"));
+}

@@ -34,30 +34,48 @@ pub fn weight(route: &Route, call: &Call) -> u32 {
         .map_or(1, |c| c.weight)
 }
 
-pub fn checks(route: &Route, calls: &[Call]) -> Vec<Check> {
-    let cost = if calls.is_empty() {
-        1
-    } else {
-        calls
-            .iter()
-            .map(|c| weight(route, c))
-            .fold(0u32, u32::saturating_add)
-    };
-    let mut out = vec![Check {
-        counter: format!("route:{}", route.name),
-        policy: route.quota.clone(),
-        cost,
-    }];
-    for limit in &route.limits {
-        let n = calls.iter().filter(|c| matches(&limit.rule, c)).count() as u32;
-        if n > 0 {
-            out.push(Check {
-                counter: format!("limit:{}:{}", route.name, limit.name),
+/// What the request's calls cost, weighed by the route's cost rules. The same price is charged
+/// to the quota and to a credential's grant, so that no admission path is cheaper than another.
+pub fn cost(route: &Route, calls: &[Call]) -> u32 {
+    if calls.is_empty() {
+        return 1;
+    }
+    calls
+        .iter()
+        .map(|c| weight(route, c))
+        .fold(0u32, u32::saturating_add)
+}
+
+/// One check per per-tool limit that a call of the request matches. These apply on every
+/// admission path: a credential pays for the route's quota, never for a limit, which caps how
+/// often a tool may run at all.
+pub fn limit_checks(route: &Route, calls: &[Call]) -> Vec<Check> {
+    route
+        .limits
+        .iter()
+        .filter_map(|limit| {
+            let n = calls.iter().filter(|c| matches(&limit.rule, c)).count() as u32;
+            (n > 0).then(|| Check {
+                counter: format!("{LIMIT_PREFIX}{}:{}", route.name, limit.name),
                 policy: limit.policy.clone(),
                 cost: n,
-            });
-        }
-    }
+            })
+        })
+        .collect()
+}
+
+/// Counters named so are per-tool limits: paying does not lift them.
+pub const LIMIT_PREFIX: &str = "limit:";
+
+/// The route's quota check, under `policy` (the route's own, or the caller's tier), then every
+/// limit the calls meet.
+pub fn checks(route: &Route, policy: &crate::quota::Policy, calls: &[Call]) -> Vec<Check> {
+    let mut out = vec![Check {
+        counter: format!("route:{}", route.name),
+        policy: policy.clone(),
+        cost: cost(route, calls),
+    }];
+    out.extend(limit_checks(route, calls));
     out
 }
 
@@ -93,7 +111,7 @@ mod tests {
             call("tools/call", Some("heavy_b")),
             call("tools/call", Some("echo")),
         ];
-        let c = checks(&routes[0], &batch);
+        let c = checks(&routes[0], &routes[0].quota, &batch);
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].counter.as_str(), c[0].cost), ("route:files", 21));
         assert_eq!((c[1].counter.as_str(), c[1].cost), ("limit:files:heavy", 2));
@@ -102,6 +120,8 @@ mod tests {
     #[test]
     fn a_request_without_calls_costs_one() {
         let routes = policy_routes();
-        assert_eq!(checks(&routes[0], &[])[0].cost, 1);
+        assert_eq!(checks(&routes[0], &routes[0].quota, &[])[0].cost, 1);
+        assert_eq!(cost(&routes[0], &[]), 1);
+        assert!(limit_checks(&routes[0], &[]).is_empty());
     }
 }

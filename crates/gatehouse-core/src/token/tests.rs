@@ -173,6 +173,7 @@ fn a_reduced_grant_lives_longer_and_names_its_tools() {
     let s = settings();
     let fallback = crate::config::BudgetFallback {
         tools: vec!["echo".into()],
+        methods: vec!["tools/list".into()],
         ttl_s: 900,
     };
     let bnd = binding_hash(s.binding, FP);
@@ -191,4 +192,69 @@ fn a_reduced_grant_lives_longer_and_names_its_tools() {
     assert_eq!(claims.exp, 1_900);
     let checked = check(&s, &token, "https://gw.example", &bnd, 1_800).unwrap();
     assert_eq!(checked.tools.as_deref(), Some(&["echo".to_string()][..]));
+}
+
+fn call(method: &str, name: Option<&str>) -> Call {
+    Call {
+        method: method.into(),
+        name: name.map(str::to_string),
+        ..Call::default()
+    }
+}
+
+fn reduced_claims() -> AccessClaims {
+    AccessClaims {
+        iss: "gatehouse".into(),
+        aud: "a".into(),
+        sub: "s".into(),
+        iat: 0,
+        exp: 1,
+        jti: "j".into(),
+        bnd: "b".into(),
+        grant: 10,
+        via: Via::Pow,
+        tools: Some(vec!["echo".into()]),
+        methods: Some(vec!["tools/list".into(), "initialize".into()]),
+    }
+}
+
+#[test]
+fn a_reduced_grant_admits_only_its_allow_list() {
+    let c = reduced_claims();
+    assert!(c.permits(&[call("tools/call", Some("echo"))]));
+    assert!(c.permits(&[call("tools/list", None), call("initialize", None)]));
+    for denied in [
+        vec![call("tools/call", Some("rm"))],
+        vec![call("tools/call", None)],
+        vec![call("resources/read", Some("file:///etc/passwd"))],
+        vec![call("prompts/get", Some("echo"))],
+        vec![
+            call("tools/call", Some("echo")),
+            call("resources/list", None),
+        ],
+        vec![],
+    ] {
+        assert!(!c.permits(&denied), "{denied:?}");
+    }
+}
+
+#[test]
+fn a_reduced_grant_without_a_method_list_admits_only_its_tools() {
+    let c = AccessClaims {
+        methods: None,
+        ..reduced_claims()
+    };
+    assert!(c.permits(&[call("tools/call", Some("echo"))]));
+    assert!(!c.permits(&[call("tools/list", None)]));
+}
+
+#[test]
+fn a_full_grant_admits_anything() {
+    let c = AccessClaims {
+        tools: None,
+        methods: None,
+        ..reduced_claims()
+    };
+    assert!(c.permits(&[]));
+    assert!(c.permits(&[call("resources/read", Some("x"))]));
 }

@@ -1,0 +1,101 @@
+//! Who a client is counted as, and the limits on what an unpaid request may cost the operator
+//! (README "Threat model"). Read from:
+//! - `RATE_KEY_HEADER`: the header carrying a gateway-issued API key (`api_key.rs`). Unset: clients
+//!   are keyed by address.
+//! - `RATE_KEY_UNVERIFIED=true`: count the header's value as it arrives, unchecked. Safe only
+//!   behind a proxy that authenticates clients and sets the header itself; a per-address ceiling
+//!   (`ADDRESS_CEILING_PER_MINUTE`) still applies, so rotating values buys nothing past it.
+//! - `KEY_TIERS`: quotas by tier for API keys (`free=60/60,pro=600/60`); a key whose tier is not
+//!   listed gets its route's quota.
+//! - `IPV6_PREFIX_BITS`: the prefix IPv6 clients are aggregated to (default 64).
+//! - `MAX_BATCH_CALLS`: the most JSON-RPC calls one body may hold (413 past it).
+//! - `REDEEM_PER_MINUTE`: redemption attempts per client per minute (429 past it).
+
+use super::oauth::read_tiers;
+use super::Reader;
+use crate::address::DEFAULT_IPV6_PREFIX_BITS;
+use crate::oauth::settings::Tier;
+use crate::quota::{Policy, Window};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateKey {
+    /// `CF-Connecting-IP`, IPv6 aggregated to a prefix.
+    Address,
+    /// A gateway-issued API key in this header; anything else is refused with 401.
+    IssuedKey { header: String },
+    /// The header's value, unchecked, under a per-address ceiling.
+    Unverified { header: String, ceiling: Policy },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySettings {
+    pub rate_key: RateKey,
+    pub ipv6_prefix_bits: u8,
+    pub key_tiers: Vec<Tier>,
+}
+
+impl IdentitySettings {
+    /// The header API keys arrive in, in either mode.
+    pub fn key_header(&self) -> Option<&str> {
+        match &self.rate_key {
+            RateKey::Address => None,
+            RateKey::IssuedKey { header } | RateKey::Unverified { header, .. } => Some(header),
+        }
+    }
+
+    pub fn key_tier(&self, name: &str) -> Option<&Tier> {
+        self.key_tiers.iter().find(|t| t.name == name)
+    }
+}
+
+/// Bounds on what one request, paid or not, may make the gateway do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub max_batch_calls: usize,
+    pub redemptions: Policy,
+}
+
+pub const DEFAULT_MAX_BATCH_CALLS: u32 = 64;
+
+pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentitySettings {
+    let unverified = r.flag("RATE_KEY_UNVERIFIED", false);
+    let ceiling = r.number("ADDRESS_CEILING_PER_MINUTE", 600, 1..=1_000_000);
+    let ipv6_prefix_bits = r.number(
+        "IPV6_PREFIX_BITS",
+        u32::from(DEFAULT_IPV6_PREFIX_BITS),
+        32..=128,
+    ) as u8;
+    if unverified && header.is_none() {
+        r.problem("RATE_KEY_UNVERIFIED is set but RATE_KEY_HEADER is not".into());
+    }
+    let rate_key = match header {
+        None => RateKey::Address,
+        Some(header) if unverified => RateKey::Unverified {
+            header,
+            ceiling: per_minute("address", ceiling),
+        },
+        Some(header) => RateKey::IssuedKey { header },
+    };
+    let key_tiers = match r.text("KEY_TIERS") {
+        Some(_) => read_tiers(r, "KEY_TIERS", "").unwrap_or_default(),
+        None => Vec::new(),
+    };
+    IdentitySettings {
+        rate_key,
+        ipv6_prefix_bits,
+        key_tiers,
+    }
+}
+
+pub(super) fn read_limits(r: &mut Reader) -> RequestLimits {
+    RequestLimits {
+        max_batch_calls: r.number("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1..=10_000) as usize,
+        redemptions: per_minute("redeem", r.number("REDEEM_PER_MINUTE", 30, 1..=100_000)),
+    }
+}
+
+fn per_minute(name: &str, quota: u32) -> Policy {
+    // Both numbers are range-checked above 0, so the window exists.
+    Policy::new(Window::new(name, quota.max(1), 60).into_iter().collect())
+        .unwrap_or_else(|| unreachable!("a non-zero window"))
+}

@@ -1,0 +1,154 @@
+//! How a credential's grant is spent: the rule behind every admission by access token or L402
+//! credential (docs/PROTOCOL.md §1).
+//!
+//! A grant counts calls, not HTTP requests: a request is charged what its calls cost
+//! (`policy::charge::cost`), and is refused whole when the grant has less left, so a batch cannot
+//! carry a thousand calls on one use. Each isolate keeps a [`Usage`] per credential and spends
+//! from it with no I/O; uses are reported to the credential's counter in batches (on first use,
+//! then every [`REPORT_EVERY`] units, once a second, and when the grant is reached), and the total
+//! the counter answers raises the local count, which is how an isolate learns of the others.
+//! Across isolates a grant can therefore be overshot by what each other isolate has admitted and
+//! not yet reported: fewer than `REPORT_EVERY` units plus its requests in flight.
+
+/// Batching keeps the counter call off most requests: one call per this many units.
+pub const REPORT_EVERY: u32 = 8;
+pub const REPORT_INTERVAL_MS: u64 = 1_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub used: u32,
+    pub reported: u32,
+    pub reported_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// The count after this use.
+    pub used: u32,
+    /// Units to report to the credential's counter now, if a report is due.
+    pub report: Option<u32>,
+}
+
+impl Usage {
+    /// Takes `cost` units of a grant of `grant` if they all fit; `None` leaves the usage as it was.
+    pub fn take(&mut self, cost: u32, grant: u32, now_ms: u64) -> Option<Taken> {
+        let after = self.used.checked_add(cost).filter(|n| *n <= grant)?;
+        let first = self.used == 0 && self.reported == 0;
+        self.used = after;
+        let pending = self.used.saturating_sub(self.reported);
+        let due = first
+            || pending >= REPORT_EVERY
+            || self.used == grant
+            || now_ms.saturating_sub(self.reported_at_ms) >= REPORT_INTERVAL_MS;
+        let report = (due && pending > 0).then(|| {
+            self.reported = self.used;
+            self.reported_at_ms = now_ms;
+            pending
+        });
+        Some(Taken {
+            used: self.used,
+            report,
+        })
+    }
+
+    /// Gives back units of a request that was refused after they were taken. Units already
+    /// reported stay counted by the counter: the grant errs towards the operator, never the client.
+    pub fn give_back(&mut self, cost: u32) {
+        self.used = self
+            .used
+            .saturating_sub(cost)
+            .max(self.reported.min(self.used));
+    }
+
+    /// Raises the local count to the shared total the counter reported.
+    pub fn observe_total(&mut self, total: u32) {
+        if total > self.used {
+            // Uses by other isolates: counted as reported, they are in the total already.
+            self.reported += total - self.used;
+            self.used = total;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_request_takes_its_whole_cost_or_nothing() {
+        let mut u = Usage::default();
+        assert_eq!(u.take(3, 5, 0).map(|t| t.used), Some(3));
+        assert_eq!(u.take(3, 5, 0), None, "3 more do not fit in 2 left");
+        assert_eq!(u.used, 3, "a refusal spends nothing");
+        assert_eq!(u.take(2, 5, 0).map(|t| t.used), Some(5));
+        assert_eq!(u.take(1, 5, 0), None);
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_grant_never_fits() {
+        let mut u = Usage::default();
+        assert_eq!(u.take(2_000, 60, 0), None);
+        assert_eq!(u.take(u32::MAX, u32::MAX - 1, 0), None);
+    }
+
+    #[test]
+    fn the_first_use_is_reported_then_batches() {
+        let mut u = Usage::default();
+        assert_eq!(u.take(1, 100, 0).unwrap().report, Some(1));
+        for _ in 0..7 {
+            assert_eq!(u.take(1, 100, 10).unwrap().report, None);
+        }
+        assert_eq!(u.take(1, 100, 10).unwrap().report, Some(REPORT_EVERY));
+        assert_eq!(
+            u.take(1, 100, 2_000).unwrap().report,
+            Some(1),
+            "a second later"
+        );
+        assert_eq!(
+            u.take(90, 100, 2_001).unwrap().report,
+            Some(90),
+            "reaching the grant"
+        );
+    }
+
+    #[test]
+    fn units_given_back_are_spendable_unless_already_reported() {
+        let mut u = Usage::default();
+        u.take(1, 10, 0); // reported at once
+        u.take(3, 10, 1);
+        u.give_back(3);
+        assert_eq!(u.used, 1);
+        u.give_back(1);
+        assert_eq!(u.used, 1, "the reported unit stays spent");
+    }
+
+    #[test]
+    fn other_isolates_uses_count_against_the_grant() {
+        let mut u = Usage::default();
+        u.take(1, 10, 0);
+        u.observe_total(9);
+        assert_eq!(u.take(2, 10, 1), None);
+        assert_eq!(u.take(1, 10, 1).map(|t| t.used), Some(10));
+    }
+
+    proptest! {
+        /// In one isolate, no sequence of requests ever admits more units than the grant, and
+        /// every admitted unit is eventually reported.
+        #[test]
+        fn one_isolate_never_exceeds_the_grant(grant in 1u32..500, costs in prop::collection::vec(0u32..40, 1..200)) {
+            let mut u = Usage::default();
+            let mut admitted = 0u32;
+            let mut reported = 0u32;
+            for (i, c) in costs.iter().enumerate() {
+                if let Some(t) = u.take(*c, grant, i as u64 * 10) {
+                    admitted += c;
+                    reported += t.report.unwrap_or(0);
+                }
+            }
+            prop_assert!(admitted <= grant);
+            prop_assert_eq!(admitted, u.used);
+            prop_assert!(admitted - reported < REPORT_EVERY.max(1) + 40);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Who is calling, decided once per request (README "Threat model", docs/PROTOCOL.md §6): an
+//! OAuth identity when the operator runs OAuth, else a gateway-issued API key, else the address
+//! (IPv6 aggregated to a prefix). Every identity is either verified or costs its holder something
+//! to mint: a forged, unknown or revoked key is refused with 401, never counted as a fresh quota.
+//! The only exception is the operator's explicit opt-in to trust an unverified header, which
+//! is then held to a per-address ceiling.
+
+use gatehouse_core::api_key::{self, KeyRejection};
+use gatehouse_core::audit;
+use gatehouse_core::bytes::to_hex;
+use gatehouse_core::config::{Config, RateKey};
+use gatehouse_core::denial::Denial;
+use gatehouse_core::oauth::access_token::Identity;
+use gatehouse_core::quota::Policy;
+use sha2::{Digest, Sha256};
+use worker::{Context, Env, Request};
+
+use crate::request_facts::{non_empty_header, RequestFacts};
+use crate::{identity, revocation};
+
+/// The caller, once identified.
+pub struct Caller {
+    /// The quota that applies instead of the route's: the caller's tier.
+    pub tier_policy: Option<Policy>,
+    /// The OAuth identity, when there is one (its scopes decide what it may call).
+    pub oauth: Option<Identity>,
+    /// Under an unverified rate key: the address counter and its ceiling.
+    pub ceiling: Option<(String, Policy)>,
+    pub audit: audit::Caller,
+}
+
+/// Identifies the caller and sets `facts.client_key` to the key it is counted under.
+pub async fn identify(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    facts: &mut RequestFacts,
+    now_ms: u64,
+) -> Result<Caller, Denial> {
+    let mut caller = Caller {
+        tier_policy: None,
+        oauth: None,
+        ceiling: None,
+        audit: audit::Caller::default(),
+    };
+    match &cfg.identity.rate_key {
+        RateKey::Address => {}
+        RateKey::IssuedKey { header } => {
+            if let Some(presented) = non_empty_header(req, header) {
+                let key =
+                    api_key::verify(&cfg.token.keys, &presented).map_err(Denial::InvalidApiKey)?;
+                if revocation::is_revoked(env, ctx, &key.revocation_id(), now_ms).await? {
+                    return Err(Denial::InvalidApiKey(KeyRejection::Revoked));
+                }
+                facts.client_key = key.rate_key();
+                caller.tier_policy = cfg.identity.key_tier(&key.tier).map(|t| t.policy.clone());
+                caller.audit.tier = Some(key.tier);
+            }
+        }
+        RateKey::Unverified { header, ceiling } => {
+            if let Some(value) = non_empty_header(req, header) {
+                // Hashed so that a raw header value never lands in an object name or a log line.
+                let digest = to_hex(&Sha256::digest(value.as_bytes()));
+                facts.client_key = format!("hdr:{}", &digest[..32]);
+                caller.ceiling = Some((facts.address_key.clone(), ceiling.clone()));
+            }
+        }
+    }
+    if let Some(o) = &cfg.oauth {
+        let bearer = non_empty_header(req, "authorization");
+        let id = identity::authenticate(
+            env,
+            o,
+            cfg.local_dev,
+            bearer.as_deref().and_then(identity::bearer),
+            now_ms,
+        )
+        .await?;
+        if let Some(id) = id {
+            // One identity, one quota, wherever it calls from; its tier decides how much.
+            facts.client_key = id.rate_key();
+            caller.tier_policy = Some(o.tier(&id.tier).policy.clone());
+            caller.audit = audit::Caller {
+                client_key: String::new(),
+                subject: Some(id.subject.clone()),
+                client_id: id.client_id.clone(),
+                tier: Some(id.tier.clone()),
+                admitted_by: String::new(),
+            };
+            caller.oauth = Some(id);
+        }
+    }
+    caller.audit.client_key = facts.client_key.clone();
+    Ok(caller)
+}
