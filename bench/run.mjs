@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request, run, summarize } from './load.mjs';
 import { solvePow } from '../clients/js/pow.mjs';
-import { ROOT, TEST_SIGNING_KEYS as SIGNING_KEYS, migrationStatements } from '../tests/support/gateway.mjs';
+import { ROOT, TEST_SIGNING_KEYS as SIGNING_KEYS, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 const SEQUENTIAL = 300;
 const CONCURRENT = 2_000;
@@ -72,7 +72,7 @@ try {
 
   const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
   const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } });
-  const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'bench/1', 'x-api-key': 'bench' };
+  const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'bench/1', 'x-api-key': testKey('bench') };
 
   async function session(url, host, extra = {}) {
     const r = await request({ url, host, headers: { ...mcpHeaders, ...extra }, body: init });
@@ -86,21 +86,21 @@ try {
   const tight = { url: `${base}/mcp`, host: 'tight.bench' };
   async function buyToken(key) {
     const started = performance.now();
-    const denied = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': key }, body: init });
+    const denied = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(key) }, body: init });
     const deniedAt = performance.now();
     if (denied.status !== 402) throw new Error(`expected 402, got ${denied.status}`);
     const [c] = JSON.parse(denied.body).challenges;
     const nonce = await solvePow(c.salt, c.difficulty);
     const solvedAt = performance.now();
-    const redeemed = await request({ url: `${base}/api/verify-challenge`, host: 'tight.bench', headers: { 'content-type': 'application/json', 'user-agent': 'bench/1', 'x-api-key': key }, body: JSON.stringify({ challenge_id: c.challenge_id, solution: { nonce } }) });
+    const redeemed = await request({ url: `${base}/api/verify-challenge`, host: 'tight.bench', headers: { 'content-type': 'application/json', 'user-agent': 'bench/1', 'x-api-key': testKey(key) }, body: JSON.stringify({ challenge_id: c.challenge_id, solution: { nonce } }) });
     if (redeemed.status !== 200) throw new Error(`redeem: ${redeemed.status} ${redeemed.body}`);
     const token = JSON.parse(redeemed.body).access_token;
-    const retried = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': key, 'x-access-token': token }, body: init });
+    const retried = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(key), 'x-access-token': token }, body: init });
     if (retried.status !== 200) throw new Error(`retry: ${retried.status}`);
     return { token, total: performance.now() - started, solve: solvedAt - deniedAt, difficulty: c.difficulty };
   }
   // Use the tight gateway's one free request of the minute, so the next one meets the 402.
-  await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': 'fast' }, body: init });
+  await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey('fast') }, body: init });
   const { token } = await buyToken('fast');
 
   const targets = [
@@ -108,7 +108,7 @@ try {
     ['bare pass-through worker (JS)', await session(`${base}/mcp`, 'passthrough.bench')],
     ['bare pass-through worker (Rust, worker crate)', await session(`${base}/mcp`, 'rust.bench')],
     ['gateway, quota path (Durable Object)', await session(`${base}/mcp`)],
-    ['gateway, token fast path (no I/O)', await session(`${base}/mcp`, 'tight.bench', { 'x-api-key': 'fast', 'x-access-token': token })],
+    ['gateway, token fast path (no I/O)', await session(`${base}/mcp`, 'tight.bench', { 'x-api-key': testKey('fast'), 'x-access-token': token })],
   ];
   const rows = [];
   for (const [label, make] of targets) {
@@ -120,7 +120,7 @@ try {
 
   const trips = [];
   for (let i = 0; i < ROUND_TRIPS; i++) {
-    await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': `trip-${i}` }, body: init });
+    await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(`trip-${i}`) }, body: init });
     trips.push(await buyToken(`trip-${i}`));
   }
   const tripTotal = summarize(trips.map((t) => t.total), 1);

@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core';
 import { startOrigin } from '../demo/origin.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
-import { ROOT, startGateway } from '../tests/support/gateway.mjs';
+import { ROOT, startGateway, testKey } from '../tests/support/gateway.mjs';
 
 const SECONDS = Number(process.env.STUDY_SECONDS ?? 120);
 const AGENTS = Number(process.env.STUDY_AGENTS ?? 20);
@@ -70,7 +70,7 @@ async function agent(i, behaviour, url, wallet, deadline, stats) {
   const fetchFn = behaviour.policy === 'kit'
     ? gatehouseFetch({ fetch: counting(fetch), wallet, onEvent: (e) => { if (e.type === 'challenge') onDenied(); if (e.type === 'unavailable') stats.recoveredFromFault++; } })
     : retrying429({ honourRetryAfter: behaviour.policy === 'retry-after', onDenied, stats });
-  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchFn, requestInit: { headers: { 'x-api-key': `study-${behaviour.key}-${i}`, 'user-agent': 'study-agent/1.0' } } });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchFn, requestInit: { headers: { 'x-api-key': testKey(`study-${behaviour.key}-${i}`), 'user-agent': 'study-agent/1.0' } } });
   const client = new Client({ name: `study-agent-${i}`, version: '1.0.0' });
   try {
     await client.connect(transport);

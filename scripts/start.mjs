@@ -131,8 +131,11 @@ if (!(await waitFor(base, 60_000))) {
     OAuth (optional mode):              metadata ${base}/.well-known/oauth-protected-resource/mcp
                                         authorization server ${authServer.issuer}
 
-  Try it:
-    npx @modelcontextprotocol/inspector --cli ${base}/mcp --transport http --method tools/list
+  Clients are counted by API key (header x-api-key); mint one, then call with it:
+    curl -s -X POST ${base}/admin/api/keys -H 'authorization: Bearer ${adminSecret}' \\
+      -H 'content-type: application/json' -d '{"id":"my-agent"}'
+    npx @modelcontextprotocol/inspector --cli ${base}/mcp --transport http --method tools/list \\
+      --header "x-api-key: <key>"     (without a key, a client is counted by its address)
     # past 60 requests a minute the gateway answers 402 with an L402 invoice and a proof of work;
     # pay the invoice with the payer wallet: see "pay_an_invoice" in .run/lightning.json
 
@@ -144,7 +147,7 @@ if (!(await waitFor(base, 60_000))) {
 `);
   // Real traffic for the dashboard, then where to look at it.
   try {
-    console.log(`  ${await demoTraffic(`${base}/mcp`, { pay: ln.pay })}`);
+    console.log(`  ${await demoTraffic(`${base}/mcp`, { pay: ln.pay, adminSecret })}`);
   } catch (e) {
     console.error(`  demo traffic failed: ${e.message}`);
   }

@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import { startOrigin } from '../demo/origin.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
-import { ROOT, TEST_ADMIN_SECRET, startGateway } from './support/gateway.mjs';
+import { ROOT, TEST_ADMIN_SECRET, startGateway, testKey } from './support/gateway.mjs';
 import { connect } from './support/mcp.mjs';
 import { exhaust, redeem, solve } from './support/pow-flow.mjs';
 
@@ -27,19 +27,19 @@ before(async () => {
   });
   // Real challenge traffic: agents that solve proof of work through the wrapper...
   for (const agent of ['agent-a', 'agent-b']) {
-    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch(), headers: { 'x-api-key': agent } });
+    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch(), headers: { 'x-api-key': testKey(agent) } });
     for (let i = 0; i < 8; i++) await client.callTool({ name: 'echo', arguments: { message: `${agent} ${i}` } });
     await close();
   }
   // ...one that pays an invoice, one that sends a wrong solution, and a token to revoke later.
-  const paid = await exhaust(gateway.mcpUrl, { 'x-api-key': 'payer' });
+  const paid = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('payer') });
   const [l402] = (await paid.json()).challenges;
   const preimage = await ln.pay(l402.invoice);
-  assert.equal((await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': 'payer' })).status, 200);
-  const denied = await exhaust(gateway.mcpUrl, { 'x-api-key': 'sloppy' });
+  assert.equal((await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': testKey('payer') })).status, 200);
+  const denied = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('sloppy') });
   const pow = (await denied.json()).challenges.find((c) => c.type === 'pow');
-  assert.equal((await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: '1' } }, { 'x-api-key': 'sloppy' })).status, 400);
-  const bought = await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: await solve(pow) } }, { 'x-api-key': 'sloppy' });
+  assert.equal((await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: '1' } }, { 'x-api-key': testKey('sloppy') })).status, 400);
+  const bought = await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: await solve(pow) } }, { 'x-api-key': testKey('sloppy') });
   token = bought.body.access_token;
 });
 
@@ -74,7 +74,7 @@ test('runtime policy and client tiers change through the admin API, and each cha
   const changed = await put('/admin/api/policy', { pow_base_bits: 15, offers: ['pow'] });
   assert.equal(changed.status, 200);
   assert.equal((await changed.json()).pow_base_bits, 15);
-  const next = await exhaust(gateway.mcpUrl, { 'x-api-key': 'after-change' });
+  const next = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('after-change') });
   const offers = (await next.json()).challenges;
   assert.deepEqual(offers.map((c) => [c.type, c.difficulty]), [['pow', 15]], 'new 402s follow the runtime policy');
   assert.equal((await put('/admin/api/tiers', { client_id: 'x', tier: 'gold' })).status, 400, 'tiers need OAuth tiers to exist');
@@ -113,7 +113,7 @@ test('the dashboard renders the same figures in Chromium, and revokes a token fr
     assert.ok(await page.locator('#top-clients tr').count() > 0);
     assert.deepEqual(external, [], 'no request leaves the gateway (no CDN)');
 
-    const use = () => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': 'sloppy', 'x-access-token': token, 'content-type': 'application/json' }, body: '{}' });
+    const use = () => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey('sloppy'), 'x-access-token': token, 'content-type': 'application/json' }, body: '{}' });
     assert.notEqual((await use()).status, 401);
     await page.fill('#revoke-input', token);
     await page.click('#revoke-form button');

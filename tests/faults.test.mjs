@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../demo/origin.mjs';
-import { startGateway } from './support/gateway.mjs';
+import { startGateway, testKey } from './support/gateway.mjs';
 import { JSON_RPC_CALL, exhaust, redeem, solve } from './support/pow-flow.mjs';
 
 const post = (url, headers = {}) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON_RPC_CALL });
@@ -27,12 +27,20 @@ describe('D1 failures', () => {
   });
 
   test('a challenge that cannot be stored is a 503, and a redemption that cannot be read too', async () => {
-    const first = await exhaust(gateway.mcpUrl, { 'x-api-key': 'd1' });
+    const first = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('d1') });
     const [c] = (await first.json()).challenges;
     const nonce = await solve(c);
+    // Another client (d1 itself would be offered its outstanding challenge again, from its counter).
     await gateway.db.prepare('DROP TABLE challenges').run();
-    await assertUnavailable(await post(gateway.mcpUrl, { 'x-api-key': 'd1' }));
-    const r = await fetch(c.verify_url, { method: 'POST', body: JSON.stringify({ challenge_id: c.challenge_id, solution: { nonce } }) });
+    // A client at quota for the first time: its challenge must be stored, and cannot be.
+    let res;
+    for (let i = 0; i < 500; i++) {
+      res = await post(gateway.mcpUrl, { 'x-api-key': testKey('d1-next') });
+      if (res.status !== 200 && res.status !== 400) break;
+      await res.arrayBuffer();
+    }
+    await assertUnavailable(res);
+    const r = await fetch(c.verify_url, { method: 'POST', headers: { 'x-api-key': testKey('d1') }, body: JSON.stringify({ challenge_id: c.challenge_id, solution: { nonce } }) });
     await assertUnavailable(r);
   });
 

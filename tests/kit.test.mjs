@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startOrigin } from '../demo/origin.mjs';
 import { startAuthServer } from '../demo/auth-server.mjs';
-import { ROOT, freePort, startGateway } from './support/gateway.mjs';
+import { ROOT, freePort, startGateway, testKey } from './support/gateway.mjs';
 
 const BRIDGE = join(ROOT, 'clients', 'js', 'bin', 'gatehouse.mjs');
 let origin;
@@ -32,7 +32,7 @@ async function throughBridge(url, args = [], env = {}, calls = 20) {
 test('a stdio client runs past its quota through the bridge (402s)', async () => {
   const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', TOKEN_GRANT_REQUESTS: '5', RATE_KEY_HEADER: 'x-api-key', POW_ADAPTIVE: 'false' } });
   try {
-    await throughBridge(gateway.mcpUrl, ['--header', 'x-api-key:bridge-402']);
+    await throughBridge(gateway.mcpUrl, ['--header', `x-api-key:${testKey('bridge-402')}`]);
   } finally {
     await gateway.dispose();
   }
@@ -41,7 +41,7 @@ test('a stdio client runs past its quota through the bridge (402s)', async () =>
 test('the bridge answers in-band challenges too', async () => {
   const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', TOKEN_GRANT_REQUESTS: '5', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'true', POW_ADAPTIVE: 'false' } });
   try {
-    await throughBridge(gateway.mcpUrl, ['--header', 'x-api-key:bridge-in-band', '--no-declare-402']);
+    await throughBridge(gateway.mcpUrl, ['--header', `x-api-key:${testKey('bridge-in-band')}`, '--no-declare-402']);
   } finally {
     await gateway.dispose();
   }
@@ -65,7 +65,7 @@ test('the official Python MCP SDK gets through with the httpx.Auth flow', async 
   const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', TOKEN_GRANT_REQUESTS: '5', RATE_KEY_HEADER: 'x-api-key', POW_ADAPTIVE: 'false' } });
   try {
     const python = join(ROOT, '.tools', 'pyclient', 'bin', 'python');
-    const out = await new Promise((resolve, reject) => execFile(python, [join(ROOT, 'tests', 'python_mcp_client.py'), gateway.mcpUrl, 'python-sdk', '15'], { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+    const out = await new Promise((resolve, reject) => execFile(python, [join(ROOT, 'tests', 'python_mcp_client.py'), gateway.mcpUrl, testKey('python-sdk'), '15'], { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
     const result = JSON.parse(out.trim().split('\n').at(-1));
     assert.equal(result.ok, 15);
     assert.ok(result.redeemed >= 2, `${result.redeemed} challenges redeemed`);

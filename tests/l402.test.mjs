@@ -10,7 +10,7 @@ import { fetchWithL402 } from '@getalby/lightning-tools/402/l402';
 import { Invoice } from '@getalby/lightning-tools/bolt11';
 import { startOrigin } from '../demo/origin.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
-import { ROOT, startGateway } from './support/gateway.mjs';
+import { ROOT, startGateway, testKey } from './support/gateway.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { connect } from './support/mcp.mjs';
 import { exhaust, redeem } from './support/pow-flow.mjs';
@@ -49,7 +49,7 @@ describe('the gateway as an L402 server', () => {
   after(async () => gateway?.dispose());
 
   test('at quota it offers L402 first, then proof of work, with a real invoice', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'offers' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('offers') });
     const lines = res.headers.get('www-authenticate');
     assert.match(lines, /^L402 macaroon="[A-Za-z0-9+/=]+", invoice="lnbc[0-9a-z]+", PoW challenge_id="[0-9a-f]{32}"/);
     const body = await res.json();
@@ -62,7 +62,7 @@ describe('the gateway as an L402 server', () => {
   });
 
   test('lsat-js decodes the macaroon and finds the invoice\'s payment hash', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'lsat-js' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('lsat-js') });
     const [l402] = (await res.clone().json()).challenges;
     const lsat = Lsat.fromChallenge(l402Line(res));
     assert.equal(lsat.paymentHash, l402.payment_hash);
@@ -74,7 +74,7 @@ describe('the gateway as an L402 server', () => {
 
   test('a paid credential gets through, as L402 and as LSAT, and the gateway\'s wallet is paid', async () => {
     const before = await ln.balanceMsat(ln.gateway);
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'payer' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('payer') });
     const [l402] = (await res.json()).challenges;
     const preimage = await ln.pay(l402.invoice);
     assert.equal(await ln.balanceMsat(ln.gateway) - before, 3_000);
@@ -86,7 +86,7 @@ describe('the gateway as an L402 server', () => {
   });
 
   test('an unpaid, wrong or tampered credential never gets through', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'forger' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('forger') });
     const [l402] = (await res.json()).challenges;
     const call = (authorization) => fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, authorization }, body: INITIALIZE });
     const unpaid = await call(`L402 ${l402.macaroon}:${'00'.repeat(32)}`);
@@ -110,24 +110,24 @@ describe('the gateway as an L402 server', () => {
   });
 
   test('the redemption endpoint trades a preimage for a token, once', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'redeemer' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('redeemer') });
     const [l402] = (await res.json()).challenges;
-    const wrong = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage: 'ab'.repeat(32) } }, { 'x-api-key': 'redeemer' });
+    const wrong = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage: 'ab'.repeat(32) } }, { 'x-api-key': testKey('redeemer') });
     assert.deepEqual([wrong.status, wrong.body.error], [400, 'invalid_solution']);
     const preimage = await ln.pay(l402.invoice);
-    const first = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': 'redeemer' });
+    const first = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': testKey('redeemer') });
     assert.equal(first.status, 200);
-    const again = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': 'redeemer' });
+    const again = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, { 'x-api-key': testKey('redeemer') });
     assert.equal(again.status, 409);
-    const ok = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': 'redeemer', 'x-access-token': first.body.access_token }, body: INITIALIZE });
+    const ok = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey('redeemer'), 'x-access-token': first.body.access_token }, body: INITIALIZE });
     assert.equal(ok.status, 200);
   });
 
   test('@getalby/lightning-tools fetchWithL402 pays through the gateway to the origin', async () => {
-    await exhaust(gateway.mcpUrl, { 'x-api-key': 'alby' });
+    await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('alby') });
     let paid = 0;
     const wallet = { payInvoice: async ({ invoice }) => { paid++; return { preimage: await ln.pay(invoice) }; } };
-    const res = await fetchWithL402(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': 'alby' }, body: INITIALIZE }, { wallet });
+    const res = await fetchWithL402(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey('alby') }, body: INITIALIZE }, { wallet });
     assert.equal(paid, 1);
     assert.equal(res.status, 200);
     assert.ok(res.headers.get('mcp-session-id'), 'the origin opened a session');
@@ -143,7 +143,7 @@ describe('the gateway as an L402 server', () => {
   });
 
   test('the Rust kit pays an L402 challenge from LNbits and its credential gets through', async () => {
-    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'rust-kit' });
+    const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('rust-kit') });
     const cli = join(ROOT, 'target', 'release', 'gatehouse-solve');
     const authorization = await new Promise((resolve, reject) => execFile(cli, ['l402', l402Line(res), '--lnbits', ln.url, '--key', ln.payer.adminkey], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))));
     assert.match(authorization, /^L402 [A-Za-z0-9+/=]+:[0-9a-f]{64}$/);
@@ -154,7 +154,7 @@ describe('the gateway as an L402 server', () => {
   test('the JS wrapper pays with a wallet and a stock SDK client keeps working', async () => {
     const events = [];
     const wallet = { payInvoice: async ({ invoice }) => ({ preimage: await ln.pay(invoice) }) };
-    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), headers: { 'x-api-key': 'sdk-l402' } });
+    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), headers: { 'x-api-key': testKey('sdk-l402') } });
     for (let i = 0; i < 5; i++) {
       const r = await client.callTool({ name: 'echo', arguments: { message: `paid ${i}` } });
       assert.equal(r.content[0].text, `paid ${i}`);
@@ -169,7 +169,7 @@ describe('when the Lightning backend is down', () => {
   test('proof of work is still offered when enabled', async () => {
     const gateway = await startGateway({ originUrl: origin.url, vars: l402Vars({ L402_BACKEND_URL: dead }) });
     try {
-      const res = await exhaust(gateway.mcpUrl, { 'x-api-key': 'down' });
+      const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('down') });
       assert.deepEqual((await res.json()).challenges.map((c) => c.type), ['pow']);
       assert.match(res.headers.get('www-authenticate'), /^PoW /);
     } finally {
@@ -180,8 +180,8 @@ describe('when the Lightning backend is down', () => {
   test('with L402 alone it is a 503 with Retry-After, never a 402 or a 500', async () => {
     const gateway = await startGateway({ originUrl: origin.url, vars: l402Vars({ L402_BACKEND_URL: dead, CHALLENGE_OFFERS: 'l402' }) });
     try {
-      await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': 'down' }, body: '{}' });
-      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': 'down' }, body: '{}' });
+      await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey('down') }, body: '{}' });
+      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey('down') }, body: '{}' });
       assert.equal(res.status, 503);
       assert.ok(Number(res.headers.get('retry-after')) >= 1);
     } finally {

@@ -2,8 +2,8 @@
 // local D1 (migrations applied from migrations/), the way `wrangler dev` would but in ~0.3 s.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHmac } from 'node:crypto';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { signApiKey } from './keys.mjs';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const BUILD = join(ROOT, 'build');
@@ -106,9 +106,5 @@ export async function apiKeys(gateway, ids) {
  * mints through the admin API instead and checks that a key signed with anything else fails.
  */
 export function testKey(id, tier = 'default') {
-  const [kid, secret] = TEST_SIGNING_KEYS.split(/:(.*)/s);
-  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-  const input = `${b64({ alg: 'HS256', typ: 'JWT', kid })}.${b64({ typ: 'gatehouse/api-key', id, tier, iat: Math.floor(Date.now() / 1000) })}`;
-  const sig = createHmac('sha256', secret).update(input).digest('base64url');
-  return `gk_${input}.${sig}`;
+  return signApiKey(TEST_SIGNING_KEYS, id, tier);
 }
