@@ -3,20 +3,22 @@
 //
 //   const transport = new StreamableHTTPClientTransport(url, { fetch: gatehouseFetch() });
 //
-// On a 402 it reads the offered challenges (the JSON body's `challenges`, in the gateway's order)
-// and answers the first it can: a proof of work it solves, or, given a wallet, an L402 invoice it
-// pays. It POSTs the solution or the preimage to `verify_url`, keeps the access token, and retries
-// the request with it in `x-access-token` (so `Authorization` stays free for OAuth). Concurrent requests share one solve. A token the gateway calls invalid or
-// expired (401 invalid_or_expired_token) is dropped and the request retried without it.
+// On a 402 the gateway marked as its own (`Gatehouse-Challenge`), it reads the offered challenges
+// (the JSON body's `challenges`, in the gateway's order) and answers the first it can: a proof of
+// work it solves, or, given a wallet, an L402 invoice within its caps that it pays. It POSTs the
+// solution or the preimage to `verify_url`, only when that is on the request's own origin, keeps
+// the access token for that origin, and retries the request with it in `x-access-token` (so
+// `Authorization` stays free for OAuth). Any other 402 goes back to the caller unanswered; the
+// rules are in `guard.mjs`. Concurrent requests share one solve. A token the gateway calls
+// invalid or expired (401 invalid_or_expired_token) is dropped and the request retried without it.
 import { solvePow } from './pow.mjs';
+import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
 
 export { solvePow, leadingZeroBits, digest } from './pow.mjs';
+export { invoiceAmount } from './bolt11.mjs';
+export * from './guard.mjs';
 
 const TOKEN_HEADER = 'x-access-token';
-
-async function bodyJson(response) {
-  try { return await response.clone().json(); } catch { return null; }
-}
 
 function withToken(init, token) {
   const headers = new Headers(init?.headers);
@@ -36,29 +38,49 @@ function withToken(init, token) {
  * @param {{ payInvoice(args: { invoice: string }): Promise<{ preimage: string }> }} [options.wallet]
  *   pays L402 invoices (the same shape as @getalby/lightning-tools' wallets); without one, only
  *   proof-of-work challenges are answered
- * @param {(event: object) => void} [options.onEvent] sees `challenge`, `solved`, `paid`, `redeemed`, `token_dropped`
+ * @param {number} [options.maxSatsPerInvoice] the most one invoice may ask, read from the invoice (10)
+ * @param {number} [options.maxSatsTotal] the most this fetch pays in all (100)
+ * @param {string[]} [options.identityHeaders] the request headers a redemption carries, to bind the
+ *   token to the caller (`authorization`, `user-agent`, `x-api-key`); add the gateway's
+ *   `RATE_KEY_HEADER` if it is another
+ * @param {(event: object) => void} [options.onEvent] sees `challenge`, `solved`, `paid`, `redeemed`,
+ *   `token_dropped`, `unavailable`, and `ignored` (a 402 or an offer it will not answer, with a `reason`)
  */
-export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRounds = 3, maxUnavailableWaits = 10, solveBudgetMs = 30_000, onEvent = () => {} } = {}) {
-  let token = null;
-  let inflight = null; // one solve at a time, shared by every request that meets a 402
+export function gatehouseFetch({
+  fetch: inner = globalThis.fetch, wallet, maxRounds = 3, maxUnavailableWaits = 10, solveBudgetMs = 30_000,
+  maxSatsPerInvoice, maxSatsTotal, identityHeaders: identityNames = DEFAULT_IDENTITY_HEADERS, onEvent = () => {},
+} = {}) {
+  const budget = new Budget({ maxSatsPerInvoice, maxSatsTotal });
+  const tokens = new Map(); // origin -> access token: a token goes only to the origin that issued it
+  const inflight = new Map(); // origin -> the one solve under way for it
 
-  // The redemption must come from the same client as the request (the token is bound to its
-  // API key and user agent), so it carries the request's own headers, less the MCP ones.
-  function identityHeaders(init) {
-    const headers = new Headers(init?.headers);
-    for (const name of [...headers.keys()]) {
-      if (name === TOKEN_HEADER || name === 'accept' || name === 'last-event-id' || name.startsWith('mcp-') || name.startsWith('content-')) headers.delete(name);
+  /** The first offer this client may answer, with its verify URL; an L402 one is reserved. */
+  function choose(challenges, url) {
+    for (const c of Array.isArray(challenges) ? challenges : []) {
+      const verify = verifyUrlFor(url, c?.verify_url);
+      const kind = c?.type;
+      if (!verify) {
+        onEvent({ type: 'ignored', reason: 'foreign_verify_url', kind });
+        continue;
+      }
+      if (kind === 'pow' && c.algorithm === 'sha256' && typeof c.salt === 'string' && Number.isInteger(c.difficulty)) {
+        return { challenge: c, verify };
+      }
+      if (kind === 'l402' && wallet && typeof c.invoice === 'string') {
+        const { msat, refused } = budget.reserve(c.invoice);
+        if (!refused) return { challenge: c, verify, msat };
+        onEvent({ type: 'ignored', reason: refused, kind, sats: msat === undefined ? undefined : Number(msat) / 1000 });
+      }
     }
-    headers.set('content-type', 'application/json');
-    return headers;
+    return null;
   }
 
-  async function prove(challenge) {
+  async function prove({ challenge, msat }) {
     const started = Date.now();
     onEvent({ type: 'challenge', kind: challenge.type, challenge_id: challenge.challenge_id });
     if (challenge.type === 'l402') {
       const { preimage } = await wallet.payInvoice({ invoice: challenge.invoice });
-      onEvent({ type: 'paid', challenge_id: challenge.challenge_id, sats: challenge.amount_sats, ms: Date.now() - started });
+      onEvent({ type: 'paid', challenge_id: challenge.challenge_id, sats: Number(msat) / 1000, ms: Date.now() - started });
       return { payment_proof: { preimage } };
     }
     const nonce = await solvePow(challenge.salt, challenge.difficulty, { deadline: started + solveBudgetMs });
@@ -66,45 +88,45 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRou
     return { solution: { nonce } };
   }
 
-  const answerable = (c) => (c.type === 'pow' && c.algorithm === 'sha256') || (c.type === 'l402' && wallet);
-
-  async function answer(challenge, init) {
-    const proof = await prove(challenge);
-    const res = await inner(challenge.verify_url, {
-      method: 'POST',
-      headers: identityHeaders(init),
-      body: JSON.stringify({ challenge_id: challenge.challenge_id, ...proof }),
-    });
-    const body = await bodyJson(res);
-    if (res.status !== 200 || !body?.access_token) {
-      throw new Error(`redemption refused: ${res.status} ${body?.error ?? ''}`);
-    }
-    onEvent({ type: 'redeemed', challenge_id: challenge.challenge_id, grant: body.grant, expires_in: body.expires_in });
+  async function answer(plan, input, init) {
+    const proof = await prove(plan);
+    const headers = identityHeaders(identityNames, typeof input?.url === 'string' ? input.headers : undefined, init?.headers);
+    const body = await redeem(inner, plan.verify, headers, { challenge_id: plan.challenge.challenge_id, ...proof });
+    onEvent({ type: 'redeemed', challenge_id: plan.challenge.challenge_id, grant: body.grant, expires_in: body.expires_in });
     return body.access_token;
   }
 
-  async function renew(staleToken, response, init) {
-    if (token !== staleToken) return; // someone already got a fresh token
-    if (!inflight) {
-      inflight = (async () => {
-        const body = await bodyJson(response);
-        const offer = body?.challenges?.find(answerable);
-        if (!offer) throw new Error('402 without a challenge this client can answer');
-        token = await answer(offer, init);
-      })().finally(() => { inflight = null; });
+  /** Gets a fresh token for the request's origin; false when the 402 is not one to answer. */
+  async function renew(url, staleToken, response, input, init) {
+    const { origin } = url;
+    if ((tokens.get(origin) ?? null) !== staleToken) return true; // someone already got a fresh token
+    if (!isGatewayChallenge(response)) {
+      onEvent({ type: 'ignored', reason: 'unmarked_402' });
+      return false;
     }
-    await inflight;
+    let job = inflight.get(origin);
+    if (!job) {
+      job = (async () => {
+        const plan = choose((await jsonCapped(response.clone()))?.challenges, url);
+        if (!plan) return false;
+        tokens.set(origin, await answer(plan, input, init));
+        return true;
+      })().finally(() => inflight.delete(origin));
+      inflight.set(origin, job);
+    }
+    return job;
   }
 
   return async function fetchThroughGate(input, init) {
+    const url = requestUrl(input);
     let waits = 0; // 503 waits, counted apart from challenge rounds
     for (let round = 0; ; round++) {
-      const sent = token;
+      const sent = (url && tokens.get(url.origin)) ?? null;
       const response = await inner(input, withToken(init, sent));
       if (response.status === 401 && sent) {
-        const body = await bodyJson(response);
+        const body = await jsonCapped(response.clone());
         if (body?.error === 'invalid_or_expired_token') {
-          if (token === sent) token = null;
+          if (tokens.get(url.origin) === sent) tokens.delete(url.origin);
           onEvent({ type: 'token_dropped' });
           continue;
         }
@@ -121,8 +143,8 @@ export function gatehouseFetch({ fetch: inner = globalThis.fetch, wallet, maxRou
           continue;
         }
       }
-      if (response.status !== 402 || round >= maxRounds) return response;
-      await renew(sent, response, init);
+      if (response.status !== 402 || round >= maxRounds || !url) return response;
+      if (!(await renew(url, sent, response, input, init))) return response;
     }
   };
 }

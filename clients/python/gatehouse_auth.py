@@ -10,24 +10,49 @@
             async with ClientSession(read, write) as session:
                 ...  # 402s are solved, redeemed and retried underneath
 
-On a 402 it solves the proof of work (with the client kit's `gatehouse-solve` when it is on PATH,
-else with hashlib), redeems it at `verify_url` with the request's own identifying headers, keeps
-the access token, and retries with it in `x-access-token`. A token the gateway calls invalid or
-expired is dropped. Response bodies are read only for 402 and 401, so SSE streams stay streams.
+On a 402 the gateway marked as its own (`Gatehouse-Challenge: 1`, docs/PROTOCOL.md §1) it solves
+the proof of work (with the client kit's `gatehouse-solve` when it is on PATH, else with hashlib)
+or, given a `wallet`, pays the L402 invoice, redeems the proof at `verify_url`, keeps the access
+token for that origin, and retries with it in `x-access-token`. A token the gateway calls invalid
+or expired is dropped. Response bodies are read only for 402 and 401, so SSE streams stay streams.
+
+What it never does (the same rules as the JS kit's `guard.mjs` and the Rust kit):
+- answer a 402 without the marker (the gateway strips it from every origin response), or one
+  whose `verify_url` is not on the request's origin (scheme, host and port, after resolving a
+  relative `verify_url` against the request's URL);
+- send the redemption anything but the identity headers (`identity_headers`: the OAuth
+  `Authorization`, `User-Agent`, the gateway's rate-key header), or follow a redirect from it:
+  the flow sends it itself, on a client that follows none, since httpx sends an auth flow's
+  requests through the caller's client and its redirect setting;
+- pay an invoice whose own amount (BOLT 11, never the JSON's `amount_sats`) is missing,
+  unreadable, above `max_sats_per_invoice`, or beyond what is left of `max_sats_total`. Each
+  amount is reserved before paying; a failed payment keeps its reservation.
+
+A `wallet` is a callable that pays a BOLT 11 invoice and returns the preimage in hex; with the
+async client it may be a coroutine function.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import subprocess
+import threading
 import typing
 
 import httpx
 
 TOKEN_HEADER = "x-access-token"
-IDENTITY_HEADERS = ("user-agent", "authorization", "x-api-key")
+MARKER_HEADER = "gatehouse-challenge"
+IDENTITY_HEADERS = ("authorization", "user-agent", "x-api-key")
+DEFAULT_MAX_SATS_PER_INVOICE = 10
+DEFAULT_MAX_SATS_TOTAL = 100
+MAX_BODY_BYTES = 65_536
+REDEEM_TIMEOUT_S = 30
+
+Wallet = typing.Callable[[str], typing.Union[str, typing.Awaitable[str]]]
 
 
 def leading_zero_bits(digest: bytes) -> int:
@@ -52,69 +77,255 @@ def solve(salt: str, difficulty: int) -> str:
     return str(nonce)
 
 
-class GatehouseAuth(httpx.Auth):
-    def __init__(self, max_rounds: int = 3, on_event: typing.Callable[[dict], None] | None = None):
-        self.max_rounds = max_rounds
-        self.token: str | None = None
-        self.on_event = on_event or (lambda _event: None)
+# BOLT 11 amounts: bech32 (BIP-0173, no length limit); human-readable part `ln` + currency +
+# an optional amount in bitcoin with an optional multiplier (m, u, n, p; p must end in 0).
+_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_CURRENCIES = ("bc", "tb", "tbs", "bcrt")
+_MSAT_PER_BTC = 100_000_000_000
+_MULTIPLIERS = {"": _MSAT_PER_BTC, "m": _MSAT_PER_BTC // 10**3, "u": _MSAT_PER_BTC // 10**6, "n": _MSAT_PER_BTC // 10**9}
+_MAX_MSAT = 2**64 - 1
+_MAX_INVOICE_CHARS = 8192
 
-    def _prepare(self, request: httpx.Request) -> None:
+
+class Refused(ValueError):
+    """An invoice not to pay; `reason` is `malformed`, `unknown_prefix`, `no_amount`,
+    `bad_amount`, `over_invoice_cap` or `over_total_cap`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _polymod(values: typing.Iterable[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v
+        for i, g in enumerate(gen):
+            if (top >> i) & 1:
+                chk ^= g
+    return chk
+
+
+def _bech32_hrp(s: str) -> str:
+    if not isinstance(s, str) or len(s) > _MAX_INVOICE_CHARS or not s.isascii() or (s != s.lower() and s != s.upper()):
+        raise Refused("malformed")
+    s = s.lower()
+    sep = s.rfind("1")
+    hrp, data = s[:sep], s[sep + 1:]
+    if sep < 1 or len(data) < 6 or any(not 33 <= ord(c) <= 126 for c in hrp) or any(c not in _CHARSET for c in data):
+        raise Refused("malformed")
+    codes = [ord(c) for c in hrp]
+    if _polymod([c >> 5 for c in codes] + [0] + [c & 31 for c in codes] + [_CHARSET.index(c) for c in data]) != 1:
+        raise Refused("malformed")
+    return hrp
+
+
+def invoice_amount_msat(invoice: str) -> int:
+    """The invoice's own amount in millisatoshis; raises `Refused` when there is none to read."""
+    hrp = _bech32_hrp(invoice)
+    if not hrp.startswith("ln"):
+        raise Refused("unknown_prefix")
+    rest = hrp[2:]
+    letters = len(rest) - len(rest.lstrip("abcdefghijklmnopqrstuvwxyz"))
+    currency, amount = rest[:letters], rest[letters:]
+    if currency not in _CURRENCIES:
+        raise Refused("unknown_prefix")
+    if not amount:
+        raise Refused("no_amount")
+    digits, multiplier = (amount[:-1], amount[-1]) if amount[-1] in "munp" else (amount, "")
+    if not digits or not digits.isdigit() or not digits.isascii() or digits[0] == "0" or int(digits) > _MAX_MSAT:
+        raise Refused("bad_amount")
+    n = int(digits)
+    if multiplier == "p":
+        if n % 10:
+            raise Refused("bad_amount")
+        msat = n // 10
+    else:
+        msat = n * _MULTIPLIERS[multiplier]
+    if msat > _MAX_MSAT:
+        raise Refused("bad_amount")
+    return msat
+
+
+class Budget:
+    """Caps on what one flow pays, per invoice and in total; amounts are reserved before paying."""
+
+    def __init__(self, max_sats_per_invoice: int = DEFAULT_MAX_SATS_PER_INVOICE, max_sats_total: int = DEFAULT_MAX_SATS_TOTAL):
+        for name, value in (("max_sats_per_invoice", max_sats_per_invoice), ("max_sats_total", max_sats_total)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a whole number of sats")
+        self.per_invoice_msat = max_sats_per_invoice * 1000
+        self.total_msat = max_sats_total * 1000
+        self.reserved_msat = 0
+        self._lock = threading.Lock()
+
+    def reserve(self, invoice: str) -> int:
+        msat = invoice_amount_msat(invoice)
+        if msat > self.per_invoice_msat:
+            raise Refused("over_invoice_cap")
+        with self._lock:
+            if self.reserved_msat + msat > self.total_msat:
+                raise Refused("over_total_cap")
+            self.reserved_msat += msat
+        return msat
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    return (url.scheme, url.host, url.port or {"http": 80, "https": 443}[url.scheme])
+
+
+def verify_url_for(request_url: httpx.URL, verify_url: object) -> httpx.URL | None:
+    """`verify_url` resolved against the request's URL if it is HTTP(S) on the same origin."""
+    if not isinstance(verify_url, str):
+        return None
+    try:
+        target = request_url.join(verify_url)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    web = ("http", "https")
+    if request_url.scheme not in web or target.scheme not in web or not target.host:
+        return None
+    return target if _origin(target) == _origin(request_url) else None
+
+
+def _json(response: httpx.Response) -> dict:
+    if len(response.content) > MAX_BODY_BYTES:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class _Pay(typing.NamedTuple):
+    invoice: str
+
+
+class _Redeem(typing.NamedTuple):
+    request: httpx.Request
+
+
+class GatehouseAuth(httpx.Auth):
+    def __init__(
+        self,
+        max_rounds: int = 3,
+        on_event: typing.Callable[[dict], None] | None = None,
+        wallet: Wallet | None = None,
+        max_sats_per_invoice: int = DEFAULT_MAX_SATS_PER_INVOICE,
+        max_sats_total: int = DEFAULT_MAX_SATS_TOTAL,
+        identity_headers: typing.Iterable[str] = IDENTITY_HEADERS,
+    ):
+        self.max_rounds = max_rounds
+        self.tokens: dict[tuple[str, str, int], str] = {}  # a token goes only to its issuer's origin
+        self.on_event = on_event or (lambda _event: None)
+        self.wallet = wallet
+        self.budget = Budget(max_sats_per_invoice, max_sats_total)
+        self.identity_headers = frozenset(h.lower() for h in identity_headers) - {"cookie"}
+
+    def _prepare(self, request: httpx.Request) -> str | None:
         # This client acts on HTTP 402, so the gateway should never answer it in-band.
         request.headers["gatehouse-accept"] = "402"
-        if self.token:
-            request.headers[TOKEN_HEADER] = self.token
+        token = self.tokens.get(_origin(request.url)) if request.url.scheme in ("http", "https") else None
+        if token:
+            request.headers[TOKEN_HEADER] = token
         elif TOKEN_HEADER in request.headers:
             del request.headers[TOKEN_HEADER]
+        return token
 
-    def _redemption(self, request: httpx.Request, body: dict) -> httpx.Request | None:
-        offer = next((c for c in body.get("challenges", []) if c.get("type") == "pow" and c.get("algorithm") == "sha256"), None)
-        if offer is None:
-            return None
-        self.on_event({"type": "challenge", "difficulty": offer["difficulty"]})
-        nonce = solve(offer["salt"], offer["difficulty"])
-        headers = {k: v for k, v in request.headers.items() if k.lower() in IDENTITY_HEADERS}
-        return httpx.Request("POST", offer["verify_url"], headers=headers,
-                             json={"challenge_id": offer["challenge_id"], "solution": {"nonce": nonce}})
+    def _choose(self, url: httpx.URL, body: dict) -> tuple[dict, httpx.URL, int] | None:
+        """The first offer to answer, with its verify URL and, for L402, the amount reserved."""
+        offers = body.get("challenges")
+        for offer in offers if isinstance(offers, list) else []:
+            if not isinstance(offer, dict):
+                continue
+            verify = verify_url_for(url, offer.get("verify_url"))
+            if verify is None:
+                self.on_event({"type": "ignored", "reason": "foreign_verify_url", "kind": offer.get("type")})
+                continue
+            difficulty = offer.get("difficulty")
+            if (offer.get("type") == "pow" and offer.get("algorithm") == "sha256" and isinstance(offer.get("salt"), str)
+                    and type(difficulty) is int and 0 <= difficulty <= 64):
+                return offer, verify, 0
+            if offer.get("type") == "l402" and self.wallet and isinstance(offer.get("invoice"), str):
+                try:
+                    return offer, verify, self.budget.reserve(offer["invoice"])
+                except Refused as refusal:
+                    self.on_event({"type": "ignored", "reason": refusal.reason, "kind": "l402"})
+        return None
 
-    def _flow(self, request: httpx.Request) -> typing.Generator[httpx.Request, httpx.Response, None]:
-        """Yields requests; each gets its response back, with the body read for 401 and 402."""
+    def _flow(self, request: httpx.Request) -> typing.Generator[object, object, None]:
+        """Yields requests for the caller's client, and `_Pay`/`_Redeem` steps for the driver."""
         for _ in range(self.max_rounds + 1):
-            self._prepare(request)
+            sent = self._prepare(request)
             response = yield request
-            if response.status_code == 401 and self.token and response.json().get("error") == "invalid_or_expired_token":
-                self.token = None
+            if response.status_code == 401 and sent and _json(response).get("error") == "invalid_or_expired_token":
+                self.tokens.pop(_origin(request.url), None)
                 continue
             if response.status_code != 402:
                 return
-            redemption = self._redemption(request, response.json())
-            if redemption is None:
+            if response.headers.get(MARKER_HEADER, "").strip() != "1":
+                self.on_event({"type": "ignored", "reason": "unmarked_402"})
                 return
-            verified = yield redemption
-            if verified.status_code != 200:
+            plan = self._choose(request.url, _json(response))
+            if plan is None:
                 return
-            self.token = verified.json()["access_token"]
+            offer, verify, msat = plan
+            self.on_event({"type": "challenge", "kind": offer["type"], "difficulty": offer.get("difficulty")})
+            if offer["type"] == "l402":
+                preimage = yield _Pay(offer["invoice"])
+                self.on_event({"type": "paid", "sats": msat / 1000})
+                proof = {"payment_proof": {"preimage": preimage}}
+            else:
+                proof = {"solution": {"nonce": solve(offer["salt"], offer["difficulty"])}}
+            headers = {k: v for k, v in request.headers.items() if k.lower() in self.identity_headers}
+            verified = yield _Redeem(httpx.Request("POST", verify, headers=headers, json={"challenge_id": offer.get("challenge_id"), **proof}))
+            token = _json(verified).get("access_token") if verified.status_code == 200 else None
+            if not isinstance(token, str):
+                self.on_event({"type": "redemption_refused", "status": verified.status_code})
+                return
+            self.tokens[_origin(request.url)] = token
             self.on_event({"type": "redeemed"})
 
     def sync_auth_flow(self, request: httpx.Request) -> typing.Generator[httpx.Request, httpx.Response, None]:
         flow = self._flow(request)
-        request = next(flow)
+        step = next(flow)
         while True:
-            response = yield request
-            if response.status_code in (401, 402) or request.url.path.endswith("/api/verify-challenge"):
-                response.read()
+            if isinstance(step, _Pay):
+                value = self.wallet(step.invoice)
+                if inspect.isawaitable(value):
+                    getattr(value, "close", lambda: None)()
+                    raise TypeError("an async wallet needs httpx.AsyncClient")
+            elif isinstance(step, _Redeem):
+                with httpx.Client(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
+                    value = client.send(step.request)
+            else:
+                value = yield step
+                if value.status_code in (401, 402):
+                    value.read()
             try:
-                request = flow.send(response)
+                step = flow.send(value)
             except StopIteration:
                 return
 
     async def async_auth_flow(self, request: httpx.Request) -> typing.AsyncGenerator[httpx.Request, httpx.Response]:
         flow = self._flow(request)
-        request = next(flow)
+        step = next(flow)
         while True:
-            response = yield request
-            if response.status_code in (401, 402) or request.url.path.endswith("/api/verify-challenge"):
-                await response.aread()
+            if isinstance(step, _Pay):
+                value = self.wallet(step.invoice)
+                if inspect.isawaitable(value):
+                    value = await value
+            elif isinstance(step, _Redeem):
+                async with httpx.AsyncClient(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
+                    value = await client.send(step.request)
+            else:
+                value = yield step
+                if value.status_code in (401, 402):
+                    await value.aread()
             try:
-                request = flow.send(response)
+                step = flow.send(value)
             except StopIteration:
                 return

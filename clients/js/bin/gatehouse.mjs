@@ -3,35 +3,61 @@
 // an IDE) can use a remote MCP server behind Gatehouse. Messages pass through unchanged; on the
 // way it answers 402 challenges (the fetch wrapper), in-band challenges (JSON-RPC -32042: it
 // solves, then resends the call with the token in `_meta`), and OAuth (client credentials).
+// It answers only challenges the gateway marked as its own, at a verify URL on the gateway's
+// origin (`guard.mjs`), and pays at most the caps below.
 //
 //   gatehouse connect https://gw.example.com/mcp [--header name:value]... [--no-declare-402]
+//     [--max-sats-per-invoice N] [--max-sats-total N] [--identity-header name]...
 //
 // Environment: GATEHOUSE_OAUTH_CLIENT_ID, GATEHOUSE_OAUTH_CLIENT_SECRET, GATEHOUSE_OAUTH_SCOPE
-// for OAuth; LNBITS_URL and LNBITS_ADMIN_KEY to pay L402 invoices from an LNbits wallet.
+// for OAuth; LNBITS_URL and LNBITS_ADMIN_KEY to pay L402 invoices from an LNbits wallet;
+// GATEHOUSE_MAX_SATS_PER_INVOICE (10) and GATEHOUSE_MAX_SATS_TOTAL (100) cap those payments,
+// read from each invoice (the flags win). A redemption carries only the identity headers
+// (`authorization`, `user-agent`, `x-api-key`, and any `--identity-header`).
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { gatehouseFetch, solvePow } from '../index.mjs';
+import { DEFAULT_IDENTITY_HEADERS, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor } from '../index.mjs';
 
 const IN_BAND = -32042;
 
-function parseArgs(argv) {
+const USAGE = 'usage: gatehouse connect <url> [--header name:value]... [--no-declare-402] [--max-sats-per-invoice N] [--max-sats-total N] [--identity-header name]...';
+
+function sats(value, name) {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isSafeInteger(n) || n < 0) {
+    console.error(`${name} must be a whole number of sats`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function parseArgs(argv, env) {
   const [command, url, ...rest] = argv;
   if (command !== 'connect' || !url) {
-    console.error('usage: gatehouse connect <url> [--header name:value]... [--no-declare-402]');
+    console.error(USAGE);
     process.exit(2);
   }
   const headers = {};
+  const identity = [...DEFAULT_IDENTITY_HEADERS];
   let declare402 = true;
+  let maxSatsPerInvoice = env.GATEHOUSE_MAX_SATS_PER_INVOICE === undefined ? undefined : sats(env.GATEHOUSE_MAX_SATS_PER_INVOICE, 'GATEHOUSE_MAX_SATS_PER_INVOICE');
+  let maxSatsTotal = env.GATEHOUSE_MAX_SATS_TOTAL === undefined ? undefined : sats(env.GATEHOUSE_MAX_SATS_TOTAL, 'GATEHOUSE_MAX_SATS_TOTAL');
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '--header' && rest[i + 1]?.includes(':')) {
       const [k, ...v] = rest[++i].split(':');
       headers[k.trim()] = v.join(':').trim();
     } else if (rest[i] === '--no-declare-402') {
       declare402 = false;
+    } else if (rest[i] === '--max-sats-per-invoice') {
+      maxSatsPerInvoice = sats(rest[++i], rest[i - 1]);
+    } else if (rest[i] === '--max-sats-total') {
+      maxSatsTotal = sats(rest[++i], rest[i - 1]);
+    } else if (rest[i] === '--identity-header' && rest[i + 1]) {
+      identity.push(rest[++i]);
     }
   }
-  return { url: new URL(url), headers, declare402 };
+  return { url: new URL(url), headers, declare402, maxSatsPerInvoice, maxSatsTotal, identity };
 }
 
 function lnbitsWallet() {
@@ -54,26 +80,42 @@ function oauthProvider() {
   return clientId && clientSecret ? new ClientCredentialsProvider({ clientId, clientSecret, scope }) : undefined;
 }
 
-/** Solves an in-band challenge and returns the token it buys. */
-async function redeemInBand(challenges, headers, fetchFn) {
-  const pow = challenges?.find((c) => c.type === 'pow');
-  if (!pow) throw new Error('in-band challenge without a proof of work');
+/** Solves an in-band challenge the gateway sent and returns the token it buys. */
+async function redeemInBand({ challenges, url }, headers) {
+  const pow = (Array.isArray(challenges) ? challenges : []).find((c) => c?.type === 'pow' && c.algorithm === 'sha256' && verifyUrlFor(url, c.verify_url));
+  if (!pow) throw new Error('in-band challenge without a proof of work to answer on the gateway\'s origin');
   const nonce = await solvePow(pow.salt, pow.difficulty);
-  const res = await fetchFn(pow.verify_url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ challenge_id: pow.challenge_id, solution: { nonce } }) });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`redemption refused: ${res.status} ${body.error}`);
+  const body = await redeem(fetch, verifyUrlFor(url, pow.verify_url), headers, { challenge_id: pow.challenge_id, solution: { nonce } });
   return body.access_token;
 }
 
-async function main() {
-  const { url, headers, declare402 } = parseArgs(process.argv.slice(2));
-  const wrapped = gatehouseFetch({ wallet: lnbitsWallet() });
-  // Without the 402 declaration the gateway answers in-band, which this bridge also handles.
-  const fetchFn = declare402 ? wrapped : (input, init) => {
-    const h = new Headers(init?.headers);
-    h.delete('gatehouse-accept');
-    return fetch(input, { ...init, headers: h });
+/**
+ * A fetch for a client that has not declared 402s, so gets challenges in-band. It records the
+ * -32042 errors of responses the gateway marked as its own, by request id, in `offers`: an
+ * origin's look-alike error is not marked, so it passes to the client unanswered.
+ */
+function inBandFetch(offers) {
+  return async (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.delete('gatehouse-accept');
+    const response = await fetch(input, { ...init, headers });
+    if (isGatewayChallenge(response)) {
+      const body = await jsonCapped(response.clone());
+      for (const m of [body].flat()) {
+        if (m?.error?.code === IN_BAND && m.id !== undefined && m.id !== null) offers.set(m.id, { challenges: m.error.data?.challenges, url: requestUrl(input) });
+      }
+    }
+    return response;
   };
+}
+
+async function main() {
+  const { url, headers, declare402, maxSatsPerInvoice, maxSatsTotal, identity } = parseArgs(process.argv.slice(2), process.env);
+  const offers = new Map(); // request id -> the in-band challenges the gateway sent for it
+  // Without the 402 declaration the gateway answers in-band, which this bridge also handles.
+  const fetchFn = declare402
+    ? gatehouseFetch({ wallet: lnbitsWallet(), maxSatsPerInvoice, maxSatsTotal, identityHeaders: identity })
+    : inBandFetch(offers);
   const remote = new StreamableHTTPClientTransport(url, { fetch: fetchFn, requestInit: { headers }, authProvider: oauthProvider() });
   const local = new StdioServerTransport();
   const pending = new Map(); // request id -> the request, for a resend after an in-band challenge
@@ -91,9 +133,11 @@ async function main() {
   };
   remote.onmessage = async (message) => {
     const original = pending.get(message.id);
-    if (message.error?.code === IN_BAND && original && !original.__retried) {
+    const offer = message.id === undefined ? undefined : offers.get(message.id);
+    if (offer) offers.delete(message.id);
+    if (message.error?.code === IN_BAND && offer && original && !original.__retried) {
       try {
-        token = await redeemInBand(message.error.data?.challenges, headers, fetch);
+        token = await redeemInBand(offer, identityHeaders(identity, headers));
         const params = { ...(original.params ?? {}), _meta: { ...(original.params?._meta ?? {}), 'gatehouse/access_token': token } };
         forward({ ...original, params, __retried: undefined });
         pending.set(message.id, { ...original, __retried: true });

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::api_key::KeyRejection;
 use crate::challenge::{Offer, RedeemError};
+use crate::headers::CHALLENGE_MARKER_HEADER;
 use crate::l402::credential::L402Rejection;
 use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
@@ -308,9 +309,10 @@ fn exhausted(
     match answer {
         Answer::PaymentRequired => (402, body, headers),
         Answer::TooManyRequests => {
+            // No challenge in a 429, so nothing for the marker to vouch for.
             let headers = headers
                 .into_iter()
-                .filter(|(k, _)| *k != "www-authenticate")
+                .filter(|(k, _)| *k != "www-authenticate" && *k != CHALLENGE_MARKER_HEADER)
                 .collect();
             let retry_after = body["retry_after"].clone();
             (

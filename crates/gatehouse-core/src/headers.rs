@@ -6,6 +6,10 @@
 //! replay it (MCP authorization, "token passthrough"). Everything else, including
 //! `Mcp-Session-Id`, `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and `Last-Event-ID`, passes
 //! unchanged. `Host` and `Content-Length` are the runtime's to set for the new hop.
+//!
+//! `Gatehouse-Challenge` marks the gateway's own challenges (docs/PROTOCOL.md §1): the client kit
+//! answers only challenges that carry it, so the gateway strips it from every origin response.
+//! An origin's own 402 still reaches the client, unmarked.
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -26,6 +30,10 @@ pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";
 /// A client's time budget for a challenge, in seconds (`gatehouse_core::difficulty`).
 pub const TIME_BUDGET_HEADER: &str = "gatehouse-time-budget";
 const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER, TIME_BUDGET_HEADER];
+
+/// Set on the gateway's 402 and in-band challenge answers, and only on them: an origin cannot set
+/// it, so a client can tell a challenge the gateway issued from one an origin forged.
+pub const CHALLENGE_MARKER_HEADER: &str = "gatehouse-challenge";
 
 const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
 
@@ -56,10 +64,11 @@ pub fn dropped_toward_origin(connection: Option<&str>) -> Vec<String> {
 /// Every header name to remove from a copy of the origin's response headers. The gateway's own
 /// rate-limit fields replace any the origin sent, so the client sees one consistent story.
 pub fn dropped_toward_client(connection: Option<&str>) -> Vec<String> {
-    let fixed = HOP_BY_HOP
-        .iter()
-        .chain(SET_BY_RUNTIME)
-        .chain(&["ratelimit", "ratelimit-policy"]);
+    let fixed = HOP_BY_HOP.iter().chain(SET_BY_RUNTIME).chain(&[
+        "ratelimit",
+        "ratelimit-policy",
+        CHALLENGE_MARKER_HEADER,
+    ]);
     fixed
         .map(|n| n.to_string())
         .chain(connection_tokens(connection))
@@ -128,5 +137,14 @@ mod tests {
         assert!(forward_to_client("mcp-session-id", None));
         assert!(forward_to_client("content-type", None));
         assert!(forward_to_client("www-authenticate", None));
+    }
+
+    #[test]
+    fn an_origin_cannot_mark_its_answer_as_a_gateway_challenge() {
+        assert!(!forward_to_client(CHALLENGE_MARKER_HEADER, None));
+        assert!(
+            forward_to_client("www-authenticate", None),
+            "the origin's own challenge still passes, unmarked"
+        );
     }
 }

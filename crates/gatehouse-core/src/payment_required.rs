@@ -1,12 +1,14 @@
 //! The 402 body and headers (docs/PROTOCOL.md §1): one `WWW-Authenticate` line per offered challenge,
 //! in the configured order (L402 first when offered, since a popular client dispatches on the
 //! first scheme it sees), the rate-limit headers, `Retry-After` for clients that only wait, and a
-//! JSON body that carries the whole offer so agents need not parse headers.
+//! JSON body that carries the whole offer so agents need not parse headers. The
+//! `Gatehouse-Challenge` marker tells the client kit the offer is the gateway's own.
 
 use serde_json::{json, Value};
 
 use crate::challenge::{L402Offer, Offer, PowChallenge};
 use crate::difficulty::{estimated_cpu_seconds, REFERENCE_HASH_RATE};
+use crate::headers::CHALLENGE_MARKER_HEADER;
 use crate::pow::estimated_hashes;
 use crate::quota::{Decision, Policy};
 use crate::ratelimit::quota_headers;
@@ -27,6 +29,7 @@ pub fn payment_required(
 ) -> (Value, Vec<(&'static str, String)>) {
     let retry_after = decision.retry_after_s.unwrap_or(1);
     let mut headers = quota_headers(policy, decision);
+    headers.push((CHALLENGE_MARKER_HEADER, "1".into()));
     if decision.retry_after_s.is_none() {
         headers.push(("retry-after", retry_after.to_string()));
     }

@@ -6,7 +6,13 @@
 //! - nonces are kept as decimal digits and incremented in place, never formatted;
 //! - threads claim chunks of the nonce space from a shared counter and stop as soon as any finds
 //!   a solution, so the work scales across cores.
+//!
+//! Beside it: paying L402 invoices (`lightning`) within a capped `budget` that reads amounts from
+//! the invoice itself (`bolt11`), and the rule on which challenges to answer where (`challenge`).
 
+pub mod bolt11;
+pub mod budget;
+pub mod challenge;
 pub mod lightning;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

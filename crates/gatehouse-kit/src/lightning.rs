@@ -1,11 +1,14 @@
 //! Paying L402 invoices from the kit: through an LNbits wallet (REST, `POST /api/v1/payments`
 //! with the wallet's admin key) or an LND node (REST `SendPaymentSync`,
 //! `POST /v1/channels/transactions` with an invoice-paying macaroon). Either returns the
-//! preimage, which with the macaroon makes the L402 credential.
+//! preimage, which with the macaroon makes the L402 credential. Every payment first passes the
+//! caller's `Budget`, which reads the amount from the invoice itself.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
+
+use crate::budget::Budget;
 
 pub enum Wallet {
     Lnbits { url: String, admin_key: String },
@@ -61,8 +64,13 @@ fn post(url: &str, header: (&str, &str), body: &Value) -> Result<Value, String> 
 }
 
 impl Wallet {
-    /// Pays `bolt11` and returns the preimage in hex.
-    pub fn pay(&self, bolt11: &str) -> Result<String, String> {
+    /// Pays `bolt11` if `budget` allows its amount, and returns the preimage in hex.
+    pub fn pay(&self, bolt11: &str, budget: &Budget) -> Result<String, String> {
+        budget.reserve(bolt11).map_err(|r| r.to_string())?;
+        self.send(bolt11)
+    }
+
+    fn send(&self, bolt11: &str) -> Result<String, String> {
         match self {
             Wallet::Lnbits { url, admin_key } => {
                 let base = url.trim_end_matches('/');
@@ -124,10 +132,15 @@ pub fn parse_challenge(header: &str) -> Option<(String, String)> {
     Some((field("macaroon")?, field("invoice")?))
 }
 
-/// Pays the challenge's invoice and returns the `Authorization` value that gets through.
-pub fn l402_authorization(challenge: &str, wallet: &Wallet) -> Result<String, String> {
+/// Pays the challenge's invoice, within `budget`, and returns the `Authorization` value that
+/// gets through.
+pub fn l402_authorization(
+    challenge: &str,
+    wallet: &Wallet,
+    budget: &Budget,
+) -> Result<String, String> {
     let (macaroon, invoice) = parse_challenge(challenge).ok_or("not an L402 challenge")?;
-    let preimage = wallet.pay(&invoice)?;
+    let preimage = wallet.pay(&invoice, budget)?;
     Ok(format!("L402 {macaroon}:{preimage}"))
 }
 
@@ -144,6 +157,24 @@ mod tests {
             Some(("AgJC+/=".into(), "lnbc30n1abc".into()))
         );
         assert!(parse_challenge(r#"PoW challenge_id="x""#).is_none());
+    }
+
+    #[test]
+    fn an_invoice_over_budget_never_reaches_the_wallet() {
+        // Nothing listens on port 9: had the kit tried to pay, the error would name the wallet.
+        let wallet = Wallet::Lnbits {
+            url: "http://127.0.0.1:9".into(),
+            admin_key: "k".into(),
+        };
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../docs/bolt11-vectors.json")).unwrap();
+        let coffee = doc["vectors"][1]["invoice"].as_str().unwrap();
+        let err = wallet.pay(coffee, &Budget::default()).unwrap_err();
+        assert!(err.starts_with("not paying"), "{err}");
+        let err = wallet
+            .pay(coffee, &Budget::new(1_000_000, 1_000_000))
+            .unwrap_err();
+        assert!(err.contains("127.0.0.1:9"), "within budget it pays: {err}");
     }
 
     // LND cannot run here: this answer follows LND's documented REST `SendPaymentSync` response

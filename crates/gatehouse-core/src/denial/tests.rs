@@ -33,6 +33,7 @@ fn quota_exhaustion_is_a_402_with_a_pow_challenge_and_rate_limit_headers() {
     assert_eq!(header(&wire, "ratelimit"), ["\"minute\";r=0;t=17"]);
     assert_eq!(header(&wire, "ratelimit-policy"), ["\"minute\";q=1;w=60"]);
     assert_eq!(header(&wire, "cache-control"), ["no-store"]);
+    assert_eq!(header(&wire, "gatehouse-challenge"), ["1"]);
     let id = "07".repeat(16);
     assert_eq!(
         header(&wire, "www-authenticate"),
@@ -196,6 +197,7 @@ fn legacy_clients_get_429_with_retry_after_and_no_challenge() {
     assert_eq!(header(&wire, "retry-after"), ["17"]);
     assert_eq!(header(&wire, "ratelimit"), ["\"minute\";r=0;t=17"]);
     assert!(header(&wire, "www-authenticate").is_empty());
+    assert!(header(&wire, "gatehouse-challenge").is_empty());
     assert_eq!(wire.body["error"], "rate_limited");
 }
 
@@ -223,6 +225,7 @@ fn in_band_challenges_are_json_rpc_errors_per_request() {
     }
     .to_wire();
     assert_eq!(single.status, 200);
+    assert_eq!(header(&single, "gatehouse-challenge"), ["1"]);
     assert_eq!(single.body["id"], 7);
     assert_eq!(single.body["error"]["code"], -32042);
     assert_eq!(single.body["error"]["data"]["httpStatus"], 402);

@@ -8,11 +8,14 @@
 //! gatehouse-solve bench [--seconds S]                      # hash rates, and openssl's for scale
 //! ```
 //!
-//! WALLET is `--lnbits <url> --key <admin key>` or `--lnd <url> --macaroon <hex>`.
+//! WALLET is `--lnbits <url> --key <admin key>` or `--lnd <url> --macaroon <hex>`, optionally with
+//! `--max-sats <n>`: the most one invoice may ask (10 by default), read from the invoice itself;
+//! a dearer invoice, or one without an amount, is not paid.
 
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use gatehouse_kit::budget::{Budget, DEFAULT_MAX_SATS_PER_INVOICE};
 use gatehouse_kit::lightning::{l402_authorization, Wallet};
 use gatehouse_kit::{hash_rate, solve};
 
@@ -78,10 +81,20 @@ fn main() -> ExitCode {
                 eprintln!("a wallet is needed: --lnbits <url> --key <admin key>, or --lnd <url> --macaroon <hex>");
                 return ExitCode::from(2);
             };
+            let max_sats = match flag(&args, "--max-sats").map(|n| n.parse::<u64>()) {
+                None => DEFAULT_MAX_SATS_PER_INVOICE,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => {
+                    eprintln!("--max-sats must be a whole number of satoshis");
+                    return ExitCode::from(2);
+                }
+            };
+            // One invocation pays at most one invoice, so its total is the per-invoice cap.
+            let budget = Budget::new(max_sats, max_sats);
             let result = if cmd == "l402" {
-                l402_authorization(&args[1], &wallet)
+                l402_authorization(&args[1], &wallet, &budget)
             } else {
-                wallet.pay(&args[1])
+                wallet.pay(&args[1], &budget)
             };
             match result {
                 Ok(out) => {
@@ -135,7 +148,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: gatehouse-solve solve <salt> <difficulty> [--threads N] | l402 <challenge> WALLET | pay <bolt11> WALLET | bench [--seconds S]");
+            eprintln!("usage: gatehouse-solve solve <salt> <difficulty> [--threads N] | l402 <challenge> WALLET [--max-sats N] | pay <bolt11> WALLET [--max-sats N] | bench [--seconds S]");
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""The kit's httpx.Auth flow driven directly, for the hostile-server and payment-cap tests.
+Prints one JSON line; exits non-zero on any unexpected failure.
+
+usage: python_kit_client.py vectors <bolt11-vectors.json>
+       python_kit_client.py run <url> <requests> [--async] [--header name:value]...
+                            [--lnbits <url> <admin key>] [--max-sats-per-invoice N] [--max-sats-total N]
+
+`vectors` checks the flow's BOLT 11 amount reader against the shared vectors. `run` POSTs an MCP
+initialize `requests` times through one GatehouseAuth and reports each status and every event.
+"""
+import asyncio
+import json
+import os
+import sys
+
+import httpx
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "clients", "python"))
+from gatehouse_auth import GatehouseAuth, Refused, invoice_amount_msat  # noqa: E402
+
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "py-kit", "version": "1"}}}
+MCP = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+def vectors(path: str) -> None:
+    with open(path) as f:
+        doc = json.load(f)
+    for v in doc["vectors"]:
+        try:
+            got = invoice_amount_msat(v["invoice"])
+        except Refused as refusal:
+            got = refusal.reason
+        expected = v.get("msat", v.get("error"))
+        assert got == expected, f"{v['note']}: {got!r} != {expected!r}"
+    print(json.dumps({"checked": len(doc["vectors"])}))
+
+
+def lnbits_wallet(base: str, key: str):
+    """Pays from an LNbits wallet: the payer's side of the test, not part of the kit."""
+    def pay(invoice: str) -> str:
+        with httpx.Client(timeout=30) as http:
+            paid = http.post(f"{base}/api/v1/payments", headers={"x-api-key": key}, json={"out": True, "bolt11": invoice})
+            paid.raise_for_status()
+            body = paid.json()
+            if body.get("preimage"):
+                return body["preimage"]
+            status = http.get(f"{base}/api/v1/payments/{body['payment_hash']}", headers={"x-api-key": key})
+            return status.json()["preimage"]
+    return pay
+
+
+def options(args: list[str]) -> tuple[dict, dict, bool]:
+    headers, auth, use_async = dict(MCP), {}, False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--async":
+            use_async = True
+        elif a == "--header":
+            name, _, value = args[i + 1].partition(":")
+            headers[name.strip()] = value.strip()
+            i += 1
+        elif a == "--lnbits":
+            auth["wallet"] = lnbits_wallet(args[i + 1], args[i + 2])
+            i += 2
+        elif a in ("--max-sats-per-invoice", "--max-sats-total"):
+            auth[a[2:].replace("-", "_")] = int(args[i + 1])
+            i += 1
+        i += 1
+    return headers, auth, use_async
+
+
+def run(url: str, requests: int, args: list[str]) -> None:
+    headers, auth_args, use_async = options(args)
+    events: list[dict] = []
+    auth = GatehouseAuth(on_event=events.append, **auth_args)
+    statuses: list[int] = []
+    marked: list[bool] = []
+
+    def note(response: httpx.Response) -> None:
+        statuses.append(response.status_code)
+        marked.append("gatehouse-challenge" in response.headers)
+
+    if use_async:
+        async def go() -> None:
+            async with httpx.AsyncClient(auth=auth, headers=headers, timeout=30) as http:
+                for _ in range(requests):
+                    note(await http.post(url, json=INITIALIZE))
+        asyncio.run(go())
+    else:
+        with httpx.Client(auth=auth, headers=headers, timeout=30) as http:
+            for _ in range(requests):
+                note(http.post(url, json=INITIALIZE))
+    print(json.dumps({"statuses": statuses, "marked": marked, "events": events}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "vectors":
+        vectors(sys.argv[2])
+    else:
+        run(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
