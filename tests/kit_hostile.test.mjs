@@ -14,7 +14,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { startOrigin } from '../demo/origin.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { gatehouseFetch, invoiceAmount } from '../clients/js/index.mjs';
-import { ROOT, startGateway } from './support/gateway.mjs';
+import { ROOT, startGateway, testKey } from './support/gateway.mjs';
 import { exhaust } from './support/pow-flow.mjs';
 import { l402Offer, powOffer, startHostile, startListener } from './support/hostile.mjs';
 
@@ -99,9 +99,9 @@ describe('the gateway marks its own challenges', () => {
   test('on a 402 and on an in-band answer, never on a 429', async () => {
     const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'true' } });
     try {
-      const paymentRequired = await exhaust(gateway.mcpUrl, { 'x-api-key': 'marked', 'gatehouse-accept': '402' });
+      const paymentRequired = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('marked'), 'gatehouse-accept': '402' });
       assert.equal(paymentRequired.headers.get('gatehouse-challenge'), '1');
-      const inBand = await post(fetch, gateway.mcpUrl, { 'x-api-key': 'marked' });
+      const inBand = await post(fetch, gateway.mcpUrl, { 'x-api-key': testKey('marked') });
       const body = await inBand.json();
       assert.deepEqual([inBand.status, body.error.code, inBand.headers.get('gatehouse-challenge')], [200, -32042, '1']);
     } finally {
@@ -128,7 +128,7 @@ describe('an origin behind the gateway that answers 402 like the gateway', () =>
   });
 
   test('the origin\'s 402 reaches the client unchanged but for the marker', async () => {
-    const res = await post(fetch, gateway.mcpUrl, { 'x-api-key': 'raw' });
+    const res = await post(fetch, gateway.mcpUrl, { 'x-api-key': testKey('raw') });
     assert.equal(res.status, 402);
     assert.equal(res.headers.get('gatehouse-challenge'), null);
     assert.equal((await res.json()).challenges.length, 4);
@@ -137,7 +137,7 @@ describe('an origin behind the gateway that answers 402 like the gateway', () =>
   test('the JS wrapper hands it back unanswered', () => nothingLeaks(async () => {
     const wallet = payerWallet();
     const events = [];
-    const res = await post(gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), gateway.mcpUrl, { 'x-api-key': 'js' });
+    const res = await post(gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), gateway.mcpUrl, { 'x-api-key': testKey('js') });
     assert.equal(res.status, 402);
     assert.equal((await res.json()).challenges.length, 4, 'the caller gets the body as it came');
     assert.deepEqual(wallet.paid, []);
@@ -145,13 +145,13 @@ describe('an origin behind the gateway that answers 402 like the gateway', () =>
   }));
 
   test('the bridge does not answer it', () => nothingLeaks(async () => {
-    const err = await throughBridge(gateway.mcpUrl, ['--header', 'x-api-key:bridge'], lnbitsEnv());
+    const err = await throughBridge(gateway.mcpUrl, ['--header', `x-api-key:${testKey('bridge')}`], lnbitsEnv());
     assert.match(String(err?.message), /402/);
   }));
 
   test('the Python flow does not answer it, sync or async', () => nothingLeaks(async () => {
     for (const mode of [[], ['--async']]) {
-      const result = await python(['run', gateway.mcpUrl, '1', ...mode, '--header', 'x-api-key:py', ...lnbitsArgs()]);
+      const result = await python(['run', gateway.mcpUrl, '1', ...mode, '--header', `x-api-key:${testKey('py')}`, ...lnbitsArgs()]);
       assert.deepEqual(result.statuses, [402]);
       assert.deepEqual(result.events, [{ type: 'ignored', reason: 'unmarked_402' }]);
     }
@@ -175,7 +175,7 @@ describe('a server that marks its 402 but names a verify URL on another origin',
   test('the JS wrapper follows none of its verify URLs', () => nothingLeaks(async () => {
     const wallet = payerWallet();
     const events = [];
-    const res = await post(gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), `${hostile.url}/mcp`, { 'x-api-key': 'js' });
+    const res = await post(gatehouseFetch({ wallet, onEvent: (e) => events.push(e) }), `${hostile.url}/mcp`, { 'x-api-key': testKey('js') });
     assert.equal(res.status, 402);
     assert.deepEqual(wallet.paid, []);
     assert.deepEqual(events.map((e) => e.reason), ['foreign_verify_url', 'foreign_verify_url', 'foreign_verify_url']);
@@ -183,11 +183,11 @@ describe('a server that marks its 402 but names a verify URL on another origin',
   }));
 
   test('nor does the bridge, for a 402 or an in-band challenge', () => nothingLeaks(async () => {
-    const err = await throughBridge(`${hostile.url}/mcp`, ['--header', 'x-api-key:bridge'], lnbitsEnv());
+    const err = await throughBridge(`${hostile.url}/mcp`, ['--header', `x-api-key:${testKey('bridge')}`], lnbitsEnv());
     assert.match(String(err?.message), /402/);
     const inBand = await startHostile({ marked: true, inBand: true, challenges: () => [powOffer(`${listener.url}/verify`)] });
     try {
-      const err2 = await throughBridge(`${inBand.url}/mcp`, ['--header', 'x-api-key:bridge', '--no-declare-402']);
+      const err2 = await throughBridge(`${inBand.url}/mcp`, ['--header', `x-api-key:${testKey('bridge')}`, '--no-declare-402']);
       assert.match(String(err2?.message), /Payment required/);
     } finally {
       await inBand.close();
@@ -196,7 +196,7 @@ describe('a server that marks its 402 but names a verify URL on another origin',
   }));
 
   test('nor does the Python flow', () => nothingLeaks(async () => {
-    const result = await python(['run', `${hostile.url}/mcp`, '1', '--header', 'x-api-key:py', ...lnbitsArgs()]);
+    const result = await python(['run', `${hostile.url}/mcp`, '1', '--header', `x-api-key:${testKey('py')}`, ...lnbitsArgs()]);
     assert.deepEqual(result.statuses, [402]);
     assert.deepEqual(result.events.map((e) => e.reason), ['foreign_verify_url', 'foreign_verify_url', 'foreign_verify_url']);
     noRedemption();
@@ -206,7 +206,7 @@ describe('a server that marks its 402 but names a verify URL on another origin',
 test('the bridge answers no in-band challenge the gateway did not mark, even on its own origin', () => nothingLeaks(async () => {
   const inBand = await startHostile({ marked: false, inBand: true, challenges: () => [powOffer('/verify')] });
   try {
-    const err = await throughBridge(`${inBand.url}/mcp`, ['--header', 'x-api-key:bridge', '--no-declare-402']);
+    const err = await throughBridge(`${inBand.url}/mcp`, ['--header', `x-api-key:${testKey('bridge')}`, '--no-declare-402']);
     assert.match(String(err?.message), /Payment required/);
     assert.deepEqual(inBand.hits.filter((h) => h.path === '/verify'), []);
   } finally {
@@ -265,13 +265,13 @@ describe('payment caps against the gateway and real LNbits', () => {
       await nothingLeaks(async () => {
         const wallet = payerWallet();
         const wrapped = gatehouseFetch({ wallet });
-        assert.equal((await post(wrapped, gateway.mcpUrl, { 'x-api-key': 'js' })).status, 200);
-        assert.equal((await post(wrapped, gateway.mcpUrl, { 'x-api-key': 'js' })).status, 402);
+        assert.equal((await post(wrapped, gateway.mcpUrl, { 'x-api-key': testKey('js') })).status, 200);
+        assert.equal((await post(wrapped, gateway.mcpUrl, { 'x-api-key': testKey('js') })).status, 402);
         assert.deepEqual(wallet.paid, []);
-        const py = await python(['run', gateway.mcpUrl, '2', '--header', 'x-api-key:py', ...lnbitsArgs()]);
+        const py = await python(['run', gateway.mcpUrl, '2', '--header', `x-api-key:${testKey('py')}`, ...lnbitsArgs()]);
         assert.deepEqual(py.statuses, [200, 402]);
         assert.ok(py.events.some((e) => e.reason === 'over_invoice_cap'));
-        const err = await throughBridge(gateway.mcpUrl, ['--header', 'x-api-key:bridge', '--max-sats-per-invoice', '20'], lnbitsEnv());
+        const err = await throughBridge(gateway.mcpUrl, ['--header', `x-api-key:${testKey('bridge')}`, '--max-sats-per-invoice', '20'], lnbitsEnv());
         assert.ok(err, 'the bridge got no further than the 402');
         const line = (await exhaust(gateway.mcpUrl, { 'x-api-key': 'rust' })).headers.get('www-authenticate');
         const refusal = await new Promise((resolve) => execFile(RUST_CLI, ['l402', line, '--lnbits', ln.url, '--key', ln.payer.adminkey, '--max-sats', '20'], (err, stdout, stderr) => resolve({ code: err?.code ?? 0, stderr })));
