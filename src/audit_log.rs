@@ -1,9 +1,12 @@
 //! Writes the audit trail off the response path: a JSON log line per record at once, and D1 rows
 //! in batches (a write per tool call would cost more than the call). A failure to record never
 //! fails the request; it is logged and counted, and the count is reported by the admin API.
+//! How many rows go to D1 is bounded by `gatehouse_core::audit::bounds::Batcher`; the rows it
+//! counts instead of writing are reported too.
 
 use std::cell::{Cell, RefCell};
 
+use gatehouse_core::audit::bounds::{Batcher, Pushed, FLUSH_MS};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};
@@ -46,35 +49,40 @@ fn js(v: &Value) -> JsValue {
 }
 
 thread_local! {
-    static PENDING: RefCell<(Vec<Value>, u64)> = const { RefCell::new((Vec::new(), 0)) };
+    static PENDING: RefCell<Batcher> = const { RefCell::new(Batcher::new()) };
 }
 
-/// Rows are written to D1 in batches: at most every `FLUSH_MS`, or once `FLUSH_ROWS` wait.
-const FLUSH_MS: u64 = 2_000;
-const FLUSH_ROWS: usize = 50;
+/// Audit rows this isolate counted instead of writing (beyond the per-interval cap).
+pub fn dropped() -> u64 {
+    PENDING.with(|p| p.borrow().dropped_total())
+}
 
-/// Logs each record now and queues it for D1, which gets it in the next batch.
+/// Logs each record now and queues it for D1, within the interval's budget.
 pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
-    for r in &records {
+    log(&records);
+    let pushed = PENDING.with(|p| p.borrow_mut().push(records, now_ms));
+    carry_out(env, ctx, pushed, now_ms);
+}
+
+/// Like `write`, outside the budget: for the operator's own changes, which a flood of calls
+/// must not push out of the trail.
+pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
+    log(&records);
+    let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(records, now_ms));
+    carry_out(env, ctx, pushed, now_ms);
+}
+
+fn log(records: &[Value]) {
+    for r in records {
         console_log!("{r}");
     }
-    let (due, first_queued) = PENDING.with(|p| {
-        let mut p = p.borrow_mut();
-        let was_empty = p.0.is_empty();
-        p.0.extend(records);
-        let due =
-            !p.0.is_empty() && (p.0.len() >= FLUSH_ROWS || now_ms.saturating_sub(p.1) >= FLUSH_MS);
-        if due {
-            p.1 = now_ms;
-            (Some(std::mem::take(&mut p.0)), false)
-        } else {
-            (None, was_empty && !p.0.is_empty())
-        }
-    });
+}
+
+fn carry_out(env: &Env, ctx: &Context, pushed: Pushed, now_ms: u64) {
     let env = env.clone();
-    if let Some(batch) = due {
+    if let Some(batch) = pushed.batch {
         ctx.wait_until(async move { insert(&env, batch).await });
-    } else if first_queued {
+    } else if pushed.schedule_flush {
         // Rows queued behind a recent flush get their own, later one, so an isolate that goes
         // quiet still writes them.
         ctx.wait_until(async move {
@@ -86,11 +94,7 @@ pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
 
 /// Writes whatever is queued, now (before the admin API reads the trail).
 pub async fn flush_now(env: &Env, now_ms: u64) {
-    let batch = PENDING.with(|p| {
-        let mut p = p.borrow_mut();
-        p.1 = now_ms;
-        std::mem::take(&mut p.0)
-    });
+    let batch = PENDING.with(|p| p.borrow_mut().take(now_ms));
     if !batch.is_empty() {
         insert(env, batch).await;
     }

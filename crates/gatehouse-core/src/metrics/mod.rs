@@ -4,10 +4,14 @@
 //!
 //! Counters are keyed `name|route|label` (`requests|files|echo`, `challenges_issued|files|pow`,
 //! `token_failures|-|expired`). Durations go into fixed histogram buckets, from which
-//! percentiles are read back.
+//! percentiles are read back. Labels come from callers (tool names), so `bounds` caps how many
+//! are kept and how long they are; the rest is counted under `other`.
+
+pub mod bounds;
 
 use std::collections::BTreeMap;
 
+use bounds::{clean, Folder, DELTA_LABELS, MAX_IDENTITY_BYTES, SERIES_LABELS};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -38,14 +42,16 @@ pub struct Delta {
     pub throttled: BTreeMap<String, u64>,
     /// The last difficulty seen in challenges, if any were issued.
     pub difficulty: Option<u8>,
+    /// Group sizes, for the caps; rebuilt from `counters` after deserialization.
+    #[serde(skip)]
+    folder: Folder,
 }
 
 impl Delta {
+    /// Adds `n` to `name|route|label`, within the caps of an isolate's delta.
     pub fn count(&mut self, name: &str, route: &str, label: &str, n: u64) {
-        *self
-            .counters
-            .entry(format!("{name}|{route}|{label}"))
-            .or_default() += n;
+        self.folder
+            .add(&mut self.counters, name, route, label, n, DELTA_LABELS);
     }
 
     pub fn observe(&mut self, name: &str, ms: u64) {
@@ -61,7 +67,20 @@ impl Delta {
     }
 
     pub fn throttle(&mut self, identity: &str) {
-        *self.throttled.entry(identity.to_string()).or_default() += 1;
+        *self
+            .throttled
+            .entry(clean(identity, MAX_IDENTITY_BYTES).into_owned())
+            .or_default() += 1;
+        // Pruned in steps, so the sort runs once per `TOP_KEEP` new identities, not per denial.
+        if self.throttled.len() > 2 * TOP_KEEP {
+            self.keep_top_throttled();
+        }
+    }
+
+    fn keep_top_throttled(&mut self) {
+        let mut all: Vec<_> = std::mem::take(&mut self.throttled).into_iter().collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.throttled = all.into_iter().take(TOP_KEEP).collect();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,9 +94,18 @@ impl Delta {
         self.counters.len() + self.histograms.len() + self.throttled.len()
     }
 
+    /// Folds `other` in, within the caps of a minute of the series (every total is kept; labels
+    /// beyond the cap are counted under `other`).
     pub fn merge(&mut self, other: &Delta) {
         for (k, v) in &other.counters {
-            *self.counters.entry(k.clone()).or_default() += v;
+            let mut parts = k.splitn(3, '|');
+            let (name, route, label) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
+            self.folder
+                .add(&mut self.counters, name, route, label, *v, SERIES_LABELS);
         }
         for (k, v) in &other.histograms {
             let h = self
@@ -95,9 +123,7 @@ impl Delta {
             self.difficulty = other.difficulty;
         }
         if self.throttled.len() > TOP_KEEP {
-            let mut all: Vec<_> = std::mem::take(&mut self.throttled).into_iter().collect();
-            all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            self.throttled = all.into_iter().take(TOP_KEEP).collect();
+            self.keep_top_throttled();
         }
     }
 }
@@ -227,63 +253,4 @@ pub fn percentiles(h: Option<&Vec<u64>>) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deltas_merge_into_minutes_and_totals() {
-        let mut s = Series::default();
-        let mut a = Delta::default();
-        a.count("requests", "files", "echo", 3);
-        a.count("offered", "files", "pow", 1);
-        a.count("payment_required", "files", "echo", 1);
-        a.observe("solve_ms", 40);
-        a.throttle("key:abc");
-        a.difficulty = Some(14);
-        s.add(&a, 60_000);
-        let mut b = Delta::default();
-        b.count("requests", "files", "echo", 2);
-        b.count("challenges_solved", "files", "pow", 1);
-        b.observe("solve_ms", 900);
-        b.throttle("key:abc");
-        s.add(&b, 125_000);
-        let st = s.stats(0, 200_000);
-        assert_eq!(st["totals"]["requests"], 5);
-        assert_eq!(st["totals"]["payment_required_by_type"]["pow"], 1);
-        assert_eq!(st["totals"]["challenges_solved"]["pow"], 1);
-        assert_eq!(st["series"].as_array().unwrap().len(), 2);
-        assert_eq!(
-            st["top_throttled"][0],
-            json!({"identity": "key:abc", "denials": 2})
-        );
-        assert_eq!(
-            st["solve_ms"],
-            json!({"count": 2, "p50": 50, "p90": 1000, "p99": 1000})
-        );
-        assert_eq!(st["difficulty"], 14);
-        assert_eq!(
-            st["per_route_and_tool"][0],
-            json!({"route": "files", "tool": "echo", "requests": 5, "payment_required": 1, "rate_limited": 0})
-        );
-        assert_eq!(
-            s.stats(120_000, 200_000)["totals"]["requests"],
-            2,
-            "a range selects minutes"
-        );
-    }
-
-    #[test]
-    fn a_day_is_kept_and_top_throttled_is_bounded() {
-        let mut s = Series::default();
-        let mut d = Delta::default();
-        for i in 0..200 {
-            d.throttle(&format!("id{i}"));
-        }
-        d.throttle("id7");
-        s.add(&d, 0);
-        assert!(s.minutes[&0].throttled.len() <= TOP_KEEP);
-        assert_eq!(s.minutes[&0].throttled["id7"], 2);
-        s.add(&Delta::default(), (KEEP_MINUTES + 5) * 60_000);
-        assert!(!s.minutes.contains_key(&0), "older than a day is dropped");
-    }
-}
+mod tests;

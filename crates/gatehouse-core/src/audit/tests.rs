@@ -1,0 +1,191 @@
+use super::*;
+
+fn settings(max: usize) -> AuditSettings {
+    AuditSettings {
+        enabled: true,
+        redact_keys: DEFAULT_REDACT_KEYS.split(',').map(str::to_string).collect(),
+        max_arg_bytes: max,
+        retention_days: 30,
+    }
+}
+
+#[test]
+fn secrets_are_redacted_at_any_depth() {
+    let args = json!({"user": "ann", "Password": "hunter2", "nested": [{"api_key": "k"}], "note": "token here is fine"});
+    let stored = stored_arguments(Some(&args), &settings(1_000));
+    assert!(
+        !stored.contains("hunter2") && !stored.contains("\"k\""),
+        "{stored}"
+    );
+    assert!(stored.contains("[redacted]") && stored.contains("token here is fine"));
+}
+
+#[test]
+fn long_arguments_are_truncated_at_a_character_boundary() {
+    let args = json!({"text": "é".repeat(100)});
+    let stored = stored_arguments(Some(&args), &settings(21));
+    assert!(stored.ends_with("…[truncated]"));
+    assert!(stored.len() <= 21 + "…[truncated]".len());
+}
+
+#[test]
+fn only_calls_are_recorded_one_each() {
+    let calls = [
+        Call {
+            method: "tools/call".into(),
+            name: Some("echo".into()),
+            arguments: Some(json!({"message": "hi"})),
+            ..Call::default()
+        },
+        Call {
+            method: "notifications/initialized".into(),
+            ..Call::default()
+        },
+        Call {
+            method: "resources/read".into(),
+            name: Some("file:///x".into()),
+            ..Call::default()
+        },
+    ];
+    let caller = Caller {
+        client_key: "sub:a".into(),
+        admitted_by: "quota".into(),
+        ..Caller::default()
+    };
+    let outcome = Outcome {
+        status: 200,
+        latency_ms: 12,
+        remaining: Some(4),
+        challenge: String::new(),
+    };
+    let r = records("files", &calls, &caller, &outcome, 5, &settings(100));
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0]["name"], "echo");
+    assert_eq!(r[0]["arguments"], r#"{"message":"hi"}"#);
+    assert_eq!(r[1]["method"], "resources/read");
+}
+
+fn tool(name: &str) -> Call {
+    Call {
+        method: "tools/call".into(),
+        name: Some(name.into()),
+        arguments: Some(json!({ "n": name.len() })),
+        ..Call::default()
+    }
+}
+
+fn outcome(status: u16) -> Outcome {
+    Outcome {
+        status,
+        ..Outcome::default()
+    }
+}
+
+#[test]
+fn a_large_batch_is_capped_and_the_rest_folded_into_one_other_row() {
+    let calls: Vec<Call> = (0..500).map(|i| tool(&format!("t{i}"))).collect();
+    let r = records(
+        "files",
+        &calls,
+        &Caller::default(),
+        &outcome(402),
+        1,
+        &settings(512),
+    );
+    assert_eq!(r.len(), MAX_ROWS_PER_REQUEST);
+    assert_eq!(r[0]["name"], "t0");
+    let last = &r[MAX_ROWS_PER_REQUEST - 1];
+    assert_eq!(
+        (&last["method"], &last["name"]),
+        (&json!("other"), &json!("other"))
+    );
+    let folded = 500 - (MAX_ROWS_PER_REQUEST - 1);
+    assert_eq!(last["arguments"], format!("{{\"folded_calls\":{folded}}}"));
+}
+
+#[test]
+fn a_batch_of_exactly_the_cap_is_not_folded() {
+    let calls: Vec<Call> = (0..MAX_ROWS_PER_REQUEST)
+        .map(|i| tool(&format!("t{i}")))
+        .collect();
+    let r = records(
+        "f",
+        &calls,
+        &Caller::default(),
+        &outcome(200),
+        1,
+        &settings(512),
+    );
+    assert_eq!(r.len(), MAX_ROWS_PER_REQUEST);
+    assert!(r.iter().all(|row| row["method"] == "tools/call"));
+}
+
+#[test]
+fn a_request_refused_before_identity_or_payment_is_one_row() {
+    let calls: Vec<Call> = (0..500).map(|i| tool(&format!("t{i}"))).collect();
+    for status in [400, 401, 403, 404, 413, 415] {
+        let r = records(
+            "f",
+            &calls,
+            &Caller::default(),
+            &outcome(status),
+            1,
+            &settings(512),
+        );
+        assert_eq!(r.len(), 1, "{status}");
+        assert_eq!(r[0]["name"], "t0");
+        assert_eq!(r[0]["arguments"], "{\"calls\":500}");
+    }
+    let one = records(
+        "f",
+        &calls[..1],
+        &Caller::default(),
+        &outcome(401),
+        1,
+        &settings(512),
+    );
+    assert_eq!(
+        one[0]["arguments"], "{\"n\":2}",
+        "a lone call keeps its arguments"
+    );
+}
+
+#[test]
+fn names_identities_and_labels_are_cut_at_a_character_boundary() {
+    let long = "é".repeat(5_000);
+    let caller = Caller {
+        client_key: long.clone(),
+        subject: Some(long.clone()),
+        admitted_by: "quota".into(),
+        ..Caller::default()
+    };
+    let r = records(
+        &long,
+        &[tool(&long)],
+        &caller,
+        &outcome(200),
+        1,
+        &settings(512),
+    );
+    for f in ["route", "identity", "sub", "name"] {
+        let v = r[0][f].as_str().unwrap();
+        assert!(
+            v.len() <= bounds::MAX_FIELD_BYTES && v.starts_with('é'),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn secret_looking_tool_names_are_masked() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+    let r = records(
+        "f",
+        &[tool(&format!("lookup {jwt}"))],
+        &Caller::default(),
+        &outcome(200),
+        1,
+        &settings(512),
+    );
+    assert_eq!(r[0]["name"], "lookup [redacted]");
+}
