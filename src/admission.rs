@@ -25,12 +25,47 @@ pub struct Admitted {
     pub headers: Headers,
     pub remaining: u32,
     pub by: &'static str,
-    /// The credential's revocation id and the units this request took, to give them back if a
-    /// per-tool limit refuses the request after all.
-    pub spent: Option<(String, u32)>,
 }
 
-/// The token's claims if it is valid for this caller; its grant is spent by [`spend`].
+/// A credential that checked out, with the grant it pays from.
+pub struct Credential {
+    jti: String,
+    units: u32,
+    expires_at_s: u64,
+    lifetime_s: u64,
+    by: &'static str,
+}
+
+impl Credential {
+    /// Whether `cost` units would fit what this isolate knows is left of the grant.
+    pub fn fits(&self, cost: u32) -> bool {
+        token_usage::fits(&self.jti, cost, self.units)
+    }
+
+    /// Takes `cost` units of the grant, reporting uses to its counter in the background; `None`
+    /// when they do not fit.
+    pub fn spend(&self, env: &Env, ctx: &Context, cost: u32, now_ms: u64) -> Option<Admitted> {
+        let expires_at_ms = self.expires_at_s * 1_000;
+        let taken = token_usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)?;
+        if let Some(count) = taken.report {
+            let (env, jti) = (env.clone(), self.jti.clone());
+            ctx.wait_until(async move {
+                if let Ok(spent) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
+                    token_usage::observe_total(&jti, spent.used);
+                }
+            });
+        }
+        let left = self.expires_at_s.saturating_sub(now_ms / 1_000);
+        Some(Admitted {
+            headers: token_headers(self.units, taken.used, self.lifetime_s, left).to_vec(),
+            remaining: self.units.saturating_sub(taken.used),
+            by: self.by,
+        })
+    }
+}
+
+/// The access token's credential if it is valid for this caller, with its claims (what it
+/// permits).
 pub async fn check_token(
     env: &Env,
     ctx: &Context,
@@ -38,7 +73,7 @@ pub async fn check_token(
     facts: &RequestFacts,
     token: &str,
     now_ms: u64,
-) -> Result<AccessClaims, Denial> {
+) -> Result<(Credential, AccessClaims), Denial> {
     let claims = token::check(
         &cfg.token,
         token,
@@ -50,37 +85,25 @@ pub async fn check_token(
     if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
-    Ok(claims)
-}
-
-/// Spends `cost` units of a checked token's grant; `None` when they do not fit.
-pub fn admit_token(
-    env: &Env,
-    ctx: &Context,
-    claims: &AccessClaims,
-    cost: u32,
-    now_ms: u64,
-) -> Option<Admitted> {
-    let grant = Grant {
-        jti: &claims.jti,
+    let credential = Credential {
+        jti: claims.jti.clone(),
         units: claims.grant,
         expires_at_s: claims.exp,
         lifetime_s: claims.exp - claims.iat,
         by: "token",
     };
-    spend(env, ctx, &grant, cost, now_ms)
+    Ok((credential, claims))
 }
 
-/// The same for a paid L402 credential. `Authorization` in any other scheme is not ours to judge
-/// (it is stripped before the origin all the same).
-pub async fn admit_l402(
+/// The same for a paid L402 credential; `None` for an `Authorization` in any other scheme, which
+/// is not ours to judge (it is stripped before the origin all the same).
+pub async fn check_l402(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     authorization: &str,
-    cost: u32,
     now_ms: u64,
-) -> Result<Option<Admitted>, Denial> {
+) -> Result<Option<Credential>, Denial> {
     let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
         return Ok(None);
     };
@@ -102,46 +125,16 @@ pub async fn admit_l402(
         let _ = token_usage::try_take(&jti, 0, cfg.token.grant, expires_at_ms, now_ms);
         token_usage::observe_total(&jti, spent.used);
     }
-    let grant = Grant {
-        jti: &jti,
+    Ok(Some(Credential {
+        jti,
         units: cfg.token.grant,
         expires_at_s: verified.valid_until_s,
         lifetime_s: verified.valid_until_s.saturating_sub(now_ms / 1_000),
         by: "l402",
-    };
-    Ok(spend(env, ctx, &grant, cost, now_ms))
+    }))
 }
 
 /// The revocation and counter id of the L402 credential with this token id.
 pub fn l402_jti(token_id: &[u8]) -> String {
     format!("l402:{}", to_hex(token_id))
-}
-
-struct Grant<'a> {
-    jti: &'a str,
-    units: u32,
-    expires_at_s: u64,
-    lifetime_s: u64,
-    by: &'static str,
-}
-
-/// Takes `cost` units of a credential's grant, reporting uses to its counter in the background.
-fn spend(env: &Env, ctx: &Context, g: &Grant, cost: u32, now_ms: u64) -> Option<Admitted> {
-    let expires_at_ms = g.expires_at_s * 1_000;
-    let taken = token_usage::try_take(g.jti, cost, g.units, expires_at_ms, now_ms)?;
-    if let Some(count) = taken.report {
-        let (env, jti) = (env.clone(), g.jti.to_string());
-        ctx.wait_until(async move {
-            if let Ok(spent) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
-                token_usage::observe_total(&jti, spent.used);
-            }
-        });
-    }
-    let left = g.expires_at_s.saturating_sub(now_ms / 1_000);
-    Some(Admitted {
-        headers: token_headers(g.units, taken.used, g.lifetime_s, left).to_vec(),
-        remaining: g.units.saturating_sub(taken.used),
-        by: g.by,
-        spent: Some((g.jti.to_string(), cost)),
-    })
 }

@@ -24,13 +24,13 @@ use gatehouse_core::ratelimit::quota_headers;
 use gatehouse_core::session;
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::admission::{admit_l402, admit_token, check_token, Admitted};
+use crate::admission::{check_l402, check_token, Admitted};
 use crate::caller::{identify, Caller};
 use crate::proxy::{self, Forward};
 use crate::quota_do::{self, QuotaReply};
 use crate::request_facts::{non_empty_header, RequestFacts};
 use crate::trail::{self, Trail};
-use crate::{body, identity, metrics_sink, offers, operations, token_usage, VERIFY_PATH};
+use crate::{body, identity, metrics_sink, offers, operations, VERIFY_PATH};
 
 pub const TOKEN_HEADER: &str = "x-access-token";
 
@@ -162,42 +162,41 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
     identity::authorize(o, scopes, caller.oauth.as_ref(), &tool_names(&p.calls))
 }
 
-/// The credential step: a token or L402 credential pays with `cost` units of its grant. A grant
-/// with less left falls through to the quota, like no credential at all.
+/// The credential step: a token or L402 credential pays with `cost` units of its grant, after
+/// the per-tool limits agree (a credential pays for the route's quota, never past a limit). A
+/// grant with less left falls through to the quota, like no credential at all.
 async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitted>, Denial> {
     let cost = charge::cost(p.route, &p.calls);
     let header_token = non_empty_header(req, TOKEN_HEADER);
     let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
-    let admitted = if let Some(token) = header_token.or(in_band) {
-        let claims = check_token(p.env, p.ctx, p.cfg, &p.facts, &token, p.now_ms).await?;
+    let credential = if let Some(token) = header_token.or(in_band) {
+        let (credential, claims) =
+            check_token(p.env, p.ctx, p.cfg, &p.facts, &token, p.now_ms).await?;
         if !claims.permits(&p.calls) {
             return Err(Denial::TokenScope);
         }
-        admit_token(p.env, p.ctx, &claims, cost, p.now_ms)
+        Some(credential)
     } else {
         let authorization = non_empty_header(req, "authorization")
             .filter(|a| p.cfg.l402.is_some() && identity::bearer(a).is_none());
         match authorization {
-            Some(a) => admit_l402(p.env, p.ctx, p.cfg, &a, cost, p.now_ms).await?,
+            Some(a) => check_l402(p.env, p.ctx, p.cfg, &a, p.now_ms).await?,
             None => None,
         }
     };
-    let Some(admitted) = admitted else {
+    let Some(credential) = credential.filter(|c| c.fits(cost)) else {
         return Ok(None);
     };
     let limits = charge::limit_checks(p.route, &p.calls);
-    if limits.is_empty() {
-        return Ok(Some(admitted));
+    if !limits.is_empty() {
+        let reply =
+            quota_do::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms).await?;
+        if !reply.decision.allowed {
+            return Err(too_many(&limits, reply.decision, p));
+        }
     }
-    // A credential pays for the route's quota, never for a per-tool limit.
-    let reply = quota_do::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms).await?;
-    if reply.decision.allowed {
-        return Ok(Some(admitted));
-    }
-    if let Some((jti, units)) = &admitted.spent {
-        token_usage::give_back(jti, *units);
-    }
-    Err(too_many(&limits, reply.decision, p))
+    // `None` only if a concurrent request of this isolate took the units meanwhile.
+    Ok(credential.spend(p.env, p.ctx, cost, p.now_ms))
 }
 
 /// The quota step, then the answer step when it is spent.
@@ -224,7 +223,6 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
             headers: quota_headers(&shown, &reply.decision),
             remaining: remaining.unwrap_or(0),
             by: "quota",
-            spent: None,
         });
     }
     p.trail.remaining = remaining;

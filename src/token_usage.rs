@@ -39,13 +39,15 @@ pub fn try_take(
     })
 }
 
-/// Gives back units taken for a request that was then refused (a per-tool limit).
-pub fn give_back(jti: &str, cost: u32) {
+/// Whether `cost` more units fit the grant, as this isolate knows it.
+pub fn fits(jti: &str, cost: u32, grant: u32) -> bool {
     USED.with(|map| {
-        if let Some((usage, _)) = map.borrow_mut().get_mut(jti) {
-            usage.give_back(cost);
-        }
-    });
+        map.borrow()
+            .get(jti)
+            .map_or(Usage::default().fits(cost, grant), |(u, _)| {
+                u.fits(cost, grant)
+            })
+    })
 }
 
 /// Raises the local count to the shared total reported by the credential's counter.

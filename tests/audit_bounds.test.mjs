@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startOrigin } from '../demo/origin.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
-import { TEST_ADMIN_SECRET, freePort, startGateway } from './support/gateway.mjs';
+import { TEST_ADMIN_SECRET, freePort, startGateway, testKey } from './support/gateway.mjs';
 import { connect } from './support/mcp.mjs';
 
 // The documented caps (crates/gatehouse-core/src/audit/*.rs, metrics/bounds.rs).
@@ -82,7 +82,7 @@ describe('out of quota', () => {
     origin = await startOrigin();
     gateway = await startGateway({
       originUrl: origin.url,
-      vars: { QUOTA_PER_MINUTE: '50', RATE_KEY_HEADER: 'x-api-key', CHALLENGE_OFFERS: 'pow', POW_ADAPTIVE: 'false' },
+      vars: { QUOTA_PER_MINUTE: '50', RATE_KEY_HEADER: 'x-api-key', MAX_BATCH_CALLS: '1000', CHALLENGE_OFFERS: 'pow', POW_ADAPTIVE: 'false' },
     });
   });
   after(async () => {
@@ -92,7 +92,7 @@ describe('out of quota', () => {
 
   test('a client secret, a refresh token, a JWT and a Bearer credential are masked in D1', async () => {
     const jwt = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbm4iLCJzY29wZSI6Im1jcDp0b29scyJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbi0wMTIzNDU2Nzg5';
-    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch(), headers: { 'x-api-key': 'secretive' } });
+    const { client, close } = await connect(gateway.mcpUrl, { fetch: gatehouseFetch(), headers: { 'x-api-key': testKey('secretive') } });
     await client.callTool({
       name: 'echo',
       arguments: {
@@ -123,14 +123,14 @@ describe('out of quota', () => {
 
   test('batches of distinct, long tool names cost a bounded number of rows and labels', async (t) => {
     // 500 names of 10 KB are 5 MB, past the 1 MiB body cap: refused unread, nothing recorded.
-    assert.equal(await postStatus(gateway.mcpUrl, { ...MCP, 'x-api-key': 'huge' }, floodBody('huge', 500, 10_240)), 413);
+    assert.equal(await postStatus(gateway.mcpUrl, { ...MCP, 'x-api-key': testKey('huge') }, floodBody('huge', 500, 10_240)), 413);
     // What fits: 500 names of ~1.9 KB, and 90 names of 10 KB, each from a fresh identity, at once.
     const flood = [
       ...Array.from({ length: 24 }, (_, i) => ({ key: `flood-${i}`, calls: 500, body: floodBody(`f${i}`, 500, 1_900) })),
       ...Array.from({ length: 6 }, (_, i) => ({ key: `long-${i}`, calls: 90, body: floodBody(`l${i}`, 90, 10_240) })),
     ];
     const statuses = await Promise.all(flood.map(async ({ key, body }) => {
-      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': key, 'gatehouse-accept': '402' }, body });
+      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey(key), 'gatehouse-accept': '402' }, body });
       await res.arrayBuffer();
       return res.status;
     }));
@@ -182,7 +182,7 @@ describe('OAuth required, no token', () => {
       originUrl: origin.url,
       port,
       vars: {
-        RATE_KEY_HEADER: 'x-api-key',
+        RATE_KEY_HEADER: 'x-api-key', MAX_BATCH_CALLS: '1000',
         OAUTH_MODE: 'required',
         // Never contacted: a request without a token is refused before any key is fetched.
         OAUTH_ISSUER: 'http://127.0.0.1:9/issuer',
@@ -198,7 +198,7 @@ describe('OAuth required, no token', () => {
   test('a refused batch is one row, and its names are bounded labels', async () => {
     const requests = Array.from({ length: 12 }, (_, i) => ({ key: `anon-${i}`, body: floodBody(`a${i}`, 500, 1_900) }));
     for (const { key, body } of requests) {
-      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': key }, body });
+      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey(key) }, body });
       assert.equal(res.status, 401);
       await res.arrayBuffer();
     }

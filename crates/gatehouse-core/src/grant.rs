@@ -30,9 +30,17 @@ pub struct Taken {
 }
 
 impl Usage {
+    /// Whether `cost` more units fit a grant of `grant`.
+    pub fn fits(&self, cost: u32, grant: u32) -> bool {
+        self.used.checked_add(cost).is_some_and(|n| n <= grant)
+    }
+
     /// Takes `cost` units of a grant of `grant` if they all fit; `None` leaves the usage as it was.
     pub fn take(&mut self, cost: u32, grant: u32, now_ms: u64) -> Option<Taken> {
-        let after = self.used.checked_add(cost).filter(|n| *n <= grant)?;
+        if !self.fits(cost, grant) {
+            return None;
+        }
+        let after = self.used + cost;
         let first = self.used == 0 && self.reported == 0;
         self.used = after;
         let pending = self.used.saturating_sub(self.reported);
@@ -49,15 +57,6 @@ impl Usage {
             used: self.used,
             report,
         })
-    }
-
-    /// Gives back units of a request that was refused after they were taken. Units already
-    /// reported stay counted by the counter: the grant errs towards the operator, never the client.
-    pub fn give_back(&mut self, cost: u32) {
-        self.used = self
-            .used
-            .saturating_sub(cost)
-            .max(self.reported.min(self.used));
     }
 
     /// Raises the local count to the shared total the counter reported.
@@ -110,17 +109,6 @@ mod tests {
             Some(90),
             "reaching the grant"
         );
-    }
-
-    #[test]
-    fn units_given_back_are_spendable_unless_already_reported() {
-        let mut u = Usage::default();
-        u.take(1, 10, 0); // reported at once
-        u.take(3, 10, 1);
-        u.give_back(3);
-        assert_eq!(u.used, 1);
-        u.give_back(1);
-        assert_eq!(u.used, 1, "the reported unit stays spent");
     }
 
     #[test]
