@@ -5,6 +5,7 @@
 //! carries out the I/O that the decisions here ask for. That keeps every rule testable natively
 //! with `cargo test`, and keeps the platform out of the protocol code.
 
+pub mod admin_guard;
 pub mod audit;
 pub mod bytes;
 pub mod challenge;
@@ -22,5 +23,6 @@ pub mod policy;
 pub mod pow;
 pub mod quota;
 pub mod ratelimit;
+pub mod revocation;
 pub mod session;
 pub mod token;
