@@ -9,8 +9,14 @@
 //! - `GET /admin/api/stats?since=&until=`: metrics over a time range (Unix ms, default the last
 //!   hour);
 //! - `GET|PUT /admin/api/tiers`: client tiers; `GET|PUT /admin/api/policy`: runtime policy.
+//!
+//! Before the secret is even looked at, `gatehouse_core::admin_guard` refuses a state-changing
+//! request that a page on another site could have made a browser send (cross-site request
+//! forgery riding on cached Basic credentials); and every answer, refusals included, forbids
+//! framing.
 
 use base64::Engine;
+use gatehouse_core::admin_guard::{self, AdminRequest};
 use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
@@ -42,13 +48,69 @@ fn authorized(authorization: &str, secret: &str) -> bool {
     ct_eq(presented.as_bytes(), secret.as_bytes())
 }
 
+/// Every admin and dashboard answer, refusals included, carrying the headers that forbid framing.
 pub async fn handle(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    now_ms: u64,
+) -> Result<Response, Denial> {
+    let path = req.path();
+    let response = match route(req, env, ctx, cfg, now_ms).await {
+        Ok(response) => response,
+        Err(denial) => {
+            respond::log_denial(&path, &denial);
+            respond::denial(&denial).map_err(|_| Denial::Internal)?
+        }
+    };
+    unframeable(response).map_err(|_| Denial::Internal)
+}
+
+fn unframeable(mut response: Response) -> worker::Result<Response> {
+    let existing = response.headers().get("content-security-policy")?;
+    let headers = response.headers_mut();
+    headers.set(
+        "content-security-policy",
+        &admin_guard::with_frame_ancestors_none(existing.as_deref()),
+    )?;
+    let (name, value) = admin_guard::X_FRAME_OPTIONS;
+    headers.set(name, value)?;
+    Ok(response)
+}
+
+/// The guard's view of the request: its method, body type, the browser's word on where it came
+/// from, and the gateway's own origin as this request addressed it.
+fn guard(req: &Request) -> Result<(), Denial> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let own_origin = req
+        .url()
+        .map_err(|_| Denial::Internal)?
+        .origin()
+        .ascii_serialization();
+    let (content_type, sec_fetch_site, origin) = (
+        header("content-type"),
+        header("sec-fetch-site"),
+        header("origin"),
+    );
+    admin_guard::check(&AdminRequest {
+        method: req.method().as_ref(),
+        content_type: content_type.as_deref(),
+        sec_fetch_site: sec_fetch_site.as_deref(),
+        origin: origin.as_deref(),
+        own_origin: &own_origin,
+    })
+    .map_err(Denial::from)
+}
+
+async fn route(
     mut req: Request,
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
+    guard(&req)?;
     let secret = cfg.admin_secret.as_deref().ok_or(Denial::AdminDisabled)?;
     let authorization = req
         .headers()

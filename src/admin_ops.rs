@@ -19,8 +19,9 @@ fn ok(body: &Value) -> Result<Response, Denial> {
 
 pub fn dashboard() -> Result<Response, Denial> {
     let headers = Response::from_html(DASHBOARD).map_err(|_| Denial::Internal)?;
-    // The page is self-contained: scripts and styles inline, no network but this gateway's API.
-    let csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+    // The page is self-contained: scripts and styles inline, no network but this gateway's API,
+    // no form posting anywhere. `admin::handle` adds `frame-ancestors 'none'` to this.
+    let csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'";
     let mut resp = headers;
     let h = resp.headers_mut();
     h.set("content-security-policy", csp)

@@ -1,34 +1,41 @@
-//! The authorization server's metadata and signing keys, cached per isolate.
+//! The authorization server's metadata (RFC 8414) and signing keys (RFC 7517), cached per isolate.
 //!
-//! The metadata (RFC 8414) and the JWKS are kept for `TTL_MS`. A token signed with a key id the
-//! cache does not know triggers a refresh, since the server may have rotated keys, but at most
-//! once per `REFRESH_GAP_MS`, so a flood of tokens with made-up key ids cannot turn the gateway
-//! into a load generator against the authorization server.
+//! When each is fetched, and what a caller may do while the server fails, is
+//! `gatehouse_core::oauth::fetch_schedule`'s to say: a TTL, at most one refresh per 30 s for
+//! unknown key ids, one fetch at a time, and an exponential backoff after failures. Every fetch
+//! follows no redirect (a 3xx is a failure: the configured or published URL is the one that was
+//! checked against the SSRF rules, not wherever it points) and reads at most a capped body.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use gatehouse_core::config::{parse_origin, OriginUrl};
 use gatehouse_core::oauth::access_token::{Parsed, Rejection};
-use gatehouse_core::oauth::jwk::{parse_jwks, Alg};
+use gatehouse_core::oauth::fetch_schedule::{FetchSchedule, Plan};
+use gatehouse_core::oauth::jwk::{parse_jwks, Alg, MAX_JWKS_BYTES};
 use gatehouse_core::oauth::settings::OAuthSettings;
 use serde_json::Value;
-use worker::{console_error, wasm_bindgen::JsValue, Method, Request, RequestInit};
+use worker::{
+    console_error, wasm_bindgen::JsValue, Delay, Method, Request, RequestInit, RequestRedirect,
+};
 
 use crate::outbound;
 use crate::webcrypto;
 
-const TTL_MS: u64 = 10 * 60 * 1_000;
-const REFRESH_GAP_MS: u64 = 30 * 1_000;
 const FETCH_TIMEOUT_MS: u32 = 5_000;
 const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// How long a caller that needs a fetch another is making sleeps before looking again, and how
+/// many times: past that it is answered 503 rather than held.
+const WAIT_STEP_MS: u64 = 25;
+const MAX_WAITS: u32 = 2 * FETCH_TIMEOUT_MS / WAIT_STEP_MS as u32;
 
 #[derive(Default)]
 struct Cache {
-    metadata: Option<(Vec<u8>, u64)>,
+    metadata: Option<Vec<u8>>,
+    metadata_schedule: FetchSchedule,
     keys: HashMap<String, (Alg, JsValue)>,
-    keys_fetched_ms: Option<u64>,
-    last_key_refresh_ms: u64,
+    key_schedule: FetchSchedule,
 }
 
 thread_local! {
@@ -43,7 +50,8 @@ pub enum KeyFailure {
 
 async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
     let mut init = RequestInit::new();
-    init.with_method(Method::Get);
+    init.with_method(Method::Get)
+        .with_redirect(RequestRedirect::Manual);
     let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
     let mut res = outbound::fetch(req, FETCH_TIMEOUT_MS)
         .await
@@ -52,29 +60,70 @@ async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
             outbound::Failure::Timeout => "timed out".into(),
         })?;
     if res.status_code() != 200 {
+        // Includes every 3xx: with manual redirects the runtime hands them back unfollowed.
         return Err(format!("{url} answered {}", res.status_code()));
     }
-    let body = res.bytes().await.map_err(|e| e.to_string())?;
-    if body.len() > cap {
-        return Err(format!("{url} answered more than {cap} bytes"));
-    }
-    Ok(body)
+    outbound::read_capped(&mut res, cap, FETCH_TIMEOUT_MS)
+        .await
+        .map_err(|e| format!("{url} {e}"))
 }
 
-/// The authorization server's metadata document, as it published it.
+fn log_failure(what: &str, error: &str) {
+    console_error!(
+        "{}",
+        serde_json::json!({ "event": "dependency_failed", "dependency": "authorization_server", "fetching": what, "error": error })
+    );
+}
+
+/// The authorization server's metadata document, as it published it. While the server fails, a
+/// copy fetched earlier is served however old.
 pub async fn metadata(o: &OAuthSettings, now_ms: u64) -> Result<Vec<u8>, String> {
-    if let Some((body, at)) = CACHE.with(|c| c.borrow().metadata.clone()) {
-        if now_ms.saturating_sub(at) < TTL_MS {
-            return Ok(body);
+    let mut waits = 0;
+    loop {
+        let (cached, plan) = CACHE.with(|c| {
+            let c = c.borrow();
+            (
+                c.metadata.clone(),
+                c.metadata_schedule.plan(now_ms, c.metadata.is_some()),
+            )
+        });
+        match plan {
+            Plan::UseCache => return cached.ok_or_else(|| "no metadata".into()),
+            Plan::Unavailable => return Err("backing off after failed fetches".into()),
+            Plan::Wait if waits < MAX_WAITS => {
+                waits += 1;
+                Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
+            }
+            Plan::Wait => return Err("another fetch did not finish".into()),
+            Plan::Fetch => {
+                CACHE.with(|c| c.borrow_mut().metadata_schedule.begin(now_ms));
+                return match fetch_metadata(o).await {
+                    Ok(body) => {
+                        CACHE.with(|c| {
+                            let mut c = c.borrow_mut();
+                            c.metadata = Some(body.clone());
+                            c.metadata_schedule.succeeded(now_ms);
+                        });
+                        Ok(body)
+                    }
+                    Err(e) => {
+                        CACHE.with(|c| c.borrow_mut().metadata_schedule.failed(now_ms));
+                        log_failure("metadata", &e);
+                        cached.ok_or(e)
+                    }
+                };
+            }
         }
     }
+}
+
+async fn fetch_metadata(o: &OAuthSettings) -> Result<Vec<u8>, String> {
     let body = get(&o.metadata_url.join(&o.metadata_path), MAX_METADATA_BYTES).await?;
     let doc: Value =
         serde_json::from_slice(&body).map_err(|_| "metadata is not JSON".to_string())?;
     if doc.get("issuer").and_then(Value::as_str) != Some(o.issuer.as_str()) {
         return Err("metadata names another issuer".into());
     }
-    CACHE.with(|c| c.borrow_mut().metadata = Some((body.clone(), now_ms)));
     Ok(body)
 }
 
@@ -94,11 +143,13 @@ async fn jwks_url(o: &OAuthSettings, local_dev: bool, now_ms: u64) -> Result<Str
     Ok(checked.join(""))
 }
 
-async fn refresh_keys(o: &OAuthSettings, local_dev: bool, now_ms: u64) -> Result<(), String> {
-    CACHE.with(|c| c.borrow_mut().last_key_refresh_ms = now_ms);
+async fn fetch_keys(
+    o: &OAuthSettings,
+    local_dev: bool,
+    now_ms: u64,
+) -> Result<HashMap<String, (Alg, JsValue)>, String> {
     let url = jwks_url(o, local_dev, now_ms).await?;
-    let jwks = parse_jwks(&get(&url, gatehouse_core::oauth::jwk::MAX_JWKS_BYTES).await?)
-        .ok_or("not a JWKS")?;
+    let jwks = parse_jwks(&get(&url, MAX_JWKS_BYTES).await?).ok_or("not a JWKS")?;
     let mut keys = HashMap::new();
     for jwk in jwks {
         match webcrypto::import(&jwk).await {
@@ -112,16 +163,54 @@ async fn refresh_keys(o: &OAuthSettings, local_dev: bool, now_ms: u64) -> Result
             ),
         }
     }
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.keys = keys;
-        c.keys_fetched_ms = Some(now_ms);
-    });
-    Ok(())
+    Ok(keys)
 }
 
 fn lookup(kid: &str) -> Option<(Alg, JsValue)> {
     CACHE.with(|c| c.borrow().keys.get(kid).cloned())
+}
+
+/// The key the token's `kid` names, fetching the key set if the schedule says to.
+async fn key_for(
+    o: &OAuthSettings,
+    local_dev: bool,
+    kid: &str,
+    now_ms: u64,
+) -> Result<Option<(Alg, JsValue)>, KeyFailure> {
+    let mut waits = 0;
+    let mut fetched = false;
+    loop {
+        let key = lookup(kid);
+        let plan = CACHE.with(|c| c.borrow().key_schedule.plan(now_ms, key.is_some()));
+        match plan {
+            Plan::Fetch if !fetched => {
+                fetched = true;
+                CACHE.with(|c| c.borrow_mut().key_schedule.begin(now_ms));
+                let result = fetch_keys(o, local_dev, now_ms).await;
+                CACHE.with(|c| {
+                    let mut c = c.borrow_mut();
+                    match result {
+                        Ok(keys) => {
+                            c.keys = keys;
+                            c.key_schedule.succeeded(now_ms);
+                        }
+                        Err(e) => {
+                            c.key_schedule.failed(now_ms);
+                            log_failure("jwks", &e);
+                        }
+                    }
+                });
+            }
+            // After its own fetch the schedule never asks for another; the guard keeps a future
+            // change from looping.
+            Plan::Fetch | Plan::UseCache => return Ok(key),
+            Plan::Wait if waits < MAX_WAITS => {
+                waits += 1;
+                Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
+            }
+            Plan::Wait | Plan::Unavailable => return Err(KeyFailure::Unavailable),
+        }
+    }
 }
 
 /// Verifies the token's signature with the key its `kid` names.
@@ -131,20 +220,9 @@ pub async fn verify_signature(
     token: &Parsed<'_>,
     now_ms: u64,
 ) -> Result<(), KeyFailure> {
-    let (fetched, last) =
-        CACHE.with(|c| (c.borrow().keys_fetched_ms, c.borrow().last_key_refresh_ms));
-    let stale = fetched.is_none_or(|t| now_ms.saturating_sub(t) >= TTL_MS);
-    let unknown_and_may_refresh =
-        lookup(&token.kid).is_none() && now_ms.saturating_sub(last) >= REFRESH_GAP_MS;
-    if stale || unknown_and_may_refresh {
-        if let Err(e) = refresh_keys(o, local_dev, now_ms).await {
-            console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"authorization_server\",\"error\":{:?}}}", e);
-            if fetched.is_none() {
-                return Err(KeyFailure::Unavailable);
-            }
-        }
-    }
-    let (alg, key) = lookup(&token.kid).ok_or(KeyFailure::Token(Rejection::UnknownKey))?;
+    let (alg, key) = key_for(o, local_dev, &token.kid, now_ms)
+        .await?
+        .ok_or(KeyFailure::Token(Rejection::UnknownKey))?;
     if alg != token.alg {
         return Err(KeyFailure::Token(Rejection::UnsupportedAlgorithm));
     }

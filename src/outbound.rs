@@ -1,11 +1,13 @@
-//! Outbound `fetch` with a deadline on the response headers, shared by the proxy and the invoice
-//! backends. Only the wait for headers is bounded: a body that streams for minutes (SSE) after
-//! them is the protocol working, so the abort signal is never fired once headers are in.
+//! Outbound `fetch` with a deadline on the response headers, shared by the proxy, the invoice
+//! backends and the authorization server's documents. Only the wait for headers is bounded: a body
+//! that streams for minutes (SSE) after them is the protocol working, so the abort signal is never
+//! fired once headers are in. A caller that reads a whole body into memory reads it with
+//! `read_capped`, which bounds both its size and its time.
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use futures_util::pin_mut;
+use futures_util::{pin_mut, StreamExt};
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
 pub enum Failure {
@@ -28,5 +30,46 @@ pub async fn fetch(request: Request, timeout_ms: u32) -> Result<Response, Failur
             controller.abort();
             Err(Failure::Timeout)
         }
+    }
+}
+
+/// Reads a response body of at most `cap` bytes within `timeout_ms`. It stops at the first chunk
+/// past the cap, or at a declared `Content-Length` past it before reading anything, and drops
+/// the stream, which cancels the rest: a hostile server cannot make the gateway buffer more than
+/// the cap, nor hold it with a body that trickles.
+pub async fn read_capped(
+    res: &mut Response,
+    cap: usize,
+    timeout_ms: u32,
+) -> Result<Vec<u8>, String> {
+    let declared = res
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok());
+    let Ok(mut stream) = res.stream() else {
+        return Ok(Vec::new());
+    };
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(format!("declared a body over {cap} bytes"));
+    }
+    let read = async move {
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            if out.len() + chunk.len() > cap {
+                return Err(format!("sent a body over {cap} bytes"));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    };
+    let timeout = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    pin_mut!(read);
+    pin_mut!(timeout);
+    match select(read, timeout).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err("did not finish its body in time".into()),
     }
 }

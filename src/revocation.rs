@@ -1,29 +1,18 @@
 //! Token revocation by `jti`. The list lives in D1; each isolate keeps a copy so that the hot path
-//! does no I/O. The copy is refreshed in the background once it is older than `SOFT_MS`, and
-//! synchronously once it is older than `HARD_MS`, so a revocation is honoured by every isolate
-//! within `HARD_MS` plus one D1 read (under 10 s), busy or idle.
+//! does no I/O. When the copy is refreshed, and how a refresh and a revocation made meanwhile are
+//! reconciled, is `gatehouse_core::revocation`'s to say; this module does the reads and writes.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::revocation::{Refresh, RevocationCache, Ticket};
 use serde::Deserialize;
 use worker::{console_error, Context, Env};
 
 use crate::challenge_store::{db, execute};
 
-const SOFT_MS: u64 = 3_000;
-const HARD_MS: u64 = 8_000;
-
-#[derive(Default)]
-struct Cache {
-    jtis: HashSet<String>,
-    fetched_at_ms: Option<u64>,
-    refreshing: bool,
-}
-
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<RevocationCache> = RefCell::new(RevocationCache::default());
 }
 
 #[derive(Deserialize)]
@@ -31,7 +20,12 @@ struct Row {
     jti: String,
 }
 
-async fn refresh(env: &Env, now_ms: u64) -> Result<(), Denial> {
+fn begin(now_ms: u64, background: bool) -> Ticket {
+    CACHE.with(|c| c.borrow_mut().begin_refresh(now_ms, background))
+}
+
+/// Reads the store under a ticket taken just before, and lands what it read in the copy.
+async fn refresh(env: &Env, ticket: Ticket, now_ms: u64) -> Result<(), Denial> {
     let result = async {
         let rows = db(env)?
             .prepare("SELECT jti FROM revoked_tokens WHERE expires_at > ?1")
@@ -44,14 +38,13 @@ async fn refresh(env: &Env, now_ms: u64) -> Result<(), Denial> {
     .await;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        c.refreshing = false;
         match result {
             Ok(rows) => {
-                c.jtis = rows.into_iter().map(|r| r.jti).collect();
-                c.fetched_at_ms = Some(now_ms);
+                c.complete_refresh(ticket, rows.into_iter().map(|r| r.jti));
                 Ok(())
             }
             Err(e) => {
+                c.fail_refresh(ticket);
                 console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"revocation_store\",\"error\":{:?}}}", e.to_string());
                 Err(Denial::DependencyUnavailable(Dependency::RevocationStore))
             }
@@ -61,29 +54,22 @@ async fn refresh(env: &Env, now_ms: u64) -> Result<(), Denial> {
 
 /// Whether `jti` is revoked, refreshing the isolate's copy as its age requires.
 pub async fn is_revoked(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Result<bool, Denial> {
-    let (age, refreshing) = CACHE.with(|c| {
-        let c = c.borrow();
-        (
-            c.fetched_at_ms.map(|t| now_ms.saturating_sub(t)),
-            c.refreshing,
-        )
-    });
-    match age {
-        None => refresh(env, now_ms).await?,
-        Some(age) if age > HARD_MS => refresh(env, now_ms).await?,
-        Some(age) if age > SOFT_MS && !refreshing => {
-            CACHE.with(|c| c.borrow_mut().refreshing = true);
+    match CACHE.with(|c| c.borrow().refresh_needed(now_ms)) {
+        Refresh::Now => refresh(env, begin(now_ms, false), now_ms).await?,
+        Refresh::Background => {
+            // The ticket is taken now, so the next request already sees a refresh under way.
+            let ticket = begin(now_ms, true);
             let env = env.clone();
             ctx.wait_until(async move {
-                let _ = refresh(&env, now_ms).await;
+                let _ = refresh(&env, ticket, now_ms).await;
             });
         }
-        _ => {}
+        Refresh::None => {}
     }
-    Ok(CACHE.with(|c| c.borrow().jtis.contains(jti)))
+    Ok(CACHE.with(|c| c.borrow().contains(jti)))
 }
 
-/// Records a revocation, and applies it to this isolate's copy at once.
+/// Records a revocation, and applies it to this isolate's copy once the store has it.
 pub async fn revoke(
     env: &Env,
     jti: &str,
@@ -97,6 +83,6 @@ pub async fn revoke(
         &[jti.into(), (expires_at_ms as f64).into(), (now_ms as f64).into(), reason.into()],
     )
     .await?;
-    CACHE.with(|c| c.borrow_mut().jtis.insert(jti.to_string()));
+    CACHE.with(|c| c.borrow_mut().revoke_locally(jti));
     Ok(())
 }

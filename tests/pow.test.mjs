@@ -140,9 +140,9 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
 
     const t1 = await tokenFor('revoke-1');
     assert.notEqual((await use('revoke-1', t1)).status, 401);
-    const unauthorized = await fetch(`${gateway.url}/admin/api/revoke`, { method: 'POST', headers: { authorization: 'Bearer wrong' }, body: JSON.stringify({ token: t1 }) });
+    const unauthorized = await fetch(`${gateway.url}/admin/api/revoke`, { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: JSON.stringify({ token: t1 }) });
     assert.equal(unauthorized.status, 401);
-    const revoke = await fetch(`${gateway.url}/admin/api/revoke`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` }, body: JSON.stringify({ token: t1, reason: 'test' }) });
+    const revoke = await fetch(`${gateway.url}/admin/api/revoke`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}`, 'content-type': 'application/json' }, body: JSON.stringify({ token: t1, reason: 'test' }) });
     assert.equal(revoke.status, 200);
     assert.equal((await revoke.json()).revoked, jtiOf(t1));
     assert.equal((await use('revoke-1', t1)).status, 401);

@@ -81,6 +81,15 @@ pub enum Denial {
     },
     AdminUnauthorized,
     AdminDisabled,
+    /// A state-changing request whose body is not of the one media type the endpoint reads.
+    UnsupportedMediaType {
+        accept: &'static str,
+    },
+    /// A state-changing request sent by a page on another origin (cross-site request forgery);
+    /// `reason` is for the operator's log.
+    CrossOrigin {
+        reason: &'static str,
+    },
     InvalidRequest(&'static str),
     /// A reduced-grant token used for a tool outside its grant.
     TokenScope,
@@ -221,6 +230,23 @@ impl Denial {
                 ),
                 vec![],
             ),
+            Self::UnsupportedMediaType { accept } => (
+                415,
+                error(
+                    "unsupported_media_type",
+                    &format!("the body must be sent as {accept}"),
+                ),
+                // RFC 9110 §15.5.16: `Accept` in a 415 names the media types that would do.
+                vec![("accept", accept.to_string())],
+            ),
+            Self::CrossOrigin { .. } => (
+                403,
+                error(
+                    "cross_origin_refused",
+                    "state-changing requests are accepted only from this origin",
+                ),
+                vec![],
+            ),
             Self::InvalidRequest(msg) => (400, error("invalid_request", msg), vec![]),
             Self::TokenScope => (
                 403,
@@ -277,6 +303,7 @@ impl Denial {
             }
             Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
             Self::Redeem(e) => format!("redeem:{e:?}"),
+            Self::CrossOrigin { reason } => format!("cross_origin:{reason}"),
             other => format!("{other:?}")
                 .split([' ', '{', '('])
                 .next()

@@ -6,6 +6,7 @@
 //! with `cargo test`, and keeps the platform out of the protocol code.
 
 pub mod address;
+pub mod admin_guard;
 pub mod api_key;
 pub mod audit;
 pub mod bytes;
@@ -27,5 +28,6 @@ pub mod policy;
 pub mod pow;
 pub mod quota;
 pub mod ratelimit;
+pub mod revocation;
 pub mod session;
 pub mod token;

@@ -6,5 +6,6 @@
 
 pub mod access_token;
 pub mod challenge;
+pub mod fetch_schedule;
 pub mod jwk;
 pub mod settings;
