@@ -142,6 +142,18 @@ test('the dashboard renders the same figures in Chromium, and revokes a token fr
     await page.click('#revoke-form button');
     await page.waitForSelector('#revoke-result[data-status="200"]');
     assert.equal((await use('sloppy', token)).status, 401, 'the revoked token is refused');
+
+    // An API key minted on the page admits its holder; revoked on the page, it no longer does.
+    await page.fill('#key-id', 'dashboard-agent');
+    await page.click('#key-form button');
+    await page.waitForSelector('#key-result[data-status="201"]');
+    const key = await page.getAttribute('#key-result', 'data-key');
+    const withKey = () => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    assert.notEqual((await withKey()).status, 401);
+    await page.fill('#key-revoke-id', 'dashboard-agent');
+    await page.click('#key-revoke-form button');
+    await page.waitForSelector('#key-revoke-result[data-status="200"]');
+    assert.equal((await withKey()).status, 401, 'the revoked key is refused');
     mkdirSync(join(ROOT, 'tests', 'artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'tests', 'artifacts', 'dashboard.png'), fullPage: true });
   } finally {
