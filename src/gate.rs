@@ -12,7 +12,7 @@ use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, escalate};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::mcp::{
-    calls, check_headers, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
+    calls, check_headers, check_media_type, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::policy::{charge, route, Route};
 use gatehouse_core::quota::{Decision, Policy};
@@ -44,11 +44,21 @@ pub async fn handle(
     let (route, rest) =
         route::pick(&cfg.routes, &facts.host, &facts.path).ok_or(Denial::NotFound)?;
     let upstream_path = format!("{rest}{}", facts.query);
+    // One reading of the body decides everything, and the origin gets exactly those bytes: a
+    // body the gateway cannot read is refused, never forwarded unread (docs/PROTOCOL.md §4).
     let mut body = match req.method() {
-        Method::Post => Some(body::read_capped(&mut req, MAX_POLICY_BODY).await?),
+        Method::Post => {
+            check_media_type(non_empty_header(&req, "content-type").as_deref())
+                .map_err(Denial::Body)?;
+            Some(body::read_capped(&mut req, MAX_POLICY_BODY).await?)
+        }
         _ => None,
     };
-    let parsed = body.as_deref().and_then(calls);
+    let parsed = body
+        .as_deref()
+        .map(calls)
+        .transpose()
+        .map_err(Denial::Body)?;
     let header = |name: &str| non_empty_header(&req, name);
     check_headers(
         header("mcp-method").as_deref(),

@@ -113,7 +113,7 @@ test('the dashboard renders the same figures in Chromium, and revokes a token fr
     assert.ok(await page.locator('#top-clients tr').count() > 0);
     assert.deepEqual(external, [], 'no request leaves the gateway (no CDN)');
 
-    const use = () => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': 'sloppy', 'x-access-token': token, 'content-type': 'application/json' }, body: '{}' });
+    const use = () => fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': 'sloppy', 'x-access-token': token, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
     assert.notEqual((await use()).status, 401);
     await page.fill('#revoke-input', token);
     await page.click('#revoke-form button');

@@ -12,6 +12,7 @@ pub mod config;
 pub mod denial;
 pub mod difficulty;
 pub mod headers;
+pub mod json_strict;
 pub mod jwt;
 pub mod l402;
 pub mod mcp;
