@@ -16,8 +16,9 @@ use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
-use gatehouse_core::mcp::MAX_POLICY_BODY;
-use gatehouse_core::mcp::{calls, check_headers, take_in_band_token, tool_names, Call};
+use gatehouse_core::mcp::{
+    calls, check_headers, check_media_type, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
+};
 use gatehouse_core::policy::{charge, route, Route};
 use gatehouse_core::quota::{Check, Decision, Policy};
 use gatehouse_core::ratelimit::quota_headers;
@@ -121,15 +122,16 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
     proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await
 }
 
-/// The body step: one reading of a POST body, which is then exactly what the origin receives.
+/// The body step: one reading of a POST body decides everything, and the origin gets exactly
+/// those bytes. A body the gateway cannot read is refused, never forwarded unread
+/// (docs/PROTOCOL.md §4).
 async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
     if req.method() != Method::Post {
         return Ok(());
     }
+    check_media_type(non_empty_header(req, "content-type").as_deref()).map_err(Denial::Body)?;
     let mut raw = body::read_capped(req, MAX_POLICY_BODY).await?;
-    let parsed = calls(&raw).ok_or(Denial::InvalidRequest(
-        "the body is not a JSON-RPC request, notification, response or batch",
-    ))?;
+    let parsed = calls(&raw).map_err(Denial::Body)?;
     check_headers(
         non_empty_header(req, "mcp-method").as_deref(),
         non_empty_header(req, "mcp-name").as_deref(),

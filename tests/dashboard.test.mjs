@@ -59,9 +59,9 @@ before(async () => {
   assert.equal((await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: '1' } }, { 'x-api-key': testKey('sloppy') })).status, 400);
   const bought = await redeem(pow.verify_url, { challenge_id: pow.challenge_id, solution: { nonce: await solve(pow) } }, { 'x-api-key': testKey('sloppy') });
   token = bought.body.access_token;
-  const victimDenied = await exhaust(gateway.mcpUrl, { 'x-api-key': 'victim' });
+  const victimDenied = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('victim') });
   const victimPow = (await victimDenied.json()).challenges.find((c) => c.type === 'pow');
-  victim = (await redeem(victimPow.verify_url, { challenge_id: victimPow.challenge_id, solution: { nonce: await solve(victimPow) } }, { 'x-api-key': 'victim' })).body.access_token;
+  victim = (await redeem(victimPow.verify_url, { challenge_id: victimPow.challenge_id, solution: { nonce: await solve(victimPow) } }, { 'x-api-key': testKey('victim') })).body.access_token;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -273,7 +273,7 @@ describe('payment caps against the gateway and real LNbits', () => {
         assert.ok(py.events.some((e) => e.reason === 'over_invoice_cap'));
         const err = await throughBridge(gateway.mcpUrl, ['--header', `x-api-key:${testKey('bridge')}`, '--max-sats-per-invoice', '20'], lnbitsEnv());
         assert.ok(err, 'the bridge got no further than the 402');
-        const line = (await exhaust(gateway.mcpUrl, { 'x-api-key': 'rust' })).headers.get('www-authenticate');
+        const line = (await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('rust') })).headers.get('www-authenticate');
         const refusal = await new Promise((resolve) => execFile(RUST_CLI, ['l402', line, '--lnbits', ln.url, '--key', ln.payer.adminkey, '--max-sats', '20'], (err, stdout, stderr) => resolve({ code: err?.code ?? 0, stderr })));
         assert.equal(refusal.code, 1);
         assert.match(refusal.stderr, /not paying: the invoice asks 50000 msat, above the cap of 20000 msat per invoice/);
@@ -290,7 +290,7 @@ describe('payment caps against the gateway and real LNbits', () => {
       const wallet = payerWallet();
       const wrapped = gatehouseFetch({ wallet, maxSatsTotal: 7 });
       const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await post(wrapped, gateway.mcpUrl, { 'x-api-key': 'js-total' })).status);
+      for (let i = 0; i < 4; i++) statuses.push((await post(wrapped, gateway.mcpUrl, { 'x-api-key': testKey('js-total') })).status);
       assert.deepEqual(statuses, [200, 200, 200, 402], 'two 3-sat invoices fit in 7 sats, a third does not');
       assert.equal(wallet.paid.length, 2);
       const py = await python(['run', gateway.mcpUrl, '4', '--header', 'x-api-key:py-total', '--max-sats-total', '7', ...lnbitsArgs()]);

@@ -180,8 +180,8 @@ describe('when the Lightning backend is down', () => {
   test('with L402 alone it is a 503 with Retry-After, never a 402 or a 500', async () => {
     const gateway = await startGateway({ originUrl: origin.url, vars: l402Vars({ L402_BACKEND_URL: dead, CHALLENGE_OFFERS: 'l402' }) });
     try {
-      await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey('down') }, body: '{}' });
-      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-api-key': testKey('down') }, body: '{}' });
+      await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey('down') }, body: INITIALIZE });
+      const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey('down') }, body: INITIALIZE });
       assert.equal(res.status, 503);
       assert.ok(Number(res.headers.get('retry-after')) >= 1);
     } finally {

@@ -125,7 +125,7 @@ describe('quota exhaustion and the proof-of-work challenge', () => {
       assert.equal((await r.json()).error, 'invalid_or_expired_token');
     }
     const forged = body.access_token.slice(0, -2) + (body.access_token.endsWith('AA') ? 'AB' : 'AA');
-    const f = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'x-access-token': forged, 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' }, body: JSON_RPC_CALL });
+    const f = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-access-token': forged, 'x-api-key': testKey('bound'), 'user-agent': 'agent-a' }, body: JSON_RPC_CALL });
     assert.equal(f.status, 401);
   });
 

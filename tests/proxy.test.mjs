@@ -8,6 +8,9 @@ import { startGateway } from './support/gateway.mjs';
 import { startOddOrigin } from './support/odd-origin.mjs';
 import { connect } from './support/mcp.mjs';
 
+const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+const JSON_POST = { method: 'POST', headers: { 'content-type': 'application/json' }, body: PING };
+
 describe('proxying MCP Streamable HTTP', () => {
   let origin, gateway;
   const seen = [];
@@ -80,7 +83,7 @@ describe('proxying MCP Streamable HTTP', () => {
   });
 
   test('every proxied response carries the rate-limit headers', async () => {
-    const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: PING });
     assert.equal(res.headers.get('ratelimit-policy'), '"minute";q=10000;w=60');
     assert.match(res.headers.get('ratelimit'), /^"minute";r=\d+;t=\d+$/);
   });
@@ -100,7 +103,7 @@ describe('headers, credentials and redirects', () => {
   // node:http rather than fetch: fetch will not send Connection or arbitrary hop-by-hop fields.
   const CALL = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}';
   const raw = (path, headers) => new Promise((resolve, reject) => {
-    const req = http.request(`${gateway.url}${path}`, { method: 'POST', headers }, (res) => {
+    const req = http.request(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -136,7 +139,7 @@ describe('headers, credentials and redirects', () => {
   });
 
   test('redirects from the origin are returned, not followed', async () => {
-    const res = await fetch(`${gateway.url}/redirect`, { method: 'POST', redirect: 'manual' });
+    const res = await fetch(`${gateway.url}/redirect`, { ...JSON_POST, redirect: 'manual' });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), 'http://127.0.0.1:1/elsewhere');
   });
@@ -149,7 +152,7 @@ describe('origin and configuration failures', () => {
     await odd.close();
     const gateway = await startGateway({ originUrl: deadUrl });
     try {
-      const res = await fetch(`${gateway.url}/mcp`, { method: 'POST', body: '{}' });
+      const res = await fetch(`${gateway.url}/mcp`, JSON_POST);
       assert.equal(res.status, 502);
       assert.equal((await res.json()).error, 'origin_unreachable');
     } finally {
@@ -161,7 +164,7 @@ describe('origin and configuration failures', () => {
     const odd = await startOddOrigin();
     const gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_TIMEOUT_MS: '300' } });
     try {
-      const res = await fetch(`${gateway.url}/hang`, { method: 'POST', body: '{}' });
+      const res = await fetch(`${gateway.url}/hang`, JSON_POST);
       assert.equal(res.status, 504);
       assert.equal((await res.json()).error, 'origin_timeout');
     } finally {

@@ -12,6 +12,7 @@ use crate::api_key::KeyRejection;
 use crate::challenge::{Offer, RedeemError};
 use crate::headers::CHALLENGE_MARKER_HEADER;
 use crate::l402::credential::L402Rejection;
+use crate::mcp::{BodyRejection, MAX_POLICY_BODY};
 use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
 use crate::token::TokenRejection;
@@ -54,6 +55,8 @@ pub enum Denial {
     McpHeaderMismatch {
         id: Option<Value>,
     },
+    /// A POST body the gateway will not read, so will not forward (docs/PROTOCOL.md §4).
+    Body(BodyRejection),
     /// A session id that was not issued to this caller, or not by this gateway.
     SessionNotFound,
     InvalidToken(TokenRejection),
@@ -133,6 +136,7 @@ impl Denial {
                 ),
                 vec![],
             ),
+            Self::Body(r) => body_rejection(*r),
             Self::SessionNotFound => (404, rpc_error(None, -32001, "Session not found"), vec![]),
             Self::OAuthUnauthorized {
                 www_authenticate,
@@ -304,6 +308,7 @@ impl Denial {
             Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
             Self::Redeem(e) => format!("redeem:{e:?}"),
             Self::CrossOrigin { reason } => format!("cross_origin:{reason}"),
+            Self::Body(r) => format!("body:{}", r.as_str()),
             other => format!("{other:?}")
                 .split([' ', '{', '('])
                 .next()
@@ -374,6 +379,28 @@ fn exhausted(
 
 fn rpc_error(id: Option<Value>, code: i64, message: &str) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.unwrap_or(Value::Null), "error": { "code": code, "message": message } })
+}
+
+/// JSON-RPC 2.0 §5.1: -32700 for a body that is not JSON the gateway reads, -32600 for JSON
+/// that is not a request it can decide on; the id is null, as the body was never read as one.
+fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>) {
+    let (status, code, message) = match r {
+        BodyRejection::UnsupportedMediaType => (
+            415,
+            -32600,
+            "Unsupported Media Type: the body must be application/json in UTF-8",
+        ),
+        // As `PayloadTooLarge`: the shell's capped read usually refuses first.
+        BodyRejection::TooLarge => {
+            let message = format!("the body exceeds {MAX_POLICY_BODY} bytes");
+            return (413, error("payload_too_large", &message), vec![]);
+        }
+        BodyRejection::Json(_) => (400, -32700, "Parse error"),
+        BodyRejection::Rpc(_) => (400, -32600, "Invalid Request"),
+    };
+    let mut body = rpc_error(None, code, message);
+    body["error"]["data"] = json!({ "reason": r.as_str() });
+    (status, body, vec![])
 }
 
 fn error(code: &str, message: &str) -> Value {

@@ -17,6 +17,7 @@ pub mod difficulty;
 pub mod exhaustion;
 pub mod grant;
 pub mod headers;
+pub mod json_strict;
 pub mod jwt;
 pub mod l402;
 pub mod mcp;

@@ -1,8 +1,14 @@
 //! Reading MCP JSON-RPC requests (MCP Streamable HTTP, docs/PROTOCOL.md §4) for policy: which methods a
 //! body calls and on what (`tools/call` and `prompts/get` name a tool or prompt, `resources/read`
-//! a URI). A body may be one request or, in revision 2025-03-26, a batch. Size-capped.
+//! a URI). A body may be one request or, in revision 2025-03-26, a batch. Size-capped. `read`
+//! holds the one reading of a body that everything here, and the shell, decides on.
+
+mod read;
 
 use serde_json::Value;
+
+use crate::json_strict;
+pub use read::{calls, check_media_type, BodyRejection, RpcRejection};
 
 /// A policy decision never needs more of a request than this.
 pub const MAX_POLICY_BODY: usize = 1024 * 1024;
@@ -16,44 +22,6 @@ pub struct Call {
     pub id: Option<Value>,
     /// Tool arguments, for the audit trail.
     pub arguments: Option<Value>,
-}
-
-/// The calls in a JSON-RPC body; `None` when it is not JSON-RPC at all.
-pub fn calls(body: &[u8]) -> Option<Vec<Call>> {
-    if body.len() > MAX_POLICY_BODY {
-        return None;
-    }
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let items = match value {
-        Value::Array(items) => items,
-        single @ Value::Object(_) => vec![single],
-        _ => return None,
-    };
-    items.iter().map(call).collect()
-}
-
-fn call(item: &Value) -> Option<Call> {
-    let obj = item.as_object()?;
-    // Responses (to server requests) and notifications without a method carry no call.
-    let Some(method) = obj.get("method").and_then(Value::as_str) else {
-        return Some(Call::default());
-    };
-    let params = obj.get("params");
-    let field = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
-        _ => "",
-    };
-    let name = params
-        .and_then(|p| p.get(field))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Some(Call {
-        method: method.to_string(),
-        name,
-        id: obj.get("id").cloned(),
-        arguments: params.and_then(|p| p.get("arguments")).cloned(),
-    })
 }
 
 /// Tools called by the body, in order.
@@ -89,13 +57,14 @@ pub fn check_headers(
     Ok(())
 }
 
-/// Removes `params._meta["gatehouse/access_token"]` from every call and returns the first such
-/// token: the way a client that cannot set headers hands back the token an in-band challenge
-/// bought. The token must never reach the origin, so the body is rewritten without it.
 pub const IN_BAND_TOKEN_KEY: &str = "gatehouse/access_token";
 
+/// Removes `params._meta["gatehouse/access_token"]` from every call and returns the first such
+/// token: the way a client that cannot set headers hands back the token an in-band challenge
+/// bought. The token must never reach the origin, so the body is rewritten without it. The body
+/// is read as `calls` reads it, so the token comes out of the message the gateway decided on.
 pub fn take_in_band_token(body: &[u8]) -> Option<(String, Vec<u8>)> {
-    let mut value: Value = serde_json::from_slice(body).ok()?;
+    let mut value = json_strict::parse(body).ok()?;
     let mut found = None;
     let mut strip = |item: &mut Value| {
         if let Some(meta) = item
@@ -172,10 +141,11 @@ mod tests {
     }
 
     #[test]
-    fn non_json_rpc_is_none() {
-        assert!(calls(b"not json").is_none());
-        assert!(calls(b"42").is_none());
-        assert!(calls(b"[1]").is_none());
-        assert!(calls(&vec![b' '; MAX_POLICY_BODY + 1]).is_none());
+    fn an_in_band_token_is_looked_for_only_in_a_body_the_gateway_reads() {
+        // serde_json would keep the last `params`; the strict reading keeps neither.
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"gatehouse/access_token":"tok"}},"params":{"name":"rm"}}"#;
+        assert!(take_in_band_token(body).is_none());
+        let lone = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"gatehouse/access_token":"tok","x":"\ud800"}}}"#;
+        assert!(take_in_band_token(lone).is_none());
     }
 }

@@ -1,0 +1,189 @@
+//! The gateway's one reading of an MCP POST body (docs/PROTOCOL.md §4, "Body rules"): an
+//! `application/json` body, read by `json_strict`, that is one JSON-RPC 2.0 message or a
+//! non-empty batch of them (JSON-RPC 2.0 §4–§6; MCP basic protocol, `RequestId` is a string or a
+//! number). A body the gateway cannot read this way is refused rather than forwarded: what the
+//! gateway cannot read it cannot price, authorize or audit, and what it forwards must be what it
+//! decided on. A call that names a tool, prompt or resource must name it with a string.
+
+use serde_json::{Map, Value};
+
+use super::{Call, MAX_POLICY_BODY};
+use crate::json_strict::{self, JsonRejection};
+
+/// Why a POST body is refused. `denial.rs` maps each to the wire: 415, 413, or 400 with a
+/// JSON-RPC error (-32700 for `Json`, -32600 for `Rpc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRejection {
+    /// Not `application/json`, or a charset other than UTF-8.
+    UnsupportedMediaType,
+    TooLarge,
+    Json(JsonRejection),
+    Rpc(RpcRejection),
+}
+
+/// How a well-formed JSON body fails to be JSON-RPC the gateway can decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcRejection {
+    /// The body is neither an object nor an array.
+    NotAMessage,
+    EmptyBatch,
+    /// A batch item that is not an object.
+    ItemNotAnObject,
+    /// No `"jsonrpc":"2.0"`.
+    Version,
+    /// `method` present but not a string.
+    Method,
+    /// `params` present but neither an object nor an array.
+    Params,
+    /// `id` neither a string, null, nor an integer both JavaScript and Python read exactly.
+    Id,
+    /// A message without `method` that is not a response (`id` and exactly one of
+    /// `result`/`error`, an object).
+    NotAResponse,
+    /// `tools/call` or `prompts/get` without a string `params.name`.
+    Name,
+    /// `resources/read`, `/subscribe` or `/unsubscribe` without a string `params.uri`.
+    Uri,
+}
+
+impl BodyRejection {
+    /// The reason, for the error's `data` and the operator's log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooLarge => "too_large",
+            Self::Json(j) => j.as_str(),
+            Self::Rpc(r) => r.as_str(),
+        }
+    }
+}
+
+impl RpcRejection {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotAMessage => "not_a_message",
+            Self::EmptyBatch => "empty_batch",
+            Self::ItemNotAnObject => "item_not_an_object",
+            Self::Version => "jsonrpc_version",
+            Self::Method => "method_not_a_string",
+            Self::Params => "params_not_structured",
+            Self::Id => "invalid_id",
+            Self::NotAResponse => "not_a_response",
+            Self::Name => "missing_name",
+            Self::Uri => "missing_uri",
+        }
+    }
+}
+
+/// The largest integer both a double (JavaScript) and an arbitrary-precision reader (Python)
+/// hold exactly: an id beyond it would be echoed back as a different id.
+const MAX_SAFE_ID: u64 = (1 << 53) - 1;
+
+/// An MCP POST must be `application/json` (MCP Streamable HTTP): compared case-insensitively,
+/// parameters allowed, but a charset other than UTF-8 is refused, because an origin that honours
+/// it would decode other characters from the same bytes.
+pub fn check_media_type(content_type: Option<&str>) -> Result<(), BodyRejection> {
+    let mut parts = content_type.unwrap_or_default().split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let utf8 = |p: &str| {
+        let Some((name, value)) = p.split_once('=') else {
+            return true;
+        };
+        let value = value.trim().trim_matches('"');
+        !name.trim().eq_ignore_ascii_case("charset")
+            || value.eq_ignore_ascii_case("utf-8")
+            || value.eq_ignore_ascii_case("utf8")
+    };
+    if essence.eq_ignore_ascii_case("application/json") && parts.all(utf8) {
+        Ok(())
+    } else {
+        Err(BodyRejection::UnsupportedMediaType)
+    }
+}
+
+/// The calls in a POST body, in order, or why it is refused.
+pub fn calls(body: &[u8]) -> Result<Vec<Call>, BodyRejection> {
+    if body.len() > MAX_POLICY_BODY {
+        return Err(BodyRejection::TooLarge);
+    }
+    let value = json_strict::parse(body).map_err(BodyRejection::Json)?;
+    let items = match value {
+        Value::Array(items) if items.is_empty() => Err(RpcRejection::EmptyBatch),
+        Value::Array(items) => Ok(items),
+        single @ Value::Object(_) => Ok(vec![single]),
+        _ => Err(RpcRejection::NotAMessage),
+    };
+    items
+        .and_then(|items| items.iter().map(call).collect())
+        .map_err(BodyRejection::Rpc)
+}
+
+fn call(item: &Value) -> Result<Call, RpcRejection> {
+    let obj = item.as_object().ok_or(RpcRejection::ItemNotAnObject)?;
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(RpcRejection::Version);
+    }
+    let id = obj.get("id");
+    if id.is_some_and(|id| !valid_id(id)) {
+        return Err(RpcRejection::Id);
+    }
+    let method = match obj.get("method") {
+        Some(Value::String(m)) => m,
+        Some(_) => return Err(RpcRejection::Method),
+        // A response to a request the server sent: it calls nothing.
+        None => return response(obj).map(|()| Call::default()),
+    };
+    let params = obj.get("params");
+    if params.is_some_and(|p| !p.is_object() && !p.is_array()) {
+        return Err(RpcRejection::Params);
+    }
+    let named = |field: &str, missing: RpcRejection| {
+        params
+            .and_then(|p| p.get(field))
+            .and_then(Value::as_str)
+            .map(|n| Some(n.to_string()))
+            .ok_or(missing)
+    };
+    let name = match method.as_str() {
+        "tools/call" | "prompts/get" => named("name", RpcRejection::Name)?,
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            named("uri", RpcRejection::Uri)?
+        }
+        _ => None,
+    };
+    Ok(Call {
+        method: method.clone(),
+        name,
+        id: id.cloned(),
+        arguments: params.and_then(|p| p.get("arguments")).cloned(),
+    })
+}
+
+fn response(obj: &Map<String, Value>) -> Result<(), RpcRejection> {
+    let result = obj.contains_key("result");
+    let error = obj.get("error");
+    let one_outcome = match error {
+        Some(e) => !result && e.is_object(),
+        None => result,
+    };
+    if one_outcome && obj.contains_key("id") {
+        Ok(())
+    } else {
+        Err(RpcRejection::NotAResponse)
+    }
+}
+
+fn valid_id(id: &Value) -> bool {
+    match id {
+        Value::String(_) | Value::Null => true,
+        // Written as an integer (serde_json reads a fraction or an exponent as a double).
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_i64().map(i64::unsigned_abs))
+            .is_some_and(|m| m <= MAX_SAFE_ID),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
