@@ -95,7 +95,10 @@ pub async fn handle(
 
 async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
     read_body(req, p).await?;
-    let caller = identify(req, p.env, p.ctx, p.cfg, &mut p.facts, p.now_ms).await?;
+    let identified = identify(req, p.env, p.ctx, p.cfg, &mut p.facts, p.now_ms).await;
+    // A refusal is still recorded under what was verified before it (an API key, say).
+    p.trail.caller.client_key = p.facts.client_key.clone();
+    let caller = identified?;
     p.trail.caller = caller.audit.clone();
     authorize(p, &caller)?;
     let session = match non_empty_header(req, "mcp-session-id") {

@@ -6,7 +6,6 @@
 // audit trail). Then the two bypasses that were reported, end to end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { startAuthServer } from '../demo/auth-server.mjs';
 import { startOrigin } from '../demo/origin.mjs';
 import { TEST_ADMIN_SECRET, freePort, startGateway, testKey } from './support/gateway.mjs';

@@ -293,7 +293,7 @@ describe('payment caps against the gateway and real LNbits', () => {
       for (let i = 0; i < 4; i++) statuses.push((await post(wrapped, gateway.mcpUrl, { 'x-api-key': testKey('js-total') })).status);
       assert.deepEqual(statuses, [200, 200, 200, 402], 'two 3-sat invoices fit in 7 sats, a third does not');
       assert.equal(wallet.paid.length, 2);
-      const py = await python(['run', gateway.mcpUrl, '4', '--header', 'x-api-key:py-total', '--max-sats-total', '7', ...lnbitsArgs()]);
+      const py = await python(['run', gateway.mcpUrl, '4', '--header', `x-api-key:${testKey('py-total')}`, '--max-sats-total', '7', ...lnbitsArgs()]);
       assert.deepEqual(py.statuses, [200, 200, 200, 402]);
       assert.deepEqual(py.events.filter((e) => e.type === 'paid').map((e) => e.sats), [3, 3]);
       assert.equal((await balances()).gateway - start.gateway, 4 * 3_000, 'the gateway was paid four invoices, no more');
