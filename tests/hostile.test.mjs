@@ -340,3 +340,61 @@ describe('an in-band token never reaches the origin', () => {
     if (forwarded) assert.equal(forwarded.parsed.params._meta.progressToken, 7, 'the rest of _meta passes');
   });
 });
+
+describe('the cost of 1,000 hostile requests nobody paid for', () => {
+  let ln, origin, gateway;
+  before(async () => {
+    [ln, origin] = await Promise.all([startLnbits(), startRecordingOrigin()]);
+    gateway = await startGateway({
+      originUrl: origin.url,
+      vars: {
+        RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '5', TOKEN_GRANT_REQUESTS: '20', POW_ADAPTIVE: 'false',
+        CHALLENGE_OFFERS: 'l402,pow', L402_BACKEND_URL: ln.url, L402_BACKEND_KEY: ln.gateway.inkey,
+        L402_ROOT_KEY: 'l402-root-key-0123456789abcdef0123456789',
+      },
+    });
+  });
+  after(async () => { await gateway?.dispose(); await origin?.close(); ln?.stop(); });
+
+  test('rows and invoices stay bounded, whatever the mix', async () => {
+    const attacker = { 'x-api-key': testKey('attacker') };
+    const token = await tokenFor(gateway, attacker);
+    const tables = ['challenges', 'audit', 'revoked_tokens'];
+    const rows = async () => (await Promise.all(tables.map((t) => count(gateway.db, `SELECT COUNT(*) AS n FROM ${t}`)))).reduce((a, b) => a + b, 0);
+    const invoices = () => count(gateway.db, "SELECT COUNT(*) AS n FROM challenges WHERE kind = 'l402'");
+    const [rowsBefore, invoicesBefore] = [await rows(), await invoices()];
+    const kinds = [
+      // A made-up key per request.
+      (i) => post(gateway.mcpUrl, call(i), { 'x-api-key': `made-up-${i}` }),
+      // The same exhausted client, over and over.
+      (i) => post(gateway.mcpUrl, call(i), attacker),
+      // Batches bigger than the grant, on a real token, and past the call cap.
+      (i) => post(gateway.mcpUrl, batch(i % 2 ? 25 : 65), { ...attacker, 'x-access-token': token }),
+      // Guessed challenge ids.
+      (i) => post(`${gateway.url}/api/verify-challenge`, { challenge_id: randomBytes(16).toString('hex'), solution: { nonce: String(i) } }, attacker),
+      // Parser tricks.
+      (i) => post(gateway.mcpUrl, `{"jsonrpc":"2.0","id":${i},"method":"tools/call","params":{"name":"echo","_meta":{"x":"\\ud800"}}}`, attacker),
+    ];
+    const N = 1_000;
+    const statuses = new Map();
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < N) {
+        const i = next++;
+        const { status } = await kinds[i % kinds.length](i);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    // Audit rows are batched per isolate; let the last batch land.
+    await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` } });
+    const [written, created] = [await rows() - rowsBefore, await invoices() - invoicesBefore];
+    console.log(`1,000 hostile requests at concurrency 8: ${(N / seconds).toFixed(0)} requests/s; D1 rows written ${written} (challenges, audit, revocations); invoices created ${created}; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    assert.ok(!statuses.has(200), 'nothing was admitted');
+    assert.ok(created <= 1, `${created} invoices`);
+    // One audit row per refused request at most, capped per isolate per interval, plus a handful
+    // of challenges (escalation): never more than one row per request.
+    assert.ok(written <= N, `${written} rows`);
+  });
+});
