@@ -51,7 +51,7 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   step "installing Debian's chromium"
   if [ "$(id -u)" = 0 ]; then
-    (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }) >&2
+    (apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null; }) >&2
   else
     echo "chromium is missing and this is not root: install Debian's chromium for the dashboard test" >&2
   fi
