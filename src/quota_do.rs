@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use gatehouse_core::challenge::Offer;
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::grant::{Counter, Spent};
 use gatehouse_core::metrics::Series;
 use gatehouse_core::outstanding::Outstanding;
 use gatehouse_core::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
@@ -85,14 +86,6 @@ struct SpendCall {
     cost: u32,
     /// When the token expires; the counter is deleted a little after.
     expires_at_ms: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct Spent {
-    pub used: u32,
-    /// The credential's payment was redeemed for a token: the credential buys nothing more.
-    #[serde(default)]
-    pub redeemed: bool,
 }
 
 #[derive(Clone)]
@@ -265,48 +258,41 @@ impl GateCounter {
     }
 
     async fn spend(&self, call: SpendCall) -> Result<Spent> {
-        let storage = self.state.storage();
-        let used = storage.get::<u32>(USED_KEY).await?.unwrap_or(0);
-        if storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false) {
-            return Ok(Spent {
-                used,
-                redeemed: true,
-            });
-        }
-        let used = used.saturating_add(call.cost);
-        storage.put(USED_KEY, used).await?;
-        storage
-            .set_alarm(alarm_time(call.expires_at_ms + LINGER_MS))
-            .await?;
+        let mut counter = self.counter().await?;
+        let spent = counter.spend(call.cost);
+        self.save(&counter, call.expires_at_ms).await?;
+        Ok(spent)
+    }
+
+    /// Claims a credential's payment for a redemption. The input gate makes this read and write
+    /// one step, so a spend and a claim racing each other cannot both win.
+    async fn redeem(&self, call: SpendCall) -> Result<Spent> {
+        let mut counter = self.counter().await?;
+        let redeemed = counter.claim();
+        self.save(&counter, call.expires_at_ms).await?;
         Ok(Spent {
-            used,
-            redeemed: false,
+            used: counter.used.unwrap_or(0),
+            redeemed,
         })
     }
 
-    /// Claims a credential's payment for a redemption: only if the credential was never spent
-    /// and never claimed. The input gate makes this read and write one step, so a spend and a
-    /// claim racing each other cannot both win.
-    async fn redeem(&self, call: SpendCall) -> Result<Spent> {
+    async fn counter(&self) -> Result<Counter> {
         let storage = self.state.storage();
-        // Any spend, even of zero units, stores a count: its presence is "used as a credential".
-        let spent = storage.get::<u32>(USED_KEY).await?;
-        let used = spent.unwrap_or(0);
-        let redeemed = storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false);
-        if spent.is_some() || redeemed {
-            return Ok(Spent {
-                used,
-                redeemed: false,
-            });
-        }
-        storage.put(REDEEMED_KEY, true).await?;
-        storage
-            .set_alarm(alarm_time(call.expires_at_ms + LINGER_MS))
-            .await?;
-        Ok(Spent {
-            used,
-            redeemed: true,
+        Ok(Counter {
+            used: storage.get::<u32>(USED_KEY).await?,
+            redeemed: storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false),
         })
+    }
+
+    async fn save(&self, counter: &Counter, expires_at_ms: u64) -> Result<()> {
+        let storage = self.state.storage();
+        if let Some(used) = counter.used {
+            storage.put(USED_KEY, used).await?;
+        }
+        storage.put(REDEEMED_KEY, counter.redeemed).await?;
+        storage
+            .set_alarm(alarm_time(expires_at_ms + LINGER_MS))
+            .await
     }
 }
 

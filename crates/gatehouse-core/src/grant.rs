@@ -10,6 +10,8 @@
 //! Across isolates a grant can therefore be overshot by what each other isolate has admitted and
 //! not yet reported: fewer than `REPORT_EVERY` units plus its requests in flight.
 
+use serde::{Deserialize, Serialize};
+
 /// Batching keeps the counter call off most requests: one call per this many units.
 pub const REPORT_EVERY: u32 = 8;
 pub const REPORT_INTERVAL_MS: u64 = 1_000;
@@ -69,6 +71,54 @@ impl Usage {
     }
 }
 
+/// What a credential's shared counter (one Durable Object per credential) holds: the units spent
+/// across isolates, present once the credential was ever spent (even for nothing), and whether
+/// the payment behind it was claimed by a redemption instead. The two meet here so that one
+/// payment buys one grant: whichever comes first wins, the other is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counter {
+    pub used: Option<u32>,
+    pub redeemed: bool,
+}
+
+/// The counter's answer to a spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spent {
+    pub used: u32,
+    /// The payment was redeemed for a token: this credential buys nothing more, and the spend
+    /// was not counted.
+    #[serde(default)]
+    pub redeemed: bool,
+}
+
+impl Counter {
+    pub fn spend(&mut self, cost: u32) -> Spent {
+        let used = self.used.unwrap_or(0);
+        if self.redeemed {
+            return Spent {
+                used,
+                redeemed: true,
+            };
+        }
+        let used = used.saturating_add(cost);
+        self.used = Some(used);
+        Spent {
+            used,
+            redeemed: false,
+        }
+    }
+
+    /// Claims the payment for a redemption: only if the credential was never spent and never
+    /// claimed.
+    pub fn claim(&mut self) -> bool {
+        if self.used.is_some() || self.redeemed {
+            return false;
+        }
+        self.redeemed = true;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +159,23 @@ mod tests {
             Some(90),
             "reaching the grant"
         );
+    }
+
+    #[test]
+    fn a_payment_is_spent_as_a_credential_or_redeemed_never_both() {
+        let mut spent_first = Counter::default();
+        assert_eq!(
+            spent_first.spend(0).used,
+            0,
+            "even a zero-cost first use counts"
+        );
+        assert!(!spent_first.claim());
+        let mut claimed_first = Counter::default();
+        assert!(claimed_first.claim());
+        assert!(!claimed_first.claim(), "claimed once");
+        let refused = claimed_first.spend(3);
+        assert!(refused.redeemed);
+        assert_eq!(refused.used, 0, "nothing counted after the claim");
     }
 
     #[test]

@@ -31,4 +31,5 @@ pub mod quota;
 pub mod ratelimit;
 pub mod revocation;
 pub mod session;
+pub mod store;
 pub mod token;
