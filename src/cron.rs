@@ -3,7 +3,10 @@
 
 use worker::{console_error, console_log, Env};
 
-use crate::challenge_store::{execute, purge_expired};
+use gatehouse_core::store::ChallengeStore;
+
+use crate::challenge_store::execute;
+use crate::stores::D1Challenges;
 
 const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
 
@@ -29,7 +32,12 @@ pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
             ),
         }
     }
-    let challenges = purge_expired(env, now_ms, CHALLENGE_GRACE_MS).await;
+    // Until the grace has passed, a late redemption gets 410 rather than 404, which tells an
+    // agent its solver is too slow, not that it is lost.
+    let challenges = D1Challenges(env)
+        .purge_expired(now_ms.saturating_sub(CHALLENGE_GRACE_MS))
+        .await
+        .map_err(|u| u.0);
     let revocations = execute(
         env,
         "DELETE FROM revoked_tokens WHERE expires_at < ?1",

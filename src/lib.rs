@@ -12,6 +12,7 @@ mod body;
 mod caller;
 mod challenge_store;
 mod config_load;
+mod contract_route;
 mod cron;
 mod gate;
 mod identity;
@@ -28,6 +29,7 @@ mod random;
 mod request_facts;
 mod respond;
 mod revocation;
+mod stores;
 mod token_usage;
 mod trail;
 mod verify;
@@ -54,6 +56,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             verify::handle(req, &env, &ctx, &cfg, now_ms).await
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
+        contract_route::PATH if contract_route::enabled(&env, &cfg) => {
+            contract_route::handle(&env).await
+        }
         p if p == "/admin" || p.starts_with("/admin/") => {
             admin::handle(req, &env, &ctx, &cfg, now_ms).await
         }

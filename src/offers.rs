@@ -4,17 +4,19 @@
 //! otherwise it is a 503, never a 402 that cannot be paid.
 
 use gatehouse_core::bytes::to_hex;
-use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge};
+use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge, Puzzle};
 use gatehouse_core::config::{Config, OfferKind};
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::difficulty::PowPlan;
 use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
 use gatehouse_core::outstanding::Slot;
+use gatehouse_core::store::{ChallengeRecord, ChallengeStore};
 use serde_json::json;
 use worker::{console_error, Env};
 
 use crate::request_facts::RequestFacts;
-use crate::{challenge_store, invoice, quota_do, random};
+use crate::stores::{self, D1Challenges};
+use crate::{invoice, quota_do, random};
 
 /// The offers of one 402, in the configured order: outstanding ones made again, the rest minted
 /// and remembered in the client's counter so that the next denial reuses them.
@@ -66,7 +68,23 @@ async fn pow(
         reduced: plan.reduced,
         ..PowChallenge::new(&random, plan.bits, now_ms, cfg.challenge_ttl_s)
     };
-    challenge_store::insert_pow(env, &challenge, &facts.client_key, now_ms).await?;
+    let record = ChallengeRecord {
+        id: challenge.id.clone(),
+        client_key: facts.client_key.clone(),
+        puzzle: Puzzle::Pow {
+            salt: challenge.salt.clone(),
+            difficulty: challenge.difficulty,
+        },
+        created_at_ms: now_ms,
+        expires_at_ms: challenge.expires_at_ms,
+        reduced: challenge.reduced,
+        token_id: None,
+        redeemed: false,
+    };
+    D1Challenges(env)
+        .insert(&record)
+        .await
+        .map_err(stores::denial(Dependency::ChallengeStore))?;
     Ok(challenge)
 }
 
@@ -103,7 +121,23 @@ async fn l402(
         amount_sats: l402.settings.price_sats,
         expires_at_ms: expires_at_s * 1_000,
     };
-    challenge_store::insert_l402(env, &offer, &to_hex(&token_id), &facts.client_key, now_ms)
-        .await?;
+    // The token id is kept so that redeeming the payment here and spending the credential can be
+    // told to be the same payment (one payment, one grant).
+    let record = ChallengeRecord {
+        id: offer.challenge_id.clone(),
+        client_key: facts.client_key.clone(),
+        puzzle: Puzzle::L402 {
+            payment_hash: invoice.payment_hash,
+        },
+        created_at_ms: now_ms,
+        expires_at_ms: offer.expires_at_ms,
+        reduced: false,
+        token_id: Some(token_id.to_vec()),
+        redeemed: false,
+    };
+    D1Challenges(env)
+        .insert(&record)
+        .await
+        .map_err(stores::denial(Dependency::ChallengeStore))?;
     Ok(offer)
 }

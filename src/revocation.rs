@@ -6,18 +6,13 @@ use std::cell::RefCell;
 
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::revocation::{Refresh, RevocationCache, Ticket};
-use serde::Deserialize;
-use worker::{console_error, Context, Env};
+use gatehouse_core::store::{Revocations, Unavailable};
+use worker::{Context, Env};
 
-use crate::challenge_store::{db, execute};
+use crate::stores::D1Revocations;
 
 thread_local! {
     static CACHE: RefCell<RevocationCache> = RefCell::new(RevocationCache::default());
-}
-
-#[derive(Deserialize)]
-struct Row {
-    jti: String,
 }
 
 fn begin(now_ms: u64, background: bool) -> Ticket {
@@ -26,26 +21,16 @@ fn begin(now_ms: u64, background: bool) -> Ticket {
 
 /// Reads the store under a ticket taken just before, and lands what it read in the copy.
 async fn refresh(env: &Env, ticket: Ticket, now_ms: u64) -> Result<(), Denial> {
-    let result = async {
-        let rows = db(env)?
-            .prepare("SELECT jti FROM revoked_tokens WHERE expires_at > ?1")
-            .bind(&[(now_ms as f64).into()])?
-            .all()
-            .await?
-            .results::<Row>()?;
-        Ok::<_, worker::Error>(rows)
-    }
-    .await;
+    let result = D1Revocations(env).active(now_ms).await;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         match result {
-            Ok(rows) => {
-                c.complete_refresh(ticket, rows.into_iter().map(|r| r.jti));
+            Ok(ids) => {
+                c.complete_refresh(ticket, ids);
                 Ok(())
             }
-            Err(e) => {
+            Err(_) => {
                 c.fail_refresh(ticket);
-                console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"revocation_store\",\"error\":{:?}}}", e.to_string());
                 Err(Denial::DependencyUnavailable(Dependency::RevocationStore))
             }
         }
@@ -76,13 +61,10 @@ pub async fn revoke(
     expires_at_ms: u64,
     now_ms: u64,
     reason: &str,
-) -> worker::Result<()> {
-    execute(
-        env,
-        "INSERT INTO revoked_tokens (jti, expires_at, revoked_at, reason) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
-        &[jti.into(), (expires_at_ms as f64).into(), (now_ms as f64).into(), reason.into()],
-    )
-    .await?;
+) -> Result<(), Unavailable> {
+    D1Revocations(env)
+        .record(jti, expires_at_ms, now_ms, reason)
+        .await?;
     CACHE.with(|c| c.borrow_mut().revoke_locally(jti));
     Ok(())
 }

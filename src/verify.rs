@@ -4,8 +4,9 @@
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::denial::{Answer, Denial, Dependency};
 use gatehouse_core::quota::Check;
+use gatehouse_core::store::ChallengeStore;
 use gatehouse_core::token::{issue, Issue, Via};
 use serde_json::json;
 use worker::{console_log, Context, Date, Env, Request, Response};
@@ -13,7 +14,8 @@ use worker::{console_log, Context, Date, Env, Request, Response};
 use crate::admission::l402_jti;
 use crate::caller::identify;
 use crate::request_facts::RequestFacts;
-use crate::{body, challenge_store, gate::TOKEN_HEADER, metrics_sink, quota_do, random, respond};
+use crate::stores::{self, D1Challenges};
+use crate::{body, gate::TOKEN_HEADER, metrics_sink, quota_do, random, respond};
 
 pub async fn handle(
     mut req: Request,
@@ -30,12 +32,16 @@ pub async fn handle(
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
-    let loaded = challenge_store::load(env, id)
-        .await?
+    let challenges = D1Challenges(env);
+    let unavailable = stores::denial(Dependency::ChallengeStore);
+    let loaded = challenges
+        .load(id)
+        .await
+        .map_err(&unavailable)?
         // A challenge issued to someone else is as unknown to this client as a made-up id.
         .filter(|l| l.client_key == facts.client_key)
         .ok_or(Denial::Redeem(RedeemError::NotFound))?;
-    let (stored, created_at_ms) = (&loaded.stored, loaded.created_at_ms);
+    let (stored, created_at_ms) = (&loaded.stored(), loaded.created_at_ms);
     let kind = match stored.puzzle {
         Puzzle::Pow { .. } => "pow",
         Puzzle::L402 { .. } => "l402",
@@ -46,7 +52,11 @@ pub async fn handle(
         }
         return Err(Denial::Redeem(e));
     }
-    if !challenge_store::redeem_once(env, id, now_ms).await? {
+    if !challenges
+        .redeem_once(id, now_ms)
+        .await
+        .map_err(&unavailable)?
+    {
         // Another redemption won the race, or the TTL ran out between the read and the update.
         let lost = if now_ms >= stored.expires_at_ms {
             RedeemError::Expired

@@ -12,7 +12,7 @@
 pub mod contract;
 pub mod memory;
 
-use crate::challenge::Puzzle;
+use crate::challenge::{Puzzle, StoredChallenge};
 use crate::grant::Spent;
 use crate::quota::{Check, Decision};
 
@@ -34,6 +34,17 @@ pub struct ChallengeRecord {
     /// For an L402 offer: its macaroon's token id.
     pub token_id: Option<Vec<u8>>,
     pub redeemed: bool,
+}
+
+impl ChallengeRecord {
+    /// What redemption judges (`challenge::assess`).
+    pub fn stored(&self) -> StoredChallenge {
+        StoredChallenge {
+            puzzle: self.puzzle.clone(),
+            expires_at_ms: self.expires_at_ms,
+            redeemed: self.redeemed,
+        }
+    }
 }
 
 pub trait ChallengeStore {
