@@ -69,7 +69,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let controller = cfg.adaptive.enabled.then(|| {
         let pow = operations::cached_runtime_policy().pow(&cfg);
-        metrics_sink::ControllerCall {
+        gatehouse_core::controller::ControllerCall {
             min: pow.min_bits,
             base: pow.base_bits,
             max: pow.max_bits,

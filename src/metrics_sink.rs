@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use gatehouse_core::difficulty::{adjust, Observed};
+use gatehouse_core::controller::ControllerCall;
 use gatehouse_core::metrics::Delta;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,63 +40,6 @@ pub struct AddCall {
     pub now_ms: u64,
     /// The adaptive controller's bounds and target, when it is on.
     pub controller: Option<ControllerCall>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy)]
-pub struct ControllerCall {
-    pub min: u8,
-    pub base: u8,
-    pub max: u8,
-    pub target_ms: u32,
-    pub interval_ms: u64,
-}
-
-/// The adaptive difficulty controller's state, kept in the metrics object: one interval's
-/// observations and the difficulty it last chose.
-#[derive(Serialize, Deserialize, Default)]
-pub struct Controller {
-    bits: Option<u8>,
-    started_ms: u64,
-    solved: u64,
-    solve_ms_total: u64,
-    issued: u64,
-}
-
-fn pow_counter(d: &Delta, name: &str) -> u64 {
-    d.counters
-        .iter()
-        .filter(|(k, _)| k.starts_with(&format!("{name}|")) && k.ends_with("|pow"))
-        .map(|(_, v)| v)
-        .sum()
-}
-
-impl Controller {
-    /// Folds a delta in; at the end of an interval, moves the difficulty one step.
-    pub fn step(&mut self, c: &ControllerCall, d: &Delta, now_ms: u64) -> u8 {
-        let mut bits = self.bits.unwrap_or(c.base).clamp(c.min, c.max);
-        if self.started_ms == 0 {
-            self.started_ms = now_ms;
-        }
-        self.solved += pow_counter(d, "challenges_solved");
-        self.solve_ms_total += pow_counter(d, "solve_ms_total");
-        self.issued += pow_counter(d, "challenges_issued");
-        let elapsed = now_ms.saturating_sub(self.started_ms);
-        if elapsed >= c.interval_ms {
-            let observed = Observed {
-                mean_solve_ms: (self.solved > 0)
-                    .then(|| self.solve_ms_total as f64 / self.solved as f64),
-                challenges_per_min: self.issued as f64 * 60_000.0 / elapsed.max(1) as f64,
-            };
-            bits = adjust(bits, c.base, c.min, c.max, f64::from(c.target_ms), observed);
-            *self = Controller {
-                bits: Some(bits),
-                started_ms: now_ms,
-                ..Controller::default()
-            };
-        }
-        self.bits = Some(bits);
-        bits
-    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -21,7 +21,8 @@ use gatehouse_core::metrics::Series;
 use gatehouse_core::outstanding::Outstanding;
 use gatehouse_core::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
 
-use crate::metrics_sink::{AddCall, Controller, ReadCall, OBJECT};
+use crate::metrics_sink::{AddCall, ReadCall, OBJECT};
+use gatehouse_core::controller::Controller;
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, wasm_bindgen::JsValue, DurableObject, Env, Method, Request, RequestInit,

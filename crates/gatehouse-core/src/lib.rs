@@ -12,6 +12,7 @@ pub mod audit;
 pub mod bytes;
 pub mod challenge;
 pub mod config;
+pub mod controller;
 pub mod denial;
 pub mod difficulty;
 pub mod exhaustion;

@@ -90,6 +90,11 @@ impl Delta {
             && self.difficulty.is_none()
     }
 
+    /// A counter's total over every route, for one label (`challenges_solved` of `pow`).
+    pub fn total(&self, name: &str, label_: &str) -> u64 {
+        label(self, name, label_)
+    }
+
     pub fn size(&self) -> usize {
         self.counters.len() + self.histograms.len() + self.throttled.len()
     }
