@@ -15,11 +15,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use gatehouse_core::challenge::Offer;
+use gatehouse_core::client_counter::{step, ClientState, LINGER_MS};
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::grant::{Counter, Spent};
 use gatehouse_core::metrics::Series;
 use gatehouse_core::outstanding::Outstanding;
-use gatehouse_core::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
+use gatehouse_core::quota::{Check, Decision, QuotaState};
 
 use crate::metrics_sink::{AddCall, ReadCall, OBJECT};
 use gatehouse_core::controller::Controller;
@@ -37,21 +38,6 @@ const SERIES_KEY: &str = "series";
 const CONTROLLER_KEY: &str = "controller";
 const OUTSTANDING_KEY: &str = "outstanding";
 const REDEEMED_KEY: &str = "redeemed";
-const DENIALS: &str = "denials";
-const DENIAL_WINDOW_MS: u64 = 600_000;
-
-fn denial_window() -> Policy {
-    Policy::new(vec![Window::new(
-        "denials",
-        u32::MAX,
-        (DENIAL_WINDOW_MS / 1_000) as u32,
-    )
-    .expect("non-zero")])
-    .expect("one window")
-}
-/// How long an idle counter lingers past its last use before its alarm deletes it.
-const LINGER_MS: u64 = 60_000;
-
 #[derive(Serialize, Deserialize)]
 struct QuotaCall {
     checks: Vec<Check>,
@@ -89,16 +75,10 @@ struct SpendCall {
     expires_at_ms: u64,
 }
 
-#[derive(Clone)]
-struct Counters {
-    states: BTreeMap<String, QuotaState>,
-    first_seen_ms: u64,
-}
-
 #[durable_object]
 pub struct GateCounter {
     state: State,
-    cache: RefCell<Option<Counters>>,
+    cache: RefCell<Option<ClientState>>,
 }
 
 impl DurableObject for GateCounter {
@@ -183,66 +163,32 @@ impl DurableObject for GateCounter {
 }
 
 impl GateCounter {
-    async fn load(&self, now_ms: u64) -> Result<Counters> {
+    async fn load(&self) -> Result<ClientState> {
         if let Some(c) = self.cache.borrow().clone() {
             return Ok(c);
         }
         let storage = self.state.storage();
-        let states = storage
-            .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)
-            .await?
-            .unwrap_or_default();
-        let first_seen_ms = storage.get::<u64>(FIRST_SEEN_KEY).await?.unwrap_or(now_ms);
-        Ok(Counters {
-            states,
-            first_seen_ms,
+        Ok(ClientState {
+            states: storage
+                .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)
+                .await?
+                .unwrap_or_default(),
+            first_seen_ms: storage.get::<u64>(FIRST_SEEN_KEY).await?,
         })
     }
 
+    /// Read → `client_counter::step` → write.
     async fn quota(&self, call: QuotaCall) -> Result<QuotaReply> {
         let storage = self.state.storage();
-        let current = self.load(call.now_ms).await?;
-        let (mut states, decision) = decide_all(&call.checks, &current.states, call.now_ms);
-        // Denials are counted too (never limited), to tell repeat offenders.
-        let denials = Check {
-            counter: DENIALS.into(),
-            policy: denial_window(),
-            cost: u32::from(!decision.allowed),
-        };
-        let (counted, _) = decide_all(std::slice::from_ref(&denials), &states, call.now_ms);
-        states = counted;
-        let recent_denials = states
-            .get(DENIALS)
-            .map(|s| {
-                s.windows
-                    .iter()
-                    .flat_map(|w| &w.buckets)
-                    .map(|(_, n)| *n)
-                    .sum()
-            })
-            .unwrap_or(0);
-        let next = Counters {
-            states,
-            first_seen_ms: current.first_seen_ms,
-        };
+        let current = self.load().await?;
+        let (next, stepped) = step(&current, &call.checks, call.now_ms);
         storage.put(COUNTERS_KEY, &next.states).await?;
-        if decision.allowed || current.states.is_empty() {
-            storage.put(FIRST_SEEN_KEY, next.first_seen_ms).await?;
+        if current.first_seen_ms.is_none() {
+            storage.put(FIRST_SEEN_KEY, stepped.first_seen_ms).await?;
         }
-        let longest = call
-            .checks
-            .iter()
-            .flat_map(|c| c.policy.windows())
-            .map(|w| u64::from(w.seconds) * 1_000)
-            .max()
-            .unwrap_or(0)
-            .max(DENIAL_WINDOW_MS);
-        storage
-            .set_alarm(alarm_time(call.now_ms + longest + LINGER_MS))
-            .await?;
-        let first_seen_ms = next.first_seen_ms;
+        storage.set_alarm(alarm_time(stepped.alarm_at_ms)).await?;
         *self.cache.borrow_mut() = Some(next);
-        let outstanding = if decision.allowed {
+        let outstanding = if stepped.decision.allowed {
             Outstanding::default()
         } else {
             storage
@@ -251,9 +197,9 @@ impl GateCounter {
                 .unwrap_or_default()
         };
         Ok(QuotaReply {
-            decision,
-            first_seen_ms,
-            recent_denials,
+            decision: stepped.decision,
+            first_seen_ms: stepped.first_seen_ms,
+            recent_denials: stepped.recent_denials,
             outstanding,
         })
     }

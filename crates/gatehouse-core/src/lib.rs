@@ -11,6 +11,7 @@ pub mod api_key;
 pub mod audit;
 pub mod bytes;
 pub mod challenge;
+pub mod client_counter;
 pub mod config;
 pub mod controller;
 pub mod denial;
