@@ -5,6 +5,7 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::headers::TOKEN_HEADER;
 use gatehouse_core::quota::Check;
 use gatehouse_core::token::{issue, Issue, Via};
 use serde_json::json;
@@ -13,7 +14,7 @@ use worker::{console_log, Context, Date, Env, Request, Response};
 use crate::admission::l402_jti;
 use crate::caller::identify;
 use crate::request_facts::RequestFacts;
-use crate::{body, challenge_store, gate::TOKEN_HEADER, metrics_sink, quota_do, random, respond};
+use crate::{body, challenge_store, metrics_sink, quota_do, random, respond};
 
 pub async fn handle(
     mut req: Request,
