@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every test: formatting and lints, the pure crate natively, the bundle's validity, and the
-# end-to-end suite against the built Worker in workerd. Run through `npm test`, which sets up and
-# builds first.
+# Every test: formatting and lints, the module graph (scripts/check_cycles.py), the pure crate
+# natively, the bundle's validity, and the end-to-end suite against the built Worker in workerd.
+# Run through `npm test`, which sets up and builds first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GATEHOUSE_ROOT"
@@ -20,6 +20,9 @@ if cargo tree -p gatehouse-core -e normal,build --prefix none | grep -E '^(worke
   echo "gatehouse-core must not depend on the crates above" >&2
   exit 1
 fi
+
+step "no import cycle between a crate's modules; no core module reads config"
+python3 scripts/check_cycles.py
 
 step "cargo test (gatehouse-core and the client kit, native)"
 cargo test -p gatehouse-core --quiet

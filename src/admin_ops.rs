@@ -102,8 +102,8 @@ fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
         Some(kinds) => kinds
             .iter()
             .map(|k| match k {
-                gatehouse_core::config::OfferKind::Pow => "pow",
-                gatehouse_core::config::OfferKind::L402 => "l402",
+                gatehouse_core::challenge::OfferKind::Pow => "pow",
+                gatehouse_core::challenge::OfferKind::L402 => "l402",
             })
             .collect(),
         None => vec![],

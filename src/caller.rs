@@ -8,8 +8,9 @@
 use gatehouse_core::api_key::{self, KeyRejection};
 use gatehouse_core::audit;
 use gatehouse_core::bytes::to_hex;
-use gatehouse_core::config::{Config, RateKey};
+use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
+use gatehouse_core::identity::RateKey;
 use gatehouse_core::oauth::access_token::Identity;
 use gatehouse_core::quota::Policy;
 use sha2::{Digest, Sha256};

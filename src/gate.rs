@@ -11,11 +11,12 @@
 //!
 //! Every tool call, admitted or not, goes to the audit trail (`trail.rs`).
 
+use gatehouse_core::challenge::VERIFY_PATH;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
-use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
+use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER, TOKEN_HEADER};
 use gatehouse_core::mcp::{
     calls, check_headers, check_media_type, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
 };
@@ -31,9 +32,7 @@ use crate::proxy::{self, Forward};
 use crate::quota_do::{self, QuotaReply};
 use crate::request_facts::{non_empty_header, RequestFacts};
 use crate::trail::{self, Trail};
-use crate::{body, identity, metrics_sink, offers, operations, VERIFY_PATH};
-
-pub const TOKEN_HEADER: &str = "x-access-token";
+use crate::{body, identity, metrics_sink, offers, operations};
 
 /// One request on its way through the gate.
 struct Pass<'a> {

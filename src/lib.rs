@@ -13,6 +13,7 @@ mod caller;
 mod challenge_store;
 mod config_load;
 mod contract_route;
+mod counter_call;
 mod cron;
 mod gate;
 mod identity;
@@ -35,14 +36,13 @@ mod trail;
 mod verify;
 mod webcrypto;
 
+use gatehouse_core::challenge::VERIFY_PATH;
 use gatehouse_core::denial::Denial;
 use worker::{
     event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
 pub use quota_do::GateCounter;
-
-pub const VERIFY_PATH: &str = "/api/verify-challenge";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{console_error, Context, Delay, Env};
 
-use crate::quota_do;
+use crate::counter_call;
 
 const FLUSH_MS: u64 = 5_000;
 const FLUSH_SIZE: usize = 200;
@@ -61,16 +61,12 @@ fn take(now_ms: u64, force: bool) -> Option<Delta> {
 }
 
 async fn ship(env: &Env, delta: Delta, now_ms: u64, controller: Option<ControllerCall>) {
-    match quota_do::metrics_add(
-        env,
-        &AddCall {
-            delta,
-            now_ms,
-            controller,
-        },
-    )
-    .await
-    {
+    let add = AddCall {
+        delta,
+        now_ms,
+        controller,
+    };
+    match counter_call::call::<_, Value>(env, OBJECT, "/metrics/add", &add).await {
         Ok(reply) => {
             if let Some(bits) = reply.get("difficulty").and_then(Value::as_u64) {
                 ADAPTIVE.with(|a| *a.borrow_mut() = Some(bits as u8));
@@ -113,5 +109,6 @@ pub async fn flush_now(env: &Env, now_ms: u64) {
 }
 
 pub async fn stats(env: &Env, since_ms: u64, until_ms: u64) -> worker::Result<Value> {
-    quota_do::metrics_read(env, &ReadCall { since_ms, until_ms }).await
+    let read = ReadCall { since_ms, until_ms };
+    counter_call::call(env, OBJECT, "/metrics/read", &read).await
 }

@@ -4,8 +4,8 @@
 //! otherwise it is a 503, never a 402 that cannot be paid.
 
 use gatehouse_core::bytes::to_hex;
-use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge, Puzzle};
-use gatehouse_core::config::{Config, OfferKind};
+use gatehouse_core::challenge::{L402Offer, Offer, OfferKind, PowChallenge, Puzzle};
+use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::difficulty::PowPlan;
 use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};

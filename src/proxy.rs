@@ -7,9 +7,10 @@
 //! Session ids cross in disguise: the client holds the gateway's caller-bound wrapping of the
 //! origin's id (`gatehouse_core::session`); the origin only ever sees its own.
 
-use gatehouse_core::config::{Config, RateKey};
+use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::headers::{dropped_toward_client, dropped_toward_origin};
+use gatehouse_core::identity::RateKey;
 use gatehouse_core::policy::Route;
 use worker::{
     console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,

@@ -22,15 +22,15 @@ use gatehouse_core::metrics::Series;
 use gatehouse_core::outstanding::Outstanding;
 use gatehouse_core::quota::{Check, Decision, QuotaState};
 
-use crate::metrics_sink::{AddCall, ReadCall, OBJECT};
+use crate::counter_call::call;
+use crate::metrics_sink::{AddCall, ReadCall};
 use gatehouse_core::controller::Controller;
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, wasm_bindgen::JsValue, DurableObject, Env, Method, Request, RequestInit,
-    Response, Result, ScheduledTime, State,
+    durable_object, wasm_bindgen::JsValue, DurableObject, Env, Request, Response, Result,
+    ScheduledTime, State,
 };
 
-pub const BINDING: &str = "COUNTERS";
 const COUNTERS_KEY: &str = "counters";
 const FIRST_SEEN_KEY: &str = "first_seen";
 const USED_KEY: &str = "used";
@@ -247,30 +247,6 @@ fn alarm_time(at_ms: u64) -> ScheduledTime {
     ScheduledTime::new(worker::js_sys::Date::new(&JsValue::from_f64(at_ms as f64)))
 }
 
-async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
-    env: &Env,
-    name: &str,
-    path: &str,
-    body: &T,
-) -> Result<R> {
-    let stub = env
-        .durable_object(BINDING)?
-        .id_from_name(name)?
-        .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
-    let req = Request::new_with_init(&format!("https://counter{path}"), &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    if resp.status_code() != 200 {
-        return Err(worker::Error::RustError(format!(
-            "counter answered {}",
-            resp.status_code()
-        )));
-    }
-    resp.json().await
-}
-
 fn unavailable(e: worker::Error) -> Denial {
     worker::console_error!(
         "{{\"event\":\"dependency_failed\",\"dependency\":\"quota_store\",\"error\":{:?}}}",
@@ -351,12 +327,4 @@ pub async fn forget_offer(
         .await
         .map(|_| ())
         .map_err(unavailable)
-}
-
-pub async fn metrics_add(env: &Env, add: &AddCall) -> Result<serde_json::Value> {
-    call(env, OBJECT, "/metrics/add", add).await
-}
-
-pub async fn metrics_read(env: &Env, read: &ReadCall) -> Result<serde_json::Value> {
-    call(env, OBJECT, "/metrics/read", read).await
 }

@@ -5,6 +5,7 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial, Dependency};
+use gatehouse_core::headers::TOKEN_HEADER;
 use gatehouse_core::quota::Check;
 use gatehouse_core::store::ChallengeStore;
 use gatehouse_core::token::{issue, Issue, Via};
@@ -15,7 +16,7 @@ use crate::admission::l402_jti;
 use crate::caller::identify;
 use crate::request_facts::RequestFacts;
 use crate::stores::{self, D1Challenges};
-use crate::{body, gate::TOKEN_HEADER, metrics_sink, quota_do, random, respond};
+use crate::{body, metrics_sink, quota_do, random, respond};
 
 pub async fn handle(
     mut req: Request,

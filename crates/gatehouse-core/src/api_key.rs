@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::KeyRing;
 use crate::jwt::{self, JwtError};
+use crate::keys::KeyRing;
 
 pub const PREFIX: &str = "gk_";
 const TYP: &str = "gatehouse/api-key";
@@ -117,7 +117,7 @@ pub fn verify(ring: &KeyRing, presented: &str) -> Result<ApiKey, KeyRejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_key_ring;
+    use crate::keys::parse_key_ring;
     use crate::token::{self, AccessClaims, Via};
 
     fn ring() -> KeyRing {

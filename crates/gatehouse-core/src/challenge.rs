@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::bytes::{ct_eq, from_hex, to_hex};
 use crate::pow;
 
+/// Where a challenge is redeemed, on the gateway's own origin.
+pub const VERIFY_PATH: &str = "/api/verify-challenge";
+
 pub const ID_BYTES: usize = 16;
 pub const SALT_BYTES: usize = 16;
 /// The redemption body holds an id and a nonce or preimage: a few hundred bytes at most.
@@ -63,6 +66,13 @@ pub struct L402Offer {
     pub payment_hash: String,
     pub amount_sats: u32,
     pub expires_at_ms: u64,
+}
+
+/// A kind of challenge the gateway can offer at quota exhaustion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferKind {
+    Pow,
+    L402,
 }
 
 /// One challenge offered in a 402, in the order the operator configured.

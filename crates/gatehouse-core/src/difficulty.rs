@@ -6,6 +6,25 @@
 //! agent can scale the estimate by its own speed. Solve times are geometric: the 95th percentile
 //! is about three times the mean, which is what a time budget is checked against.
 
+use crate::challenge::OfferKind;
+
+/// The operator's bounds on the proof-of-work difficulty (`POW_MIN_BITS`, `POW_BASE_BITS`,
+/// `POW_MAX_BITS`), or the runtime policy's over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowSettings {
+    pub min_bits: u8,
+    pub base_bits: u8,
+    pub max_bits: u8,
+}
+
+/// The adaptive difficulty controller ([`adjust`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveSettings {
+    pub enabled: bool,
+    pub target_solve_ms: u32,
+    pub interval_s: u32,
+}
+
 /// Hashes per second of the reference solver.
 pub const REFERENCE_HASH_RATE: u64 = 1_500_000;
 /// p95 of a geometric solve time is ln(20) ≈ 3.0 times its mean.
@@ -130,13 +149,12 @@ pub struct PowPlan {
 /// on what any admission costs. If even that is impossible, the offers stay as they were: the
 /// client may still choose to try.
 pub fn plan(
-    kinds: &[crate::config::OfferKind],
+    kinds: &[OfferKind],
     bits: u8,
     min_bits: u8,
     budget_s: Option<f64>,
     fallback: bool,
-) -> (Vec<crate::config::OfferKind>, PowPlan) {
-    use crate::config::OfferKind;
+) -> (Vec<OfferKind>, PowPlan) {
     let normal = PowPlan {
         bits: bits.max(min_bits),
         reduced: false,
@@ -168,12 +186,12 @@ pub fn plan(
 #[derive(Debug, Clone, PartialEq)]
 pub struct DifficultyInputs<'a> {
     /// The operator's bounds (configuration, or the runtime policy over it).
-    pub pow: crate::config::PowSettings,
+    pub pow: PowSettings,
     /// The adaptive controller's current difficulty, when it runs and has one.
     pub adaptive: Option<u8>,
     /// The client's denials in the last ten minutes.
     pub recent_denials: u32,
-    pub kinds: &'a [crate::config::OfferKind],
+    pub kinds: &'a [OfferKind],
     /// `Gatehouse-Time-Budget`, in seconds, when the client sent a usable one.
     pub budget_s: Option<f64>,
     /// Whether the operator configured a reduced-grant fallback.
@@ -182,7 +200,7 @@ pub struct DifficultyInputs<'a> {
 
 /// The whole difficulty pipeline: the controller's base clamped to the operator's bounds, raised
 /// for a repeat offender, then fitted to the client's time budget.
-pub fn choose(i: &DifficultyInputs) -> (Vec<crate::config::OfferKind>, PowPlan) {
+pub fn choose(i: &DifficultyInputs) -> (Vec<OfferKind>, PowPlan) {
     let base = i
         .adaptive
         .map_or(i.pow.base_bits, |b| b.clamp(i.pow.min_bits, i.pow.max_bits));
@@ -199,7 +217,7 @@ pub fn parse_budget(raw: Option<&str>) -> Option<f64> {
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use crate::config::OfferKind::{Pow, L402};
+    use crate::challenge::OfferKind::{Pow, L402};
 
     #[test]
     fn without_a_budget_nothing_changes() {

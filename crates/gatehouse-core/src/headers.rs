@@ -23,7 +23,10 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-const GATEWAY_CREDENTIALS: &[&str] = &["authorization", "x-access-token"];
+/// Where a client presents the access token a solved challenge bought (docs/PROTOCOL.md §1).
+pub const TOKEN_HEADER: &str = "x-access-token";
+
+const GATEWAY_CREDENTIALS: &[&str] = &["authorization", TOKEN_HEADER];
 
 /// Headers addressed to the gateway itself: a client declaring that it handles HTTP 402.
 pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::config::{KeyRing, SigningKey};
+use crate::keys::{KeyRing, SigningKey};
 
 /// Longer inputs are refused before any decoding work.
 pub const MAX_TOKEN_LEN: usize = 4_096;
@@ -84,7 +84,7 @@ pub fn verify<C: DeserializeOwned>(token: &str, ring: &KeyRing) -> Result<C, Jwt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_key_ring;
+    use crate::keys::parse_key_ring;
     use serde_json::{json, Value};
 
     fn ring(spec: &str) -> KeyRing {

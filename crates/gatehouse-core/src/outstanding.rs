@@ -9,8 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::challenge::{L402Offer, Offer, PowChallenge};
-use crate::config::OfferKind;
+use crate::challenge::{L402Offer, Offer, OfferKind, PowChallenge};
 use crate::difficulty::PowPlan;
 
 /// An offer is made again only while it has this long left: a client needs time to use it.

@@ -58,6 +58,14 @@ impl Policy {
     }
 }
 
+/// A named quota a caller can be put in: an OAuth tier (`OAUTH_TIERS`, by token claim or client)
+/// or an API key's tier (`KEY_TIERS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub name: String,
+    pub policy: Policy,
+}
+
 /// Admissions per bucket for one window, oldest first; only non-empty buckets are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowCounts {

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::bytes::ct_eq;
-use crate::config::{KeyRing, SigningKey};
+use crate::keys::{KeyRing, SigningKey};
 
 /// 128 bits of MAC, base64url.
 const MAC_CHARS: usize = 22;
@@ -39,7 +39,7 @@ pub fn unwrap(keys: &KeyRing, caller: &str, presented: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_key_ring;
+    use crate::keys::parse_key_ring;
 
     #[test]
     fn a_session_works_only_for_its_caller() {

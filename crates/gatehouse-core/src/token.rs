@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bytes::ct_eq;
-use crate::config::TokenSettings;
 use crate::jwt::{self, JwtError};
+use crate::keys::KeyRing;
 use crate::mcp::Call;
 
 /// Which parts of a request the token is bound to.
@@ -42,6 +42,30 @@ impl Binding {
         Ok(b)
     }
 }
+
+/// How tokens are minted: `TOKEN_TTL_SECONDS`, `TOKEN_GRANT_REQUESTS`, `TOKEN_BINDING`,
+/// `TOKEN_SIGNING_KEYS` and `TOKEN_ISSUER`, as `config` reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSettings {
+    pub ttl_s: u32,
+    pub grant: u32,
+    pub binding: Binding,
+    pub keys: KeyRing,
+    pub issuer: String,
+}
+
+/// What a client with a time budget too tight for every offer may get instead: an easier proof
+/// of work (never below `POW_MIN_BITS`) buying a longer-lived token that admits only these
+/// methods, and `tools/call` of only these tools. `None`: no such fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetFallback {
+    pub tools: Vec<String>,
+    pub methods: Vec<String>,
+    pub ttl_s: u32,
+}
+
+/// Methods a reduced grant admits besides its tools: what a client needs to reach them.
+pub const DEFAULT_REDUCED_METHODS: &str = "initialize,notifications/initialized,ping,tools/list";
 
 /// The request facts a binding may draw on.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +196,7 @@ pub struct Issue<'a> {
     pub via: Via,
     pub now_s: u64,
     /// Issue the reduced grant: this lifetime, these tools.
-    pub reduced: Option<&'a crate::config::BudgetFallback>,
+    pub reduced: Option<&'a BudgetFallback>,
 }
 
 pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {

@@ -1,5 +1,5 @@
-//! Who a client is counted as, and the limits on what an unpaid request may cost the operator
-//! (README "Threat model"). Read from:
+//! Reads who a client is counted as (`crate::identity`) and the limits on what an unpaid request
+//! may cost the operator (`crate::limits`; README "Threat model"), from:
 //! - `RATE_KEY_HEADER`: the header carrying a gateway-issued API key (`api_key.rs`). Unset: clients
 //!   are keyed by address.
 //! - `RATE_KEY_UNVERIFIED=true`: count the header's value as it arrives, unchecked. Safe only
@@ -14,48 +14,9 @@
 use super::oauth::read_tiers;
 use super::Reader;
 use crate::address::DEFAULT_IPV6_PREFIX_BITS;
-use crate::oauth::settings::Tier;
+use crate::identity::{IdentitySettings, RateKey};
+use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
 use crate::quota::{Policy, Window};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RateKey {
-    /// `CF-Connecting-IP`, IPv6 aggregated to a prefix.
-    Address,
-    /// A gateway-issued API key in this header; anything else is refused with 401.
-    IssuedKey { header: String },
-    /// The header's value, unchecked, under a per-address ceiling.
-    Unverified { header: String, ceiling: Policy },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentitySettings {
-    pub rate_key: RateKey,
-    pub ipv6_prefix_bits: u8,
-    pub key_tiers: Vec<Tier>,
-}
-
-impl IdentitySettings {
-    /// The header API keys arrive in, in either mode.
-    pub fn key_header(&self) -> Option<&str> {
-        match &self.rate_key {
-            RateKey::Address => None,
-            RateKey::IssuedKey { header } | RateKey::Unverified { header, .. } => Some(header),
-        }
-    }
-
-    pub fn key_tier(&self, name: &str) -> Option<&Tier> {
-        self.key_tiers.iter().find(|t| t.name == name)
-    }
-}
-
-/// Bounds on what one request, paid or not, may make the gateway do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestLimits {
-    pub max_batch_calls: usize,
-    pub redemptions: Policy,
-}
-
-pub const DEFAULT_MAX_BATCH_CALLS: u32 = 64;
 
 pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentitySettings {
     let unverified = r.flag("RATE_KEY_UNVERIFIED", false);

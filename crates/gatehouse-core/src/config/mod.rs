@@ -3,15 +3,22 @@
 //! once; a configuration with any problem is not built at all, so the gateway fails closed.
 
 mod identity;
-mod keys;
 mod oauth;
-mod origin;
 mod reader;
 mod routes;
+mod runtime;
 
-pub use identity::{IdentitySettings, RateKey, RequestLimits, DEFAULT_MAX_BATCH_CALLS};
-pub use keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
-pub use origin::{parse_origin, OriginProblem, OriginUrl};
+// What the configuration builds is owned by the modules that use it; it is re-exported here so a
+// reader of `Config` finds every part of it in one place. Nothing outside `config` imports
+// `config` (scripts/check_cycles.py).
+pub use crate::challenge::OfferKind;
+pub use crate::difficulty::{AdaptiveSettings, PowSettings};
+pub use crate::identity::{IdentitySettings, RateKey};
+pub use crate::keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
+pub use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
+pub use crate::origin::{parse_origin, OriginProblem, OriginUrl};
+pub use crate::policy::OriginCredential;
+pub use crate::token::{BudgetFallback, TokenSettings, DEFAULT_REDUCED_METHODS};
 
 use crate::audit::{AuditSettings, DEFAULT_REDACT_KEYS};
 use crate::l402::credential::L402Settings;
@@ -22,68 +29,11 @@ use crate::quota::{Policy, Window};
 use crate::token::Binding;
 use reader::Reader;
 
-/// An HTTP header the gateway adds on its way to the origin, from a secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OriginCredential {
-    pub header: String,
-    pub value: String,
-}
-
-impl std::fmt::Debug for OriginCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OriginCredential({}: <redacted>)", self.header)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PowSettings {
-    pub min_bits: u8,
-    pub base_bits: u8,
-    pub max_bits: u8,
-}
-
-/// The adaptive difficulty controller (`gatehouse_core::difficulty::adjust`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdaptiveSettings {
-    pub enabled: bool,
-    pub target_solve_ms: u32,
-    pub interval_s: u32,
-}
-
-/// What a client with a time budget too tight for every offer may get instead: an easier proof
-/// of work (never below `POW_MIN_BITS`) buying a longer-lived token that admits only these
-/// methods, and `tools/call` of only these tools. `None`: no such fallback.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BudgetFallback {
-    pub tools: Vec<String>,
-    pub methods: Vec<String>,
-    pub ttl_s: u32,
-}
-
-/// Methods a reduced grant admits besides its tools: what a client needs to reach them.
-pub const DEFAULT_REDUCED_METHODS: &str = "initialize,notifications/initialized,ping,tools/list";
-
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .collect()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenSettings {
-    pub ttl_s: u32,
-    pub grant: u32,
-    pub binding: Binding,
-    pub keys: KeyRing,
-    pub issuer: String,
-}
-
-/// A kind of challenge the gateway can offer at quota exhaustion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfferKind {
-    Pow,
-    L402,
 }
 
 #[derive(Clone, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 //! configuration because there are many rules, each with a test in `tests.rs`.
 
 use super::reader::Reader;
-use super::{parse_origin, OriginUrl};
-use crate::oauth::settings::{Mode, OAuthSettings, Tier};
-use crate::quota::{Policy, Window};
+use crate::oauth::settings::{Mode, OAuthSettings};
+use crate::origin::{parse_origin, OriginUrl};
+use crate::quota::{Policy, Tier, Window};
 
 const DEFAULT_TIERS: &str = "basic=1000/3600,production=10000/3600";
 

@@ -3,7 +3,8 @@
 //! `LEGACY_USER_AGENTS`/`LEGACY_GRACE_SECONDS`.
 
 use super::reader::Reader;
-use super::{read_origin, read_origin_credential, OfferKind};
+use super::{read_origin, read_origin_credential};
+use crate::challenge::OfferKind;
 use crate::policy::parse::{parse_policy, Defaults};
 use crate::policy::{Legacy, Pattern, Route};
 use crate::quota::Policy;

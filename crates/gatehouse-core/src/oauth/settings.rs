@@ -1,7 +1,7 @@
 //! OAuth settings, parsed by `config` and used by the checks here.
 
-use crate::config::OriginUrl;
-use crate::quota::Policy;
+use crate::origin::OriginUrl;
+use crate::quota::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -9,12 +9,6 @@ pub enum Mode {
     /// Anonymous callers keep address-keyed limits; a token, if sent, must be valid.
     Optional,
     Required,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tier {
-    pub name: String,
-    pub policy: Policy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

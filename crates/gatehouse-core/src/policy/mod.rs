@@ -11,8 +11,22 @@ pub mod runtime;
 
 pub use glob::Pattern;
 
-use crate::config::{OfferKind, OriginCredential, OriginUrl};
+use crate::challenge::OfferKind;
+use crate::origin::OriginUrl;
 use crate::quota::Policy;
+
+/// An HTTP header the gateway adds on its way to the origin, from a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OriginCredential {
+    pub header: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for OriginCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OriginCredential({}: <redacted>)", self.header)
+    }
+}
 
 /// What a rule's pattern is matched against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{CostRule, Legacy, LimitRule, Pattern, Route, Rule, Target};
+use super::{CostRule, Legacy, LimitRule, OriginCredential, Pattern, Route, Rule, Target};
 
 /// What an origin that says nothing about it inherits from the flat variables.
 #[derive(Debug, Clone)]
@@ -29,7 +29,8 @@ pub struct Defaults {
     pub in_band: bool,
     pub legacy: Legacy,
 }
-use crate::config::{parse_origin, OfferKind, OriginCredential};
+use crate::challenge::OfferKind;
+use crate::origin::parse_origin;
 use crate::quota::{Policy, Window};
 
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
@@ -371,7 +372,7 @@ fn legacy(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Legacy> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::parse_origin;
+    use crate::origin::parse_origin;
 
     pub fn route(name: &str, prefix: &str, host: Option<&str>) -> Route {
         Route {

@@ -2,10 +2,14 @@
 //! the challenge offers. Set through the admin API, stored in D1, and laid over the configuration
 //! by every isolate within seconds. An update is validated against the configuration: bounds in
 //! order and within 1-32 bits, and no L402 offer unless a Lightning backend is configured.
+//!
+//! This module takes only what it lays itself over (the configured bounds, whether L402 is
+//! available); `config::runtime` hands those over from a `Config`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, OfferKind, PowSettings};
+use crate::challenge::OfferKind;
+use crate::difficulty::PowSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimePolicy {
@@ -21,11 +25,12 @@ pub struct RuntimePolicy {
 }
 
 impl RuntimePolicy {
-    pub fn pow(&self, cfg: &Config) -> PowSettings {
+    /// The difficulty bounds: this policy's overrides over the configured `base`.
+    pub fn pow_over(&self, base: PowSettings) -> PowSettings {
         PowSettings {
-            min_bits: self.pow_min_bits.unwrap_or(cfg.pow.min_bits),
-            base_bits: self.pow_base_bits.unwrap_or(cfg.pow.base_bits),
-            max_bits: self.pow_max_bits.unwrap_or(cfg.pow.max_bits),
+            min_bits: self.pow_min_bits.unwrap_or(base.min_bits),
+            base_bits: self.pow_base_bits.unwrap_or(base.base_bits),
+            max_bits: self.pow_max_bits.unwrap_or(base.max_bits),
         }
     }
 
@@ -35,15 +40,21 @@ impl RuntimePolicy {
             .map(|list| list.iter().filter_map(|o| kind(o)).collect())
     }
 
-    /// Applies `update` over `self`, or says why it cannot be.
-    pub fn updated(&self, update: &RuntimePolicy, cfg: &Config) -> Result<RuntimePolicy, String> {
+    /// Applies `update` over `self`, laid over the configured bounds `base`, or says why it
+    /// cannot be. `l402_available`: whether a Lightning backend is configured.
+    pub fn updated_over(
+        &self,
+        update: &RuntimePolicy,
+        base: PowSettings,
+        l402_available: bool,
+    ) -> Result<RuntimePolicy, String> {
         let next = RuntimePolicy {
             pow_min_bits: update.pow_min_bits.or(self.pow_min_bits),
             pow_base_bits: update.pow_base_bits.or(self.pow_base_bits),
             pow_max_bits: update.pow_max_bits.or(self.pow_max_bits),
             offers: update.offers.clone().or_else(|| self.offers.clone()),
         };
-        let p = next.pow(cfg);
+        let p = next.pow_over(base);
         if !(1 <= p.min_bits
             && p.min_bits <= p.base_bits
             && p.base_bits <= p.max_bits
@@ -61,7 +72,7 @@ impl RuntimePolicy {
             for o in list {
                 match kind(o) {
                     None => return Err(format!("offer {o:?} is not pow or l402")),
-                    Some(OfferKind::L402) if cfg.l402.is_none() => {
+                    Some(OfferKind::L402) if !l402_available => {
                         return Err("l402 needs a configured Lightning backend".into())
                     }
                     _ => {}
@@ -83,6 +94,7 @@ fn kind(name: &str) -> Option<OfferKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn cfg() -> Config {
         let vars = [

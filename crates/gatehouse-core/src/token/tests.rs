@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::parse_key_ring;
+use crate::keys::parse_key_ring;
 use proptest::prelude::*;
 
 fn settings() -> TokenSettings {
