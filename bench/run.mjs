@@ -30,7 +30,7 @@ const gatewayWorker = (name, host, vars) => ({
   modulesRoot: BUILD,
   modules: [{ type: 'ESModule', path: join(BUILD, 'index.js') }, { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') }],
   compatibilityDate: '2026-11-01',
-  durableObjects: { COUNTERS: { className: 'GateCounter', useSQLite: true } },
+  durableObjects: { COUNTERS: { className: 'GateCounter', useSQLite: true }, CREDENTIALS: { className: 'CredentialCounter', useSQLite: true }, METRICS: { className: 'MetricsObject', useSQLite: true } },
   d1Databases: { DB: `bench-${name}` },
   bindings: { ORIGIN_URL: originUrl, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: SIGNING_KEYS, RATE_KEY_HEADER: 'x-api-key', ...vars },
 });

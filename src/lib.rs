@@ -3,38 +3,15 @@
 //! Every handler answers with a response or a `Denial`; nothing here returns an `Err` to the
 //! runtime, which would surface as a bare 500.
 
-mod admin;
-mod admin_keys;
-mod admin_ops;
-mod admission;
-mod audit_log;
-mod body;
-mod caller;
-mod challenge_store;
-mod config_load;
-mod contract_route;
-mod counter_call;
-mod cron;
-mod gate;
-mod identity;
-mod invoice;
-mod metrics_sink;
-mod oauth_keys;
-mod oauth_routes;
-mod offers;
-mod operations;
-mod outbound;
-mod proxy;
-mod quota_do;
-mod random;
-mod request_facts;
-mod respond;
-mod revocation;
+mod objects;
+mod platform;
+mod routes;
 mod stores;
-mod token_usage;
-mod trail;
-mod verify;
-mod webcrypto;
+
+use objects::metrics_sink;
+use platform::{config, respond};
+use routes::{admin, discovery, gate, purge, redeem, store_contract};
+use stores::operations;
 
 use gatehouse_core::challenge::VERIFY_PATH;
 use gatehouse_core::denial::Denial;
@@ -42,28 +19,30 @@ use worker::{
     event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-pub use quota_do::GateCounter;
+pub use objects::client_counter::GateCounter;
+pub use objects::credential_counter::CredentialCounter;
+pub use objects::metrics::MetricsObject;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let now_ms = Date::now().as_millis();
-    let Some(cfg) = config_load::config(&env) else {
+    let Some(cfg) = config::config(&env) else {
         return respond::denial(&Denial::Misconfigured);
     };
     let path = req.path();
     let outcome = match path.as_str() {
         VERIFY_PATH if req.method() == Method::Post => {
-            verify::handle(req, &env, &ctx, &cfg, now_ms).await
+            redeem::handle(req, &env, &ctx, &cfg, now_ms).await
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
-        contract_route::PATH if contract_route::enabled(&env, &cfg) => {
-            contract_route::handle(&env).await
+        store_contract::PATH if store_contract::enabled(&env, &cfg) => {
+            store_contract::handle(&env).await
         }
         p if p == "/admin" || p.starts_with("/admin/") => {
             admin::handle(req, &env, &ctx, &cfg, now_ms).await
         }
-        p if oauth_routes::is_discovery(p) && cfg.oauth.is_some() => {
-            oauth_routes::handle(p, &cfg, now_ms).await
+        p if discovery::is_discovery(p) && cfg.oauth.is_some() => {
+            discovery::handle(p, &cfg, now_ms).await
         }
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
@@ -89,6 +68,6 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let retention = config_load::config(&env).map(|c| c.audit.retention_days);
-    cron::purge(&env, Date::now().as_millis(), retention).await;
+    let retention = config::config(&env).map(|c| c.audit.retention_days);
+    purge::purge(&env, Date::now().as_millis(), retention).await;
 }

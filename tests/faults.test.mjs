@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../demo/origin.mjs';
-import { startGateway, testKey } from './support/gateway.mjs';
+import { startGateway, testKey, DURABLE_OBJECTS } from './support/gateway.mjs';
 import { JSON_RPC_CALL, exhaust, redeem, solve } from './support/pow-flow.mjs';
 
 const post = (url, headers = {}) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON_RPC_CALL });
@@ -63,7 +63,7 @@ test('a failing Durable Object is a 503, never a 402', async () => {
   const origin = await startOrigin();
   const gateway = await startGateway({
     originUrl: origin.url,
-    workerOverrides: { durableObjects: { COUNTERS: { className: 'Broken', scriptName: 'faulty', useSQLite: true } } },
+    workerOverrides: { durableObjects: { ...DURABLE_OBJECTS, COUNTERS: { className: 'Broken', scriptName: 'faulty', useSQLite: true } } },
     extraWorkers: [{
       name: 'faulty',
       modules: true,

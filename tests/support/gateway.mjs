@@ -9,6 +9,13 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 const BUILD = join(ROOT, 'build');
 const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 
+/** The Durable Object bindings of wrangler.toml: one class per concern. */
+export const DURABLE_OBJECTS = {
+  COUNTERS: { className: 'GateCounter', useSQLite: true },
+  CREDENTIALS: { className: 'CredentialCounter', useSQLite: true },
+  METRICS: { className: 'MetricsObject', useSQLite: true },
+};
+
 export const TEST_SIGNING_KEYS = 'k1:test-signing-key-0123456789abcdef0123456789';
 export const TEST_ADMIN_SECRET = 'test-admin-secret-0123456789';
 
@@ -50,7 +57,7 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
           { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
         ],
         compatibilityDate: COMPATIBILITY_DATE,
-        durableObjects: { COUNTERS: { className: 'GateCounter', useSQLite: true } },
+        durableObjects: DURABLE_OBJECTS,
         d1Databases: { DB: 'gatehouse-test' },
         bindings,
         ...workerOverrides,

@@ -20,8 +20,8 @@ use worker::{
     console_error, wasm_bindgen::JsValue, Delay, Method, Request, RequestInit, RequestRedirect,
 };
 
-use crate::outbound;
-use crate::webcrypto;
+use crate::platform::outbound;
+use crate::platform::webcrypto;
 
 const FETCH_TIMEOUT_MS: u32 = 5_000;
 const MAX_METADATA_BYTES: usize = 64 * 1024;

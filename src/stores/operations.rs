@@ -10,7 +10,7 @@ use gatehouse_core::policy::runtime::RuntimePolicy;
 use serde::Deserialize;
 use worker::{console_error, Env};
 
-use crate::challenge_store::{db, execute};
+use crate::stores::d1::{db, execute};
 
 const TTL_MS: u64 = 5_000;
 

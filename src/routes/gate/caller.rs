@@ -16,8 +16,9 @@ use gatehouse_core::quota::Policy;
 use sha2::{Digest, Sha256};
 use worker::{Context, Env, Request};
 
-use crate::request_facts::{non_empty_header, RequestFacts};
-use crate::{identity, revocation};
+use crate::routes::gate::facts::{non_empty_header, RequestFacts};
+use crate::routes::gate::oauth;
+use crate::stores::revocation;
 
 /// The caller, once identified.
 pub struct Caller {
@@ -70,11 +71,11 @@ pub async fn identify(
     }
     if let Some(o) = &cfg.oauth {
         let bearer = non_empty_header(req, "authorization");
-        let id = identity::authenticate(
+        let id = oauth::authenticate(
             env,
             o,
             cfg.local_dev,
-            bearer.as_deref().and_then(identity::bearer),
+            bearer.as_deref().and_then(oauth::bearer),
             now_ms,
         )
         .await?;

@@ -1,11 +1,16 @@
 //! The store traits of `gatehouse_core::store` on this platform's bindings: challenges and
 //! revocations in D1 (`migrations/`), counters and credential usage in the Durable Objects
-//! (`quota_do`). The contract suite (`gatehouse_core::store::contract`) pins their semantics; it
-//! runs against these in workerd through `contract_route`.
+//! (`objects`). The contract suite (`gatehouse_core::store::contract`) pins their semantics; it
+//! runs against these in workerd through `routes::store_contract`.
 //!
 //! Single use is by construction: one `UPDATE … WHERE id = ? AND redeemed_at IS NULL AND
 //! expires_at > ?` whose changed-row count must be exactly one. SQLite serialises concurrent
 //! updates, so only the first changes a row.
+
+pub mod audit;
+pub mod d1;
+pub mod operations;
+pub mod revocation;
 
 use gatehouse_core::bytes::{from_hex, to_hex};
 use gatehouse_core::challenge::Puzzle;
@@ -18,8 +23,9 @@ use gatehouse_core::store::{
 use serde::Deserialize;
 use worker::{console_error, wasm_bindgen::JsValue, Env};
 
-use crate::challenge_store::{db, execute};
-use crate::quota_do;
+use crate::objects::client_counter;
+use crate::objects::credential_counter;
+use crate::stores::d1::{db, execute};
 
 /// Logs a D1 failure once, and says which dependency failed.
 pub fn unavailable(dependency: Dependency, e: impl std::fmt::Display) -> Unavailable {
@@ -214,7 +220,7 @@ impl Counters for DoCounters<'_> {
         checks: &[Check],
         now_ms: u64,
     ) -> Result<Decision, Unavailable> {
-        quota_do::check_quota(self.0, key, checks.to_vec(), now_ms)
+        client_counter::check_quota(self.0, key, checks.to_vec(), now_ms)
             .await
             .map(|reply| reply.decision)
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
@@ -226,13 +232,13 @@ pub struct DoUsage<'a>(pub &'a Env);
 
 impl CredentialUsage for DoUsage<'_> {
     async fn spend(&self, jti: &str, cost: u32, expires_at_ms: u64) -> Result<Spent, Unavailable> {
-        quota_do::spend_token(self.0, jti, cost, expires_at_ms)
+        credential_counter::spend_token(self.0, jti, cost, expires_at_ms)
             .await
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }
 
     async fn claim(&self, jti: &str, expires_at_ms: u64) -> Result<bool, Unavailable> {
-        quota_do::claim_payment(self.0, jti, expires_at_ms)
+        credential_counter::claim_payment(self.0, jti, expires_at_ms)
             .await
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }

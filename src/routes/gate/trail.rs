@@ -8,7 +8,8 @@ use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::mcp::Call;
 use worker::{Context, Date, Env, Response};
 
-use crate::{audit_log, metrics_sink};
+use crate::objects::metrics_sink;
+use crate::stores::audit;
 
 /// Everything the audit trail wants to know about how a request went.
 #[derive(Default)]
@@ -56,7 +57,7 @@ pub fn leave(
         r.now_ms,
         &cfg.audit,
     );
-    audit_log::write(env, ctx, rows, r.now_ms);
+    audit::write(env, ctx, rows, r.now_ms);
 }
 
 /// Counts the request per route and tool, and what the gateway answered.

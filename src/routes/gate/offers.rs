@@ -14,9 +14,11 @@ use gatehouse_core::store::{ChallengeRecord, ChallengeStore};
 use serde_json::json;
 use worker::{console_error, Env};
 
-use crate::request_facts::RequestFacts;
+use crate::objects::client_counter;
+use crate::platform::invoice;
+use crate::platform::random;
+use crate::routes::gate::facts::RequestFacts;
 use crate::stores::{self, D1Challenges};
-use crate::{invoice, quota_do, random};
 
 /// The offers of one 402, in the configured order: outstanding ones made again, the rest minted
 /// and remembered in the client's counter so that the next denial reuses them.
@@ -51,7 +53,7 @@ pub async fn build(
         offers.push(offer);
     }
     if !minted.is_empty() {
-        quota_do::remember_offers(env, &facts.client_key, minted, now_ms).await?;
+        client_counter::remember_offers(env, &facts.client_key, minted, now_ms).await?;
     }
     Ok(offers)
 }

@@ -11,6 +11,14 @@
 //!
 //! Every tool call, admitted or not, goes to the audit trail (`trail.rs`).
 
+pub mod caller;
+pub mod credential;
+pub mod facts;
+pub mod oauth;
+pub mod offers;
+pub mod trail;
+pub mod usage;
+
 use gatehouse_core::challenge::VERIFY_PATH;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
@@ -26,13 +34,15 @@ use gatehouse_core::ratelimit::quota_headers;
 use gatehouse_core::session;
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::admission::{check_l402, check_token, Admitted};
-use crate::caller::{identify, Caller};
-use crate::proxy::{self, Forward};
-use crate::quota_do::{self, QuotaReply};
-use crate::request_facts::{non_empty_header, RequestFacts};
-use crate::trail::{self, Trail};
-use crate::{body, identity, metrics_sink, offers, operations};
+use crate::objects::client_counter::{self, QuotaReply};
+use crate::objects::metrics_sink;
+use crate::platform::body;
+use crate::platform::proxy::{self, Forward};
+use crate::stores::operations;
+use caller::{identify, Caller};
+use credential::{check_l402, check_token, Admitted};
+use facts::{non_empty_header, RequestFacts};
+use trail::Trail;
 
 /// One request on its way through the gate.
 struct Pass<'a> {
@@ -163,7 +173,7 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
         return Ok(());
     };
     let scopes = p.route.tool_scopes.as_deref().unwrap_or(&o.tool_scopes);
-    identity::authorize(o, scopes, caller.oauth.as_ref(), &tool_names(&p.calls))
+    oauth::authorize(o, scopes, caller.oauth.as_ref(), &tool_names(&p.calls))
 }
 
 /// The credential step: a token or L402 credential pays with `cost` units of its grant, after
@@ -182,7 +192,7 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
         Some(credential)
     } else {
         let authorization = non_empty_header(req, "authorization")
-            .filter(|a| p.cfg.l402.is_some() && identity::bearer(a).is_none());
+            .filter(|a| p.cfg.l402.is_some() && oauth::bearer(a).is_none());
         match authorization {
             Some(a) => check_l402(p.env, p.ctx, p.cfg, &a, p.now_ms).await?,
             None => None,
@@ -194,7 +204,8 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
     let limits = charge::limit_checks(p.route, &p.calls);
     if !limits.is_empty() {
         let reply =
-            quota_do::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms).await?;
+            client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms)
+                .await?;
         if !reply.decision.allowed {
             return Err(too_many(&limits, reply.decision, p));
         }
@@ -214,12 +225,13 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
             policy: ceiling.clone(),
             cost: checks[0].cost,
         };
-        let at = quota_do::check_quota(p.env, address, vec![check.clone()], p.now_ms).await?;
+        let at = client_counter::check_quota(p.env, address, vec![check.clone()], p.now_ms).await?;
         if !at.decision.allowed {
             return Err(too_many(&[check], at.decision, p));
         }
     }
-    let reply = quota_do::check_quota(p.env, &p.facts.client_key, checks.clone(), p.now_ms).await?;
+    let reply =
+        client_counter::check_quota(p.env, &p.facts.client_key, checks.clone(), p.now_ms).await?;
     let shown = shown_policy(&checks, p.route);
     let remaining = reply.decision.tightest().map(|w| w.remaining);
     if reply.decision.allowed {

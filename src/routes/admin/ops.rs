@@ -8,8 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
 
-use crate::operations::{self, TierRow};
-use crate::{audit_log, metrics_sink, respond};
+use crate::objects::metrics_sink;
+use crate::platform::respond;
+use crate::stores::audit;
+use crate::stores::operations::{self, TierRow};
 
 const DASHBOARD: &str = include_str!("dashboard.html");
 
@@ -58,7 +60,7 @@ pub async fn stats(
     let runtime = operations::runtime_policy(env, now_ms).await?;
     body["current_difficulty"] = json!(runtime.pow(cfg).base_bits);
     body["audit"] =
-        json!({ "rows_dropped": audit_log::dropped(), "write_failures": audit_log::failures() });
+        json!({ "rows_dropped": audit::dropped(), "write_failures": audit::failures() });
     ok(&body)
 }
 
@@ -151,5 +153,5 @@ fn audit_change(env: &Env, ctx: &Context, method: &str, name: &str, arguments: V
         "tier": null, "admitted_by": "admin_secret", "method": method, "name": name,
         "arguments": arguments.to_string(), "status": 200, "latency_ms": 0, "remaining": null, "challenge": "",
     });
-    audit_log::write_exempt(env, ctx, vec![record], now_ms);
+    audit::write_exempt(env, ctx, vec![record], now_ms);
 }

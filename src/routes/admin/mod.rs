@@ -15,6 +15,9 @@
 //! forgery riding on cached Basic credentials); and every answer, refusals included, forbids
 //! framing.
 
+pub mod keys;
+pub mod ops;
+
 use base64::Engine;
 use gatehouse_core::admin_guard::{self, AdminRequest};
 use gatehouse_core::bytes::ct_eq;
@@ -26,7 +29,10 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{console_log, Context, Env, Method, Request, Response};
 
-use crate::{admin_keys, admin_ops, audit_log, body, respond, revocation};
+use crate::platform::body;
+use crate::platform::respond;
+use crate::stores::audit;
+use crate::stores::revocation;
 
 const MAX_ADMIN_BODY: usize = 8_192;
 
@@ -123,35 +129,34 @@ async fn route(
     }
     let path = req.path();
     match (req.method(), path.as_str()) {
-        (Method::Get, "/admin" | "/admin/") => admin_ops::dashboard(),
+        (Method::Get, "/admin" | "/admin/") => ops::dashboard(),
         (Method::Post, "/admin/api/revoke") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
         }
         (Method::Post, "/admin/api/keys") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            admin_keys::mint(cfg, &raw, now_ms)
+            keys::mint(cfg, &raw, now_ms)
         }
         (Method::Post, "/admin/api/keys/revoke") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            admin_keys::revoke(env, &raw, now_ms).await
+            keys::revoke(env, &raw, now_ms).await
         }
         (Method::Get, "/admin/api/audit") => audit(&req, env, now_ms).await,
-        (Method::Get, "/admin/api/health") => respond::json(
-            200,
-            &json!({ "audit_write_failures": audit_log::failures() }),
-        )
-        .map_err(|_| Denial::Internal),
-        (Method::Get, "/admin/api/stats") => admin_ops::stats(&req, env, cfg, now_ms).await,
-        (Method::Get, "/admin/api/tiers") => admin_ops::tiers(env).await,
+        (Method::Get, "/admin/api/health") => {
+            respond::json(200, &json!({ "audit_write_failures": audit::failures() }))
+                .map_err(|_| Denial::Internal)
+        }
+        (Method::Get, "/admin/api/stats") => ops::stats(&req, env, cfg, now_ms).await,
+        (Method::Get, "/admin/api/tiers") => ops::tiers(env).await,
         (Method::Put, "/admin/api/tiers") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            admin_ops::set_tier(env, ctx, cfg, &raw, now_ms).await
+            ops::set_tier(env, ctx, cfg, &raw, now_ms).await
         }
-        (Method::Get, "/admin/api/policy") => admin_ops::policy(env, cfg, now_ms).await,
+        (Method::Get, "/admin/api/policy") => ops::policy(env, cfg, now_ms).await,
         (Method::Put, "/admin/api/policy") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            admin_ops::set_policy(env, ctx, cfg, &raw, now_ms).await
+            ops::set_policy(env, ctx, cfg, &raw, now_ms).await
         }
         (_, "/admin/api/revoke") => Err(Denial::MethodNotAllowed { allow: "POST" }),
         (_, "/admin/api/tiers" | "/admin/api/policy") => {
@@ -216,11 +221,11 @@ fn is_jti(jti: &str) -> bool {
 /// `GET /admin/api/audit?identity=&name=&since=&until=&limit=` (times in Unix ms), newest first.
 async fn audit(req: &Request, env: &Env, now_ms: u64) -> Result<Response, Denial> {
     // This isolate's queued rows first, so the trail includes what it has just seen.
-    audit_log::flush_now(env, now_ms).await;
-    let filter: audit_log::Filter = req
+    audit::flush_now(env, now_ms).await;
+    let filter: audit::Filter = req
         .query()
         .map_err(|_| Denial::InvalidRequest("query must be identity, name, since, until, limit"))?;
-    let records = audit_log::query(env, &filter)
+    let records = audit::query(env, &filter)
         .await
         .map_err(|_| Denial::DependencyUnavailable(Dependency::ChallengeStore))?;
     respond::json(200, &json!({ "records": records })).map_err(|_| Denial::Internal)

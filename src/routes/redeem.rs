@@ -12,11 +12,16 @@ use gatehouse_core::token::{issue, Issue, Via};
 use serde_json::json;
 use worker::{console_log, Context, Date, Env, Request, Response};
 
-use crate::admission::l402_jti;
-use crate::caller::identify;
-use crate::request_facts::RequestFacts;
+use crate::objects::client_counter;
+use crate::objects::credential_counter;
+use crate::objects::metrics_sink;
+use crate::platform::body;
+use crate::platform::random;
+use crate::platform::respond;
+use crate::routes::gate::caller::identify;
+use crate::routes::gate::credential::l402_jti;
+use crate::routes::gate::facts::RequestFacts;
 use crate::stores::{self, D1Challenges};
-use crate::{body, metrics_sink, quota_do, random, respond};
 
 pub async fn handle(
     mut req: Request,
@@ -70,11 +75,11 @@ pub async fn handle(
         // One payment, one grant: the preimage also makes the macaroon a credential. Whichever
         // is used first wins at the credential's counter; the other is refused.
         let valid_until_ms = stored.expires_at_ms + u64::from(cfg.token.ttl_s) * 1_000;
-        if !quota_do::claim_payment(env, &l402_jti(token_id), valid_until_ms).await? {
+        if !credential_counter::claim_payment(env, &l402_jti(token_id), valid_until_ms).await? {
             return Err(Denial::Redeem(RedeemError::AlreadyRedeemed));
         }
     }
-    quota_do::forget_offer(env, &facts.client_key, id).await?;
+    client_counter::forget_offer(env, &facts.client_key, id).await?;
     metrics_sink::record(|d| {
         d.count("challenges_solved", "-", kind, 1);
         // From the 402 to a valid redemption: how long agents take to solve or pay.
@@ -136,7 +141,7 @@ async fn meter(env: &Env, cfg: &Config, facts: &RequestFacts, now_ms: u64) -> Re
         policy: cfg.limits.redemptions.clone(),
         cost: 1,
     };
-    let reply = quota_do::check_quota(env, &facts.client_key, vec![check], now_ms).await?;
+    let reply = client_counter::check_quota(env, &facts.client_key, vec![check], now_ms).await?;
     if reply.decision.allowed {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};
 
-use crate::challenge_store::{db, execute};
+use crate::stores::d1::{db, execute};
 
 thread_local! {
     static FAILURES: Cell<u64> = const { Cell::new(0) };

@@ -5,7 +5,7 @@ use worker::{console_error, console_log, Env};
 
 use gatehouse_core::store::ChallengeStore;
 
-use crate::challenge_store::execute;
+use crate::stores::d1::execute;
 use crate::stores::D1Challenges;
 
 const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
@@ -13,18 +13,17 @@ const CHALLENGE_GRACE_MS: u64 = 10 * 60 * 1_000;
 pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
     // Count the challenges that expired unredeemed before their rows go.
     if let Ok(expired) =
-        crate::challenge_store::expired_unredeemed(env, now_ms.saturating_sub(CHALLENGE_GRACE_MS))
-            .await
+        crate::stores::d1::expired_unredeemed(env, now_ms.saturating_sub(CHALLENGE_GRACE_MS)).await
     {
-        crate::metrics_sink::record(|d| {
+        crate::objects::metrics_sink::record(|d| {
             for (kind, n) in &expired {
                 d.count("challenges_expired", "-", kind, *n);
             }
         });
-        crate::metrics_sink::flush_now(env, now_ms).await;
+        crate::objects::metrics_sink::flush_now(env, now_ms).await;
     }
     if let Some(days) = audit_retention_days {
-        match crate::audit_log::purge(env, now_ms, days).await {
+        match crate::stores::audit::purge(env, now_ms, days).await {
             Ok(n) => console_log!("{{\"event\":\"purged\",\"audit\":{n}}}"),
             Err(e) => console_error!(
                 "{{\"event\":\"purge_failed\",\"audit\":{:?}}}",

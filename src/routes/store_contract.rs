@@ -10,8 +10,9 @@ use gatehouse_core::store::contract::run_all;
 use serde_json::json;
 use worker::{Env, Response};
 
+use crate::platform::random;
+use crate::platform::respond;
 use crate::stores::{D1Challenges, D1Revocations, DoCounters, DoUsage};
-use crate::{random, respond};
 
 pub const PATH: &str = "/__store-contract";
 

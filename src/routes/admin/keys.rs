@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{console_log, Response};
 
-use crate::{random, respond, revocation};
+use crate::platform::random;
+use crate::platform::respond;
+use crate::stores::revocation;
 
 /// Keys do not expire; a revocation is kept for this long, which is as good as for ever.
 const REVOCATION_KEPT_MS: u64 = 10 * 365 * 24 * 3_600 * 1_000;

@@ -15,8 +15,10 @@ use gatehouse_core::ratelimit::token_headers;
 use gatehouse_core::token::{self, AccessClaims, TokenRejection};
 use worker::{Context, Env};
 
-use crate::request_facts::RequestFacts;
-use crate::{quota_do, revocation, token_usage};
+use crate::objects::credential_counter;
+use crate::routes::gate::facts::RequestFacts;
+use crate::routes::gate::usage;
+use crate::stores::revocation;
 
 pub type Headers = Vec<(&'static str, String)>;
 
@@ -39,19 +41,21 @@ pub struct Credential {
 impl Credential {
     /// Whether `cost` units would fit what this isolate knows is left of the grant.
     pub fn fits(&self, cost: u32) -> bool {
-        token_usage::fits(&self.jti, cost, self.units)
+        usage::fits(&self.jti, cost, self.units)
     }
 
     /// Takes `cost` units of the grant, reporting uses to its counter in the background; `None`
     /// when they do not fit.
     pub fn spend(&self, env: &Env, ctx: &Context, cost: u32, now_ms: u64) -> Option<Admitted> {
         let expires_at_ms = self.expires_at_s * 1_000;
-        let taken = token_usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)?;
+        let taken = usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)?;
         if let Some(count) = taken.report {
             let (env, jti) = (env.clone(), self.jti.clone());
             ctx.wait_until(async move {
-                if let Ok(spent) = quota_do::spend_token(&env, &jti, count, expires_at_ms).await {
-                    token_usage::observe_total(&jti, spent.used);
+                if let Ok(spent) =
+                    credential_counter::spend_token(&env, &jti, count, expires_at_ms).await
+                {
+                    usage::observe_total(&jti, spent.used);
                 }
             });
         }
@@ -115,15 +119,15 @@ pub async fn check_l402(
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
     }
     let expires_at_ms = verified.valid_until_s * 1_000;
-    if token_usage::unseen(&jti) {
+    if usage::unseen(&jti) {
         // First use here: the counter says whether the payment was redeemed for a token already,
         // and records this use before it is admitted, so a later redemption is refused.
-        let spent = quota_do::spend_token(env, &jti, 0, expires_at_ms).await?;
+        let spent = credential_counter::spend_token(env, &jti, 0, expires_at_ms).await?;
         if spent.redeemed {
             return Err(Denial::InvalidToken(TokenRejection::Revoked));
         }
-        let _ = token_usage::try_take(&jti, 0, cfg.token.grant, expires_at_ms, now_ms);
-        token_usage::observe_total(&jti, spent.used);
+        let _ = usage::try_take(&jti, 0, cfg.token.grant, expires_at_ms, now_ms);
+        usage::observe_total(&jti, spent.used);
     }
     Ok(Some(Credential {
         jti,

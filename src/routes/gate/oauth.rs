@@ -9,8 +9,8 @@ use gatehouse_core::oauth::settings::{Mode, OAuthSettings};
 
 use worker::Env;
 
-use crate::oauth_keys::{verify_signature, KeyFailure};
-use crate::operations;
+use crate::platform::oauth_keys::{verify_signature, KeyFailure};
+use crate::stores::operations;
 
 /// The bearer token in an `Authorization` value, if that is its scheme (RFC 6750 §2.1).
 pub fn bearer(authorization: &str) -> Option<&str> {

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{console_error, Context, Delay, Env};
 
-use crate::counter_call;
+use crate::objects::call::{self, Binding};
 
 const FLUSH_MS: u64 = 5_000;
 const FLUSH_SIZE: usize = 200;
-pub const OBJECT: &str = "metrics:global";
+pub const OBJECT: &str = "global";
 
 thread_local! {
     static PENDING: RefCell<(Delta, u64)> = RefCell::new((Delta::default(), 0));
@@ -66,7 +66,7 @@ async fn ship(env: &Env, delta: Delta, now_ms: u64, controller: Option<Controlle
         now_ms,
         controller,
     };
-    match counter_call::call::<_, Value>(env, OBJECT, "/metrics/add", &add).await {
+    match call::call::<_, Value>(env, Binding::Metrics, OBJECT, "/add", &add).await {
         Ok(reply) => {
             if let Some(bits) = reply.get("difficulty").and_then(Value::as_u64) {
                 ADAPTIVE.with(|a| *a.borrow_mut() = Some(bits as u8));
@@ -110,5 +110,5 @@ pub async fn flush_now(env: &Env, now_ms: u64) {
 
 pub async fn stats(env: &Env, since_ms: u64, until_ms: u64) -> worker::Result<Value> {
     let read = ReadCall { since_ms, until_ms };
-    counter_call::call(env, OBJECT, "/metrics/read", &read).await
+    call::call(env, Binding::Metrics, OBJECT, "/read", &read).await
 }

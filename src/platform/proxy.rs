@@ -16,7 +16,7 @@ use worker::{
     console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,
 };
 
-use crate::outbound::{self, Failure};
+use crate::platform::outbound::{self, Failure};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 

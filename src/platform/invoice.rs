@@ -5,7 +5,7 @@ use gatehouse_core::config::L402Config;
 use gatehouse_core::l402::invoice::{parse_answer, request, Invoice};
 use worker::{Headers, Method, Request, RequestInit};
 
-use crate::outbound::{self, Failure};
+use crate::platform::outbound::{self, Failure};
 
 /// Invoices are on the path of a 402; a backend slower than this is treated as down.
 const BACKEND_TIMEOUT_MS: u32 = 5_000;

@@ -7,7 +7,8 @@ use gatehouse_core::denial::{Denial, Dependency, Wire};
 use gatehouse_core::oauth::challenge::metadata;
 use worker::{console_error, Response};
 
-use crate::{oauth_keys, respond};
+use crate::platform::oauth_keys;
+use crate::platform::respond;
 
 pub const RESOURCE_METADATA: &str = "/.well-known/oauth-protected-resource";
 pub const SERVER_METADATA: &str = "/.well-known/oauth-authorization-server";

@@ -1,0 +1,195 @@
+//! `GateCounter`: one Durable Object per client (named by its client key), holding its
+//! sliding-window counters (one per route and per matching limit), its recent denials and when
+//! it was first seen (`gatehouse_core::client_counter`), and the challenges it was last offered
+//! (`gatehouse_core::outstanding`). The class keeps the name it had when it also held credentials
+//! and metrics, so that a deployment upgrades to the split objects without a rename migration and
+//! every client's counters carry over.
+//!
+//! Each handler is read → core step → write with only storage operations in between. The runtime's
+//! input gate holds back every other event for this object while a storage operation is in
+//! flight, and the output gate holds the reply until the write is durable, so no two requests to
+//! one counter can interleave and no reply reports a count that could be lost.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use gatehouse_core::challenge::Offer;
+use gatehouse_core::client_counter::{step, ClientState};
+use gatehouse_core::denial::Denial;
+use gatehouse_core::outstanding::Outstanding;
+use gatehouse_core::quota::{Check, Decision, QuotaState};
+
+use serde::{Deserialize, Serialize};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use crate::objects::call::{alarm_time, call, unavailable, Binding};
+
+const COUNTERS_KEY: &str = "counters";
+const FIRST_SEEN_KEY: &str = "first_seen";
+const OUTSTANDING_KEY: &str = "outstanding";
+
+#[derive(Serialize, Deserialize)]
+struct QuotaCall {
+    checks: Vec<Check>,
+    now_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct QuotaReply {
+    pub decision: Decision,
+    /// When this client was first counted, for the legacy grace period.
+    pub first_seen_ms: u64,
+    /// Denials in the last ten minutes, for repeat-offender escalation.
+    #[serde(default)]
+    pub recent_denials: u32,
+    /// On a denial, the challenges this client was offered last (`gatehouse_core::outstanding`).
+    #[serde(default)]
+    pub outstanding: Outstanding,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OffersCall {
+    minted: Vec<Offer>,
+    now_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ForgetCall {
+    id: String,
+}
+
+#[durable_object]
+pub struct GateCounter {
+    state: State,
+    cache: RefCell<Option<ClientState>>,
+}
+
+impl DurableObject for GateCounter {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            state,
+            cache: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        match req.path().as_str() {
+            "/quota" => {
+                let call: QuotaCall = req.json().await?;
+                Response::from_json(&self.quota(call).await?)
+            }
+            "/offers" => {
+                let call: OffersCall = req.json().await?;
+                let storage = self.state.storage();
+                let mut o = storage
+                    .get::<Outstanding>(OUTSTANDING_KEY)
+                    .await?
+                    .unwrap_or_default();
+                o.prune(call.now_ms);
+                o.remember(&call.minted);
+                storage.put(OUTSTANDING_KEY, &o).await?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            "/forget" => {
+                let call: ForgetCall = req.json().await?;
+                let storage = self.state.storage();
+                if let Some(mut o) = storage.get::<Outstanding>(OUTSTANDING_KEY).await? {
+                    o.forget(&call.id);
+                    storage.put(OUTSTANDING_KEY, &o).await?;
+                }
+                Response::from_json(&serde_json::json!({}))
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        // Every admission pushes the alarm out, so firing means the counters are idle and dead.
+        self.state.storage().delete_all().await?;
+        *self.cache.borrow_mut() = None;
+        Response::empty()
+    }
+}
+
+impl GateCounter {
+    async fn load(&self) -> Result<ClientState> {
+        if let Some(c) = self.cache.borrow().clone() {
+            return Ok(c);
+        }
+        let storage = self.state.storage();
+        Ok(ClientState {
+            states: storage
+                .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)
+                .await?
+                .unwrap_or_default(),
+            first_seen_ms: storage.get::<u64>(FIRST_SEEN_KEY).await?,
+        })
+    }
+
+    /// Read → `client_counter::step` → write.
+    async fn quota(&self, call: QuotaCall) -> Result<QuotaReply> {
+        let storage = self.state.storage();
+        let current = self.load().await?;
+        let (next, stepped) = step(&current, &call.checks, call.now_ms);
+        storage.put(COUNTERS_KEY, &next.states).await?;
+        if current.first_seen_ms.is_none() {
+            storage.put(FIRST_SEEN_KEY, stepped.first_seen_ms).await?;
+        }
+        storage.set_alarm(alarm_time(stepped.alarm_at_ms)).await?;
+        *self.cache.borrow_mut() = Some(next);
+        let outstanding = if stepped.decision.allowed {
+            Outstanding::default()
+        } else {
+            storage
+                .get::<Outstanding>(OUTSTANDING_KEY)
+                .await?
+                .unwrap_or_default()
+        };
+        Ok(QuotaReply {
+            decision: stepped.decision,
+            first_seen_ms: stepped.first_seen_ms,
+            recent_denials: stepped.recent_denials,
+            outstanding,
+        })
+    }
+}
+
+/// Asks the client's counters whether the request's checks all fit.
+pub async fn check_quota(
+    env: &Env,
+    client_key: &str,
+    checks: Vec<Check>,
+    now_ms: u64,
+) -> std::result::Result<QuotaReply, Denial> {
+    let body = QuotaCall { checks, now_ms };
+    call(env, Binding::Clients, client_key, "/quota", &body)
+        .await
+        .map_err(unavailable)
+}
+
+/// Remembers the challenges just minted for this client, to offer them again.
+pub async fn remember_offers(
+    env: &Env,
+    client_key: &str,
+    minted: Vec<Offer>,
+    now_ms: u64,
+) -> std::result::Result<(), Denial> {
+    let body = OffersCall { minted, now_ms };
+    call::<_, serde_json::Value>(env, Binding::Clients, client_key, "/offers", &body)
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
+}
+
+/// Forgets a redeemed challenge, so it is not offered again.
+pub async fn forget_offer(
+    env: &Env,
+    client_key: &str,
+    id: &str,
+) -> std::result::Result<(), Denial> {
+    let body = ForgetCall { id: id.into() };
+    call::<_, serde_json::Value>(env, Binding::Clients, client_key, "/forget", &body)
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
+}

@@ -1,0 +1,50 @@
+//! `MetricsObject`: the one object that aggregates every isolate's metrics deltas
+//! (`gatehouse_core::metrics::Series`) and runs the adaptive difficulty controller
+//! (`gatehouse_core::controller`). Read → core step → write, under the input gate.
+
+use gatehouse_core::controller::Controller;
+use gatehouse_core::metrics::Series;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use crate::objects::metrics_sink::{AddCall, ReadCall};
+
+const SERIES_KEY: &str = "series";
+const CONTROLLER_KEY: &str = "controller";
+
+#[durable_object]
+pub struct MetricsObject {
+    state: State,
+}
+
+impl DurableObject for MetricsObject {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let storage = self.state.storage();
+        match req.path().as_str() {
+            "/add" => {
+                let call: AddCall = req.json().await?;
+                let mut series = storage.get::<Series>(SERIES_KEY).await?.unwrap_or_default();
+                series.add(&call.delta, call.now_ms);
+                storage.put(SERIES_KEY, &series).await?;
+                let mut controller = storage
+                    .get::<Controller>(CONTROLLER_KEY)
+                    .await?
+                    .unwrap_or_default();
+                let difficulty = call
+                    .controller
+                    .map(|c| controller.step(&c, &call.delta, call.now_ms));
+                storage.put(CONTROLLER_KEY, &controller).await?;
+                Response::from_json(&serde_json::json!({ "difficulty": difficulty }))
+            }
+            "/read" => {
+                let call: ReadCall = req.json().await?;
+                let series = storage.get::<Series>(SERIES_KEY).await?.unwrap_or_default();
+                Response::from_json(&series.stats(call.since_ms, call.until_ms))
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+}

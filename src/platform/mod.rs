@@ -1,0 +1,13 @@
+//! Glue to the Workers platform: configuration from the environment, request bodies, responses,
+//! randomness, outbound fetches, the proxy to the origin, WebCrypto, JWKS, and the Lightning
+//! backends' HTTP APIs.
+
+pub mod body;
+pub mod config;
+pub mod invoice;
+pub mod oauth_keys;
+pub mod outbound;
+pub mod proxy;
+pub mod random;
+pub mod respond;
+pub mod webcrypto;
