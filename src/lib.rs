@@ -11,7 +11,7 @@ mod stores;
 use objects::metrics_sink;
 use platform::{config, respond};
 use routes::{admin, discovery, gate, purge, redeem, store_contract};
-use stores::operations;
+use stores::runtime;
 
 use gatehouse_core::challenge::VERIFY_PATH;
 use gatehouse_core::denial::Denial;
@@ -47,7 +47,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
     let controller = cfg.adaptive.enabled.then(|| {
-        let pow = operations::cached_runtime_policy().pow(&cfg);
+        let pow = runtime::cached_runtime_policy().pow(&cfg);
         gatehouse_core::controller::ControllerCall {
             min: pow.min_bits,
             base: pow.base_bits,

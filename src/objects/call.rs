@@ -2,6 +2,7 @@
 //! given name in one of the three classes, and its JSON reply. Each object module reaches its
 //! own class through it, so no object module needs another's.
 
+use crate::platform::respond;
 use gatehouse_core::denial::{Denial, Dependency};
 use serde::{Deserialize, Serialize};
 use worker::{wasm_bindgen::JsValue, Env, Method, Request, RequestInit, Result, ScheduledTime};
@@ -54,11 +55,7 @@ pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
 
 /// A failed object call, as the client sees it: `503` with `Retry-After`.
 pub fn unavailable(e: worker::Error) -> Denial {
-    worker::console_error!(
-        "{{\"event\":\"dependency_failed\",\"dependency\":\"quota_store\",\"error\":{:?}}}",
-        e.to_string()
-    );
-    Denial::DependencyUnavailable(Dependency::QuotaStore)
+    respond::dependency_failed(Dependency::QuotaStore, e)
 }
 
 pub fn alarm_time(at_ms: u64) -> ScheduledTime {

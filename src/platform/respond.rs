@@ -1,8 +1,8 @@
 //! Turns the core's wire descriptions into runtime responses, and writes the operator's log line
 //! for each refusal (one JSON object per line, the Workers Logs convention).
 
-use gatehouse_core::denial::{Denial, Wire};
-use worker::{console_log, Headers, Response, Result};
+use gatehouse_core::denial::{Denial, Dependency, Wire};
+use worker::{console_error, console_log, Headers, Response, Result};
 
 /// Fails only if the runtime cannot construct a Response at all.
 pub fn wire(w: &Wire) -> Result<Response> {
@@ -36,4 +36,12 @@ pub fn log_denial(path: &str, d: &Denial) {
     let status = d.to_wire().status;
     let line = serde_json::json!({ "event": "denied", "path": path, "status": status, "reason": d.log_detail() });
     console_log!("{line}");
+}
+
+/// The one log line for a failed dependency, and the answer the client gets for it: `503` with
+/// `Retry-After` (never a `402` or a `429`: the client did nothing wrong).
+pub fn dependency_failed(dependency: Dependency, error: impl std::fmt::Display) -> Denial {
+    let line = serde_json::json!({ "event": "dependency_failed", "dependency": dependency.as_str(), "error": error.to_string() });
+    console_error!("{line}");
+    Denial::DependencyUnavailable(dependency)
 }

@@ -5,7 +5,7 @@
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency, Wire};
 use gatehouse_core::oauth::challenge::metadata;
-use worker::{console_error, Response};
+use worker::Response;
 
 use crate::platform::oauth_keys;
 use crate::platform::respond;
@@ -33,10 +33,10 @@ pub async fn handle(path: &str, cfg: &Config, now_ms: u64) -> Result<Response, D
         .map_err(|_| Denial::Internal)
     };
     if path == SERVER_METADATA {
-        let body = oauth_keys::metadata(o, now_ms).await.map_err(|e| {
-            console_error!("{{\"event\":\"dependency_failed\",\"dependency\":\"authorization_server\",\"error\":{:?}}}", e);
-            Denial::DependencyUnavailable(Dependency::AuthorizationServer)
-        })?;
+        // `oauth_keys` has logged the failure already.
+        let body = oauth_keys::metadata(o, now_ms)
+            .await
+            .map_err(|_| Denial::DependencyUnavailable(Dependency::AuthorizationServer))?;
         return json(serde_json::from_slice(&body).map_err(|_| Denial::Internal)?);
     }
     // Only the root document and the one for the configured resource's path exist.

@@ -9,8 +9,8 @@
 
 pub mod audit;
 pub mod d1;
-pub mod operations;
 pub mod revocation;
+pub mod runtime;
 
 use gatehouse_core::bytes::{from_hex, to_hex};
 use gatehouse_core::challenge::Puzzle;
@@ -21,19 +21,16 @@ use gatehouse_core::store::{
     ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable,
 };
 use serde::Deserialize;
-use worker::{console_error, wasm_bindgen::JsValue, Env};
+use worker::{wasm_bindgen::JsValue, Env};
 
 use crate::objects::client_counter;
 use crate::objects::credential_counter;
+use crate::platform::respond;
 use crate::stores::d1::{db, execute};
 
 /// Logs a D1 failure once, and says which dependency failed.
 pub fn unavailable(dependency: Dependency, e: impl std::fmt::Display) -> Unavailable {
-    console_error!(
-        "{{\"event\":\"dependency_failed\",\"dependency\":\"{}\",\"error\":{:?}}}",
-        dependency.as_str(),
-        e.to_string()
-    );
+    respond::dependency_failed(dependency, e);
     Unavailable(dependency.as_str().into())
 }
 

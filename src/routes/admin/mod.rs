@@ -15,8 +15,8 @@
 //! forgery riding on cached Basic credentials); and every answer, refusals included, forbids
 //! framing.
 
+pub mod handlers;
 pub mod keys;
-pub mod ops;
 
 use base64::Engine;
 use gatehouse_core::admin_guard::{self, AdminRequest};
@@ -129,7 +129,7 @@ async fn route(
     }
     let path = req.path();
     match (req.method(), path.as_str()) {
-        (Method::Get, "/admin" | "/admin/") => ops::dashboard(),
+        (Method::Get, "/admin" | "/admin/") => handlers::dashboard(),
         (Method::Post, "/admin/api/revoke") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
@@ -147,16 +147,16 @@ async fn route(
             respond::json(200, &json!({ "audit_write_failures": audit::failures() }))
                 .map_err(|_| Denial::Internal)
         }
-        (Method::Get, "/admin/api/stats") => ops::stats(&req, env, cfg, now_ms).await,
-        (Method::Get, "/admin/api/tiers") => ops::tiers(env).await,
+        (Method::Get, "/admin/api/stats") => handlers::stats(&req, env, cfg, now_ms).await,
+        (Method::Get, "/admin/api/tiers") => handlers::tiers(env).await,
         (Method::Put, "/admin/api/tiers") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            ops::set_tier(env, ctx, cfg, &raw, now_ms).await
+            handlers::set_tier(env, ctx, cfg, &raw, now_ms).await
         }
-        (Method::Get, "/admin/api/policy") => ops::policy(env, cfg, now_ms).await,
+        (Method::Get, "/admin/api/policy") => handlers::policy(env, cfg, now_ms).await,
         (Method::Put, "/admin/api/policy") => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            ops::set_policy(env, ctx, cfg, &raw, now_ms).await
+            handlers::set_policy(env, ctx, cfg, &raw, now_ms).await
         }
         (_, "/admin/api/revoke") => Err(Denial::MethodNotAllowed { allow: "POST" }),
         (_, "/admin/api/tiers" | "/admin/api/policy") => {

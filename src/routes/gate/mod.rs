@@ -38,7 +38,7 @@ use crate::objects::client_counter::{self, QuotaReply};
 use crate::objects::metrics_sink;
 use crate::platform::body;
 use crate::platform::proxy::{self, Forward};
-use crate::stores::operations;
+use crate::stores::runtime;
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
 use facts::{non_empty_header, RequestFacts};
@@ -272,7 +272,7 @@ async fn answer(
         Answer::TooManyRequests => Vec::new(),
         _ => {
             // Runtime policy (admin API) bounds the difficulty and may override the offers.
-            let runtime = operations::runtime_policy(p.env, p.now_ms).await?;
+            let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
             let kinds = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
             let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
             let (kinds, plan) = difficulty::choose(&DifficultyInputs {

@@ -10,7 +10,7 @@ use gatehouse_core::oauth::settings::{Mode, OAuthSettings};
 use worker::Env;
 
 use crate::platform::oauth_keys::{verify_signature, KeyFailure};
-use crate::stores::operations;
+use crate::stores::runtime;
 
 /// The bearer token in an `Authorization` value, if that is its scheme (RFC 6750 §2.1).
 pub fn bearer(authorization: &str) -> Option<&str> {
@@ -52,7 +52,7 @@ pub async fn authenticate(
     let mut id = check_claims(o, &parsed.claims, now_ms / 1_000).map_err(refuse)?;
     // A tier set by the operator through the admin API outranks the token's own claim.
     if let Some(client_id) = id.client_id.clone() {
-        if let Some(tier) = operations::tier_for(env, &client_id, now_ms).await? {
+        if let Some(tier) = runtime::tier_for(env, &client_id, now_ms).await? {
             if o.tiers.iter().any(|t| t.name == tier) {
                 id.tier = tier;
             }

@@ -11,12 +11,12 @@ use gatehouse_core::difficulty::PowPlan;
 use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
 use gatehouse_core::outstanding::Slot;
 use gatehouse_core::store::{ChallengeRecord, ChallengeStore};
-use serde_json::json;
-use worker::{console_error, Env};
+use worker::Env;
 
 use crate::objects::client_counter;
 use crate::platform::invoice;
 use crate::platform::random;
+use crate::platform::respond;
 use crate::routes::gate::facts::RequestFacts;
 use crate::stores::{self, D1Challenges};
 
@@ -97,10 +97,9 @@ async fn l402(
     now_ms: u64,
 ) -> Result<L402Offer, Denial> {
     let l402 = cfg.l402.as_ref().ok_or(Denial::Internal)?;
-    let invoice = invoice::create(l402, &l402.settings.service).await.map_err(|error| {
-        console_error!("{}", json!({ "event": "dependency_failed", "dependency": "invoice_backend", "error": error }));
-        Denial::DependencyUnavailable(Dependency::InvoiceBackend)
-    })?;
+    let invoice = invoice::create(l402, &l402.settings.service)
+        .await
+        .map_err(|error| respond::dependency_failed(Dependency::InvoiceBackend, error))?;
     let random = random::bytes::<48>().ok_or(Denial::Internal)?;
     let mut token_id = [0u8; 32];
     token_id.copy_from_slice(&random[..32]);

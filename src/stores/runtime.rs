@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::policy::runtime::RuntimePolicy;
 use serde::Deserialize;
-use worker::{console_error, Env};
+use worker::Env;
 
+use crate::platform::respond;
 use crate::stores::d1::{db, execute};
 
 const TTL_MS: u64 = 5_000;
@@ -25,11 +26,7 @@ thread_local! {
 }
 
 fn unavailable(e: worker::Error) -> Denial {
-    console_error!(
-        "{{\"event\":\"dependency_failed\",\"dependency\":\"operations_store\",\"error\":{:?}}}",
-        e.to_string()
-    );
-    Denial::DependencyUnavailable(Dependency::ChallengeStore)
+    respond::dependency_failed(Dependency::ChallengeStore, e)
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use worker::{Context, Env, Request, Response};
 use crate::objects::metrics_sink;
 use crate::platform::respond;
 use crate::stores::audit;
-use crate::stores::operations::{self, TierRow};
+use crate::stores::runtime::{self, TierRow};
 
 const DASHBOARD: &str = include_str!("dashboard.html");
 
@@ -57,7 +57,7 @@ pub async fn stats(
     )
     .await
     .map_err(|_| Denial::DependencyUnavailable(Dependency::QuotaStore))?;
-    let runtime = operations::runtime_policy(env, now_ms).await?;
+    let runtime = runtime::runtime_policy(env, now_ms).await?;
     body["current_difficulty"] = json!(runtime.pow(cfg).base_bits);
     body["audit"] =
         json!({ "rows_dropped": audit::dropped(), "write_failures": audit::failures() });
@@ -65,7 +65,7 @@ pub async fn stats(
 }
 
 pub async fn tiers(env: &Env) -> Result<Response, Denial> {
-    ok(&json!({ "tiers": operations::list_tiers(env).await? }))
+    ok(&json!({ "tiers": runtime::list_tiers(env).await? }))
 }
 
 pub async fn set_tier(
@@ -86,7 +86,7 @@ pub async fn set_tier(
             "tier must be one of OAUTH_TIERS, client_id 1-256 characters",
         ));
     }
-    operations::set_tier(env, &row, now_ms).await?;
+    runtime::set_tier(env, &row, now_ms).await?;
     audit_change(
         env,
         ctx,
@@ -122,7 +122,7 @@ fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
 pub async fn policy(env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
     ok(&effective(
         cfg,
-        &operations::runtime_policy(env, now_ms).await?,
+        &runtime::runtime_policy(env, now_ms).await?,
     ))
 }
 
@@ -138,11 +138,11 @@ pub async fn set_policy(
             "body must be {pow_min_bits, pow_base_bits, pow_max_bits, offers}, each optional",
         )
     })?;
-    let current = operations::runtime_policy(env, now_ms).await?;
+    let current = runtime::runtime_policy(env, now_ms).await?;
     let next = current
         .updated(&update, cfg)
         .map_err(Denial::InvalidPolicy)?;
-    operations::save_policy(env, &next, now_ms).await?;
+    runtime::save_policy(env, &next, now_ms).await?;
     audit_change(env, ctx, "admin/policy", "update", json!(update), now_ms);
     ok(&effective(cfg, &next))
 }
