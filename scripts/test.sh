@@ -24,6 +24,15 @@ fi
 step "no import cycle between a crate's modules; no core module reads config"
 python3 scripts/check_cycles.py
 
+step "no Rust source file over 400 lines"
+long=$(find src crates -name '*.rs' -not -path '*/target/*' -exec awk 'END { if (NR > 400) print NR, FILENAME }' {} \;)
+if [ -n "$long" ]; then
+  echo "$long" >&2
+  echo "split these files: the project keeps each under 400 lines" >&2
+  exit 1
+fi
+echo "ok"
+
 step "cargo test (gatehouse-core and the client kit, native)"
 cargo test -p gatehouse-core --quiet
 cargo test -p gatehouse-kit --release --quiet

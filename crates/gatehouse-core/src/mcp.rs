@@ -24,6 +24,15 @@ pub struct Call {
     pub arguments: Option<Value>,
 }
 
+/// Whether a body the gateway accepted is a JSON-RPC batch (an array), so that an in-band answer
+/// can keep the request's shape. The strict reading refused anything before the value but JSON
+/// whitespace.
+pub fn is_batch(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        == Some(&b'[')
+}
+
 /// Tools called by the body, in order.
 pub fn tool_names(calls: &[Call]) -> Vec<&str> {
     calls
@@ -87,6 +96,17 @@ pub fn take_in_band_token(body: &[u8]) -> Option<(String, Vec<u8>)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_batch_is_an_array_after_json_whitespace() {
+        assert!(super::is_batch(b" \r\n\t[{}]"));
+        assert!(!super::is_batch(b"{}"));
+        assert!(
+            !super::is_batch(b"\x0c[]"),
+            "a form feed is not JSON whitespace"
+        );
+        assert!(!super::is_batch(b""));
+    }
+
     use super::*;
 
     #[test]

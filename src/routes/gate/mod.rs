@@ -26,7 +26,8 @@ use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER, TOKEN_HEADER};
 use gatehouse_core::mcp::{
-    calls, check_headers, check_media_type, take_in_band_token, tool_names, Call, MAX_POLICY_BODY,
+    calls, check_headers, check_media_type, is_batch, take_in_band_token, tool_names, Call,
+    MAX_POLICY_BODY,
 };
 use gatehouse_core::policy::{charge, route, Route};
 use gatehouse_core::quota::{Check, Decision, Policy};
@@ -161,7 +162,7 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
         p.in_band_token = Some(token);
         raw = rest;
     }
-    p.batch = raw.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[');
+    p.batch = is_batch(&raw);
     p.calls = parsed;
     p.body = Some(raw);
     Ok(())

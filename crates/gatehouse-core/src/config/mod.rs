@@ -349,4 +349,6 @@ fn read_l402(r: &mut Reader, local_dev: bool) -> Option<L402Config> {
 }
 
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 mod tests;
