@@ -40,7 +40,7 @@ use worker::{
 
 pub use quota_do::GateCounter;
 
-pub const VERIFY_PATH: &str = "/api/verify-challenge";
+pub use gatehouse_core::challenge::VERIFY_PATH;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
