@@ -19,6 +19,14 @@ test('the JS solver meets the published vectors', async () => {
   }
 });
 
+test('the Python flow\'s rule and solver meet the published vectors', async () => {
+  const { execFile } = await import('node:child_process');
+  const vectors = join(ROOT, 'docs', 'pow-vectors.json');
+  const python = join(ROOT, '.tools', 'pyclient', 'bin', 'python');
+  const out = await new Promise((resolve, reject) => execFile(python, [join(ROOT, 'tests', 'python_kit_client.py'), 'pow-vectors', vectors], { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+  assert.equal(JSON.parse(out.trim().split('\n').at(-1)).checked, JSON.parse(readFileSync(vectors, 'utf8')).length);
+});
+
 describe('quota exhaustion and the proof-of-work challenge', () => {
   let origin, gateway;
   const toolCalls = [];

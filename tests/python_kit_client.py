@@ -3,13 +3,18 @@
 Prints one JSON line; exits non-zero on any unexpected failure.
 
 usage: python_kit_client.py vectors <bolt11-vectors.json>
+       python_kit_client.py pow-vectors <pow-vectors.json>
+       python_kit_client.py wire <wire.json>
        python_kit_client.py run <url> <requests> [--async] [--header name:value]...
                             [--lnbits <url> <admin key>] [--max-sats-per-invoice N] [--max-sats-total N]
 
-`vectors` checks the flow's BOLT 11 amount reader against the shared vectors. `run` POSTs an MCP
-initialize `requests` times through one GatehouseAuth and reports each status and every event.
+`vectors` checks the flow's BOLT 11 amount reader against the shared vectors, `pow-vectors` its
+proof-of-work rule and solver, and `wire` its names on the wire against the one list of them.
+`run` POSTs an MCP initialize `requests` times through one GatehouseAuth and reports each status
+and every event.
 """
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -17,6 +22,7 @@ import sys
 import httpx
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "clients", "python"))
+import gatehouse_auth  # noqa: E402
 from gatehouse_auth import GatehouseAuth, Refused, invoice_amount_msat  # noqa: E402
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -35,6 +41,47 @@ def vectors(path: str) -> None:
         expected = v.get("msat", v.get("error"))
         assert got == expected, f"{v['note']}: {got!r} != {expected!r}"
     print(json.dumps({"checked": len(doc["vectors"])}))
+
+
+def pow_vectors(path: str) -> None:
+    """Every vector: its digest, at least its difficulty in leading zero bits, and the smallest
+    nonce found by the flow's own solver (and by `solve`, whichever solver it picks)."""
+    with open(path) as f:
+        doc = json.load(f)
+    for v in doc:
+        digest = hashlib.sha256(f"{v['salt']}{v['nonce']}".encode()).digest()
+        assert digest.hex() == v["sha256"], v
+        assert gatehouse_auth.leading_zero_bits(digest) >= v["difficulty"], v
+        assert gatehouse_auth.solve_locally(v["salt"], v["difficulty"]) == v["nonce"], v
+        assert gatehouse_auth.solve(v["salt"], v["difficulty"]) == v["nonce"], v
+    # The rule counts bits, not hex digits: one byte 0x0f after a zero byte is 12 bits.
+    assert gatehouse_auth.leading_zero_bits(bytes([0, 0x0F, 0xFF])) == 12
+    assert gatehouse_auth.leading_zero_bits(bytes(32)) == 256
+    print(json.dumps({"checked": len(doc)}))
+
+
+def wire(path: str) -> None:
+    """The flow's names equal those of the wire file, its redemption headers its identity list."""
+    with open(path) as f:
+        names = json.load(f)
+    m = gatehouse_auth
+    pairs = {
+        "headers.access_token": (m.TOKEN_HEADER, names["headers"]["access_token"]),
+        "headers.challenge_marker": (m.MARKER_HEADER, names["headers"]["challenge_marker"]),
+        "header_values.challenge_marker": (m.MARKER_VALUE, names["header_values"]["challenge_marker"]),
+        "headers.accept_402": (m.ACCEPT_402_HEADER, names["headers"]["accept_402"]),
+        "header_values.accept_402": (m.ACCEPT_402_VALUE, names["header_values"]["accept_402"]),
+        "challenge_types.pow": (m.POW_TYPE, names["challenge_types"]["pow"]),
+        "challenge_types.l402": (m.L402_TYPE, names["challenge_types"]["l402"]),
+        "pow_algorithm": (m.POW_ALGORITHM, names["pow_algorithm"]),
+        "identity_headers": (list(m.IDENTITY_HEADERS), names["identity_headers"]),
+        "default identity_headers": (GatehouseAuth().identity_headers, frozenset(names["identity_headers"])),
+    }
+    for what, (ours, theirs) in pairs.items():
+        assert ours == theirs, f"{what}: {ours!r} != {theirs!r}"
+    assert m.TOKEN_REFUSED in names["errors"], m.TOKEN_REFUSED
+    assert names["errors"][m.TOKEN_REFUSED] == 401
+    print(json.dumps({"checked": sorted(pairs) + ["errors." + m.TOKEN_REFUSED]}))
 
 
 def lnbits_wallet(base: str, key: str):
@@ -81,7 +128,7 @@ def run(url: str, requests: int, args: list[str]) -> None:
 
     def note(response: httpx.Response) -> None:
         statuses.append(response.status_code)
-        marked.append("gatehouse-challenge" in response.headers)
+        marked.append(gatehouse_auth.MARKER_HEADER in response.headers)
 
     if use_async:
         async def go() -> None:
@@ -99,5 +146,9 @@ def run(url: str, requests: int, args: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "vectors":
         vectors(sys.argv[2])
+    elif sys.argv[1] == "pow-vectors":
+        pow_vectors(sys.argv[2])
+    elif sys.argv[1] == "wire":
+        wire(sys.argv[2])
     else:
         run(sys.argv[2], int(sys.argv[3]), sys.argv[4:])

@@ -11,16 +11,17 @@
 //   against the total before paying. A failed payment keeps its reservation: a wallet's error
 //   does not prove that nothing was sent.
 import { invoiceAmount } from './bolt11.mjs';
+import { wire } from './wire.mjs';
 
-export const CHALLENGE_MARKER = 'gatehouse-challenge';
+export const CHALLENGE_MARKER = wire.headers.challenge_marker;
 /** `Authorization` (OAuth bearer), `User-Agent`, and the rate-key header most gateways use. */
-export const DEFAULT_IDENTITY_HEADERS = ['authorization', 'user-agent', 'x-api-key'];
+export const DEFAULT_IDENTITY_HEADERS = wire.identity_headers;
 export const DEFAULT_MAX_SATS_PER_INVOICE = 10;
 export const DEFAULT_MAX_SATS_TOTAL = 100;
 /** Far more than any 402 the gateway writes; a larger body is not read. */
 const MAX_BODY_BYTES = 65_536;
 
-export const isGatewayChallenge = (response) => response.headers.get(CHALLENGE_MARKER)?.trim() === '1';
+export const isGatewayChallenge = (response) => response.headers.get(CHALLENGE_MARKER)?.trim() === wire.header_values.challenge_marker;
 
 /** The URL a fetch input addresses (a string, a URL or a Request), or null. */
 export function requestUrl(input) {

@@ -11,19 +11,23 @@
 // `Authorization` stays free for OAuth). Any other 402 goes back to the caller unanswered; the
 // rules are in `guard.mjs`. Concurrent requests share one solve. A token the gateway calls
 // invalid or expired (401 invalid_or_expired_token) is dropped and the request retried without it.
-import { solvePow } from './pow.mjs';
+import { POW_ALGORITHM, solvePow } from './pow.mjs';
 import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
+import { errorCode, wire } from './wire.mjs';
 
-export { solvePow, leadingZeroBits, digest } from './pow.mjs';
+export { solvePow, leadingZeroBits, digest, POW_ALGORITHM } from './pow.mjs';
 export { invoiceAmount } from './bolt11.mjs';
+export { wire } from './wire.mjs';
 export * from './guard.mjs';
 
-const TOKEN_HEADER = 'x-access-token';
+const TOKEN_HEADER = wire.headers.access_token;
+const TOKEN_REFUSED = errorCode('invalid_or_expired_token');
+const { pow: POW, l402: L402 } = wire.challenge_types;
 
 function withToken(init, token) {
   const headers = new Headers(init?.headers);
   // Tell the gateway this client acts on HTTP 402, so it never gets challenges in-band instead.
-  headers.set('gatehouse-accept', '402');
+  headers.set(wire.headers.accept_402, wire.header_values.accept_402);
   if (token) headers.set(TOKEN_HEADER, token);
   else headers.delete(TOKEN_HEADER);
   return { ...init, headers };
@@ -63,10 +67,10 @@ export function gatehouseFetch({
         onEvent({ type: 'ignored', reason: 'foreign_verify_url', kind });
         continue;
       }
-      if (kind === 'pow' && c.algorithm === 'sha256' && typeof c.salt === 'string' && Number.isInteger(c.difficulty)) {
+      if (kind === POW && c.algorithm === POW_ALGORITHM && typeof c.salt === 'string' && Number.isInteger(c.difficulty)) {
         return { challenge: c, verify };
       }
-      if (kind === 'l402' && wallet && typeof c.invoice === 'string') {
+      if (kind === L402 && wallet && typeof c.invoice === 'string') {
         const { msat, refused } = budget.reserve(c.invoice);
         if (!refused) return { challenge: c, verify, msat };
         onEvent({ type: 'ignored', reason: refused, kind, sats: msat === undefined ? undefined : Number(msat) / 1000 });
@@ -78,7 +82,7 @@ export function gatehouseFetch({
   async function prove({ challenge, msat }) {
     const started = Date.now();
     onEvent({ type: 'challenge', kind: challenge.type, challenge_id: challenge.challenge_id });
-    if (challenge.type === 'l402') {
+    if (challenge.type === L402) {
       const { preimage } = await wallet.payInvoice({ invoice: challenge.invoice });
       onEvent({ type: 'paid', challenge_id: challenge.challenge_id, sats: Number(msat) / 1000, ms: Date.now() - started });
       return { payment_proof: { preimage } };
@@ -123,9 +127,9 @@ export function gatehouseFetch({
     for (let round = 0; ; round++) {
       const sent = (url && tokens.get(url.origin)) ?? null;
       const response = await inner(input, withToken(init, sent));
-      if (response.status === 401 && sent) {
+      if (response.status === wire.errors[TOKEN_REFUSED] && sent) {
         const body = await jsonCapped(response.clone());
-        if (body?.error === 'invalid_or_expired_token') {
+        if (body?.error === TOKEN_REFUSED) {
           if (tokens.get(url.origin) === sent) tokens.delete(url.origin);
           onEvent({ type: 'token_dropped' });
           continue;
@@ -133,7 +137,7 @@ export function gatehouseFetch({
       }
       // A gateway whose own storage failed says when to come back; a short wait is recovery.
       if (response.status === 503 && waits < maxUnavailableWaits) {
-        const wait = Number(response.headers.get('retry-after'));
+        const wait = Number(response.headers.get(wire.headers.retry_after));
         if (wait > 0 && wait <= 10) {
           waits++;
           round--;

@@ -1,6 +1,10 @@
 // The Gatehouse proof-of-work rule: find a decimal nonce such that sha256(salt + nonce) has at
 // least `difficulty` leading zero bits. Vectors: docs/pow-vectors.json.
 import { createHash } from 'node:crypto';
+import { wire } from './wire.mjs';
+
+/** The `algorithm` a proof-of-work offer names; the one this solver answers. */
+export const POW_ALGORITHM = wire.pow_algorithm;
 
 export function leadingZeroBits(bytes) {
   let bits = 0;

@@ -30,6 +30,10 @@ What it never does (the same rules as the JS kit's `guard.mjs` and the Rust kit)
 
 A `wallet` is a callable that pays a BOLT 11 invoice and returns the preimage in hex; with the
 async client it may be a coroutine function.
+
+The names on the wire below are those of `clients/js/wire.json`, the one list the gateway and the
+JS kit read; this file stands alone, so it holds them as constants, which the e2e suite checks
+against that file (`tests/python_kit_client.py wire`, run by `tests/wire.test.mjs`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,15 @@ import httpx
 
 TOKEN_HEADER = "x-access-token"
 MARKER_HEADER = "gatehouse-challenge"
+MARKER_VALUE = "1"
+ACCEPT_402_HEADER = "gatehouse-accept"
+ACCEPT_402_VALUE = "402"
+TOKEN_REFUSED = "invalid_or_expired_token"
+POW_TYPE = "pow"
+L402_TYPE = "l402"
+POW_ALGORITHM = "sha256"
+# `Authorization` (OAuth bearer), `User-Agent`, and the rate-key header most gateways use: the
+# only headers a redemption carries, the same list as the JS kit's.
 IDENTITY_HEADERS = ("authorization", "user-agent", "x-api-key")
 DEFAULT_MAX_SATS_PER_INVOICE = 10
 DEFAULT_MAX_SATS_TOTAL = 100
@@ -71,6 +84,11 @@ def solve(salt: str, difficulty: int) -> str:
     if solver:
         out = subprocess.run([solver, "solve", salt, str(difficulty)], capture_output=True, text=True, check=True)
         return json.loads(out.stdout)["nonce"]
+    return solve_locally(salt, difficulty)
+
+
+def solve_locally(salt: str, difficulty: int) -> str:
+    """The smallest such nonce, found with hashlib alone."""
     nonce = 0
     while leading_zero_bits(hashlib.sha256(f"{salt}{nonce}".encode()).digest()) < difficulty:
         nonce += 1
@@ -227,7 +245,7 @@ class GatehouseAuth(httpx.Auth):
 
     def _prepare(self, request: httpx.Request) -> str | None:
         # This client acts on HTTP 402, so the gateway should never answer it in-band.
-        request.headers["gatehouse-accept"] = "402"
+        request.headers[ACCEPT_402_HEADER] = ACCEPT_402_VALUE
         token = self.tokens.get(_origin(request.url)) if request.url.scheme in ("http", "https") else None
         if token:
             request.headers[TOKEN_HEADER] = token
@@ -246,14 +264,14 @@ class GatehouseAuth(httpx.Auth):
                 self.on_event({"type": "ignored", "reason": "foreign_verify_url", "kind": offer.get("type")})
                 continue
             difficulty = offer.get("difficulty")
-            if (offer.get("type") == "pow" and offer.get("algorithm") == "sha256" and isinstance(offer.get("salt"), str)
+            if (offer.get("type") == POW_TYPE and offer.get("algorithm") == POW_ALGORITHM and isinstance(offer.get("salt"), str)
                     and type(difficulty) is int and 0 <= difficulty <= 64):
                 return offer, verify, 0
-            if offer.get("type") == "l402" and self.wallet and isinstance(offer.get("invoice"), str):
+            if offer.get("type") == L402_TYPE and self.wallet and isinstance(offer.get("invoice"), str):
                 try:
                     return offer, verify, self.budget.reserve(offer["invoice"])
                 except Refused as refusal:
-                    self.on_event({"type": "ignored", "reason": refusal.reason, "kind": "l402"})
+                    self.on_event({"type": "ignored", "reason": refusal.reason, "kind": L402_TYPE})
         return None
 
     def _flow(self, request: httpx.Request) -> typing.Generator[object, object, None]:
@@ -261,12 +279,12 @@ class GatehouseAuth(httpx.Auth):
         for _ in range(self.max_rounds + 1):
             sent = self._prepare(request)
             response = yield request
-            if response.status_code == 401 and sent and _json(response).get("error") == "invalid_or_expired_token":
+            if response.status_code == 401 and sent and _json(response).get("error") == TOKEN_REFUSED:
                 self.tokens.pop(_origin(request.url), None)
                 continue
             if response.status_code != 402:
                 return
-            if response.headers.get(MARKER_HEADER, "").strip() != "1":
+            if response.headers.get(MARKER_HEADER, "").strip() != MARKER_VALUE:
                 self.on_event({"type": "ignored", "reason": "unmarked_402"})
                 return
             plan = self._choose(request.url, _json(response))
@@ -274,7 +292,7 @@ class GatehouseAuth(httpx.Auth):
                 return
             offer, verify, msat = plan
             self.on_event({"type": "challenge", "kind": offer["type"], "difficulty": offer.get("difficulty")})
-            if offer["type"] == "l402":
+            if offer["type"] == L402_TYPE:
                 preimage = yield _Pay(offer["invoice"])
                 self.on_event({"type": "paid", "sats": msat / 1000})
                 proof = {"payment_proof": {"preimage": preimage}}

@@ -9,7 +9,9 @@
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::headers::{dropped_toward_client, dropped_toward_origin};
+use gatehouse_core::headers::{
+    dropped_toward_client, dropped_toward_origin, SESSION_ID_HEADER as SESSION_HEADER,
+};
 use gatehouse_core::identity::RateKey;
 use gatehouse_core::policy::Route;
 use worker::{
@@ -17,8 +19,6 @@ use worker::{
 };
 
 use crate::platform::outbound::{self, Failure};
-
-const SESSION_HEADER: &str = "mcp-session-id";
 
 pub struct Forward<'a> {
     /// Headers the gateway adds to the response (rate limits).

@@ -5,7 +5,7 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial, Dependency};
-use gatehouse_core::headers::TOKEN_HEADER;
+use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
 use gatehouse_core::quota::Check;
 use gatehouse_core::store::ChallengeStore;
 use gatehouse_core::token::{issue, Issue, Via};
@@ -125,7 +125,7 @@ pub async fn handle(
         &json!({
             "access_token": token,
             "token_type": "Gatehouse",
-            "header": TOKEN_HEADER,
+            "header": ACCESS_TOKEN_HEADER,
             "expires_in": claims.exp - claims.iat,
             "grant": claims.grant,
         }),

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { wire } from '../../clients/js/wire.mjs';
 import { signApiKey } from './keys.mjs';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -89,7 +90,7 @@ const minted = new Map();
 export async function apiKey(gateway, id, tier) {
   const memo = `${gateway.url} ${id} ${tier ?? ''}`;
   if (!minted.has(memo)) {
-    const res = await fetch(`${gateway.url}/admin/api/keys`, {
+    const res = await fetch(`${gateway.url}${wire.paths.admin_keys}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}`, 'content-type': 'application/json' },
       body: JSON.stringify(tier ? { id, tier } : { id }),

@@ -3,6 +3,9 @@
 // marked or not, whose challenges name the verify URLs a test chooses. Its own `/verify` records
 // what it was sent and, if asked, redirects elsewhere.
 import http from 'node:http';
+import { errorCode, wire } from '../../clients/js/wire.mjs';
+
+const { headers: H, header_values: V, challenge_types: TYPES } = wire;
 
 async function listen(handler) {
   const sockets = new Set();
@@ -53,16 +56,16 @@ export async function startHostile({ challenges, marked = true, redirectTo, inBa
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'from-hostile', expires_in: 60 }));
       return;
     }
-    const headers = { 'content-type': 'application/json', 'retry-after': '1' };
-    if (marked) headers['gatehouse-challenge'] = '1';
+    const headers = { 'content-type': 'application/json', [H.retry_after]: '1' };
+    if (marked) headers[H.challenge_marker] = V.challenge_marker;
     if (inBand) {
       let id = null;
       try { id = JSON.parse(hit.body).id ?? null; } catch {}
       const data = { httpStatus: 402, retry_after: 1, challenges: challenges(self) };
-      res.writeHead(200, headers).end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32042, message: 'Payment required', data } }));
+      res.writeHead(200, headers).end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: wire.jsonrpc.payment_required, message: 'Payment required', data } }));
       return;
     }
-    res.writeHead(402, headers).end(JSON.stringify({ error: 'quota_exhausted', retry_after: 1, challenges: challenges(self) }));
+    res.writeHead(402, headers).end(JSON.stringify({ error: errorCode('quota_exhausted'), retry_after: 1, challenges: challenges(self) }));
   });
   self = server.url;
   return { ...server, hits };
@@ -70,10 +73,10 @@ export async function startHostile({ challenges, marked = true, redirectTo, inBa
 
 /** A proof-of-work offer as the gateway writes it, redeemable at `verifyUrl`. */
 export const powOffer = (verifyUrl) => ({
-  type: 'pow', challenge_id: 'ab'.repeat(16), salt: 'cd'.repeat(16), difficulty: 1, algorithm: 'sha256', expires_at: 4_102_444_800, verify_url: verifyUrl,
+  type: TYPES.pow, challenge_id: 'ab'.repeat(16), salt: 'cd'.repeat(16), difficulty: 1, algorithm: wire.pow_algorithm, expires_at: 4_102_444_800, verify_url: verifyUrl,
 });
 
 /** An L402 offer as the gateway writes it; `amountSats` is what the JSON claims, not the invoice. */
 export const l402Offer = (invoice, verifyUrl, amountSats = 1) => ({
-  type: 'l402', challenge_id: 'ef'.repeat(16), macaroon: 'AgJCAAA=', invoice, payment_hash: '00'.repeat(32), amount_sats: amountSats, expires_at: 4_102_444_800, verify_url: verifyUrl,
+  type: TYPES.l402, challenge_id: 'ef'.repeat(16), macaroon: 'AgJCAAA=', invoice, payment_hash: '00'.repeat(32), amount_sats: amountSats, expires_at: 4_102_444_800, verify_url: verifyUrl,
 });

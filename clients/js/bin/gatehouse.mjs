@@ -17,9 +17,10 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { DEFAULT_IDENTITY_HEADERS, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor } from '../index.mjs';
+import { DEFAULT_IDENTITY_HEADERS, POW_ALGORITHM, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor, wire } from '../index.mjs';
 
-const IN_BAND = -32042;
+const IN_BAND = wire.jsonrpc.payment_required;
+const TOKEN_KEY = wire.meta.access_token; // where a token goes back in `params._meta`
 
 const USAGE = 'usage: gatehouse connect <url> [--header name:value]... [--no-declare-402] [--max-sats-per-invoice N] [--max-sats-total N] [--identity-header name]...';
 
@@ -82,7 +83,7 @@ function oauthProvider() {
 
 /** Solves an in-band challenge the gateway sent and returns the token it buys. */
 async function redeemInBand({ challenges, url }, headers) {
-  const pow = (Array.isArray(challenges) ? challenges : []).find((c) => c?.type === 'pow' && c.algorithm === 'sha256' && verifyUrlFor(url, c.verify_url));
+  const pow = (Array.isArray(challenges) ? challenges : []).find((c) => c?.type === wire.challenge_types.pow && c.algorithm === POW_ALGORITHM && verifyUrlFor(url, c.verify_url));
   if (!pow) throw new Error('in-band challenge without a proof of work to answer on the gateway\'s origin');
   const nonce = await solvePow(pow.salt, pow.difficulty);
   const body = await redeem(fetch, verifyUrlFor(url, pow.verify_url), headers, { challenge_id: pow.challenge_id, solution: { nonce } });
@@ -97,7 +98,7 @@ async function redeemInBand({ challenges, url }, headers) {
 function inBandFetch(offers) {
   return async (input, init) => {
     const headers = new Headers(init?.headers);
-    headers.delete('gatehouse-accept');
+    headers.delete(wire.headers.accept_402);
     const response = await fetch(input, { ...init, headers });
     if (isGatewayChallenge(response)) {
       const body = await jsonCapped(response.clone());
@@ -127,7 +128,7 @@ async function main() {
   local.onmessage = (message) => {
     if (message.method && message.id !== undefined) pending.set(message.id, message);
     if (token && message.method && message.params !== undefined) {
-      message = { ...message, params: { ...message.params, _meta: { ...message.params._meta, 'gatehouse/access_token': token } } };
+      message = { ...message, params: { ...message.params, _meta: { ...message.params._meta, [TOKEN_KEY]: token } } };
     }
     forward(message);
   };
@@ -138,7 +139,7 @@ async function main() {
     if (message.error?.code === IN_BAND && offer && original && !original.__retried) {
       try {
         token = await redeemInBand(offer, identityHeaders(identity, headers));
-        const params = { ...(original.params ?? {}), _meta: { ...(original.params?._meta ?? {}), 'gatehouse/access_token': token } };
+        const params = { ...(original.params ?? {}), _meta: { ...(original.params?._meta ?? {}), [TOKEN_KEY]: token } };
         forward({ ...original, params, __retried: undefined });
         pending.set(message.id, { ...original, __retried: true });
         return;

@@ -17,6 +17,9 @@ use crate::jwt::{self, JwtError};
 use crate::keys::KeyRing;
 
 pub const PREFIX: &str = "gk_";
+/// Where the admin API mints keys and revokes them (`POST`, behind the admin secret).
+pub const ADMIN_KEYS_PATH: &str = "/admin/api/keys";
+pub const ADMIN_KEYS_REVOKE_PATH: &str = "/admin/api/keys/revoke";
 const TYP: &str = "gatehouse/api-key";
 /// Ids and tier names are short printable words; anything else is refused at minting.
 pub const MAX_ID_LEN: usize = 64;

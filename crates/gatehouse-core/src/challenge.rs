@@ -13,7 +13,14 @@ use sha2::{Digest, Sha256};
 use crate::bytes::{ct_eq, from_hex, to_hex};
 use crate::pow;
 
-/// Where a challenge is redeemed, on the gateway's own origin.
+/// The `type` of each kind of offer in a 402 body's `challenges`.
+pub const POW_TYPE: &str = "pow";
+pub const L402_TYPE: &str = "l402";
+/// The `WWW-Authenticate` scheme of each (docs/PROTOCOL.md §1, §2).
+pub const POW_SCHEME: &str = "PoW";
+pub const L402_SCHEME: &str = "L402";
+
+/// Where a proof is redeemed for an access token (`POST`).
 pub const VERIFY_PATH: &str = "/api/verify-challenge";
 
 pub const ID_BYTES: usize = 16;

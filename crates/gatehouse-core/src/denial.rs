@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::api_key::KeyRejection;
 use crate::challenge::{Offer, RedeemError};
+use crate::headers::{RETRY_AFTER_HEADER, WWW_AUTHENTICATE_HEADER};
 use crate::l402::credential::L402Rejection;
 use crate::mcp::{BodyRejection, MAX_POLICY_BODY};
 use crate::quota::{Decision, Policy};
@@ -40,6 +41,16 @@ impl Dependency {
         }
     }
 }
+
+/// JSON-RPC error codes of the gateway's own answers: quota exhaustion told in-band, and
+/// `Mcp-Method`/`Mcp-Name` that disagree with the body (MCP 2026-07-28; docs/PROTOCOL.md §4).
+pub const RPC_PAYMENT_REQUIRED: i64 = -32042;
+pub const RPC_HEADER_MISMATCH: i64 = -32020;
+/// A session id not issued to this caller (MCP Streamable HTTP).
+pub const RPC_SESSION_NOT_FOUND: i64 = -32001;
+/// JSON-RPC 2.0 §5.1.
+pub const RPC_PARSE_ERROR: i64 = -32700;
+pub const RPC_INVALID_REQUEST: i64 = -32600;
 
 /// Seconds a client should wait after a dependency failure: long enough not to hammer it.
 pub const DEPENDENCY_RETRY_AFTER_S: u32 = 2;
@@ -133,13 +144,17 @@ impl Denial {
                 400,
                 rpc_error(
                     id.clone(),
-                    -32020,
+                    RPC_HEADER_MISMATCH,
                     "Mcp-Method or Mcp-Name does not match the request body",
                 ),
                 vec![],
             ),
             Self::Body(r) => body_rejection(*r),
-            Self::SessionNotFound => (404, rpc_error(None, -32001, "Session not found"), vec![]),
+            Self::SessionNotFound => (
+                404,
+                rpc_error(None, RPC_SESSION_NOT_FOUND, "Session not found"),
+                vec![],
+            ),
             Self::OAuthUnauthorized {
                 www_authenticate,
                 reason,
@@ -149,7 +164,7 @@ impl Denial {
                     Some(_) => error("invalid_token", "the access token is invalid or expired"),
                     None => error("unauthorized", "an OAuth access token is required"),
                 },
-                vec![("www-authenticate", www_authenticate.clone())],
+                vec![(WWW_AUTHENTICATE_HEADER, www_authenticate.clone())],
             ),
             Self::InsufficientScope { www_authenticate } => (
                 403,
@@ -157,7 +172,7 @@ impl Denial {
                     "insufficient_scope",
                     "the access token lacks a scope this call needs",
                 ),
-                vec![("www-authenticate", www_authenticate.clone())],
+                vec![(WWW_AUTHENTICATE_HEADER, www_authenticate.clone())],
             ),
             Self::InvalidL402(reason) => (
                 401,
@@ -191,7 +206,7 @@ impl Denial {
                     "temporarily_unavailable",
                     "a gateway dependency failed; retry shortly",
                 ),
-                vec![("retry-after", DEPENDENCY_RETRY_AFTER_S.to_string())],
+                vec![(RETRY_AFTER_HEADER, DEPENDENCY_RETRY_AFTER_S.to_string())],
             ),
             Self::Misconfigured => (
                 503,
@@ -224,7 +239,7 @@ impl Denial {
                     "a valid admin bearer secret is required",
                 ),
                 vec![(
-                    "www-authenticate",
+                    WWW_AUTHENTICATE_HEADER,
                     "Basic realm=\"gatehouse-admin\", Bearer realm=\"gatehouse-admin\"".to_string(),
                 )],
             ),
@@ -275,7 +290,7 @@ impl Denial {
                 413,
                 rpc_error(
                     None,
-                    -32600,
+                    RPC_INVALID_REQUEST,
                     &format!("a request body may hold at most {limit} calls"),
                 ),
                 vec![],
@@ -330,7 +345,7 @@ fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>)
     let (status, code, message) = match r {
         BodyRejection::UnsupportedMediaType => (
             415,
-            -32600,
+            RPC_INVALID_REQUEST,
             "Unsupported Media Type: the body must be application/json in UTF-8",
         ),
         // As `PayloadTooLarge`: the shell's capped read usually refuses first.
@@ -338,8 +353,8 @@ fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>)
             let message = format!("the body exceeds {MAX_POLICY_BODY} bytes");
             return (413, error("payload_too_large", &message), vec![]);
         }
-        BodyRejection::Json(_) => (400, -32700, "Parse error"),
-        BodyRejection::Rpc(_) => (400, -32600, "Invalid Request"),
+        BodyRejection::Json(_) => (400, RPC_PARSE_ERROR, "Parse error"),
+        BodyRejection::Rpc(_) => (400, RPC_INVALID_REQUEST, "Invalid Request"),
     };
     let mut body = rpc_error(None, code, message);
     body["error"]["data"] = json!({ "reason": r.as_str() });

@@ -8,6 +8,7 @@
 //! - Everyone else gets the `402`.
 
 use crate::denial::Answer;
+use crate::headers::ACCEPT_402_VALUE;
 use crate::mcp::Call;
 use crate::policy::charge::LIMIT_PREFIX;
 use crate::policy::Route;
@@ -39,7 +40,7 @@ pub fn answer(route: &Route, f: &ExhaustionFacts) -> Answer {
     }
     let accepts_402 = f
         .accepts
-        .is_some_and(|v| v.split(',').any(|p| p.trim() == "402"));
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == ACCEPT_402_VALUE));
     let ids: Vec<_> = f.calls.iter().filter_map(|c| c.id.clone()).collect();
     if route.in_band && !accepts_402 && !ids.is_empty() {
         return Answer::InBand {

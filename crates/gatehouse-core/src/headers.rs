@@ -10,6 +10,9 @@
 //! `Gatehouse-Challenge` marks the gateway's own challenges (docs/PROTOCOL.md §1): the client kit
 //! answers only challenges that carry it, so the gateway strips it from every origin response.
 //! An origin's own 402 still reaches the client, unmarked.
+//!
+//! Every public name here is also in `clients/js/wire.json`, the list the clients read
+//! (docs/PROTOCOL.md §7); this crate's `tests/wire.rs` holds the two equal.
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -23,13 +26,14 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Where a client presents the access token a solved challenge bought (docs/PROTOCOL.md §1).
-pub const TOKEN_HEADER: &str = "x-access-token";
-
-const GATEWAY_CREDENTIALS: &[&str] = &["authorization", TOKEN_HEADER];
+/// Where a client sends the access token a redemption bought (docs/PROTOCOL.md §1).
+pub const ACCESS_TOKEN_HEADER: &str = "x-access-token";
+const GATEWAY_CREDENTIALS: &[&str] = &["authorization", ACCESS_TOKEN_HEADER];
 
 /// Headers addressed to the gateway itself: a client declaring that it handles HTTP 402.
 pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";
+/// The `Gatehouse-Accept` value (one of a comma-separated list) that declares it.
+pub const ACCEPT_402_VALUE: &str = "402";
 /// A client's time budget for a challenge, in seconds (`gatehouse_core::difficulty`).
 pub const TIME_BUDGET_HEADER: &str = "gatehouse-time-budget";
 const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER, TIME_BUDGET_HEADER];
@@ -37,6 +41,21 @@ const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER, TIME_BUDGET_HEADER];
 /// Set on the gateway's 402 and in-band challenge answers, and only on them: an origin cannot set
 /// it, so a client can tell a challenge the gateway issued from one an origin forged.
 pub const CHALLENGE_MARKER_HEADER: &str = "gatehouse-challenge";
+/// The marker's one value.
+pub const CHALLENGE_MARKER_VALUE: &str = "1";
+
+/// MCP Streamable HTTP's session and routing fields (docs/PROTOCOL.md §4).
+pub const SESSION_ID_HEADER: &str = "mcp-session-id";
+pub const MCP_METHOD_HEADER: &str = "mcp-method";
+pub const MCP_NAME_HEADER: &str = "mcp-name";
+
+/// The rate-limit fields (draft-ietf-httpapi-ratelimit-headers, docs/PROTOCOL.md §5).
+pub const RATELIMIT_HEADER: &str = "ratelimit";
+pub const RATELIMIT_POLICY_HEADER: &str = "ratelimit-policy";
+/// RFC 9110 §10.2.3.
+pub const RETRY_AFTER_HEADER: &str = "retry-after";
+/// RFC 9110 §11.6.1: one field per challenge offered.
+pub const WWW_AUTHENTICATE_HEADER: &str = "www-authenticate";
 
 const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
 
@@ -68,8 +87,8 @@ pub fn dropped_toward_origin(connection: Option<&str>) -> Vec<String> {
 /// rate-limit fields replace any the origin sent, so the client sees one consistent story.
 pub fn dropped_toward_client(connection: Option<&str>) -> Vec<String> {
     let fixed = HOP_BY_HOP.iter().chain(SET_BY_RUNTIME).chain(&[
-        "ratelimit",
-        "ratelimit-policy",
+        RATELIMIT_HEADER,
+        RATELIMIT_POLICY_HEADER,
         CHALLENGE_MARKER_HEADER,
     ]);
     fixed

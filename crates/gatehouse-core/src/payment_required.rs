@@ -6,10 +6,14 @@
 
 use serde_json::{json, Value};
 
-use crate::challenge::{L402Offer, Offer, PowChallenge};
+use crate::challenge::{
+    L402Offer, Offer, PowChallenge, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
+};
 use crate::difficulty::{estimated_cpu_seconds, REFERENCE_HASH_RATE};
-use crate::headers::CHALLENGE_MARKER_HEADER;
-use crate::pow::estimated_hashes;
+use crate::headers::{
+    CHALLENGE_MARKER_HEADER, CHALLENGE_MARKER_VALUE, RETRY_AFTER_HEADER, WWW_AUTHENTICATE_HEADER,
+};
+use crate::pow::{estimated_hashes, ALGORITHM};
 use crate::quota::{Decision, Policy};
 use crate::ratelimit::quota_headers;
 
@@ -29,9 +33,9 @@ pub fn payment_required(
 ) -> (Value, Vec<(&'static str, String)>) {
     let retry_after = decision.retry_after_s.unwrap_or(1);
     let mut headers = quota_headers(policy, decision);
-    headers.push((CHALLENGE_MARKER_HEADER, "1".into()));
+    headers.push((CHALLENGE_MARKER_HEADER, CHALLENGE_MARKER_VALUE.into()));
     if decision.retry_after_s.is_none() {
-        headers.push(("retry-after", retry_after.to_string()));
+        headers.push((RETRY_AFTER_HEADER, retry_after.to_string()));
     }
     let mut challenges = Vec::with_capacity(offers.len());
     for offer in offers {
@@ -39,7 +43,7 @@ pub fn payment_required(
             Offer::Pow(pow) => pow_offer(pow, verify_url),
             Offer::L402(l402) => l402_offer(l402, verify_url),
         };
-        headers.push(("www-authenticate", line));
+        headers.push((WWW_AUTHENTICATE_HEADER, line));
         challenges.push(body);
     }
     let first = challenges.first().cloned().unwrap_or(Value::Null);
@@ -60,18 +64,18 @@ pub fn payment_required(
 
 fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
     let line = format!(
-        "PoW challenge_id=\"{}\", salt=\"{}\", difficulty={}, algorithm=\"sha256\", expires=\"{}\"",
+        "{POW_SCHEME} challenge_id=\"{}\", salt=\"{}\", difficulty={}, algorithm=\"{ALGORITHM}\", expires=\"{}\"",
         pow.id,
         pow.salt,
         pow.difficulty,
         pow.expires_at_s()
     );
     let mut body = json!({
-        "type": "pow",
+        "type": POW_TYPE,
         "challenge_id": pow.id,
         "salt": pow.salt,
         "difficulty": pow.difficulty,
-        "algorithm": "sha256",
+        "algorithm": ALGORITHM,
         "expires_at": pow.expires_at_s(),
         "estimated_hashes": estimated_hashes(pow.difficulty),
         "estimated_cpu_seconds": (estimated_cpu_seconds(pow.difficulty) * 1e6).round() / 1e6,
@@ -88,11 +92,11 @@ fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
 fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
     // The form the common L402 clients all parse (docs/PROTOCOL.md §2): macaroon first, quoted.
     let line = format!(
-        "L402 macaroon=\"{}\", invoice=\"{}\"",
+        "{L402_SCHEME} macaroon=\"{}\", invoice=\"{}\"",
         offer.macaroon, offer.invoice
     );
     let body = json!({
-        "type": "l402",
+        "type": L402_TYPE,
         "challenge_id": offer.challenge_id,
         "macaroon": offer.macaroon,
         "invoice": offer.invoice,

@@ -7,6 +7,9 @@
 
 use sha2::{Digest, Sha256};
 
+/// The `algorithm` a proof-of-work offer names: the only one.
+pub const ALGORITHM: &str = "sha256";
+
 /// Nonces are decimal `u64`: at most 20 digits. Anything longer is refused unhashed.
 pub const MAX_NONCE_LEN: usize = 20;
 

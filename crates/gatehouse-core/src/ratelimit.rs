@@ -2,6 +2,7 @@
 //! `"minute";q=60;w=60` for each policy window, and `"minute";r=0;t=17` for the window closest to
 //! its limit. `Retry-After` (RFC 9110 §10.2.3) goes out only on denials, never earlier than `t`.
 
+use crate::headers::{RATELIMIT_HEADER, RATELIMIT_POLICY_HEADER, RETRY_AFTER_HEADER};
 use crate::quota::{Decision, Policy};
 
 pub fn policy_header(policy: &Policy) -> String {
@@ -28,11 +29,11 @@ pub fn token_headers(
 ) -> [(&'static str, String); 2] {
     [
         (
-            "ratelimit-policy",
+            RATELIMIT_POLICY_HEADER,
             format!("\"token\";q={grant};w={lifetime_s}"),
         ),
         (
-            "ratelimit",
+            RATELIMIT_HEADER,
             format!(
                 "\"token\";r={};t={seconds_left}",
                 grant.saturating_sub(used)
@@ -42,12 +43,12 @@ pub fn token_headers(
 }
 
 pub fn quota_headers(policy: &Policy, decision: &Decision) -> Vec<(&'static str, String)> {
-    let mut out = vec![("ratelimit-policy", policy_header(policy))];
+    let mut out = vec![(RATELIMIT_POLICY_HEADER, policy_header(policy))];
     if let Some(rl) = ratelimit_header(decision) {
-        out.push(("ratelimit", rl));
+        out.push((RATELIMIT_HEADER, rl));
     }
     if let Some(retry) = decision.retry_after_s {
-        out.push(("retry-after", retry.to_string()));
+        out.push((RETRY_AFTER_HEADER, retry.to_string()));
     }
     out
 }

@@ -117,13 +117,17 @@ impl Wallet {
     }
 }
 
+/// The scheme of an L402 challenge and credential (docs/PROTOCOL.md §2); `LSAT` is its old name.
+pub const L402_SCHEME: &str = "L402";
+const LSAT_SCHEME: &str = "LSAT";
+
 /// The `macaroon` and `invoice` of an `L402`/`LSAT` challenge (`WWW-Authenticate` value; other
 /// challenges after it, comma-joined, are ignored).
 pub fn parse_challenge(header: &str) -> Option<(String, String)> {
-    let rest = header
-        .trim()
-        .strip_prefix("L402 ")
-        .or_else(|| header.trim().strip_prefix("LSAT "))?;
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if scheme != L402_SCHEME && scheme != LSAT_SCHEME {
+        return None;
+    }
     let field = |name: &str| {
         let start = rest.find(&format!("{name}=\""))? + name.len() + 2;
         let end = rest[start..].find('"')? + start;
@@ -141,7 +145,7 @@ pub fn l402_authorization(
 ) -> Result<String, String> {
     let (macaroon, invoice) = parse_challenge(challenge).ok_or("not an L402 challenge")?;
     let preimage = wallet.pay(&invoice, budget)?;
-    Ok(format!("L402 {macaroon}:{preimage}"))
+    Ok(format!("{L402_SCHEME} {macaroon}:{preimage}"))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod keys;
 
 use base64::Engine;
 use gatehouse_core::admin_guard::{self, AdminRequest};
+use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
 use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
@@ -134,11 +135,11 @@ async fn route(
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             revoke(env, cfg, &raw, now_ms).await
         }
-        (Method::Post, "/admin/api/keys") => {
+        (Method::Post, ADMIN_KEYS_PATH) => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             keys::mint(cfg, &raw, now_ms)
         }
-        (Method::Post, "/admin/api/keys/revoke") => {
+        (Method::Post, ADMIN_KEYS_REVOKE_PATH) => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
             keys::revoke(env, &raw, now_ms).await
         }

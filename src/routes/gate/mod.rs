@@ -24,7 +24,7 @@ use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
-use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER, TOKEN_HEADER};
+use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::mcp::{
     calls, check_headers, check_media_type, is_batch, take_in_band_token, tool_names, Call,
     MAX_POLICY_BODY,
@@ -182,7 +182,7 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
 /// grant with less left falls through to the quota, like no credential at all.
 async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitted>, Denial> {
     let cost = charge::cost(p.route, &p.calls);
-    let header_token = non_empty_header(req, TOKEN_HEADER);
+    let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
     let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
     let credential = if let Some(token) = header_token.or(in_band) {
         let (credential, claims) =

@@ -3,8 +3,9 @@
 
 use serde_json::{json, Value};
 
+use super::RPC_PAYMENT_REQUIRED;
 use crate::challenge::Offer;
-use crate::headers::CHALLENGE_MARKER_HEADER;
+use crate::headers::{CHALLENGE_MARKER_HEADER, WWW_AUTHENTICATE_HEADER};
 use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
 
@@ -34,7 +35,7 @@ pub(super) fn exhausted(
             // No challenge in a 429, so nothing for the marker to vouch for.
             let headers = headers
                 .into_iter()
-                .filter(|(k, _)| *k != "www-authenticate" && *k != CHALLENGE_MARKER_HEADER)
+                .filter(|(k, _)| *k != WWW_AUTHENTICATE_HEADER && *k != CHALLENGE_MARKER_HEADER)
                 .collect();
             let retry_after = body["retry_after"].clone();
             (
@@ -46,7 +47,7 @@ pub(super) fn exhausted(
         Answer::InBand { ids, batch } => {
             let headers = headers
                 .into_iter()
-                .filter(|(k, _)| *k != "www-authenticate")
+                .filter(|(k, _)| *k != WWW_AUTHENTICATE_HEADER)
                 .collect();
             let data = json!({
                 "httpStatus": 402,
@@ -56,7 +57,7 @@ pub(super) fn exhausted(
             });
             let errors: Vec<Value> = ids
                 .iter()
-                .map(|id| json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32042, "message": "Payment required", "data": data } }))
+                .map(|id| json!({ "jsonrpc": "2.0", "id": id, "error": { "code": RPC_PAYMENT_REQUIRED, "message": "Payment required", "data": data } }))
                 .collect();
             let body = match (batch, errors.len()) {
                 (false, 1) => errors.into_iter().next().unwrap_or(Value::Null),

@@ -9,7 +9,7 @@
 //! caveat)` per caveat, where `derive(k) = HMAC-SHA256("macaroons-key-generator", k)` as in
 //! libmacaroons, go-macaroon and pymacaroons.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::bytes::ct_eq;

@@ -1,0 +1,386 @@
+//! The core's names on the wire against `clients/js/wire.json`, the one list the clients read
+//! (docs/PROTOCOL.md §7). Both directions are held: every header, code and status the core emits
+//! is in the file, and every entry of the file is something the core defines or emits, so the
+//! file can neither miss a name nor keep a stale one.
+//!
+//! Every `Denial` variant is built here at least once (`variant` is an exhaustive match, so a new
+//! variant does not compile until it is counted, and the count fails until it is built).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gatehouse_core::api_key::{KeyRejection, ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
+use gatehouse_core::challenge::{
+    L402Offer, Offer, PowChallenge, RedeemError, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
+    VERIFY_PATH,
+};
+use gatehouse_core::denial::{
+    Answer, Denial, Dependency, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR,
+    RPC_PAYMENT_REQUIRED, RPC_SESSION_NOT_FOUND,
+};
+use gatehouse_core::headers::{self, *};
+use gatehouse_core::json_strict::JsonRejection;
+use gatehouse_core::l402::credential::L402Rejection;
+use gatehouse_core::mcp::{BodyRejection, RpcRejection, IN_BAND_TOKEN_KEY};
+use gatehouse_core::pow;
+use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
+use gatehouse_core::token::TokenRejection;
+use serde_json::{json, Value};
+
+const WIRE: &str = include_str!("../../../clients/js/wire.json");
+
+/// Standard fields an answer may carry that are no name of the gateway's own.
+const GENERIC_HEADERS: &[&str] = &["content-type", "cache-control", "allow", "accept"];
+
+fn wire() -> Value {
+    serde_json::from_str(WIRE).expect("wire.json is JSON")
+}
+
+/// A flat object of the file as name → value.
+fn section(name: &str) -> BTreeMap<String, Value> {
+    let file = wire();
+    let object = file[name].as_object().unwrap_or_else(|| panic!("{name}"));
+    object.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Asserts that a section of the file is exactly `expected`, entry for entry.
+fn section_is(name: &str, expected: &[(&str, Value)]) {
+    let expected: BTreeMap<String, Value> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    assert_eq!(section(name), expected, "wire.json `{name}`");
+}
+
+#[test]
+fn header_names_and_values_are_the_files() {
+    section_is(
+        "headers",
+        &[
+            ("access_token", json!(ACCESS_TOKEN_HEADER)),
+            ("accept_402", json!(ACCEPT_402_HEADER)),
+            ("time_budget", json!(TIME_BUDGET_HEADER)),
+            ("challenge_marker", json!(CHALLENGE_MARKER_HEADER)),
+            ("session_id", json!(SESSION_ID_HEADER)),
+            ("mcp_method", json!(MCP_METHOD_HEADER)),
+            ("mcp_name", json!(MCP_NAME_HEADER)),
+            ("ratelimit", json!(RATELIMIT_HEADER)),
+            ("ratelimit_policy", json!(RATELIMIT_POLICY_HEADER)),
+            ("retry_after", json!(RETRY_AFTER_HEADER)),
+            ("www_authenticate", json!(WWW_AUTHENTICATE_HEADER)),
+            ("authorization", json!("authorization")),
+        ],
+    );
+    section_is(
+        "header_values",
+        &[
+            ("accept_402", json!(ACCEPT_402_VALUE)),
+            ("challenge_marker", json!(CHALLENGE_MARKER_VALUE)),
+        ],
+    );
+    // The client's credentials for the gateway, and what it says only to the gateway, stop there.
+    let names = section("headers");
+    for key in ["authorization", "access_token", "accept_402", "time_budget"] {
+        let name = names[key].as_str().unwrap();
+        assert!(!headers::forward_to_origin(name, None), "{name}");
+    }
+    for key in ["session_id", "mcp_method", "mcp_name"] {
+        let name = names[key].as_str().unwrap();
+        assert!(headers::forward_to_origin(name, None), "{name}");
+    }
+}
+
+#[test]
+fn paths_meta_key_challenge_names_and_json_rpc_codes_are_the_files() {
+    section_is(
+        "paths",
+        &[
+            ("verify_challenge", json!(VERIFY_PATH)),
+            ("admin_keys", json!(ADMIN_KEYS_PATH)),
+            ("admin_keys_revoke", json!(ADMIN_KEYS_REVOKE_PATH)),
+        ],
+    );
+    section_is("meta", &[("access_token", json!(IN_BAND_TOKEN_KEY))]);
+    section_is(
+        "challenge_types",
+        &[("pow", json!(POW_TYPE)), ("l402", json!(L402_TYPE))],
+    );
+    section_is(
+        "schemes",
+        &[("pow", json!(POW_SCHEME)), ("l402", json!(L402_SCHEME))],
+    );
+    assert_eq!(wire()["pow_algorithm"], json!(pow::ALGORITHM));
+    section_is(
+        "jsonrpc",
+        &[
+            ("payment_required", json!(RPC_PAYMENT_REQUIRED)),
+            ("header_mismatch", json!(RPC_HEADER_MISMATCH)),
+            ("session_not_found", json!(RPC_SESSION_NOT_FOUND)),
+            ("parse_error", json!(RPC_PARSE_ERROR)),
+            ("invalid_request", json!(RPC_INVALID_REQUEST)),
+        ],
+    );
+}
+
+/// Each variant's number; exhaustive, so a new variant must be counted here.
+fn variant(d: &Denial) -> usize {
+    match d {
+        Denial::QuotaExhausted { .. } => 0,
+        Denial::McpHeaderMismatch { .. } => 1,
+        Denial::Body(_) => 2,
+        Denial::SessionNotFound => 3,
+        Denial::InvalidToken(_) => 4,
+        Denial::InvalidL402(_) => 5,
+        Denial::OAuthUnauthorized { .. } => 6,
+        Denial::InsufficientScope { .. } => 7,
+        Denial::Redeem(_) => 8,
+        Denial::PayloadTooLarge { .. } => 9,
+        Denial::DependencyUnavailable(_) => 10,
+        Denial::Misconfigured => 11,
+        Denial::OriginUnreachable => 12,
+        Denial::OriginTimeout => 13,
+        Denial::NotFound => 14,
+        Denial::MethodNotAllowed { .. } => 15,
+        Denial::AdminUnauthorized => 16,
+        Denial::AdminDisabled => 17,
+        Denial::UnsupportedMediaType { .. } => 18,
+        Denial::CrossOrigin { .. } => 19,
+        Denial::InvalidRequest(_) => 20,
+        Denial::TokenScope => 21,
+        Denial::InvalidApiKey(_) => 22,
+        Denial::TooManyCalls { .. } => 23,
+        Denial::InvalidPolicy(_) => 24,
+        Denial::Internal => 25,
+    }
+}
+const VARIANTS: usize = 26;
+
+fn exhausted(answer: Answer) -> Denial {
+    let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
+    let (state, _) = decide(&policy, &QuotaState::default(), 1, 0);
+    let (_, decision) = decide(&policy, &state, 1, 44_000);
+    let l402 = L402Offer {
+        challenge_id: "ef".repeat(16),
+        macaroon: "AgJCAAA=".into(),
+        invoice: "lnbcrt10n1x".into(),
+        payment_hash: "00".repeat(32),
+        amount_sats: 1,
+        expires_at_ms: 104_000,
+    };
+    Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers: vec![
+            Offer::L402(l402),
+            Offer::Pow(PowChallenge::new(&[7u8; 32], 14, 44_000, 60)),
+        ],
+        verify_url: format!("https://gw.example{VERIFY_PATH}"),
+        answer,
+    }
+}
+
+/// At least one of every variant, and every variant of the errors they carry whose mapping
+/// differs (redemption failures, body rejections, dependencies, the quota answers).
+fn every_denial() -> Vec<Denial> {
+    let mut all = vec![
+        exhausted(Answer::PaymentRequired),
+        exhausted(Answer::TooManyRequests),
+        exhausted(Answer::InBand {
+            ids: vec![json!(1)],
+            batch: false,
+        }),
+        exhausted(Answer::InBand {
+            ids: vec![json!(1), json!("two")],
+            batch: true,
+        }),
+        Denial::McpHeaderMismatch { id: Some(json!(3)) },
+        Denial::Body(BodyRejection::UnsupportedMediaType),
+        Denial::Body(BodyRejection::TooLarge),
+        Denial::Body(BodyRejection::Json(JsonRejection::Syntax)),
+        Denial::Body(BodyRejection::Rpc(RpcRejection::Version)),
+        Denial::SessionNotFound,
+        Denial::InvalidToken(TokenRejection::Expired),
+        Denial::InvalidL402(L402Rejection::WrongPreimage),
+        Denial::OAuthUnauthorized {
+            www_authenticate: "Bearer resource_metadata=\"x\"".into(),
+            reason: None,
+        },
+        Denial::OAuthUnauthorized {
+            www_authenticate: "Bearer error=\"invalid_token\"".into(),
+            reason: Some("expired"),
+        },
+        Denial::InsufficientScope {
+            www_authenticate: "Bearer error=\"insufficient_scope\"".into(),
+        },
+        Denial::PayloadTooLarge { limit: 4_096 },
+        Denial::Misconfigured,
+        Denial::OriginUnreachable,
+        Denial::OriginTimeout,
+        Denial::NotFound,
+        Denial::MethodNotAllowed { allow: "POST" },
+        Denial::AdminUnauthorized,
+        Denial::AdminDisabled,
+        Denial::UnsupportedMediaType {
+            accept: "application/json",
+        },
+        Denial::CrossOrigin { reason: "origin" },
+        Denial::InvalidRequest("bad"),
+        Denial::TokenScope,
+        Denial::InvalidApiKey(KeyRejection::Revoked),
+        Denial::TooManyCalls { limit: 100 },
+        Denial::InvalidPolicy("bad".into()),
+        Denial::Internal,
+    ];
+    all.extend(
+        [
+            RedeemError::InvalidRequest("bad"),
+            RedeemError::NotFound,
+            RedeemError::InvalidSolution,
+            RedeemError::Expired,
+            RedeemError::AlreadyRedeemed,
+        ]
+        .map(Denial::Redeem),
+    );
+    all.extend(
+        [
+            Dependency::QuotaStore,
+            Dependency::ChallengeStore,
+            Dependency::RevocationStore,
+            Dependency::InvoiceBackend,
+            Dependency::AuthorizationServer,
+        ]
+        .map(Denial::DependencyUnavailable),
+    );
+    all
+}
+
+/// The JSON-RPC error codes in a body: one message or a batch of them.
+fn rpc_codes(body: &Value) -> Vec<i64> {
+    let messages = match body {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    };
+    messages
+        .iter()
+        .filter(|m| m["jsonrpc"] == "2.0")
+        .map(|m| m["error"]["code"].as_i64().expect("a JSON-RPC error code"))
+        .collect()
+}
+
+#[test]
+fn every_answer_the_core_gives_carries_only_the_files_codes_statuses_and_headers() {
+    let errors = section("errors");
+    let rpc: BTreeSet<i64> = section("jsonrpc")
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let names: BTreeSet<String> = section("headers")
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let (mut seen_codes, mut seen_rpc, mut seen_variants) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for denial in every_denial() {
+        seen_variants.insert(variant(&denial));
+        let which = denial.log_detail();
+        let Wire {
+            status,
+            headers,
+            body,
+        } = denial.to_wire();
+        if let Some(code) = body["error"].as_str() {
+            let expected = errors.get(code).unwrap_or_else(|| {
+                panic!("{which} answers `{code}`, which wire.json does not list")
+            });
+            assert_eq!(json!(status), *expected, "the status of `{code}`");
+            seen_codes.insert(code.to_string());
+        } else {
+            let codes = rpc_codes(&body);
+            assert!(!codes.is_empty(), "{which}: neither `error` nor JSON-RPC");
+            for code in codes {
+                assert!(rpc.contains(&code), "{which}: JSON-RPC {code}");
+                seen_rpc.insert(code);
+            }
+        }
+        for (name, _) in &headers {
+            assert!(
+                names.contains(*name) || GENERIC_HEADERS.contains(name),
+                "{which} sends `{name}`, which wire.json does not list"
+            );
+        }
+    }
+    assert_eq!(
+        seen_variants,
+        (0..VARIANTS).collect(),
+        "a variant not built"
+    );
+    let listed: BTreeSet<String> = errors.keys().cloned().collect();
+    assert_eq!(
+        seen_codes, listed,
+        "wire.json lists a code the core never emits"
+    );
+    assert_eq!(
+        seen_rpc, rpc,
+        "wire.json lists a JSON-RPC code never emitted"
+    );
+}
+
+fn header<'a>(wire: &'a Wire, name: &str) -> Vec<&'a str> {
+    wire.headers
+        .iter()
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
+    let file = wire();
+    let w = exhausted(Answer::PaymentRequired).to_wire();
+    let marker = file["headers"]["challenge_marker"].as_str().unwrap();
+    assert_eq!(
+        header(&w, marker),
+        [file["header_values"]["challenge_marker"].as_str().unwrap()]
+    );
+    let lines = header(&w, file["headers"]["www_authenticate"].as_str().unwrap());
+    let schemes: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(schemes, [&file["schemes"]["l402"], &file["schemes"]["pow"]]);
+    let types: Vec<&Value> = w.body["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["type"])
+        .collect();
+    assert_eq!(
+        types,
+        [
+            &file["challenge_types"]["l402"],
+            &file["challenge_types"]["pow"]
+        ]
+    );
+    let pow = &w.body["challenges"][1];
+    assert_eq!(pow["algorithm"], file["pow_algorithm"]);
+    assert!(lines[1].contains(&format!("algorithm=\"{}\"", pow::ALGORITHM)));
+    assert!(pow["verify_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(file["paths"]["verify_challenge"].as_str().unwrap()));
+
+    // The same exhaustion told in-band is the file's JSON-RPC code, still marked; as a 429, it
+    // carries no challenge, so no marker either.
+    let in_band = exhausted(Answer::InBand {
+        ids: vec![json!(7)],
+        batch: false,
+    })
+    .to_wire();
+    assert_eq!(
+        in_band.body["error"]["code"],
+        file["jsonrpc"]["payment_required"]
+    );
+    assert_eq!(header(&in_band, marker).len(), 1);
+    let too_many = exhausted(Answer::TooManyRequests).to_wire();
+    assert!(header(&too_many, marker).is_empty());
+    assert_eq!(
+        header(&too_many, file["headers"]["retry_after"].as_str().unwrap()).len(),
+        1
+    );
+}
