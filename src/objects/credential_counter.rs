@@ -17,11 +17,17 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use crate::objects::call::{alarm_time, call, unavailable, Binding};
 
 const USED_KEY: &str = "used";
-const REDEEMED_KEY: &str = "redeemed";
+const CLAIMED_BY_KEY: &str = "claimed_by";
 
 #[derive(Serialize, Deserialize)]
 struct SpendCall {
     cost: u32,
+    /// For a first use: the grant the units must fit.
+    #[serde(default)]
+    grant: Option<u32>,
+    /// For a claim: the challenge being redeemed.
+    #[serde(default)]
+    by: Option<String>,
     /// When the credential expires; the counter is deleted a little after.
     expires_at_ms: u64,
 }
@@ -39,13 +45,15 @@ impl DurableObject for CredentialCounter {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let call: SpendCall = req.json().await?;
         let mut counter = self.counter().await?;
-        let spent = match req.path().as_str() {
-            "/spend" => counter.spend(call.cost),
-            "/claim" => {
-                let redeemed = counter.claim();
+        let spent = match (req.path().as_str(), call.grant, &call.by) {
+            ("/spend", _, _) => counter.spend(call.cost),
+            ("/take", Some(grant), _) => counter.take(call.cost, grant),
+            ("/claim", _, Some(by)) => {
+                let redeemed = counter.claim(by);
                 Spent {
                     used: counter.used.unwrap_or(0),
                     redeemed,
+                    admitted: false,
                 }
             }
             _ => return Response::error("not found", 404),
@@ -66,7 +74,7 @@ impl CredentialCounter {
         let storage = self.state.storage();
         Ok(Counter {
             used: storage.get::<u32>(USED_KEY).await?,
-            redeemed: storage.get::<bool>(REDEEMED_KEY).await?.unwrap_or(false),
+            claimed_by: storage.get::<String>(CLAIMED_BY_KEY).await?,
         })
     }
 
@@ -75,15 +83,17 @@ impl CredentialCounter {
         if let Some(used) = counter.used {
             storage.put(USED_KEY, used).await?;
         }
-        storage.put(REDEEMED_KEY, counter.redeemed).await?;
+        if let Some(by) = &counter.claimed_by {
+            storage.put(CLAIMED_BY_KEY, by).await?;
+        }
         storage
             .set_alarm(alarm_time(expires_at_ms + LINGER_MS))
             .await
     }
 }
 
-/// Counts `cost` uses of a credential and returns the total so far, and whether its payment was
-/// redeemed for a token instead (then nothing was counted).
+/// Counts `cost` units of a credential spent in an isolate already (a batched report), and
+/// returns the total so far, and whether its payment was redeemed for a token instead.
 pub async fn spend_token(
     env: &Env,
     jti: &str,
@@ -92,6 +102,8 @@ pub async fn spend_token(
 ) -> std::result::Result<Spent, Denial> {
     let body = SpendCall {
         cost,
+        grant: None,
+        by: None,
         expires_at_ms,
     };
     call(env, Binding::Credentials, jti, "/spend", &body)
@@ -99,15 +111,38 @@ pub async fn spend_token(
         .map_err(unavailable)
 }
 
-/// Claims the payment behind credential `jti` for a redemption; `false` if the credential was
-/// already spent or claimed.
+/// A credential's first use in this isolate: counts `cost` only if it fits what is left of
+/// `grant` across every isolate.
+pub async fn take(
+    env: &Env,
+    jti: &str,
+    cost: u32,
+    grant: u32,
+    expires_at_ms: u64,
+) -> std::result::Result<Spent, Denial> {
+    let body = SpendCall {
+        cost,
+        grant: Some(grant),
+        by: None,
+        expires_at_ms,
+    };
+    call(env, Binding::Credentials, jti, "/take", &body)
+        .await
+        .map_err(unavailable)
+}
+
+/// Claims the payment behind credential `jti` for the redemption of challenge `by`; `false` if
+/// the credential was already spent, or claimed by another challenge.
 pub async fn claim_payment(
     env: &Env,
     jti: &str,
+    by: &str,
     expires_at_ms: u64,
 ) -> std::result::Result<bool, Denial> {
     let body = SpendCall {
         cost: 0,
+        grant: None,
+        by: Some(by.into()),
         expires_at_ms,
     };
     call::<_, Spent>(env, Binding::Credentials, jti, "/claim", &body)

@@ -92,11 +92,10 @@ fn upstream_request(
     init.with_method(method.clone())
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if !matches!(method, Method::Get | Method::Head) {
-        match f.body {
-            Some(bytes) => init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into())),
-            None => init.with_body(req.inner().body().map(Into::into)),
-        };
+    // Only a POST carries a body to the origin, and only the one the gateway read and judged:
+    // a body on any other method would reach the origin unread, uncounted and uncapped.
+    if let (Method::Post, Some(bytes)) = (&method, f.body) {
+        init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into()));
     }
     Request::new_with_init(&route.origin.join(path_and_query), &init)
 }

@@ -33,8 +33,12 @@ pub async fn handle(
     let mut facts = RequestFacts::read(&req, cfg);
     // The same identity as at the gate: a token bought by an API key or OAuth identity is bound
     // to it, and only the client a challenge was issued to may redeem it.
-    identify(&req, env, ctx, cfg, &mut facts, now_ms).await?;
-    meter(env, cfg, &facts, now_ms).await?;
+    let caller = identify(&req, env, ctx, cfg, &mut facts, now_ms).await?;
+    meter(env, cfg, &facts.client_key, now_ms).await?;
+    if let Some((address, _)) = &caller.ceiling {
+        // An unverified key is free to change: the address is metered too.
+        meter(env, cfg, address, now_ms).await?;
+    }
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;
     let id = &redemption.challenge_id;
@@ -58,6 +62,15 @@ pub async fn handle(
         }
         return Err(Denial::Redeem(e));
     }
+    if let Some(token_id) = &loaded.token_id {
+        // One payment, one grant: the preimage also makes the macaroon a credential. Whichever
+        // is used first wins at the credential's counter; the other is refused. The claim is for
+        // this challenge, so a redemption retried after a failure below still gets it.
+        let valid_until_ms = stored.expires_at_ms + u64::from(cfg.token.ttl_s) * 1_000;
+        if !credential_counter::claim_payment(env, &l402_jti(token_id), id, valid_until_ms).await? {
+            return Err(Denial::Redeem(RedeemError::AlreadyRedeemed));
+        }
+    }
     if !challenges
         .redeem_once(id, now_ms)
         .await
@@ -71,25 +84,21 @@ pub async fn handle(
         };
         return Err(Denial::Redeem(lost));
     }
-    if let Some(token_id) = &loaded.token_id {
-        // One payment, one grant: the preimage also makes the macaroon a credential. Whichever
-        // is used first wins at the credential's counter; the other is refused.
-        let valid_until_ms = stored.expires_at_ms + u64::from(cfg.token.ttl_s) * 1_000;
-        if !credential_counter::claim_payment(env, &l402_jti(token_id), valid_until_ms).await? {
-            return Err(Denial::Redeem(RedeemError::AlreadyRedeemed));
-        }
-    }
-    client_counter::forget_offer(env, &facts.client_key, id).await?;
+    // The challenge is spent: from here on nothing may fail the redemption. Forgetting it as the
+    // client's outstanding offer is best effort (offered again, it would only be refused 409).
+    let (forget_env, client_key, forget_id) = (env.clone(), facts.client_key.clone(), id.clone());
+    ctx.wait_until(async move {
+        let _ = client_counter::forget_offer(&forget_env, &client_key, &forget_id).await;
+    });
+    // A solve time counts for the controller at most twice its target, so that a client
+    // redeeming late on purpose cannot drag the difficulty down for everyone.
+    let solve_ms = now_ms.saturating_sub(created_at_ms);
+    let counted_ms = solve_ms.min(u64::from(cfg.adaptive.target_solve_ms) * 2);
     metrics_sink::record(|d| {
         d.count("challenges_solved", "-", kind, 1);
         // From the 402 to a valid redemption: how long agents take to solve or pay.
-        d.observe("solve_ms", now_ms.saturating_sub(created_at_ms));
-        d.count(
-            "solve_ms_total",
-            "-",
-            kind,
-            now_ms.saturating_sub(created_at_ms),
-        );
+        d.observe("solve_ms", solve_ms);
+        d.count("solve_ms_total", "-", kind, counted_ms);
         // A second clock read, for the redemption-latency figure only.
         d.observe(
             "redemption_ms",
@@ -109,6 +118,7 @@ pub async fn handle(
                 Puzzle::L402 { .. } => Via::L402,
             },
             now_s: now_ms / 1_000,
+            route: &loaded.route,
             reduced: if loaded.reduced {
                 cfg.budget_fallback.as_ref()
             } else {
@@ -135,13 +145,13 @@ pub async fn handle(
 
 /// Redemption attempts are metered per client: each one costs the gateway a D1 read and hashing,
 /// and an unmetered endpoint would be a free oracle for guessing.
-async fn meter(env: &Env, cfg: &Config, facts: &RequestFacts, now_ms: u64) -> Result<(), Denial> {
+async fn meter(env: &Env, cfg: &Config, key: &str, now_ms: u64) -> Result<(), Denial> {
     let check = Check {
         counter: "redeem".into(),
         policy: cfg.limits.redemptions.clone(),
         cost: 1,
     };
-    let reply = client_counter::check_quota(env, &facts.client_key, vec![check], now_ms).await?;
+    let reply = client_counter::check_quota(env, key, vec![check], now_ms).await?;
     if reply.decision.allowed {
         return Ok(());
     }

@@ -46,6 +46,7 @@ struct ChallengeRow {
     id: String,
     kind: String,
     client_key: String,
+    route: Option<String>,
     token_id: Option<String>,
     salt: Option<String>,
     difficulty: Option<f64>,
@@ -71,6 +72,8 @@ impl ChallengeRow {
         Some(ChallengeRecord {
             id: self.id,
             client_key: self.client_key,
+            // Rows from before routes were recorded bought grants on the default route.
+            route: self.route.unwrap_or_default(),
             puzzle,
             created_at_ms: self.created_at as u64,
             expires_at_ms: self.expires_at as u64,
@@ -105,7 +108,7 @@ impl ChallengeStore for D1Challenges<'_> {
             .map_or(JsValue::NULL, |t| to_hex(t).into());
         execute(
             self.0,
-            "INSERT INTO challenges (id, kind, client_key, salt, difficulty, payment_hash, token_id, created_at, expires_at, reduced) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO challenges (id, kind, client_key, salt, difficulty, payment_hash, token_id, created_at, expires_at, reduced, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             &[
                 r.id.as_str().into(),
                 kind.into(),
@@ -117,6 +120,7 @@ impl ChallengeStore for D1Challenges<'_> {
                 (r.created_at_ms as f64).into(),
                 (r.expires_at_ms as f64).into(),
                 f64::from(u8::from(r.reduced)).into(),
+                r.route.as_str().into(),
             ],
         )
         .await
@@ -127,7 +131,7 @@ impl ChallengeStore for D1Challenges<'_> {
     async fn load(&self, id: &str) -> Result<Option<ChallengeRecord>, Unavailable> {
         let row: Option<ChallengeRow> = async {
             db(self.0)?
-                .prepare("SELECT id, kind, client_key, token_id, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at, reduced FROM challenges WHERE id = ?1")
+                .prepare("SELECT id, kind, client_key, route, token_id, salt, difficulty, payment_hash, created_at, expires_at, redeemed_at, reduced FROM challenges WHERE id = ?1")
                 .bind(&[id.into()])?
                 .first(None)
                 .await
@@ -234,8 +238,20 @@ impl CredentialUsage for DoUsage<'_> {
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }
 
-    async fn claim(&self, jti: &str, expires_at_ms: u64) -> Result<bool, Unavailable> {
-        credential_counter::claim_payment(self.0, jti, expires_at_ms)
+    async fn take(
+        &self,
+        jti: &str,
+        cost: u32,
+        grant: u32,
+        expires_at_ms: u64,
+    ) -> Result<Spent, Unavailable> {
+        credential_counter::take(self.0, jti, cost, grant, expires_at_ms)
+            .await
+            .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
+    }
+
+    async fn claim(&self, jti: &str, by: &str, expires_at_ms: u64) -> Result<bool, Unavailable> {
+        credential_counter::claim_payment(self.0, jti, by, expires_at_ms)
             .await
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }

@@ -50,6 +50,7 @@ fn main() {
             via: Via::Pow,
             now_s: 1_000,
             reduced: None,
+            route: "main",
         },
     );
     per_second("token verify (HS256 + claims + binding)", || {

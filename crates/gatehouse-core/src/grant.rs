@@ -61,6 +61,15 @@ impl Usage {
         })
     }
 
+    /// A usage that starts from the counter's total, all of it reported already.
+    pub fn seeded(total: u32, now_ms: u64) -> Self {
+        Self {
+            used: total,
+            reported: total,
+            reported_at_ms: now_ms,
+        }
+    }
+
     /// Raises the local count to the shared total the counter reported.
     pub fn observe_total(&mut self, total: u32) {
         if total > self.used {
@@ -78,7 +87,8 @@ impl Usage {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counter {
     pub used: Option<u32>,
-    pub redeemed: bool,
+    /// The challenge whose redemption claimed the payment, if one did.
+    pub claimed_by: Option<String>,
 }
 
 /// The counter's answer to a spend.
@@ -89,15 +99,20 @@ pub struct Spent {
     /// was not counted.
     #[serde(default)]
     pub redeemed: bool,
+    /// For a first use ([`Counter::take`]): whether the units fitted and were counted.
+    #[serde(default)]
+    pub admitted: bool,
 }
 
 impl Counter {
+    /// Counts `cost` units spent somewhere already (a batched report from an isolate).
     pub fn spend(&mut self, cost: u32) -> Spent {
         let used = self.used.unwrap_or(0);
-        if self.redeemed {
+        if self.claimed_by.is_some() {
             return Spent {
                 used,
                 redeemed: true,
+                admitted: false,
             };
         }
         let used = used.saturating_add(cost);
@@ -105,17 +120,47 @@ impl Counter {
         Spent {
             used,
             redeemed: false,
+            admitted: true,
         }
     }
 
-    /// Claims the payment for a redemption: only if the credential was never spent and never
-    /// claimed.
-    pub fn claim(&mut self) -> bool {
-        if self.used.is_some() || self.redeemed {
+    /// A first use in an isolate, which knows nothing of the others yet: counts `cost` units
+    /// only if they fit what is left of `grant`, so that an isolate never starts from a full
+    /// grant that others have spent. Marks the credential used even when nothing fits.
+    pub fn take(&mut self, cost: u32, grant: u32) -> Spent {
+        let used = self.used.unwrap_or(0);
+        if self.claimed_by.is_some() {
+            return Spent {
+                used,
+                redeemed: true,
+                admitted: false,
+            };
+        }
+        let fits = used.checked_add(cost).is_some_and(|n| n <= grant);
+        let after = if fits { used + cost } else { used };
+        self.used = Some(after);
+        Spent {
+            used: after,
+            redeemed: false,
+            admitted: fits,
+        }
+    }
+
+    /// Claims the payment for the redemption of challenge `by`: only if the credential was never
+    /// spent, and the payment was not claimed by another challenge. Claiming again for the same
+    /// challenge succeeds, so that a redemption retried after a failure is not refused its own
+    /// payment.
+    pub fn claim(&mut self, by: &str) -> bool {
+        if self.used.is_some() {
             return false;
         }
-        self.redeemed = true;
-        true
+        match &self.claimed_by {
+            Some(id) => id == by,
+            None => {
+                self.claimed_by = Some(by.to_string());
+                true
+            }
+        }
     }
 }
 
@@ -164,18 +209,31 @@ mod tests {
     #[test]
     fn a_payment_is_spent_as_a_credential_or_redeemed_never_both() {
         let mut spent_first = Counter::default();
-        assert_eq!(
-            spent_first.spend(0).used,
-            0,
+        assert_eq!(spent_first.take(0, 10).used, 0);
+        assert!(
+            !spent_first.claim("c1"),
             "even a zero-cost first use counts"
         );
-        assert!(!spent_first.claim());
         let mut claimed_first = Counter::default();
-        assert!(claimed_first.claim());
-        assert!(!claimed_first.claim(), "claimed once");
-        let refused = claimed_first.spend(3);
-        assert!(refused.redeemed);
+        assert!(claimed_first.claim("c1"));
+        assert!(claimed_first.claim("c1"), "the same redemption, retried");
+        assert!(
+            !claimed_first.claim("c2"),
+            "another challenge cannot claim it"
+        );
+        let refused = claimed_first.take(3, 10);
+        assert!(refused.redeemed && !refused.admitted);
         assert_eq!(refused.used, 0, "nothing counted after the claim");
+    }
+
+    #[test]
+    fn a_first_use_is_admitted_only_within_what_others_left() {
+        let mut c = Counter::default();
+        c.spend(8); // reported by another isolate
+        let refused = c.take(3, 10);
+        assert_eq!((refused.admitted, refused.used), (false, 8));
+        let fits = c.take(2, 10);
+        assert_eq!((fits.admitted, fits.used), (true, 10));
     }
 
     #[test]

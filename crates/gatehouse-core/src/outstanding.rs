@@ -12,13 +12,18 @@ use serde::{Deserialize, Serialize};
 use crate::challenge::{L402Offer, Offer, OfferKind, PowChallenge};
 use crate::difficulty::PowPlan;
 
-/// An offer is made again only while it has this long left: a client needs time to use it.
+/// An offer is made again only while it has this long left (or half its lifetime, if that is
+/// shorter): a client needs time to use it.
 pub const MIN_LEFT_MS: u64 = 15_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outstanding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pow: Option<PowChallenge>,
+    /// The easier puzzle that buys a reduced grant, kept apart so that a client switching its time
+    /// budget on and off is offered each again rather than a new one each time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduced_pow: Option<PowChallenge>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l402: Option<L402Offer>,
 }
@@ -34,12 +39,19 @@ impl Outstanding {
     /// For each kind to offer, in order: the outstanding offer if it is still good for this plan,
     /// or the kind to mint. A proof of work is reused only if it is at least as hard as the plan
     /// and buys the same grant, so escalation and the operator's floor still apply.
-    pub fn slots(&self, kinds: &[OfferKind], plan: PowPlan, now_ms: u64) -> Vec<Slot> {
-        let live = |expires_at_ms: u64| expires_at_ms >= now_ms + MIN_LEFT_MS;
+    /// `ttl_ms` is the lifetime of a new challenge.
+    pub fn slots(&self, kinds: &[OfferKind], plan: PowPlan, ttl_ms: u64, now_ms: u64) -> Vec<Slot> {
+        let min_left = MIN_LEFT_MS.min(ttl_ms / 2);
+        let live = |expires_at_ms: u64| expires_at_ms >= now_ms + min_left;
+        let pow = if plan.reduced {
+            &self.reduced_pow
+        } else {
+            &self.pow
+        };
         kinds
             .iter()
             .map(|kind| match kind {
-                OfferKind::Pow => match &self.pow {
+                OfferKind::Pow => match pow {
                     Some(p)
                         if live(p.expires_at_ms)
                             && p.difficulty >= plan.bits
@@ -61,6 +73,7 @@ impl Outstanding {
     pub fn remember(&mut self, minted: &[Offer]) {
         for offer in minted {
             match offer {
+                Offer::Pow(p) if p.reduced => self.reduced_pow = Some(p.clone()),
                 Offer::Pow(p) => self.pow = Some(p.clone()),
                 Offer::L402(o) => self.l402 = Some(o.clone()),
             }
@@ -69,8 +82,10 @@ impl Outstanding {
 
     /// Forgets the challenge with this id, once it is redeemed.
     pub fn forget(&mut self, id: &str) {
-        if self.pow.as_ref().is_some_and(|p| p.id == id) {
-            self.pow = None;
+        for pow in [&mut self.pow, &mut self.reduced_pow] {
+            if pow.as_ref().is_some_and(|p| p.id == id) {
+                *pow = None;
+            }
         }
         if self.l402.as_ref().is_some_and(|o| o.challenge_id == id) {
             self.l402 = None;
@@ -79,8 +94,10 @@ impl Outstanding {
 
     /// Drops what has expired, so the stored state stays small.
     pub fn prune(&mut self, now_ms: u64) {
-        if self.pow.as_ref().is_some_and(|p| p.expires_at_ms <= now_ms) {
-            self.pow = None;
+        for pow in [&mut self.pow, &mut self.reduced_pow] {
+            if pow.as_ref().is_some_and(|p| p.expires_at_ms <= now_ms) {
+                *pow = None;
+            }
         }
         if self
             .l402
@@ -92,7 +109,7 @@ impl Outstanding {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pow.is_none() && self.l402.is_none()
+        self.pow.is_none() && self.reduced_pow.is_none() && self.l402.is_none()
     }
 }
 
@@ -115,6 +132,8 @@ mod tests {
         }
     }
 
+    const TTL: u64 = 60_000;
+
     const PLAN: PowPlan = PowPlan {
         bits: 14,
         reduced: false,
@@ -122,7 +141,7 @@ mod tests {
 
     #[test]
     fn nothing_outstanding_means_everything_is_minted() {
-        let slots = Outstanding::default().slots(&[OfferKind::L402, OfferKind::Pow], PLAN, 0);
+        let slots = Outstanding::default().slots(&[OfferKind::L402, OfferKind::Pow], PLAN, TTL, 0);
         assert_eq!(
             slots,
             [Slot::Mint(OfferKind::L402), Slot::Mint(OfferKind::Pow)]
@@ -133,7 +152,7 @@ mod tests {
     fn a_live_offer_is_made_again_in_the_configured_order() {
         let mut o = Outstanding::default();
         o.remember(&[Offer::Pow(pow(14, 0)), Offer::L402(l402(600_000))]);
-        let slots = o.slots(&[OfferKind::L402, OfferKind::Pow], PLAN, 30_000);
+        let slots = o.slots(&[OfferKind::L402, OfferKind::Pow], PLAN, TTL, 30_000);
         assert_eq!(
             slots,
             [
@@ -149,7 +168,7 @@ mod tests {
         o.remember(&[Offer::Pow(pow(14, 0))]);
         // It expires at 60 s; at 46 s it has less than MIN_LEFT_MS left.
         assert_eq!(
-            o.slots(&[OfferKind::Pow], PLAN, 46_000),
+            o.slots(&[OfferKind::Pow], PLAN, TTL, 46_000),
             [Slot::Mint(OfferKind::Pow)]
         );
     }
@@ -159,7 +178,7 @@ mod tests {
         let mut o = Outstanding::default();
         o.remember(&[Offer::Pow(pow(12, 0))]);
         assert_eq!(
-            o.slots(&[OfferKind::Pow], PLAN, 1_000),
+            o.slots(&[OfferKind::Pow], PLAN, TTL, 1_000),
             [Slot::Mint(OfferKind::Pow)]
         );
         let reduced = PowPlan {
@@ -167,7 +186,7 @@ mod tests {
             reduced: true,
         };
         assert_eq!(
-            o.slots(&[OfferKind::Pow], reduced, 1_000),
+            o.slots(&[OfferKind::Pow], reduced, TTL, 1_000),
             [Slot::Mint(OfferKind::Pow)]
         );
         let harder_is_fine = PowPlan {
@@ -175,7 +194,7 @@ mod tests {
             reduced: false,
         };
         assert!(matches!(
-            o.slots(&[OfferKind::Pow], harder_is_fine, 1_000)[0],
+            o.slots(&[OfferKind::Pow], harder_is_fine, TTL, 1_000)[0],
             Slot::Reuse(_)
         ));
     }
@@ -189,5 +208,40 @@ mod tests {
         assert!(o.pow.is_none() && o.l402.is_some());
         o.prune(10_000);
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn a_client_switching_its_budget_gets_each_puzzle_again() {
+        let mut o = Outstanding::default();
+        let mut reduced = pow(12, 0);
+        reduced.reduced = true;
+        o.remember(&[Offer::Pow(pow(14, 0)), Offer::Pow(reduced.clone())]);
+        let easy = PowPlan {
+            bits: 12,
+            reduced: true,
+        };
+        assert_eq!(
+            o.slots(&[OfferKind::Pow], easy, TTL, 1_000),
+            [Slot::Reuse(Offer::Pow(reduced))]
+        );
+        assert_eq!(
+            o.slots(&[OfferKind::Pow], PLAN, TTL, 1_000),
+            [Slot::Reuse(Offer::Pow(pow(14, 0)))]
+        );
+    }
+
+    #[test]
+    fn a_short_lived_challenge_is_reused_for_half_its_life() {
+        let mut o = Outstanding::default();
+        let short = PowChallenge::new(&[3u8; 32], 14, 0, 10);
+        o.remember(&[Offer::Pow(short.clone())]);
+        assert_eq!(
+            o.slots(&[OfferKind::Pow], PLAN, 10_000, 4_000),
+            [Slot::Reuse(Offer::Pow(short))]
+        );
+        assert_eq!(
+            o.slots(&[OfferKind::Pow], PLAN, 10_000, 6_000),
+            [Slot::Mint(OfferKind::Pow)]
+        );
     }
 }

@@ -119,9 +119,23 @@ pub struct AccessClaims {
     /// ...and of these other methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<String>>,
+    /// The route whose challenge bought it: a grant pays past that route's quota only, never
+    /// another's (which may ask a higher price, or none at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 impl AccessClaims {
+    /// Whether the token may pay on `route`: the one it was bought on. A token from before
+    /// tokens named their route pays only where there is one route to pay on.
+    pub fn pays_on(&self, route: &str, only_route: bool) -> Result<(), TokenRejection> {
+        match &self.route {
+            Some(r) if r == route => Ok(()),
+            None if only_route => Ok(()),
+            _ => Err(TokenRejection::WrongRoute),
+        }
+    }
+
     /// Whether the grant covers every call of the request. A full grant covers anything; a
     /// reduced grant is an explicit allow-list: each call must be one of its methods, or
     /// `tools/call` of one of its tools, and a request with no call at all (a stream `GET`, a
@@ -156,6 +170,8 @@ pub enum TokenRejection {
     Expired,
     IssuedInFuture,
     WrongBinding,
+    /// Bought on another route.
+    WrongRoute,
     Revoked,
 }
 
@@ -170,6 +186,7 @@ impl TokenRejection {
             Self::Expired => "expired",
             Self::IssuedInFuture => "issued_in_future",
             Self::WrongBinding => "wrong_binding",
+            Self::WrongRoute => "wrong_route",
             Self::Revoked => "revoked",
         }
     }
@@ -197,6 +214,8 @@ pub struct Issue<'a> {
     pub now_s: u64,
     /// Issue the reduced grant: this lifetime, these tools.
     pub reduced: Option<&'a BudgetFallback>,
+    /// The route the challenge was offered on.
+    pub route: &'a str,
 }
 
 pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
@@ -212,6 +231,7 @@ pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
         via: req.via,
         tools: req.reduced.map(|r| r.tools.clone()),
         methods: req.reduced.map(|r| r.methods.clone()),
+        route: Some(req.route.to_string()),
     };
     (jwt::sign(&claims, settings.keys.signer()), claims)
 }

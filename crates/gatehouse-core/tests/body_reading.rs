@@ -278,10 +278,16 @@ fn well_formed() -> impl Strategy<Value = Value> {
         text(),
         prop::option::of(-(1i64 << 53) + 1..(1i64 << 53)),
         any_json(),
+        "[a-z0-9]{1,12}(/[a-z0-9_-]{1,8}){0,3}",
     )
-        .prop_map(|(method, name, id, arguments)| {
-            let field = if method.starts_with("resources/") { "uri" } else { "name" };
-            let mut m = json!({ "jsonrpc": "2.0", "method": method, "params": { field: name, "arguments": arguments } });
+        .prop_map(|(method, name, id, arguments, path)| {
+            // A resource URI must be canonical (`mcp::read::is_canonical_uri`); a name is any text.
+            let (field, value) = if method.starts_with("resources/") {
+                ("uri", format!("test://{path}"))
+            } else {
+                ("name", name)
+            };
+            let mut m = json!({ "jsonrpc": "2.0", "method": method, "params": { field: value, "arguments": arguments } });
             if let Some(id) = id {
                 m["id"] = json!(id);
             }

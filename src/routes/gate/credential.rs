@@ -10,7 +10,7 @@
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::l402::credential::{parse_authorization, verify};
+use gatehouse_core::l402::credential::{parse_authorization, verify, On};
 use gatehouse_core::ratelimit::token_headers;
 use gatehouse_core::token::{self, AccessClaims, TokenRejection};
 use worker::{Context, Env};
@@ -44,11 +44,31 @@ impl Credential {
         usage::fits(&self.jti, cost, self.units)
     }
 
-    /// Takes `cost` units of the grant, reporting uses to its counter in the background; `None`
-    /// when they do not fit.
-    pub fn spend(&self, env: &Env, ctx: &Context, cost: u32, now_ms: u64) -> Option<Admitted> {
+    /// Takes `cost` units of the grant; `None` when they do not fit. Spends locally with no I/O,
+    /// reporting to the credential's counter in the background; except on the credential's
+    /// first use in this isolate, which waits for the counter, so that an isolate never starts
+    /// from a full grant that others have spent, nor from a payment redeemed for a token.
+    pub async fn spend(
+        &self,
+        env: &Env,
+        ctx: &Context,
+        cost: u32,
+        now_ms: u64,
+    ) -> Result<Option<Admitted>, Denial> {
         let expires_at_ms = self.expires_at_s * 1_000;
-        let taken = usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)?;
+        if usage::unseen(&self.jti) {
+            let spent =
+                credential_counter::take(env, &self.jti, cost, self.units, expires_at_ms).await?;
+            if spent.redeemed {
+                return Err(Denial::InvalidToken(TokenRejection::Revoked));
+            }
+            usage::seed(&self.jti, spent.used, expires_at_ms, now_ms);
+            return Ok(spent.admitted.then(|| self.admitted(spent.used, now_ms)));
+        }
+        let Some(taken) = usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)
+        else {
+            return Ok(None);
+        };
         if let Some(count) = taken.report {
             let (env, jti) = (env.clone(), self.jti.clone());
             ctx.wait_until(async move {
@@ -59,12 +79,16 @@ impl Credential {
                 }
             });
         }
+        Ok(Some(self.admitted(taken.used, now_ms)))
+    }
+
+    fn admitted(&self, used: u32, now_ms: u64) -> Admitted {
         let left = self.expires_at_s.saturating_sub(now_ms / 1_000);
-        Some(Admitted {
-            headers: token_headers(self.units, taken.used, self.lifetime_s, left).to_vec(),
-            remaining: self.units.saturating_sub(taken.used),
+        Admitted {
+            headers: token_headers(self.units, used, self.lifetime_s, left).to_vec(),
+            remaining: self.units.saturating_sub(used),
             by: self.by,
-        })
+        }
     }
 }
 
@@ -106,28 +130,18 @@ pub async fn check_l402(
     ctx: &Context,
     cfg: &Config,
     authorization: &str,
+    route: On<'_>,
     now_ms: u64,
 ) -> Result<Option<Credential>, Denial> {
     let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
         return Ok(None);
     };
     let verified = parsed
-        .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
+        .and_then(|cred| verify(&l402.settings, &cred, route, now_ms / 1_000))
         .map_err(Denial::InvalidL402)?;
     let jti = l402_jti(&verified.token_id);
     if revocation::is_revoked(env, ctx, &jti, now_ms).await? {
         return Err(Denial::InvalidToken(TokenRejection::Revoked));
-    }
-    let expires_at_ms = verified.valid_until_s * 1_000;
-    if usage::unseen(&jti) {
-        // First use here: the counter says whether the payment was redeemed for a token already,
-        // and records this use before it is admitted, so a later redemption is refused.
-        let spent = credential_counter::spend_token(env, &jti, 0, expires_at_ms).await?;
-        if spent.redeemed {
-            return Err(Denial::InvalidToken(TokenRejection::Revoked));
-        }
-        let _ = usage::try_take(&jti, 0, cfg.token.grant, expires_at_ms, now_ms);
-        usage::observe_total(&jti, spent.used);
     }
     Ok(Some(Credential {
         jti,

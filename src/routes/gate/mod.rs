@@ -25,10 +25,13 @@ use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
+use gatehouse_core::l402::credential::On;
+use gatehouse_core::limits::{mints_per_address, request_floor_check};
 use gatehouse_core::mcp::{
     calls, check_headers, check_media_type, is_batch, take_in_band_token, tool_names, Call,
     MAX_POLICY_BODY,
 };
+use gatehouse_core::outstanding::Slot;
 use gatehouse_core::policy::{charge, route, Route};
 use gatehouse_core::quota::{Check, Decision, Policy};
 use gatehouse_core::ratelimit::quota_headers;
@@ -72,6 +75,16 @@ pub async fn handle(
     let facts = RequestFacts::read(&req, cfg);
     let (route, rest) =
         route::pick(&cfg.routes, &facts.host, &facts.path).ok_or(Denial::NotFound)?;
+    // MCP Streamable HTTP uses GET, POST and DELETE (plus CORS preflights and HEAD); nothing else
+    // reaches an origin.
+    if !matches!(
+        req.method(),
+        Method::Get | Method::Post | Method::Delete | Method::Head | Method::Options
+    ) {
+        return Err(Denial::MethodNotAllowed {
+            allow: "GET, POST, DELETE",
+        });
+    }
     let mut pass = Pass {
         env,
         ctx,
@@ -181,12 +194,17 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
 /// the per-tool limits agree (a credential pays for the route's quota, never past a limit). A
 /// grant with less left falls through to the quota, like no credential at all.
 async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitted>, Denial> {
-    let cost = charge::cost(p.route, &p.calls);
+    // A request costs a credential at least one unit, even if its calls are weighed at nothing:
+    // a grant is never a licence for unlimited requests.
+    let cost = charge::cost(p.route, &p.calls).max(1);
     let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
     let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
     let credential = if let Some(token) = header_token.or(in_band) {
         let (credential, claims) =
             check_token(p.env, p.ctx, p.cfg, &p.facts, &token, p.now_ms).await?;
+        claims
+            .pays_on(&p.route.name, p.cfg.routes.len() == 1)
+            .map_err(Denial::InvalidToken)?;
         if !claims.permits(&p.calls) {
             return Err(Denial::TokenScope);
         }
@@ -195,7 +213,13 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
         let authorization = non_empty_header(req, "authorization")
             .filter(|a| p.cfg.l402.is_some() && oauth::bearer(a).is_none());
         match authorization {
-            Some(a) => check_l402(p.env, p.ctx, p.cfg, &a, p.now_ms).await?,
+            Some(a) => {
+                let on = On {
+                    route: &p.route.name,
+                    only_route: p.cfg.routes.len() == 1,
+                };
+                check_l402(p.env, p.ctx, p.cfg, &a, on, p.now_ms).await?
+            }
             None => None,
         }
     };
@@ -211,14 +235,18 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
             return Err(too_many(&limits, reply.decision, p));
         }
     }
-    // `None` only if a concurrent request of this isolate took the units meanwhile.
-    Ok(credential.spend(p.env, p.ctx, cost, p.now_ms))
+    // `None` if the grant turned out to have less left (another isolate's use, or a concurrent
+    // request of this one).
+    credential.spend(p.env, p.ctx, cost, p.now_ms).await
 }
 
 /// The quota step, then the answer step when it is spent.
 async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Admitted, Denial> {
     let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
-    let checks = charge::checks(p.route, policy, &p.calls);
+    let mut checks = charge::checks(p.route, policy, &p.calls);
+    // The windows a client is told about; the request floor is a backstop, not a quota to plan by.
+    let shown = shown_policy(&checks, p.route);
+    checks.push(request_floor_check(&p.cfg.limits));
     if let Some((address, ceiling)) = &caller.ceiling {
         // An unverified rate key: whatever keys one address sends, it gets this much in all.
         let check = Check {
@@ -231,9 +259,7 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
             return Err(too_many(&[check], at.decision, p));
         }
     }
-    let reply =
-        client_counter::check_quota(p.env, &p.facts.client_key, checks.clone(), p.now_ms).await?;
-    let shown = shown_policy(&checks, p.route);
+    let reply = client_counter::check_quota(p.env, &p.facts.client_key, checks, p.now_ms).await?;
     let remaining = reply.decision.tightest().map(|w| w.remaining);
     if reply.decision.allowed {
         return Ok(Admitted {
@@ -243,13 +269,14 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         });
     }
     p.trail.remaining = remaining;
-    Err(answer(req, p, shown, reply).await?)
+    Err(answer(req, p, caller, shown, reply).await?)
 }
 
 /// The answer step: which answer a spent quota gets, with what challenges.
 async fn answer(
     req: &Request,
     p: &Pass<'_>,
+    caller: &Caller,
     shown: Policy,
     reply: QuotaReply,
 ) -> Result<Denial, Denial> {
@@ -286,8 +313,14 @@ async fn answer(
                 ),
                 fallback: p.cfg.budget_fallback.is_some(),
             });
-            let slots = reply.outstanding.slots(&kinds, plan, p.now_ms);
-            offers::build(p.env, p.cfg, &slots, plan, &p.facts, p.now_ms).await?
+            let ttl_ms = u64::from(p.cfg.challenge_ttl_s) * 1_000;
+            let slots = reply.outstanding.slots(&kinds, plan, ttl_ms, p.now_ms);
+            mint_budget(p, caller, &slots).await?;
+            let to = offers::Recipient {
+                client_key: &p.facts.client_key,
+                route: &p.route.name,
+            };
+            offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await?
         }
     };
     Ok(Denial::QuotaExhausted {
@@ -297,6 +330,25 @@ async fn answer(
         verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
         answer,
     })
+}
+
+/// Under an unverified rate key, every header value is a new client with no outstanding offers,
+/// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
+async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
+    let minted = slots.iter().filter(|s| matches!(s, Slot::Mint(_))).count() as u32;
+    let Some((address, _)) = caller.ceiling.as_ref().filter(|_| minted > 0) else {
+        return Ok(());
+    };
+    let check = Check {
+        counter: "mints".into(),
+        policy: mints_per_address(),
+        cost: minted,
+    };
+    let reply = client_counter::check_quota(p.env, address, vec![check.clone()], p.now_ms).await?;
+    if reply.decision.allowed {
+        return Ok(());
+    }
+    Err(too_many(&[check], reply.decision, p))
 }
 
 /// A denial no payment can lift (a per-tool limit, an address ceiling): 429 with its reset.

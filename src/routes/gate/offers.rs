@@ -17,17 +17,22 @@ use crate::objects::client_counter;
 use crate::platform::invoice;
 use crate::platform::random;
 use crate::platform::respond;
-use crate::routes::gate::facts::RequestFacts;
 use crate::stores::{self, D1Challenges};
 
 /// The offers of one 402, in the configured order: outstanding ones made again, the rest minted
 /// and remembered in the client's counter so that the next denial reuses them.
+/// Whom the offers are for: the client they are bound to, on the route that sells them.
+pub struct Recipient<'a> {
+    pub client_key: &'a str,
+    pub route: &'a str,
+}
+
 pub async fn build(
     env: &Env,
     cfg: &Config,
     slots: &[Slot],
     plan: PowPlan,
-    facts: &RequestFacts,
+    to: &Recipient<'_>,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
     let with_pow = slots
@@ -38,8 +43,8 @@ pub async fn build(
     for slot in slots {
         let offer = match slot {
             Slot::Reuse(offer) => offer.clone(),
-            Slot::Mint(OfferKind::Pow) => Offer::Pow(pow(env, cfg, plan, facts, now_ms).await?),
-            Slot::Mint(OfferKind::L402) => match l402(env, cfg, facts, now_ms).await {
+            Slot::Mint(OfferKind::Pow) => Offer::Pow(pow(env, cfg, plan, to, now_ms).await?),
+            Slot::Mint(OfferKind::L402) => match l402(env, cfg, to, now_ms).await {
                 Ok(offer) => Offer::L402(offer),
                 Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend)) if with_pow => {
                     continue
@@ -53,7 +58,7 @@ pub async fn build(
         offers.push(offer);
     }
     if !minted.is_empty() {
-        client_counter::remember_offers(env, &facts.client_key, minted, now_ms).await?;
+        client_counter::remember_offers(env, to.client_key, minted, now_ms).await?;
     }
     Ok(offers)
 }
@@ -62,7 +67,7 @@ async fn pow(
     env: &Env,
     cfg: &Config,
     plan: PowPlan,
-    facts: &RequestFacts,
+    to: &Recipient<'_>,
     now_ms: u64,
 ) -> Result<PowChallenge, Denial> {
     let random = random::bytes::<32>().ok_or(Denial::Internal)?;
@@ -72,7 +77,8 @@ async fn pow(
     };
     let record = ChallengeRecord {
         id: challenge.id.clone(),
-        client_key: facts.client_key.clone(),
+        client_key: to.client_key.to_string(),
+        route: to.route.to_string(),
         puzzle: Puzzle::Pow {
             salt: challenge.salt.clone(),
             difficulty: challenge.difficulty,
@@ -93,7 +99,7 @@ async fn pow(
 async fn l402(
     env: &Env,
     cfg: &Config,
-    facts: &RequestFacts,
+    to: &Recipient<'_>,
     now_ms: u64,
 ) -> Result<L402Offer, Denial> {
     let l402 = cfg.l402.as_ref().ok_or(Denial::Internal)?;
@@ -113,6 +119,7 @@ async fn l402(
             token_id,
         },
         valid_until_s,
+        to.route,
     );
     let offer = L402Offer {
         challenge_id: to_hex(&random[32..]),
@@ -126,7 +133,8 @@ async fn l402(
     // told to be the same payment (one payment, one grant).
     let record = ChallengeRecord {
         id: offer.challenge_id.clone(),
-        client_key: facts.client_key.clone(),
+        client_key: to.client_key.to_string(),
+        route: to.route.to_string(),
         puzzle: Puzzle::L402 {
             payment_hash: invoice.payment_hash,
         },

@@ -50,6 +50,23 @@ pub fn fits(jti: &str, cost: u32, grant: u32) -> bool {
     })
 }
 
+/// Starts (or raises) this isolate's record of a credential from its counter's total, all of it
+/// reported already.
+pub fn seed(jti: &str, total: u32, expires_at_ms: u64, now_ms: u64) {
+    USED.with(|map| {
+        let mut map = map.borrow_mut();
+        match map.get_mut(jti) {
+            Some((usage, _)) => usage.observe_total(total),
+            None => {
+                map.insert(
+                    jti.to_string(),
+                    (Usage::seeded(total, now_ms), expires_at_ms),
+                );
+            }
+        }
+    });
+}
+
 /// Raises the local count to the shared total reported by the credential's counter.
 pub fn observe_total(jti: &str, total: u32) {
     USED.with(|map| {

@@ -52,6 +52,10 @@ pub(super) fn read_limits(r: &mut Reader) -> RequestLimits {
     RequestLimits {
         max_batch_calls: r.number("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1..=10_000) as usize,
         redemptions: per_minute("redeem", r.number("REDEEM_PER_MINUTE", 30, 1..=100_000)),
+        request_floor: per_minute(
+            "requests",
+            r.number("REQUEST_FLOOR_PER_MINUTE", 600, 1..=1_000_000),
+        ),
     }
 }
 

@@ -44,6 +44,9 @@ pub enum RpcRejection {
     Name,
     /// `resources/read`, `/subscribe` or `/unsubscribe` without a string `params.uri`.
     Uri,
+    /// A resource URI not in canonical form, which the origin could read as another URI than
+    /// the one the gateway priced (`TEST://x` for `test://x`, `a/../b`, `%61`, spaces).
+    NonCanonicalUri,
 }
 
 impl BodyRejection {
@@ -71,6 +74,7 @@ impl RpcRejection {
             Self::NotAResponse => "not_a_response",
             Self::Name => "missing_name",
             Self::Uri => "missing_uri",
+            Self::NonCanonicalUri => "non_canonical_uri",
         }
     }
 }
@@ -147,7 +151,11 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
     let name = match method.as_str() {
         "tools/call" | "prompts/get" => named("name", RpcRejection::Name)?,
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            named("uri", RpcRejection::Uri)?
+            let uri = named("uri", RpcRejection::Uri)?;
+            if !uri.as_deref().is_some_and(is_canonical_uri) {
+                return Err(RpcRejection::NonCanonicalUri);
+            }
+            uri
         }
         _ => None,
     };
@@ -156,6 +164,60 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
         name,
         id: id.cloned(),
         arguments: params.and_then(|p| p.get("arguments")).cloned(),
+    })
+}
+
+/// Whether `uri` is already in the form URL parsers normalize to (RFC 3986 §6.2.2, WHATWG URL),
+/// so that a cost rule or limit matched against it is matched against what the origin reads:
+/// a lowercase scheme, a lowercase authority, no dot segments, no percent-encoded unreserved
+/// character and no lowercase hex in an escape, and no whitespace, control character or
+/// backslash anywhere.
+pub fn is_canonical_uri(uri: &str) -> bool {
+    let bytes = uri.as_bytes();
+    if bytes
+        .iter()
+        .any(|b| b.is_ascii_control() || b.is_ascii_whitespace() || *b == b'\\')
+    {
+        return false;
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b));
+    if !scheme_ok {
+        return false;
+    }
+    let path = match rest.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            if after[..end].bytes().any(|b| b.is_ascii_uppercase()) {
+                return false;
+            }
+            &after[end..]
+        }
+        None => rest,
+    };
+    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return false;
+    }
+    let mut escapes = uri.match_indices('%');
+    escapes.all(|(i, _)| {
+        let hex = bytes.get(i + 1..i + 3).unwrap_or(&[]);
+        let upper = hex.len() == 2
+            && hex
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b));
+        upper && {
+            let v = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16).unwrap_or(0);
+            !(v.is_ascii_alphanumeric() || b"-._~".contains(&v))
+        }
     })
 }
 

@@ -81,6 +81,7 @@ fn record(ns: &str, id: &str, expires_at_ms: u64) -> ChallengeRecord {
     ChallengeRecord {
         id: format!("{ns}{id}"),
         client_key: format!("{ns}client"),
+        route: "main".into(),
         puzzle: Puzzle::Pow {
             salt: "00".repeat(16),
             difficulty: 12,
@@ -242,22 +243,37 @@ pub async fn revocations_hold_until_they_expire(
 
 pub async fn one_payment_buys_one_grant(u: &impl CredentialUsage, ns: &str) -> Result<(), String> {
     let (spent, claimed) = (format!("{ns}spent"), format!("{ns}claimed"));
-    let s = tried!(u.spend(&spent, 3, 100_000).await);
-    ensure(s.used == 3 && !s.redeemed, format!("spend counts: {s:?}"))?;
+    let s = tried!(u.take(&spent, 3, 10, 100_000).await);
     ensure(
-        tried!(u.spend(&spent, 2, 100_000).await).used == 5,
-        "spends add up",
+        s.used == 3 && s.admitted && !s.redeemed,
+        format!("a first use counts: {s:?}"),
     )?;
     ensure(
-        !tried!(u.claim(&spent, 100_000).await),
+        tried!(u.spend(&spent, 2, 100_000).await).used == 5,
+        "reports add up",
+    )?;
+    let late = tried!(u.take(&spent, 6, 10, 100_000).await);
+    ensure(
+        !late.admitted && late.used == 5,
+        format!("a first use elsewhere sees what is left: {late:?}"),
+    )?;
+    ensure(
+        !tried!(u.claim(&spent, "c", 100_000).await),
         "a spent credential cannot be redeemed",
     )?;
     ensure(
-        tried!(u.claim(&claimed, 100_000).await),
+        tried!(u.claim(&claimed, "c1", 100_000).await),
         "an unused payment can be redeemed",
     )?;
-    ensure(!tried!(u.claim(&claimed, 100_000).await), "once")?;
-    let after = tried!(u.spend(&claimed, 1, 100_000).await);
+    ensure(
+        tried!(u.claim(&claimed, "c1", 100_000).await),
+        "the same redemption again",
+    )?;
+    ensure(
+        !tried!(u.claim(&claimed, "c2", 100_000).await),
+        "never by another challenge",
+    )?;
+    let after = tried!(u.take(&claimed, 1, 10, 100_000).await);
     ensure(
         after.redeemed && after.used == 0,
         format!("a redeemed payment buys nothing: {after:?}"),

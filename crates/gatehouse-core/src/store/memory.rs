@@ -95,7 +95,22 @@ impl CredentialUsage for MemoryUsage {
             .spend(cost))
     }
 
-    async fn claim(&self, jti: &str, _expires_at_ms: u64) -> Result<bool, Unavailable> {
-        Ok(self.0.borrow_mut().entry(jti.into()).or_default().claim())
+    async fn take(
+        &self,
+        jti: &str,
+        cost: u32,
+        grant: u32,
+        _expires_at_ms: u64,
+    ) -> Result<Spent, Unavailable> {
+        Ok(self
+            .0
+            .borrow_mut()
+            .entry(jti.into())
+            .or_default()
+            .take(cost, grant))
+    }
+
+    async fn claim(&self, jti: &str, by: &str, _expires_at_ms: u64) -> Result<bool, Unavailable> {
+        Ok(self.0.borrow_mut().entry(jti.into()).or_default().claim(by))
     }
 }

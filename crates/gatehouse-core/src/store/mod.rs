@@ -26,6 +26,8 @@ pub struct ChallengeRecord {
     pub id: String,
     /// The client it was issued to: only that client may redeem it.
     pub client_key: String,
+    /// The route it was offered on: what it buys pays on that route only.
+    pub route: String,
     pub puzzle: Puzzle,
     pub created_at_ms: u64,
     pub expires_at_ms: u64,
@@ -78,6 +80,15 @@ pub trait Revocations {
 pub trait CredentialUsage {
     /// Counts `cost` units of credential `jti` (`grant::Counter::spend`).
     async fn spend(&self, jti: &str, cost: u32, expires_at_ms: u64) -> Result<Spent, Unavailable>;
-    /// Claims the payment behind `jti` for a redemption (`grant::Counter::claim`).
-    async fn claim(&self, jti: &str, expires_at_ms: u64) -> Result<bool, Unavailable>;
+    /// A first use in an isolate: counts `cost` only if it fits `grant` (`grant::Counter::take`).
+    async fn take(
+        &self,
+        jti: &str,
+        cost: u32,
+        grant: u32,
+        expires_at_ms: u64,
+    ) -> Result<Spent, Unavailable>;
+    /// Claims the payment behind `jti` for the redemption of challenge `by`
+    /// (`grant::Counter::claim`).
+    async fn claim(&self, jti: &str, by: &str, expires_at_ms: u64) -> Result<bool, Unavailable>;
 }

@@ -30,6 +30,7 @@ fn mint(s: &TokenSettings, now_s: u64) -> String {
             via: Via::Pow,
             now_s,
             reduced: None,
+            route: "main",
         },
     )
     .0
@@ -187,6 +188,7 @@ fn a_reduced_grant_lives_longer_and_names_its_tools() {
             via: Via::Pow,
             now_s: 1_000,
             reduced: Some(&fallback),
+            route: "main",
         },
     );
     assert_eq!(claims.exp, 1_900);
@@ -215,6 +217,7 @@ fn reduced_claims() -> AccessClaims {
         via: Via::Pow,
         tools: Some(vec!["echo".into()]),
         methods: Some(vec!["tools/list".into(), "initialize".into()]),
+        route: Some("main".into()),
     }
 }
 
@@ -257,4 +260,22 @@ fn a_full_grant_admits_anything() {
     };
     assert!(c.permits(&[]));
     assert!(c.permits(&[call("resources/read", Some("x"))]));
+}
+
+#[test]
+fn a_token_pays_only_on_the_route_it_was_bought_on() {
+    let c = reduced_claims();
+    assert_eq!(c.pays_on("main", false), Ok(()));
+    assert_eq!(c.pays_on("paid", false), Err(TokenRejection::WrongRoute));
+    assert_eq!(c.pays_on("paid", true), Err(TokenRejection::WrongRoute));
+    let old = AccessClaims {
+        route: None,
+        ..reduced_claims()
+    };
+    assert_eq!(old.pays_on("main", false), Err(TokenRejection::WrongRoute));
+    assert_eq!(
+        old.pays_on("main", true),
+        Ok(()),
+        "one route: nowhere else to pay"
+    );
 }

@@ -144,11 +144,13 @@ fn a_call_the_gateway_prices_by_name_must_carry_the_name_as_a_string() {
             let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"{params}}}"#);
             assert_eq!(rpc_refusal(&body), why, "{body}");
         }
-        let good =
-            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"{field}":"x"}}}}"#);
+        let value = if field == "uri" { "test://x" } else { "x" };
+        let good = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"{field}":"{value}"}}}}"#
+        );
         assert_eq!(
             calls(good.as_bytes()).unwrap()[0].name.as_deref(),
-            Some("x")
+            Some(value)
         );
     }
 }
@@ -229,5 +231,43 @@ fn each_refusal_has_its_status_and_json_rpc_code() {
     assert_eq!(
         (wire.status, &wire.body["error"]),
         (413, &json!("payload_too_large"))
+    );
+}
+
+#[test]
+fn resource_uris_must_be_in_the_form_the_origin_reads() {
+    for ok in [
+        "test://static-text",
+        "file:///big/report.csv",
+        "https://example.com/a%20b?q=1#x",
+        "urn:isbn:0451450523",
+        "test://template/8/data",
+    ] {
+        assert!(is_canonical_uri(ok), "{ok}");
+    }
+    for bad in [
+        "TEST://static-text",
+        " test://static-text",
+        "test://static-text\n",
+        "Test://static-text",
+        "test://Host/x",
+        "file:///x/../big/y",
+        "file:///big/./y",
+        "test://static%2Dtext",
+        "test://a/%2f",
+        "test:\\\\x",
+        "no-scheme",
+        "",
+    ] {
+        assert!(!is_canonical_uri(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_non_canonical_uri_is_refused_before_it_is_priced() {
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"TEST://static-text"}}"#;
+    assert_eq!(
+        calls(body),
+        Err(BodyRejection::Rpc(RpcRejection::NonCanonicalUri))
     );
 }
