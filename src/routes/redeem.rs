@@ -35,9 +35,9 @@ pub async fn handle(
     // to it, and only the client a challenge was issued to may redeem it.
     let caller = identify(&req, env, ctx, cfg, &mut facts, now_ms).await?;
     meter(env, cfg, &facts.client_key, now_ms).await?;
-    if let Some((address, _)) = &caller.ceiling {
+    if let Some(address) = &caller.address {
         // An unverified key is free to change: the address is metered too.
-        meter(env, cfg, address, now_ms).await?;
+        meter(env, cfg, &address.key, now_ms).await?;
     }
     let raw = body::read_capped(&mut req, MAX_REDEEM_BODY).await?;
     let redemption = parse_redemption(&raw).map_err(Denial::Redeem)?;

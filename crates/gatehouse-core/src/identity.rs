@@ -11,7 +11,14 @@ pub enum RateKey {
     /// A gateway-issued API key in this header; anything else is refused with 401.
     IssuedKey { header: String },
     /// The header's value, unchecked, under a per-address ceiling.
-    Unverified { header: String, ceiling: Policy },
+    Unverified {
+        header: String,
+        /// What one address gets through the quota per minute, whatever values it sends.
+        ceiling: Policy,
+        /// New challenges (rows, invoices) one address may cause per minute: every value is a
+        /// new client with nothing outstanding to be offered again.
+        mints: Policy,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,37 +3,25 @@
 //! client may attempt a redemption (429 past it, `REDEEM_PER_MINUTE`).
 
 use crate::policy::charge::LIMIT_PREFIX;
-use crate::quota::{Check, Policy, Window};
+use crate::quota::{Check, Policy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestLimits {
     pub max_batch_calls: usize,
     pub redemptions: Policy,
-    /// Requests per client whatever their calls weigh: a call weighed at nothing (`tools/list`)
-    /// is free against the quota, never unlimited (`REQUEST_FLOOR_PER_MINUTE`, 429 past it).
-    pub request_floor: Policy,
+    /// Calls per client whatever they weigh: a call weighed at nothing (`tools/list`) is free
+    /// against the quota, never unlimited (`CALL_CEILING_PER_MINUTE`, 429 past it).
+    pub call_ceiling: Policy,
 }
 
-/// The floor's check: named as a limit, so that its denial is a `429` (no payment lifts it).
-pub fn request_floor_check(limits: &RequestLimits) -> Check {
+/// The call ceiling's check for a request of `calls` calls (a request without one counts one):
+/// named as a limit, so that its denial is a `429` (no payment lifts it).
+pub fn call_ceiling_check(limits: &RequestLimits, calls: usize) -> Check {
     Check {
-        counter: format!("{LIMIT_PREFIX}requests"),
-        policy: limits.request_floor.clone(),
-        cost: 1,
+        counter: format!("{LIMIT_PREFIX}calls"),
+        policy: limits.call_ceiling.clone(),
+        cost: u32::try_from(calls.max(1)).unwrap_or(u32::MAX),
     }
 }
 
 pub const DEFAULT_MAX_BATCH_CALLS: u32 = 64;
-
-/// New challenges (rows, invoices) one address may cause per minute under an unverified rate
-/// key, where every header value is a new client with nothing outstanding to be offered again.
-pub const MINTS_PER_ADDRESS_PER_MINUTE: u32 = 20;
-
-pub fn mints_per_address() -> Policy {
-    Policy::new(
-        Window::new("mints", MINTS_PER_ADDRESS_PER_MINUTE, 60)
-            .into_iter()
-            .collect(),
-    )
-    .unwrap_or_else(|| unreachable!("a non-zero window"))
-}

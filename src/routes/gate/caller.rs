@@ -26,9 +26,16 @@ pub struct Caller {
     pub tier_policy: Option<Policy>,
     /// The OAuth identity, when there is one (its scopes decide what it may call).
     pub oauth: Option<Identity>,
-    /// Under an unverified rate key: the address counter and its ceiling.
-    pub ceiling: Option<(String, Policy)>,
+    /// Under an unverified rate key: the address, held to its own limits.
+    pub address: Option<AddressLimits>,
     pub audit: audit::Caller,
+}
+
+/// An address's own limits, when its clients name themselves unchecked.
+pub struct AddressLimits {
+    pub key: String,
+    pub ceiling: Policy,
+    pub mints: Policy,
 }
 
 /// Identifies the caller and sets `facts.client_key` to the key it is counted under.
@@ -43,7 +50,7 @@ pub async fn identify(
     let mut caller = Caller {
         tier_policy: None,
         oauth: None,
-        ceiling: None,
+        address: None,
         audit: audit::Caller::default(),
     };
     match &cfg.identity.rate_key {
@@ -60,12 +67,20 @@ pub async fn identify(
                 caller.audit.tier = Some(key.tier);
             }
         }
-        RateKey::Unverified { header, ceiling } => {
+        RateKey::Unverified {
+            header,
+            ceiling,
+            mints,
+        } => {
             if let Some(value) = non_empty_header(req, header) {
                 // Hashed so that a raw header value never lands in an object name or a log line.
                 let digest = to_hex(&Sha256::digest(value.as_bytes()));
                 facts.client_key = format!("hdr:{}", &digest[..32]);
-                caller.ceiling = Some((facts.address_key.clone(), ceiling.clone()));
+                caller.address = Some(AddressLimits {
+                    key: facts.address_key.clone(),
+                    ceiling: ceiling.clone(),
+                    mints: mints.clone(),
+                });
             }
         }
     }

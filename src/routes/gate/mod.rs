@@ -26,7 +26,7 @@ use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::l402::credential::On;
-use gatehouse_core::limits::{mints_per_address, request_floor_check};
+use gatehouse_core::limits::call_ceiling_check;
 use gatehouse_core::mcp::{
     calls, check_headers, check_media_type, is_batch, take_in_band_token, tool_names, Call,
     MAX_POLICY_BODY,
@@ -244,17 +244,18 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
 async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Admitted, Denial> {
     let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
     let mut checks = charge::checks(p.route, policy, &p.calls);
-    // The windows a client is told about; the request floor is a backstop, not a quota to plan by.
+    // The windows a client is told about; the call ceiling is a backstop, not a quota to plan by.
     let shown = shown_policy(&checks, p.route);
-    checks.push(request_floor_check(&p.cfg.limits));
-    if let Some((address, ceiling)) = &caller.ceiling {
+    checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
+    if let Some(address) = &caller.address {
         // An unverified rate key: whatever keys one address sends, it gets this much in all.
         let check = Check {
             counter: "ceiling".into(),
-            policy: ceiling.clone(),
+            policy: address.ceiling.clone(),
             cost: checks[0].cost,
         };
-        let at = client_counter::check_quota(p.env, address, vec![check.clone()], p.now_ms).await?;
+        let at =
+            client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
         if !at.decision.allowed {
             return Err(too_many(&[check], at.decision, p));
         }
@@ -336,15 +337,16 @@ async fn answer(
 /// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
 async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
     let minted = slots.iter().filter(|s| matches!(s, Slot::Mint(_))).count() as u32;
-    let Some((address, _)) = caller.ceiling.as_ref().filter(|_| minted > 0) else {
+    let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
         return Ok(());
     };
     let check = Check {
         counter: "mints".into(),
-        policy: mints_per_address(),
+        policy: address.mints.clone(),
         cost: minted,
     };
-    let reply = client_counter::check_quota(p.env, address, vec![check.clone()], p.now_ms).await?;
+    let reply =
+        client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
     if reply.decision.allowed {
         return Ok(());
     }

@@ -21,6 +21,7 @@ use crate::quota::{Policy, Window};
 pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentitySettings {
     let unverified = r.flag("RATE_KEY_UNVERIFIED", false);
     let ceiling = r.number("ADDRESS_CEILING_PER_MINUTE", 600, 1..=1_000_000);
+    let mints = r.number("ADDRESS_MINTS_PER_MINUTE", 20, 1..=100_000);
     let ipv6_prefix_bits = r.number(
         "IPV6_PREFIX_BITS",
         u32::from(DEFAULT_IPV6_PREFIX_BITS),
@@ -34,6 +35,7 @@ pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentityS
         Some(header) if unverified => RateKey::Unverified {
             header,
             ceiling: per_minute("address", ceiling),
+            mints: per_minute("mints", mints),
         },
         Some(header) => RateKey::IssuedKey { header },
     };
@@ -52,9 +54,9 @@ pub(super) fn read_limits(r: &mut Reader) -> RequestLimits {
     RequestLimits {
         max_batch_calls: r.number("MAX_BATCH_CALLS", DEFAULT_MAX_BATCH_CALLS, 1..=10_000) as usize,
         redemptions: per_minute("redeem", r.number("REDEEM_PER_MINUTE", 30, 1..=100_000)),
-        request_floor: per_minute(
-            "requests",
-            r.number("REQUEST_FLOOR_PER_MINUTE", 600, 1..=1_000_000),
+        call_ceiling: per_minute(
+            "calls",
+            r.number("CALL_CEILING_PER_MINUTE", 600, 1..=1_000_000),
         ),
     }
 }
