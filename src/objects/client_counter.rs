@@ -154,6 +154,12 @@ impl GateCounter {
     }
 }
 
+/// The object's name: `quota:<client key>`, as it was when the class also held other kinds of
+/// objects, so that every client keeps its object (and its counters) across the upgrade.
+fn object_name(client_key: &str) -> String {
+    format!("quota:{client_key}")
+}
+
 /// Asks the client's counters whether the request's checks all fit.
 pub async fn check_quota(
     env: &Env,
@@ -162,9 +168,15 @@ pub async fn check_quota(
     now_ms: u64,
 ) -> std::result::Result<QuotaReply, Denial> {
     let body = QuotaCall { checks, now_ms };
-    call(env, Binding::Clients, client_key, "/quota", &body)
-        .await
-        .map_err(unavailable)
+    call(
+        env,
+        Binding::Clients,
+        &object_name(client_key),
+        "/quota",
+        &body,
+    )
+    .await
+    .map_err(unavailable)
 }
 
 /// Remembers the challenges just minted for this client, to offer them again.
@@ -175,10 +187,16 @@ pub async fn remember_offers(
     now_ms: u64,
 ) -> std::result::Result<(), Denial> {
     let body = OffersCall { minted, now_ms };
-    call::<_, serde_json::Value>(env, Binding::Clients, client_key, "/offers", &body)
-        .await
-        .map(|_| ())
-        .map_err(unavailable)
+    call::<_, serde_json::Value>(
+        env,
+        Binding::Clients,
+        &object_name(client_key),
+        "/offers",
+        &body,
+    )
+    .await
+    .map(|_| ())
+    .map_err(unavailable)
 }
 
 /// Forgets a redeemed challenge, so it is not offered again.
@@ -188,8 +206,14 @@ pub async fn forget_offer(
     id: &str,
 ) -> std::result::Result<(), Denial> {
     let body = ForgetCall { id: id.into() };
-    call::<_, serde_json::Value>(env, Binding::Clients, client_key, "/forget", &body)
-        .await
-        .map(|_| ())
-        .map_err(unavailable)
+    call::<_, serde_json::Value>(
+        env,
+        Binding::Clients,
+        &object_name(client_key),
+        "/forget",
+        &body,
+    )
+    .await
+    .map(|_| ())
+    .map_err(unavailable)
 }
