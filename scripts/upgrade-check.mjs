@@ -78,7 +78,9 @@ try {
   if (after.status !== 402) throw new Error(`the client's counters did not carry over: ${after.status}\n${dev.log()}`);
   const pow = body.challenges.find((c) => c.type === 'pow');
   const redeemed = await fetch(pow.verify_url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'upgrade-check' }, body: JSON.stringify({ challenge_id: pow.challenge_id, solution: { nonce: await solvePow(pow.salt, pow.difficulty) } }) });
-  const { access_token: token } = await redeemed.json();
+  const redemption = await redeemed.json();
+  if (redeemed.status !== 200) throw new Error(`redemption after the upgrade: ${redeemed.status} ${JSON.stringify(redemption)}`);
+  const token = redemption.access_token;
   const paid = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'upgrade-check', 'x-access-token': token }, body: JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'upgrade-check', version: '1' } } }) });
   console.log(`a token bought after the upgrade: ${paid.status}, ${paid.headers.get('ratelimit')}`);
   if (paid.status !== 200) throw new Error(`the credential class does not work after the upgrade: ${paid.status}`);

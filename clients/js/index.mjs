@@ -11,11 +11,11 @@
 // `Authorization` stays free for OAuth). Any other 402 goes back to the caller unanswered; the
 // rules are in `guard.mjs`. Concurrent requests share one solve. A token the gateway calls
 // invalid or expired (401 invalid_or_expired_token) is dropped and the request retried without it.
-import { POW_ALGORITHM, solvePow } from './pow.mjs';
+import { MAX_DIFFICULTY, POW_ALGORITHM, solvePow } from './pow.mjs';
 import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
 import { errorCode, wire } from './wire.mjs';
 
-export { solvePow, leadingZeroBits, digest, POW_ALGORITHM } from './pow.mjs';
+export { solvePow, leadingZeroBits, digest, MAX_DIFFICULTY, POW_ALGORITHM } from './pow.mjs';
 export { invoiceAmount } from './bolt11.mjs';
 export { wire } from './wire.mjs';
 export * from './guard.mjs';
@@ -30,7 +30,9 @@ function withToken(init, token) {
   headers.set(wire.headers.accept_402, wire.header_values.accept_402);
   if (token) headers.set(TOKEN_HEADER, token);
   else headers.delete(TOKEN_HEADER);
-  return { ...init, headers };
+  // Never follow a redirect with the gateway's credentials on: a redirect is handed back, so
+  // neither the token nor the API key reaches another host, and no 402 met there is paid.
+  return { ...init, headers, redirect: 'manual' };
 }
 
 /**
@@ -67,7 +69,7 @@ export function gatehouseFetch({
         onEvent({ type: 'ignored', reason: 'foreign_verify_url', kind });
         continue;
       }
-      if (kind === POW && c.algorithm === POW_ALGORITHM && typeof c.salt === 'string' && Number.isInteger(c.difficulty)) {
+      if (kind === POW && c.algorithm === POW_ALGORITHM && typeof c.salt === 'string' && Number.isInteger(c.difficulty) && c.difficulty >= 0 && c.difficulty <= MAX_DIFFICULTY) {
         return { challenge: c, verify };
       }
       if (kind === L402 && wallet && typeof c.invoice === 'string') {

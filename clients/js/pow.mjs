@@ -24,6 +24,9 @@ export function digest(salt, nonce) {
  * every `sliceSize` hashes so that other requests keep flowing while it works; gives up (throws)
  * past `deadline` (a Date.now() value).
  */
+/** A gateway never asks more (POW_MAX_BITS is at most 32): anything harder is not answered. */
+export const MAX_DIFFICULTY = 32;
+
 export async function solvePow(salt, difficulty, { start = 0, deadline = Infinity, sliceSize = 20_000 } = {}) {
   for (let nonce = start; ; ) {
     const end = nonce + sliceSize;

@@ -38,12 +38,14 @@ against that file (`tests/python_kit_client.py wire`, run by `tests/wire.test.mj
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
 import shutil
 import subprocess
 import threading
+import time
 import typing
 
 import httpx
@@ -78,20 +80,37 @@ def leading_zero_bits(digest: bytes) -> int:
     return bits
 
 
-def solve(salt: str, difficulty: int) -> str:
+# A gateway never asks more than this (POW_MAX_BITS is at most 32): anything harder is a server
+# trying to keep the client busy for ever, and is not answered.
+MAX_DIFFICULTY = 32
+# How long a proof of work may take before the flow gives up and hands the 402 back.
+DEFAULT_SOLVE_BUDGET_S = 30.0
+
+
+class SolveTimeout(Exception):
+    pass
+
+
+def solve(salt: str, difficulty: int, budget_s: float = DEFAULT_SOLVE_BUDGET_S) -> str:
     """The nonce for a challenge: `sha256(salt + nonce)` with `difficulty` leading zero bits."""
     solver = shutil.which("gatehouse-solve")
     if solver:
-        out = subprocess.run([solver, "solve", salt, str(difficulty)], capture_output=True, text=True, check=True)
+        try:
+            out = subprocess.run([solver, "solve", salt, str(difficulty)], capture_output=True, text=True, check=True, timeout=budget_s)
+        except subprocess.TimeoutExpired as e:
+            raise SolveTimeout(f"no solution within {budget_s} s") from e
         return json.loads(out.stdout)["nonce"]
-    return solve_locally(salt, difficulty)
+    return solve_locally(salt, difficulty, budget_s)
 
 
-def solve_locally(salt: str, difficulty: int) -> str:
-    """The smallest such nonce, found with hashlib alone."""
+def solve_locally(salt: str, difficulty: int, budget_s: float = float("inf")) -> str:
+    """The smallest such nonce, found with hashlib alone, within `budget_s` seconds."""
+    deadline = time.monotonic() + budget_s
     nonce = 0
     while leading_zero_bits(hashlib.sha256(f"{salt}{nonce}".encode()).digest()) < difficulty:
         nonce += 1
+        if nonce % 65_536 == 0 and time.monotonic() > deadline:
+            raise SolveTimeout(f"no solution within {budget_s} s")
     return str(nonce)
 
 
@@ -226,6 +245,11 @@ class _Redeem(typing.NamedTuple):
     request: httpx.Request
 
 
+class _Solve(typing.NamedTuple):
+    salt: str
+    difficulty: int
+
+
 class GatehouseAuth(httpx.Auth):
     def __init__(
         self,
@@ -235,13 +259,21 @@ class GatehouseAuth(httpx.Auth):
         max_sats_per_invoice: int = DEFAULT_MAX_SATS_PER_INVOICE,
         max_sats_total: int = DEFAULT_MAX_SATS_TOTAL,
         identity_headers: typing.Iterable[str] = IDENTITY_HEADERS,
+        solve_budget_s: float = DEFAULT_SOLVE_BUDGET_S,
     ):
         self.max_rounds = max_rounds
+        self.solve_budget_s = solve_budget_s
         self.tokens: dict[tuple[str, str, int], str] = {}  # a token goes only to its issuer's origin
         self.on_event = on_event or (lambda _event: None)
         self.wallet = wallet
         self.budget = Budget(max_sats_per_invoice, max_sats_total)
         self.identity_headers = frozenset(h.lower() for h in identity_headers) - {"cookie"}
+
+    def _solve(self, step: "_Solve") -> str | None:
+        try:
+            return solve(step.salt, step.difficulty, self.solve_budget_s)
+        except SolveTimeout:
+            return None
 
     def _prepare(self, request: httpx.Request) -> str | None:
         # This client acts on HTTP 402, so the gateway should never answer it in-band.
@@ -265,7 +297,7 @@ class GatehouseAuth(httpx.Auth):
                 continue
             difficulty = offer.get("difficulty")
             if (offer.get("type") == POW_TYPE and offer.get("algorithm") == POW_ALGORITHM and isinstance(offer.get("salt"), str)
-                    and type(difficulty) is int and 0 <= difficulty <= 64):
+                    and type(difficulty) is int and 0 <= difficulty <= MAX_DIFFICULTY):
                 return offer, verify, 0
             if offer.get("type") == L402_TYPE and self.wallet and isinstance(offer.get("invoice"), str):
                 try:
@@ -297,7 +329,11 @@ class GatehouseAuth(httpx.Auth):
                 self.on_event({"type": "paid", "sats": msat / 1000})
                 proof = {"payment_proof": {"preimage": preimage}}
             else:
-                proof = {"solution": {"nonce": solve(offer["salt"], offer["difficulty"])}}
+                nonce = yield _Solve(offer["salt"], offer["difficulty"])
+                if nonce is None:
+                    self.on_event({"type": "gave_up", "reason": "solve_budget"})
+                    return
+                proof = {"solution": {"nonce": nonce}}
             headers = {k: v for k, v in request.headers.items() if k.lower() in self.identity_headers}
             verified = yield _Redeem(httpx.Request("POST", verify, headers=headers, json={"challenge_id": offer.get("challenge_id"), **proof}))
             token = _json(verified).get("access_token") if verified.status_code == 200 else None
@@ -319,6 +355,8 @@ class GatehouseAuth(httpx.Auth):
             elif isinstance(step, _Redeem):
                 with httpx.Client(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
                     value = client.send(step.request)
+            elif isinstance(step, _Solve):
+                value = self._solve(step)
             else:
                 value = yield step
                 if value.status_code in (401, 402):
@@ -339,6 +377,9 @@ class GatehouseAuth(httpx.Auth):
             elif isinstance(step, _Redeem):
                 async with httpx.AsyncClient(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
                     value = await client.send(step.request)
+            elif isinstance(step, _Solve):
+                # Off the event loop: a proof of work must not stall the caller's other tasks.
+                value = await asyncio.to_thread(self._solve, step)
             else:
                 value = yield step
                 if value.status_code in (401, 402):

@@ -17,7 +17,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { DEFAULT_IDENTITY_HEADERS, POW_ALGORITHM, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor, wire } from '../index.mjs';
+import { DEFAULT_IDENTITY_HEADERS, MAX_DIFFICULTY, POW_ALGORITHM, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor, wire } from '../index.mjs';
 
 const IN_BAND = wire.jsonrpc.payment_required;
 const TOKEN_KEY = wire.meta.access_token; // where a token goes back in `params._meta`
@@ -81,11 +81,15 @@ function oauthProvider() {
   return clientId && clientSecret ? new ClientCredentialsProvider({ clientId, clientSecret, scope }) : undefined;
 }
 
+/** How long an in-band proof of work may take before the call fails instead. */
+const IN_BAND_SOLVE_BUDGET_MS = 30_000;
+
 /** Solves an in-band challenge the gateway sent and returns the token it buys. */
 async function redeemInBand({ challenges, url }, headers) {
-  const pow = (Array.isArray(challenges) ? challenges : []).find((c) => c?.type === wire.challenge_types.pow && c.algorithm === POW_ALGORITHM && verifyUrlFor(url, c.verify_url));
+  const pow = (Array.isArray(challenges) ? challenges : []).find((c) => c?.type === wire.challenge_types.pow && c.algorithm === POW_ALGORITHM
+    && Number.isInteger(c.difficulty) && c.difficulty >= 0 && c.difficulty <= MAX_DIFFICULTY && verifyUrlFor(url, c.verify_url));
   if (!pow) throw new Error('in-band challenge without a proof of work to answer on the gateway\'s origin');
-  const nonce = await solvePow(pow.salt, pow.difficulty);
+  const nonce = await solvePow(pow.salt, pow.difficulty, { deadline: Date.now() + IN_BAND_SOLVE_BUDGET_MS });
   const body = await redeem(fetch, verifyUrlFor(url, pow.verify_url), headers, { challenge_id: pow.challenge_id, solution: { nonce } });
   return body.access_token;
 }

@@ -348,6 +348,11 @@ fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>)
             RPC_INVALID_REQUEST,
             "Unsupported Media Type: the body must be application/json in UTF-8",
         ),
+        BodyRejection::ContentEncoding => (
+            415,
+            RPC_INVALID_REQUEST,
+            "Unsupported Media Type: the body must not be content-encoded",
+        ),
         // As `PayloadTooLarge`: the shell's capped read usually refuses first.
         BodyRejection::TooLarge => {
             let message = format!("the body exceeds {MAX_POLICY_BODY} bytes");

@@ -38,6 +38,16 @@ pub const ACCEPT_402_VALUE: &str = "402";
 pub const TIME_BUDGET_HEADER: &str = "gatehouse-time-budget";
 const GATEWAY_ONLY: &[&str] = &[ACCEPT_402_HEADER, TIME_BUDGET_HEADER];
 
+/// Fields that would make the origin read the request otherwise than the gateway judged it: a
+/// content coding (the gateway forwards the bytes it read, which a POST must send unencoded),
+/// and the method overrides some frameworks honour (the gateway judged the method it saw).
+const REREADING: &[&str] = &[
+    "content-encoding",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// Set on the gateway's 402 and in-band challenge answers, and only on them: an origin cannot set
 /// it, so a client can tell a challenge the gateway issued from one an origin forged.
 pub const CHALLENGE_MARKER_HEADER: &str = "gatehouse-challenge";
@@ -60,13 +70,19 @@ pub const WWW_AUTHENTICATE_HEADER: &str = "www-authenticate";
 const SET_BY_RUNTIME: &[&str] = &["host", "content-length"];
 
 /// The lowercased field names listed in a `Connection` header value.
+/// Only tokens that can be field names (RFC 9110 §5.1) are kept: anything else names no field,
+/// and handing it to the runtime's header API would fail the request.
 pub fn connection_tokens(connection: Option<&str>) -> Vec<String> {
     connection
         .unwrap_or("")
         .split(',')
         .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && t.bytes().all(is_token_char))
         .collect()
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Every header name to remove from a copy of the client's request headers before it goes to the
@@ -76,6 +92,7 @@ pub fn dropped_toward_origin(connection: Option<&str>) -> Vec<String> {
         .iter()
         .chain(GATEWAY_CREDENTIALS)
         .chain(GATEWAY_ONLY)
+        .chain(REREADING)
         .chain(SET_BY_RUNTIME);
     fixed
         .map(|n| n.to_string())
@@ -109,6 +126,26 @@ pub fn forward_to_client(name: &str, connection: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn connection_tokens_that_name_no_field_are_ignored() {
+        assert_eq!(
+            super::connection_tokens(Some("foo bar, keep-alive, x(y), a@b, X-Trace")),
+            ["keep-alive", "x-trace"]
+        );
+    }
+
+    #[test]
+    fn codings_and_method_overrides_never_reach_the_origin() {
+        let dropped = super::dropped_toward_origin(None);
+        for name in [
+            "content-encoding",
+            "x-http-method-override",
+            "x-method-override",
+        ] {
+            assert!(dropped.iter().any(|d| d == name), "{name}");
+        }
+    }
+
     use super::*;
 
     #[test]

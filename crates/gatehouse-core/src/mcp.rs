@@ -3,12 +3,13 @@
 //! a URI). A body may be one request or, in revision 2025-03-26, a batch. Size-capped. `read`
 //! holds the one reading of a body that everything here, and the shell, decides on.
 
+mod in_band;
 mod read;
 
 use serde_json::Value;
 
 use crate::json_strict;
-pub use read::{calls, check_media_type, BodyRejection, RpcRejection};
+pub use read::{calls, check_content_encoding, check_media_type, BodyRejection, RpcRejection};
 
 /// A policy decision never needs more of a request than this.
 pub const MAX_POLICY_BODY: usize = 1024 * 1024;
@@ -70,28 +71,12 @@ pub const IN_BAND_TOKEN_KEY: &str = "gatehouse/access_token";
 
 /// Removes `params._meta["gatehouse/access_token"]` from every call and returns the first such
 /// token: the way a client that cannot set headers hands back the token an in-band challenge
-/// bought. The token must never reach the origin, so the body is rewritten without it. The body
-/// is read as `calls` reads it, so the token comes out of the message the gateway decided on.
+/// bought. The token must never reach the origin, so its bytes are cut out of the body, and
+/// every other byte reaches the origin as the client sent it (`mcp/in_band.rs`).
 pub fn take_in_band_token(body: &[u8]) -> Option<(String, Vec<u8>)> {
-    let mut value = json_strict::parse(body).ok()?;
-    let mut found = None;
-    let mut strip = |item: &mut Value| {
-        if let Some(meta) = item
-            .get_mut("params")
-            .and_then(|p| p.get_mut("_meta"))
-            .and_then(Value::as_object_mut)
-        {
-            if let Some(Value::String(t)) = meta.remove(IN_BAND_TOKEN_KEY) {
-                found.get_or_insert(t);
-            }
-        }
-    };
-    match &mut value {
-        Value::Array(items) => items.iter_mut().for_each(&mut strip),
-        item => strip(item),
-    }
-    let token = found?;
-    Some((token, serde_json::to_vec(&value).ok()?))
+    // Only a body the gateway reads strictly is cut (`in_band` assumes well-formed JSON).
+    json_strict::parse(body).ok()?;
+    in_band::cut_in_band_tokens(body)
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGE
 use gatehouse_core::l402::credential::On;
 use gatehouse_core::limits::call_ceiling_check;
 use gatehouse_core::mcp::{
-    calls, check_headers, check_media_type, is_batch, take_in_band_token, tool_names, Call,
-    MAX_POLICY_BODY,
+    calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
+    tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::outstanding::Slot;
 use gatehouse_core::policy::{charge, route, Route};
@@ -156,6 +156,8 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
         return Ok(());
     }
     check_media_type(non_empty_header(req, "content-type").as_deref()).map_err(Denial::Body)?;
+    check_content_encoding(non_empty_header(req, "content-encoding").as_deref())
+        .map_err(Denial::Body)?;
     let mut raw = body::read_capped(req, MAX_POLICY_BODY).await?;
     let parsed = calls(&raw).map_err(Denial::Body)?;
     check_headers(

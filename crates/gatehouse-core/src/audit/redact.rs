@@ -14,11 +14,12 @@ use serde_json::{Map, Value};
 pub const MASK: &str = "[redacted]";
 
 /// Key substrings that always hide a value, whatever the configuration says.
-pub const KEY_PATTERNS: [&str; 10] = [
+pub const KEY_PATTERNS: [&str; 11] = [
     "secret",
     "token",
-    "password",
-    "passwd",
+    "pass",
+    "pwd",
+    "mnemonic",
     "key",
     "auth",
     "cookie",
@@ -112,14 +113,31 @@ pub fn redact(v: &Value, extra_keys: &[String]) -> Value {
                 .collect::<Map<String, Value>>(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(|i| redact(i, extra_keys)).collect()),
-        Value::String(s) => Value::String(mask_secrets(s)),
+        Value::String(s) => match embedded_json(s) {
+            // JSON carried as a string (a serialized config, a request body) is redacted as JSON.
+            Some(inner) => Value::String(redact(&inner, extra_keys).to_string()),
+            None => Value::String(mask_secrets(s)),
+        },
         other => other.clone(),
     }
 }
 
+/// Strings longer than this are not tried as embedded JSON: the audit keeps 512 bytes anyway.
+const MAX_EMBEDDED_JSON: usize = 64 * 1024;
+
+fn embedded_json(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if s.len() > MAX_EMBEDDED_JSON || !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(s).ok()
+}
+
 /// `text` with every credential-looking span replaced by `[redacted]`.
 pub fn mask_secrets(text: &str) -> String {
-    let text = scan(text, scheme_credential);
+    let text = scan(text, url_password);
+    let text = scan(&text, secret_parameter);
+    let text = scan(&text, scheme_credential);
     let text = scan(&text, jwt);
     let text = scan(&text, prefixed_key);
     scan(&text, high_entropy)
@@ -162,7 +180,48 @@ fn starts_run(b: &[u8], at: usize, class: fn(u8) -> bool) -> bool {
     at == 0 || !class(b[at - 1])
 }
 
+/// The password of a URL's user information: `scheme://user:<password>@host`.
+fn url_password(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    if !b[at..].starts_with(b"://") {
+        return None;
+    }
+    let from = at + 3;
+    let authority_end = b[from..]
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#' | b' ' | b'"'))
+        .map_or(b.len(), |n| from + n);
+    let at_sign = b[from..authority_end].iter().rposition(|c| *c == b'@')? + from;
+    let colon = b[from..at_sign].iter().position(|c| *c == b':')? + from;
+    Some((colon + 1, at_sign))
+}
+
+/// `name=value` in a query string or form body (`?apikey=…`, `&password=…`) whose name is a
+/// secret one: the value is masked up to the next separator.
+fn secret_parameter(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let after_separator = at == 0 || matches!(b[at - 1], b'?' | b'&' | b';' | b' ' | b'\n');
+    if !after_separator {
+        return None;
+    }
+    let name_end = run_end(b, at, |c| {
+        c.is_ascii_alphanumeric() || b"_.-[]".contains(&c)
+    });
+    if name_end == at || b.get(name_end) != Some(&b'=') {
+        return None;
+    }
+    let name = std::str::from_utf8(&b[at..name_end]).ok()?;
+    if !is_secret_key(name, &[]) {
+        return Some((name_end, name_end));
+    }
+    let start = name_end + 1;
+    let end = b[start..]
+        .iter()
+        .position(|c| matches!(c, b'&' | b';' | b' ' | b'#' | b'"' | b'\n'))
+        .map_or(b.len(), |n| start + n);
+    Some((start, end))
+}
+
 /// `Bearer <credential>`, `Basic <credential>`, `L402 <credential>`: the credential is masked.
+/// The space may be URL-encoded (`Bearer%20…`).
 fn scheme_credential(b: &[u8], at: usize) -> Option<(usize, usize)> {
     if !starts_run(b, at, is_word) {
         return None;
@@ -171,11 +230,18 @@ fn scheme_credential(b: &[u8], at: usize) -> Option<(usize, usize)> {
         b.len() > at + s.len() && b[at..at + s.len()].eq_ignore_ascii_case(s.as_bytes())
     })?;
     let mut start = at + scheme.len();
-    if !matches!(b[start], b' ' | b'\t') {
+    let space = |i: usize| -> usize {
+        match b.get(i) {
+            Some(b' ' | b'\t' | b'+') => 1,
+            Some(b'%') if b.get(i + 1..i + 3) == Some(b"20") => 3,
+            _ => 0,
+        }
+    };
+    if space(start) == 0 {
         return None;
     }
-    while start < b.len() && matches!(b[start], b' ' | b'\t') {
-        start += 1;
+    while space(start) > 0 {
+        start += space(start);
     }
     let end = run_end(b, start, is_credential);
     let credential = &b[start..end];

@@ -221,3 +221,35 @@ proptest! {
         prop_assert!(out.contains(MASK), "{out}");
     }
 }
+
+#[test]
+fn secrets_in_urls_forms_and_embedded_json_are_masked() {
+    let v = serde_json::json!({
+        "dsn": "postgres://app:s3cr3t-pw@db.internal:5432/app",
+        "url": "https://api.example/v1?apikey=0123456789abcdef0123&q=weather",
+        "form": "user=alice&password=hunter2&remember=1",
+        "header": "Bearer%20abcDEF123456789xyz",
+        "config": "{\"pass\": \"correct horse\", \"region\": \"eu\"}",
+        "pass": "x", "pwd": "y", "passphrase": "z", "mnemonic": "abandon abandon",
+    });
+    let out = redact(&v, &[]).to_string();
+    for secret in [
+        "s3cr3t-pw",
+        "0123456789abcdef0123",
+        "hunter2",
+        "abcDEF123456789xyz",
+        "correct horse",
+        "abandon",
+    ] {
+        assert!(!out.contains(secret), "{secret} survived in {out}");
+    }
+    for kept in [
+        "db.internal",
+        "q=weather",
+        "user=alice",
+        "remember=1",
+        "region",
+    ] {
+        assert!(out.contains(kept), "{kept} was lost in {out}");
+    }
+}

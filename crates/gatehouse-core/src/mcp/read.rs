@@ -16,6 +16,9 @@ use crate::json_strict::{self, JsonRejection};
 pub enum BodyRejection {
     /// Not `application/json`, or a charset other than UTF-8.
     UnsupportedMediaType,
+    /// A `Content-Encoding` other than `identity`: the origin would decode bytes the gateway
+    /// judged as they were, and read something else (a compressed body can hide another).
+    ContentEncoding,
     TooLarge,
     Json(JsonRejection),
     Rpc(RpcRejection),
@@ -54,6 +57,7 @@ impl BodyRejection {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::ContentEncoding => "content_encoding",
             Self::TooLarge => "too_large",
             Self::Json(j) => j.as_str(),
             Self::Rpc(r) => r.as_str(),
@@ -102,6 +106,19 @@ pub fn check_media_type(content_type: Option<&str>) -> Result<(), BodyRejection>
         Ok(())
     } else {
         Err(BodyRejection::UnsupportedMediaType)
+    }
+}
+
+/// A POST body is judged as the bytes arrive, so it must arrive unencoded.
+pub fn check_content_encoding(content_encoding: Option<&str>) -> Result<(), BodyRejection> {
+    let identity = content_encoding
+        .unwrap_or("identity")
+        .split(',')
+        .all(|c| c.trim().eq_ignore_ascii_case("identity"));
+    if identity {
+        Ok(())
+    } else {
+        Err(BodyRejection::ContentEncoding)
     }
 }
 

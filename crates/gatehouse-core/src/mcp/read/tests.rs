@@ -271,3 +271,18 @@ fn a_non_canonical_uri_is_refused_before_it_is_priced() {
         Err(BodyRejection::Rpc(RpcRejection::NonCanonicalUri))
     );
 }
+
+#[test]
+fn a_body_must_arrive_unencoded() {
+    assert_eq!(check_content_encoding(None), Ok(()));
+    assert_eq!(check_content_encoding(Some(" Identity ")), Ok(()));
+    for enc in ["br", "gzip", "identity, gzip", "deflate", "x"] {
+        assert_eq!(
+            check_content_encoding(Some(enc)),
+            Err(BodyRejection::ContentEncoding),
+            "{enc}"
+        );
+    }
+    let wire = Denial::Body(BodyRejection::ContentEncoding).to_wire();
+    assert_eq!(wire.status, 415);
+}
