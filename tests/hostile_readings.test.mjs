@@ -1,6 +1,5 @@
-// Attacks on the gateway itself, each against the built worker in workerd. A test whose name
-// starts with "HOLE:" asserts what the README promises and fails today because of the hole it is
-// named for; the others pin down what held.
+// Attacks on the gateway itself, each against the built worker in workerd. Each got through an
+// earlier version; each test now asserts the refusal (the ones marked "held" never got through).
 //
 // - a body with two readings: strict JSON for the gateway, brotli for an origin on the official
 //   SDK's `createMcpExpressApp()` (`Content-Encoding: br` is forwarded), so a per-tool limit,
@@ -80,7 +79,7 @@ describe('a body with a second reading under Content-Encoding', () => {
     assert.equal(JSON.parse(body.toString('utf8')).method, 'ping');
   });
 
-  test('HOLE: a per-tool limit holds against a body the origin decodes as brotli', async () => {
+  test('a per-tool limit holds against a body the origin decodes as brotli', async () => {
     const headers = { ...MCP, 'x-api-key': testKey('polyglot') };
     const first = await fetch(gateway.mcpUrl, { method: 'POST', headers, body: call('danger') });
     assert.equal(first.status, 200);
@@ -110,7 +109,7 @@ describe('one gateway, two routes: proof of work on one, L402 only on the other'
     await origin?.close();
   });
 
-  test('HOLE: a token solved for on the free route does not admit on the paid one', async () => {
+  test('a token solved for on the free route does not admit on the paid one', async () => {
     const headers = { ...MCP, 'x-api-key': testKey('route-hopper') };
     const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'route-hopper', version: '1' } } });
     const post = (path, extra = {}) => fetch(`${gateway.url}${path}`, { method: 'POST', headers: { ...headers, ...extra }, body: initialize });
@@ -142,7 +141,7 @@ describe('against a recording origin', () => {
     await origin?.close();
   });
 
-  test('HOLE: no JSON-RPC body reaches the origin unread, whatever the method', async () => {
+  test('no JSON-RPC body reaches the origin unread, whatever the method', async () => {
     const headers = { 'content-type': 'application/json', 'x-api-key': testKey('methods') };
     // Unreadable under the gateway's rules (a member twice), and a limited tool at that.
     const body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"danger"}}';
@@ -156,7 +155,7 @@ describe('against a recording origin', () => {
     assert.deepEqual(reached, [], 'bodies forwarded unread');
   });
 
-  test('HOLE: a Connection header naming something that is not a field name is not a 500', async () => {
+  test('a Connection header naming something that is not a field name is not a 500', async () => {
     const statuses = [];
     for (const connection of ['foo bar', 'keep-alive, x(y)', 'a@b']) {
       statuses.push((await rawRequest(gateway.mcpUrl, 'POST', { 'content-type': 'application/json', 'x-api-key': testKey('connection'), connection }, call('echo'))).status);
@@ -164,7 +163,7 @@ describe('against a recording origin', () => {
     assert.ok(statuses.every((s) => s !== 500), `statuses ${statuses}`);
   });
 
-  test('HOLE: taking an in-band token out of a body leaves the numbers as they were sent', async () => {
+  test('taking an in-band token out of a body leaves the numbers as they were sent', async () => {
     const numbers = '{"exp":1E5,"big":123456789012345678901234567890,"one":1.0,"tiny":5e-324}';
     const body = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":${numbers},"_meta":{"gatehouse/access_token":"x"}}}`;
     const before = origin.seen.length;
@@ -190,7 +189,7 @@ describe('the audit trail', () => {
     await origin?.close();
   });
 
-  test('HOLE: stores none of these secrets', async () => {
+  test('stores none of these secrets', async () => {
     const secrets = {
       pass: 'hunter2hunter2',
       pwd: 'Tr0ub4dor-and-3',

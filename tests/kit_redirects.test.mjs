@@ -1,5 +1,5 @@
-// Attacks on the client kit. A test whose name starts with "HOLE:" asserts what the README
-// promises ("What the kit guarantees") and fails today because of the hole it is named for.
+// Attacks on the client kit, each of which got through an earlier version; each test now asserts
+// what the README promises ("What the kit guarantees").
 //
 // - An origin behind the gateway answers with a redirect to another host. The gateway passes it
 //   back unfollowed, as documented, but the wrapper's fetch follows it, carrying the access token
@@ -50,7 +50,7 @@ describe('an origin that redirects the client elsewhere', () => {
     await listener?.close();
   });
 
-  test('HOLE: the wrapper sends neither its access token nor the API key to the other host', async () => {
+  test('the wrapper sends neither its access token nor the API key to the other host', async () => {
     const origin = await startRedirectingOrigin(`${listener.url}/stolen`);
     const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key' } });
     try {
@@ -74,7 +74,7 @@ describe('an origin that redirects the client elsewhere', () => {
     }
   });
 
-  test('HOLE: the wrapper pays no invoice from a 402 it met after a redirect', async () => {
+  test('the wrapper pays no invoice from a 402 it met after a redirect', async () => {
     const res = await fetch(`${ln.url}/api/v1/payments`, { method: 'POST', headers: { 'x-api-key': ln.gateway.inkey, 'content-type': 'application/json' }, body: JSON.stringify({ out: false, amount: 9, memo: 'redirected' }) });
     const invoice = (await res.json()).bolt11;
     // Marked, within the caps, and redeemable "on the gateway's origin" (a relative verify URL).
@@ -108,17 +108,20 @@ describe('a challenge no gateway would issue', () => {
     await inBand?.close();
   });
 
-  test('the JS wrapper gives up on it within its solve budget', async () => {
-    await assert.rejects(gatehouseFetch({ solveBudgetMs: 500 })(`${hostile.url}/mcp`, { method: 'POST', headers: MCP, body: CALL }), /not solved in time/);
+  test('the JS wrapper does not try it, and hands the 402 back', async () => {
+    const events = [];
+    const res = await gatehouseFetch({ solveBudgetMs: 500, onEvent: (e) => events.push(e) })(`${hostile.url}/mcp`, { method: 'POST', headers: MCP, body: CALL });
+    assert.equal(res.status, 402);
+    assert.ok(!events.some((e) => e.type === 'solved'), JSON.stringify(events));
   });
 
-  test('HOLE: the Python flow hands the 402 back instead of solving for ever', async () => {
+  test('the Python flow hands the 402 back instead of solving for ever', async () => {
     const result = await new Promise((resolve) => execFile(PYTHON, [PY_CLIENT, 'run', `${hostile.url}/mcp`, '1', '--async'], { timeout: GIVE_UP_MS }, (err, stdout) => resolve(err ? { killed: err.killed || err.signal } : JSON.parse(stdout.trim().split('\n').at(-1)))));
     assert.equal(result.killed, undefined, `still solving after ${GIVE_UP_MS} ms, with the event loop blocked`);
     assert.deepEqual(result.statuses, [402]);
   });
 
-  test('HOLE: the bridge answers the in-band call with an error instead of solving for ever', async () => {
+  test('the bridge answers the in-band call with an error instead of solving for ever', async () => {
     const transport = new StdioClientTransport({ command: process.execPath, args: [BRIDGE, 'connect', `${inBand.url}/mcp`, '--no-declare-402'], stderr: 'pipe' });
     const client = new Client({ name: 'attack2-bridge-client', version: '1.0.0' });
     let timer;
