@@ -118,7 +118,7 @@ pub async fn handle(
                 Puzzle::L402 { .. } => Via::L402,
             },
             now_s: now_ms / 1_000,
-            route: &loaded.route,
+            route: loaded.route.as_deref(),
             reduced: if loaded.reduced {
                 cfg.budget_fallback.as_ref()
             } else {

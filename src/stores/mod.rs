@@ -72,8 +72,7 @@ impl ChallengeRow {
         Some(ChallengeRecord {
             id: self.id,
             client_key: self.client_key,
-            // Rows from before routes were recorded bought grants on the default route.
-            route: self.route.unwrap_or_default(),
+            route: self.route,
             puzzle,
             created_at_ms: self.created_at as u64,
             expires_at_ms: self.expires_at as u64,
@@ -120,7 +119,7 @@ impl ChallengeStore for D1Challenges<'_> {
                 (r.created_at_ms as f64).into(),
                 (r.expires_at_ms as f64).into(),
                 f64::from(u8::from(r.reduced)).into(),
-                r.route.as_str().into(),
+                r.route.as_deref().map_or(JsValue::NULL, JsValue::from_str),
             ],
         )
         .await

@@ -50,7 +50,7 @@ fn main() {
             via: Via::Pow,
             now_s: 1_000,
             reduced: None,
-            route: "main",
+            route: Some("main"),
         },
     );
     per_second("token verify (HS256 + claims + binding)", || {

@@ -182,7 +182,7 @@ mod tests {
                 via: Via::Pow,
                 now_s: 10,
                 reduced: None,
-                route: "main",
+                route: Some("main"),
             },
         );
         assert!(verify(&ring(), &format!("{PREFIX}{access}")).is_err());

@@ -214,8 +214,9 @@ pub struct Issue<'a> {
     pub now_s: u64,
     /// Issue the reduced grant: this lifetime, these tools.
     pub reduced: Option<&'a BudgetFallback>,
-    /// The route the challenge was offered on.
-    pub route: &'a str,
+    /// The route the challenge was offered on (`None` for a challenge from before routes were
+    /// recorded: such a token pays only where there is one route).
+    pub route: Option<&'a str>,
 }
 
 pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
@@ -231,7 +232,7 @@ pub fn issue(settings: &TokenSettings, req: Issue) -> (String, AccessClaims) {
         via: req.via,
         tools: req.reduced.map(|r| r.tools.clone()),
         methods: req.reduced.map(|r| r.methods.clone()),
-        route: Some(req.route.to_string()),
+        route: req.route.map(str::to_string),
     };
     (jwt::sign(&claims, settings.keys.signer()), claims)
 }

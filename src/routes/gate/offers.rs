@@ -78,7 +78,7 @@ async fn pow(
     let record = ChallengeRecord {
         id: challenge.id.clone(),
         client_key: to.client_key.to_string(),
-        route: to.route.to_string(),
+        route: Some(to.route.to_string()),
         puzzle: Puzzle::Pow {
             salt: challenge.salt.clone(),
             difficulty: challenge.difficulty,
@@ -134,7 +134,7 @@ async fn l402(
     let record = ChallengeRecord {
         id: offer.challenge_id.clone(),
         client_key: to.client_key.to_string(),
-        route: to.route.to_string(),
+        route: Some(to.route.to_string()),
         puzzle: Puzzle::L402 {
             payment_hash: invoice.payment_hash,
         },

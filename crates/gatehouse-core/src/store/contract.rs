@@ -81,7 +81,7 @@ fn record(ns: &str, id: &str, expires_at_ms: u64) -> ChallengeRecord {
     ChallengeRecord {
         id: format!("{ns}{id}"),
         client_key: format!("{ns}client"),
-        route: "main".into(),
+        route: Some("main".into()),
         puzzle: Puzzle::Pow {
             salt: "00".repeat(16),
             difficulty: 12,

@@ -26,8 +26,9 @@ pub struct ChallengeRecord {
     pub id: String,
     /// The client it was issued to: only that client may redeem it.
     pub client_key: String,
-    /// The route it was offered on: what it buys pays on that route only.
-    pub route: String,
+    /// The route it was offered on: what it buys pays on that route only. `None` for a challenge
+    /// stored before challenges named their route.
+    pub route: Option<String>,
     pub puzzle: Puzzle,
     pub created_at_ms: u64,
     pub expires_at_ms: u64,

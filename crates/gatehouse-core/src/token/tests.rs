@@ -30,7 +30,7 @@ fn mint(s: &TokenSettings, now_s: u64) -> String {
             via: Via::Pow,
             now_s,
             reduced: None,
-            route: "main",
+            route: Some("main"),
         },
     )
     .0
@@ -188,7 +188,7 @@ fn a_reduced_grant_lives_longer_and_names_its_tools() {
             via: Via::Pow,
             now_s: 1_000,
             reduced: Some(&fallback),
-            route: "main",
+            route: Some("main"),
         },
     );
     assert_eq!(claims.exp, 1_900);
