@@ -134,8 +134,10 @@ if (!(await waitFor(base, 60_000))) {
   Clients are counted by API key (header x-api-key); mint one, then call with it:
     curl -s -X POST ${base}/admin/api/keys -H 'authorization: Bearer ${adminSecret}' \\
       -H 'content-type: application/json' -d '{"id":"my-agent"}'
-    npx @modelcontextprotocol/inspector --cli ${base}/mcp --transport http --method tools/list \\
-      --header "x-api-key: <key>"     (without a key, a client is counted by its address)
+    curl -s ${base}/mcp -H 'x-api-key: <key>' -H 'content-type: application/json' \\
+      -H 'accept: application/json, text/event-stream' \\
+      -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+    (without a key, a client is counted by its address; a key the gateway did not sign is a 401)
     # past 60 requests a minute the gateway answers 402 with an L402 invoice and a proof of work;
     # pay the invoice with the payer wallet: see "pay_an_invoice" in .run/lightning.json
 
