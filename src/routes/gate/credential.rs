@@ -10,7 +10,7 @@
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::l402::credential::{parse_authorization, verify, On};
+use gatehouse_core::l402::credential::{parse_authorization, verify};
 use gatehouse_core::ratelimit::token_headers;
 use gatehouse_core::token::{self, AccessClaims, TokenRejection};
 use worker::{Context, Env};
@@ -130,14 +130,13 @@ pub async fn check_l402(
     ctx: &Context,
     cfg: &Config,
     authorization: &str,
-    route: On<'_>,
     now_ms: u64,
 ) -> Result<Option<Credential>, Denial> {
     let (Some(l402), Some(parsed)) = (&cfg.l402, parse_authorization(authorization)) else {
         return Ok(None);
     };
     let verified = parsed
-        .and_then(|cred| verify(&l402.settings, &cred, route, now_ms / 1_000))
+        .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
         .map_err(Denial::InvalidL402)?;
     let jti = l402_jti(&verified.token_id);
     if revocation::is_revoked(env, ctx, &jti, now_ms).await? {

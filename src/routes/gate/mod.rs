@@ -25,8 +25,7 @@ use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
-use gatehouse_core::l402::credential::On;
-use gatehouse_core::limits::call_ceiling_check;
+use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
     tool_names, Call, MAX_POLICY_BODY,
@@ -215,13 +214,7 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
         let authorization = non_empty_header(req, "authorization")
             .filter(|a| p.cfg.l402.is_some() && oauth::bearer(a).is_none());
         match authorization {
-            Some(a) => {
-                let on = On {
-                    route: &p.route.name,
-                    only_route: p.cfg.routes.len() == 1,
-                };
-                check_l402(p.env, p.ctx, p.cfg, &a, on, p.now_ms).await?
-            }
+            Some(a) => check_l402(p.env, p.ctx, p.cfg, &a, p.now_ms).await?,
             None => None,
         }
     };
@@ -262,7 +255,9 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
             return Err(too_many(&[check], at.decision, p));
         }
     }
-    let reply = client_counter::check_quota(p.env, &p.facts.client_key, checks, p.now_ms).await?;
+    let mut reply =
+        client_counter::check_quota(p.env, &p.facts.client_key, checks, p.now_ms).await?;
+    reply.decision = without_ceiling(reply.decision);
     let remaining = reply.decision.tightest().map(|w| w.remaining);
     if reply.decision.allowed {
         return Ok(Admitted {

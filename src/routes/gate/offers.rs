@@ -119,7 +119,6 @@ async fn l402(
             token_id,
         },
         valid_until_s,
-        to.route,
     );
     let offer = L402Offer {
         challenge_id: to_hex(&random[32..]),

@@ -64,15 +64,15 @@ fn root_key(settings: &L402Settings, token_id: &[u8; 32]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
-/// Mints the macaroon for an invoice offered on `route`. It stays valid until `valid_until_s`,
-/// and pays on that route only (`<service>_route`).
-pub fn mint(settings: &L402Settings, id: &Identifier, valid_until_s: u64, route: &str) -> Macaroon {
+/// Mints the macaroon for an invoice. It stays valid until `valid_until_s`. It names no route:
+/// an invoice costs the same on every route and buys the same grant, so a paid credential may pay
+/// on any (a proof-of-work token, which costs nothing in money, is bound to its route instead).
+pub fn mint(settings: &L402Settings, id: &Identifier, valid_until_s: u64) -> Macaroon {
     let s = &settings.service;
     let caveats = [
         format!("services={s}:0"),
         format!("{s}_capabilities={CAPABILITY}"),
         format!("{s}_valid_until={valid_until_s}"),
-        format!("{s}_route={route}"),
     ];
     Macaroon::mint(
         &root_key(settings, &id.token_id),
@@ -100,8 +100,6 @@ pub enum L402Rejection {
     BadSignature,
     WrongService,
     CapabilityMissing,
-    /// Minted for another route.
-    WrongRoute,
     UnknownCaveat,
     Expired,
 }
@@ -114,7 +112,6 @@ impl L402Rejection {
             Self::BadSignature => "bad_signature",
             Self::WrongService => "wrong_service",
             Self::CapabilityMissing => "capability_missing",
-            Self::WrongRoute => "wrong_route",
             Self::UnknownCaveat => "unknown_caveat",
             Self::Expired => "expired",
         }
@@ -163,25 +160,15 @@ pub struct Verified {
     pub valid_until_s: u64,
 }
 
-/// Where a credential is presented: the route, and whether it is the gateway's only one (a
-/// macaroon minted before macaroons named their route pays only there).
-#[derive(Debug, Clone, Copy)]
-pub struct On<'a> {
-    pub route: &'a str,
-    pub only_route: bool,
-}
-
-/// Verifies statelessly: preimage against the identifier, the chain, then every caveat, on
-/// `route`.
+/// Verifies statelessly: preimage against the identifier, the chain, then every caveat.
 pub fn verify(
     settings: &L402Settings,
     cred: &Credential,
-    route: On<'_>,
     now_s: u64,
 ) -> Result<Verified, L402Rejection> {
     let mut last = L402Rejection::Malformed;
     for raw in &cred.macaroons {
-        match verify_one(settings, raw, &cred.preimage, route, now_s) {
+        match verify_one(settings, raw, &cred.preimage, now_s) {
             Ok(v) => return Ok(v),
             Err(e) => last = e,
         }
@@ -193,7 +180,6 @@ fn verify_one(
     settings: &L402Settings,
     raw: &[u8],
     preimage: &[u8; 32],
-    route: On<'_>,
     now_s: u64,
 ) -> Result<Verified, L402Rejection> {
     let mac = Macaroon::from_binary(raw).map_err(|_| L402Rejection::Malformed)?;
@@ -204,7 +190,7 @@ fn verify_one(
     if !mac.verify_signature(&root_key(settings, &id.token_id)) {
         return Err(L402Rejection::BadSignature);
     }
-    let valid_until_s = check_caveats(settings, &mac.caveats, route, now_s)?;
+    let valid_until_s = check_caveats(settings, &mac.caveats, now_s)?;
     Ok(Verified {
         token_id: id.token_id,
         payment_hash: id.payment_hash,
@@ -217,12 +203,10 @@ fn verify_one(
 fn check_caveats(
     settings: &L402Settings,
     caveats: &[Vec<u8>],
-    on: On<'_>,
     now_s: u64,
 ) -> Result<u64, L402Rejection> {
     let s = settings.service.as_str();
     let (mut service_ok, mut capability_ok, mut valid_until) = (false, true, None::<u64>);
-    let (mut named_route, mut route_ok) = (false, true);
     for raw in caveats {
         let text = std::str::from_utf8(raw).map_err(|_| L402Rejection::UnknownCaveat)?;
         let (key, value) = text.split_once('=').ok_or(L402Rejection::UnknownCaveat)?;
@@ -242,10 +226,6 @@ fn check_caveats(
                     let t: u64 = value.parse().map_err(|_| L402Rejection::UnknownCaveat)?;
                     valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
                 }
-                "route" => {
-                    named_route = true;
-                    route_ok &= value == on.route;
-                }
                 _ => return Err(L402Rejection::UnknownCaveat),
             }
         }
@@ -255,9 +235,6 @@ fn check_caveats(
     }
     if !capability_ok {
         return Err(L402Rejection::CapabilityMissing);
-    }
-    if !route_ok || (!named_route && !on.only_route) {
-        return Err(L402Rejection::WrongRoute);
     }
     match valid_until {
         Some(t) if now_s < t => Ok(t),

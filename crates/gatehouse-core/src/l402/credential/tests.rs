@@ -1,9 +1,5 @@
 use super::*;
 
-const MAIN: On<'static> = On {
-    route: "main",
-    only_route: false,
-};
 use crate::bytes::to_hex;
 
 fn settings() -> L402Settings {
@@ -33,12 +29,7 @@ fn credential(mac: &Macaroon, preimage: &[u8; 32]) -> String {
 }
 
 fn check(header: &str, now_s: u64) -> Result<Verified, L402Rejection> {
-    verify(
-        &settings(),
-        &parse_authorization(header).unwrap()?,
-        MAIN,
-        now_s,
-    )
+    verify(&settings(), &parse_authorization(header).unwrap()?, now_s)
 }
 
 #[test]
@@ -55,7 +46,7 @@ fn identifier_has_the_aperture_layout() {
 
 #[test]
 fn a_paid_credential_verifies_until_its_expiry() {
-    let mac = mint(&settings(), &identifier(), 2_000, "main");
+    let mac = mint(&settings(), &identifier(), 2_000);
     let v = check(&credential(&mac, &PREIMAGE), 1_999).unwrap();
     assert_eq!(v.token_id, [4u8; 32]);
     assert_eq!(v.valid_until_s, 2_000);
@@ -67,7 +58,7 @@ fn a_paid_credential_verifies_until_its_expiry() {
 
 #[test]
 fn the_lsat_scheme_and_url_safe_base64_are_accepted() {
-    let mac = mint(&settings(), &identifier(), 2_000, "main");
+    let mac = mint(&settings(), &identifier(), 2_000);
     let header = format!(
         "LSAT {}:{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.to_binary()),
@@ -78,7 +69,7 @@ fn the_lsat_scheme_and_url_safe_base64_are_accepted() {
 
 #[test]
 fn a_wrong_preimage_is_refused() {
-    let mac = mint(&settings(), &identifier(), 2_000, "main");
+    let mac = mint(&settings(), &identifier(), 2_000);
     assert_eq!(
         check(&credential(&mac, &[8u8; 32]), 1_000),
         Err(L402Rejection::WrongPreimage)
@@ -91,7 +82,7 @@ fn a_macaroon_minted_under_another_secret_is_refused() {
         root_secret: b"another-secret-0123456789abcdef01234".to_vec(),
         ..settings()
     };
-    let mac = mint(&other, &identifier(), 2_000, "main");
+    let mac = mint(&other, &identifier(), 2_000);
     assert_eq!(
         check(&credential(&mac, &PREIMAGE), 1_000),
         Err(L402Rejection::BadSignature)
@@ -100,7 +91,7 @@ fn a_macaroon_minted_under_another_secret_is_refused() {
 
 #[test]
 fn a_tampered_caveat_is_refused() {
-    let mut mac = mint(&settings(), &identifier(), 2_000, "main");
+    let mut mac = mint(&settings(), &identifier(), 2_000);
     mac.caveats[2] = b"gatehouse_valid_until=9999999999".to_vec();
     assert_eq!(
         check(&credential(&mac, &PREIMAGE), 1_000),
@@ -110,7 +101,7 @@ fn a_tampered_caveat_is_refused() {
 
 #[test]
 fn attenuation_by_the_holder_narrows_and_never_widens() {
-    let base = mint(&settings(), &identifier(), 2_000, "main");
+    let base = mint(&settings(), &identifier(), 2_000);
     let extend = |caveat: &str| {
         let mut caveats = base.caveats.clone();
         caveats.push(caveat.as_bytes().to_vec());
@@ -171,7 +162,7 @@ fn another_service_is_refused() {
         service: "elsewhere".into(),
         ..settings()
     };
-    let mac = mint(&other, &identifier(), 2_000, "main");
+    let mac = mint(&other, &identifier(), 2_000);
     let cred = parse_authorization(&credential(&mac, &PREIMAGE))
         .unwrap()
         .unwrap();
@@ -183,7 +174,6 @@ fn another_service_is_refused() {
                 ..settings()
             },
             &cred,
-            MAIN,
             1_000
         ),
         Err(L402Rejection::WrongService)
@@ -202,27 +192,8 @@ fn other_schemes_are_not_l402_and_garbage_is_malformed() {
     ] {
         let parsed = parse_authorization(bad).unwrap();
         assert!(
-            parsed.is_err() || verify(&settings(), &parsed.unwrap(), MAIN, 0).is_err(),
+            parsed.is_err() || verify(&settings(), &parsed.unwrap(), 0).is_err(),
             "{bad}"
         );
     }
-}
-
-#[test]
-fn a_credential_pays_only_on_the_route_it_was_minted_for() {
-    let mac = mint(&settings(), &identifier(), 2_000, "free");
-    let cred = parse_authorization(&credential(&mac, &PREIMAGE))
-        .unwrap()
-        .unwrap();
-    let on = |route, only_route| On { route, only_route };
-    assert!(verify(&settings(), &cred, on("free", false), 1_000).is_ok());
-    assert_eq!(
-        verify(&settings(), &cred, on("paid", false), 1_000),
-        Err(L402Rejection::WrongRoute)
-    );
-    assert_eq!(
-        verify(&settings(), &cred, on("paid", true), 1_000),
-        Err(L402Rejection::WrongRoute),
-        "a named route binds even on a single-route gateway"
-    );
 }
