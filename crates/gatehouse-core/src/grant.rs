@@ -105,17 +105,21 @@ pub struct Spent {
 }
 
 impl Counter {
+    /// What any spend gets once the payment was redeemed for a token: nothing, counted nowhere.
+    fn redeemed(&self) -> Option<Spent> {
+        self.claimed_by.as_ref().map(|_| Spent {
+            used: self.used.unwrap_or(0),
+            redeemed: true,
+            admitted: false,
+        })
+    }
+
     /// Counts `cost` units spent somewhere already (a batched report from an isolate).
     pub fn spend(&mut self, cost: u32) -> Spent {
-        let used = self.used.unwrap_or(0);
-        if self.claimed_by.is_some() {
-            return Spent {
-                used,
-                redeemed: true,
-                admitted: false,
-            };
+        if let Some(refused) = self.redeemed() {
+            return refused;
         }
-        let used = used.saturating_add(cost);
+        let used = self.used.unwrap_or(0).saturating_add(cost);
         self.used = Some(used);
         Spent {
             used,
@@ -128,14 +132,10 @@ impl Counter {
     /// only if they fit what is left of `grant`, so that an isolate never starts from a full
     /// grant that others have spent. Marks the credential used even when nothing fits.
     pub fn take(&mut self, cost: u32, grant: u32) -> Spent {
-        let used = self.used.unwrap_or(0);
-        if self.claimed_by.is_some() {
-            return Spent {
-                used,
-                redeemed: true,
-                admitted: false,
-            };
+        if let Some(refused) = self.redeemed() {
+            return refused;
         }
+        let used = self.used.unwrap_or(0);
         let fits = used.checked_add(cost).is_some_and(|n| n <= grant);
         let after = if fits { used + cost } else { used };
         self.used = Some(after);
