@@ -31,7 +31,8 @@ use gatehouse_core::mcp::{
     tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::outstanding::Slot;
-use gatehouse_core::policy::{charge, route, Route};
+use gatehouse_core::policy::charge::{self, call_count};
+use gatehouse_core::policy::{route, Route};
 use gatehouse_core::quota::{Check, Decision, Policy};
 use gatehouse_core::ratelimit::quota_headers;
 use gatehouse_core::session;
@@ -195,9 +196,7 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
 /// the per-tool limits agree (a credential pays for the route's quota, never past a limit). A
 /// grant with less left falls through to the quota, like no credential at all.
 async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitted>, Denial> {
-    // A request costs a credential at least one unit, even if its calls are weighed at nothing:
-    // a grant is never a licence for unlimited requests.
-    let cost = charge::cost(p.route, &p.calls).max(1);
+    let cost = charge::credential_cost(p.route, &p.calls);
     let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
     let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
     let credential = if let Some(token) = header_token.or(in_band) {
@@ -247,7 +246,9 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         let check = Check {
             counter: "ceiling".into(),
             policy: address.ceiling.clone(),
-            cost: checks[0].cost,
+            // Every call counts here, whatever it weighs: rotating keys must not make calls
+            // weighed at nothing unlimited from one address.
+            cost: checks[0].cost.max(call_count(&p.calls)),
         };
         let at =
             client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;

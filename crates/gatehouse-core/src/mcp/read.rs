@@ -184,16 +184,28 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
     })
 }
 
+/// Schemes the WHATWG URL standard treats specially, with their default ports (`file` has none).
+const SPECIAL: [(&str, Option<&str>); 6] = [
+    ("http", Some("80")),
+    ("https", Some("443")),
+    ("ws", Some("80")),
+    ("wss", Some("443")),
+    ("ftp", Some("21")),
+    ("file", None),
+];
+
 /// Whether `uri` is already in the form URL parsers normalize to (RFC 3986 §6.2.2, WHATWG URL),
-/// so that a cost rule or limit matched against it is matched against what the origin reads:
-/// a lowercase scheme, a lowercase authority, no dot segments, no percent-encoded unreserved
-/// character and no lowercase hex in an escape, and no whitespace, control character or
-/// backslash anywhere.
+/// so that a cost rule or limit matched against it is matched against what the origin reads.
+/// Rather than normalize, the gateway refuses every spelling a parser would rewrite: anything
+/// but printable ASCII; a scheme with capitals; user information, an empty port, a port with a
+/// leading zero or the scheme's default; a host with capitals, an IP literal other than a
+/// canonical dotted quad, or `localhost` for `file`; a special scheme without `//` or without a
+/// path; dot segments; and escapes of unreserved characters or with lowercase hex.
 pub fn is_canonical_uri(uri: &str) -> bool {
     let bytes = uri.as_bytes();
-    if bytes
+    if !bytes
         .iter()
-        .any(|b| b.is_ascii_control() || b.is_ascii_whitespace() || *b == b'\\')
+        .all(|b| (0x21..0x7f).contains(b) && *b != b'\\')
     {
         return false;
     }
@@ -210,22 +222,26 @@ pub fn is_canonical_uri(uri: &str) -> bool {
     if !scheme_ok {
         return false;
     }
+    let special = SPECIAL.iter().find(|(s, _)| *s == scheme);
     let path = match rest.strip_prefix("//") {
         Some(after) => {
             let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-            if after[..end].bytes().any(|b| b.is_ascii_uppercase()) {
+            if !authority_ok(&after[..end], scheme, special.map(|(_, p)| *p)) {
                 return false;
             }
             &after[end..]
         }
+        None if special.is_some() => return false,
         None => rest,
     };
     let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    if special.is_some() && !path.starts_with('/') {
+        return false;
+    }
     if path.split('/').any(|seg| seg == "." || seg == "..") {
         return false;
     }
-    let mut escapes = uri.match_indices('%');
-    escapes.all(|(i, _)| {
+    uri.match_indices('%').all(|(i, _)| {
         let hex = bytes.get(i + 1..i + 3).unwrap_or(&[]);
         let upper = hex.len() == 2
             && hex
@@ -236,6 +252,45 @@ pub fn is_canonical_uri(uri: &str) -> bool {
             !(v.is_ascii_alphanumeric() || b"-._~".contains(&v))
         }
     })
+}
+
+/// `host[:port]` with nothing a parser would rewrite.
+/// `special` is the scheme's default port, when the scheme is a special one.
+fn authority_ok(authority: &str, scheme: &str, special: Option<Option<&str>>) -> bool {
+    let default_port = special.flatten();
+    if authority.contains(['@', '[', ']']) {
+        return false;
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if let Some(p) = port {
+        let digits = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if !digits || p.starts_with('0') || Some(p) == default_port {
+            return false;
+        }
+    }
+    if host.bytes().any(|b| b.is_ascii_uppercase()) || (scheme == "file" && host == "localhost") {
+        return false;
+    }
+    // A special scheme's host that a parser reads as an IPv4 address must already be written as
+    // one canonically (other schemes' hosts are opaque to it).
+    let numeric = special.is_some()
+        && host.ends_with(|c: char| c.is_ascii_digit())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x');
+    !numeric || {
+        let parts: Vec<&str> = host.split('.').collect();
+        parts.len() == 4
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && (p.len() == 1 || !p.starts_with('0'))
+                    && p.parse::<u8>().is_ok()
+            })
+    }
 }
 
 fn response(obj: &Map<String, Value>) -> Result<(), RpcRejection> {

@@ -46,6 +46,18 @@ pub fn cost(route: &Route, calls: &[Call]) -> u32 {
         .fold(0u32, u32::saturating_add)
 }
 
+/// What a request costs a credential: its weighed cost, but at least one unit per call (one for
+/// a request without calls). A grant is never a licence for unlimited calls weighed at nothing,
+/// and the credential path meets no call ceiling, which would cost it I/O.
+pub fn credential_cost(route: &Route, calls: &[Call]) -> u32 {
+    cost(route, calls).max(call_count(calls))
+}
+
+/// The number of calls, counting a request without any as one.
+pub fn call_count(calls: &[Call]) -> u32 {
+    u32::try_from(calls.len().max(1)).unwrap_or(u32::MAX)
+}
+
 /// One check per per-tool limit that a call of the request matches. These apply on every
 /// admission path: a credential pays for the route's quota, never for a limit, which caps how
 /// often a tool may run at all.
@@ -115,6 +127,21 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].counter.as_str(), c[0].cost), ("route:files", 21));
         assert_eq!((c[1].counter.as_str(), c[1].cost), ("limit:files:heavy", 2));
+    }
+
+    #[test]
+    fn a_credential_pays_at_least_a_unit_per_call() {
+        let routes = policy_routes();
+        let lists = [call("tools/list", None), call("tools/list", None)];
+        assert_eq!(cost(&routes[0], &lists), 0, "free against the quota");
+        assert_eq!(credential_cost(&routes[0], &lists), 2);
+        assert_eq!(credential_cost(&routes[0], &[]), 1);
+        let heavy = [call("tools/call", Some("heavy_report"))];
+        assert_eq!(
+            credential_cost(&routes[0], &heavy),
+            10,
+            "weights above one still count"
+        );
     }
 
     #[test]
