@@ -1,61 +1,53 @@
-// `npm run bench`: in one run, on loopback, the MCP origin direct, a bare pass-through worker in
-// the same workerd (the floor this platform allows), and the gateway on its quota path and its
-// token fast path; then the full 402 -> solve -> redeem -> retry round trip, the wasm size, and
-// the native figures. Prints a table and writes it to bench/results.md. A benchmark: it asserts
-// nothing about speed.
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+// `npm run bench [-- --label <name>]`: in one run, on loopback, in one workerd, against a fixed
+// origin (origin.mjs): a bare JS pass-through worker (the floor this platform allows), the same
+// floor in Rust on the `worker` crate, a hand-written TypeScript peer (ts-peer.ts), and the
+// gateway on its token fast path and its quota path (Durable Object). For each: workerd's own CPU
+// per request from /proc (cpu.mjs), throughput, p50/p99 latency, each the median of 3 rounds.
+// Then streamed SSE and 100 KB bodies through the token path and the floor (CPU per request shows
+// whether a body is copied), cold start, the full 402 -> solve -> redeem -> retry round trip, the
+// wasm size and the native figures. Prints a table and writes it to bench/results.md under the
+// label. `-- --profile` runs profile.mjs instead. A benchmark: it asserts nothing about speed.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { request, run, summarize } from './load.mjs';
-import { solvePow } from '../clients/js/pow.mjs';
-import { ROOT, TEST_SIGNING_KEYS as SIGNING_KEYS, migrationStatements, testKey } from '../tests/support/gateway.mjs';
+import { request, summarize } from './load.mjs';
+import { rounds } from './measure.mjs';
+import { coldStart } from './cold.mjs';
+import { CLK_TCK } from './cpu.mjs';
+import { BUILD, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
+import { labelArg, writeBlock } from './results-file.mjs';
+import { spendAndBuy } from './buy-token.mjs';
+import { ROOT, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
-const SEQUENTIAL = 300;
-const CONCURRENT = 2_000;
-const CONCURRENCY = 16;
+if (process.argv.includes('--profile')) {
+  await import('./profile.mjs');
+  process.exit(process.exitCode ?? 0);
+}
+
+const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3_000); // smaller for a quick look
+const CONCURRENCY = 8;
+const ROUNDS = 3;
+const BODY_TOTAL = Math.ceil(TOTAL / 3);
+const COLD_STARTS = 5;
 const ROUND_TRIPS = 30;
 const ORIGIN_PORT = 18790;
-const BUILD = join(ROOT, 'build');
-const RUST_FLOOR = join(ROOT, 'bench', 'rust-passthrough', 'build');
-execFileSync('worker-build', ['--release'], { cwd: join(ROOT, 'bench', 'rust-passthrough'), stdio: ['ignore', 'ignore', 'inherit'] });
+const started = performance.now();
+buildRustFloor();
 
-const origin = spawn(process.execPath, [join(ROOT, 'demo', 'origin.mjs'), '--port', String(ORIGIN_PORT)], { stdio: 'ignore', detached: true });
-const originUrl = `http://127.0.0.1:${ORIGIN_PORT}`;
-
-const gatewayWorker = (name, host, vars) => ({
-  name,
-  routes: host ? [`${host}/*`] : undefined,
-  modulesRoot: BUILD,
-  modules: [{ type: 'ESModule', path: join(BUILD, 'index.js') }, { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') }],
-  compatibilityDate: '2026-11-01',
-  durableObjects: { COUNTERS: { className: 'GateCounter', useSQLite: true }, CREDENTIALS: { className: 'CredentialCounter', useSQLite: true }, METRICS: { className: 'MetricsObject', useSQLite: true } },
-  d1Databases: { DB: `bench-${name}` },
-  bindings: { ORIGIN_URL: originUrl, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: SIGNING_KEYS, RATE_KEY_HEADER: 'x-api-key', ...vars },
-});
+const origin = await startOrigin(ORIGIN_PORT);
+const originUrl = origin.url;
 
 const mf = new Miniflare(convertV4MiniflareOptions({
-  host: '127.0.0.1', port: 0, cf: false,
+  host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs,
   workers: [
-    gatewayWorker('gateway', null, { QUOTA_PER_MINUTE: '1000000' }),
-    gatewayWorker('gateway-tight', 'tight.bench', { QUOTA_PER_MINUTE: '1', TOKEN_GRANT_REQUESTS: '1000000', TOKEN_TTL_SECONDS: '3600' }),
-    {
-      name: 'rust-passthrough',
-      routes: ['rust.bench/*'],
-      modulesRoot: RUST_FLOOR,
-      modules: [{ type: 'ESModule', path: join(RUST_FLOOR, 'index.js') }, { type: 'CompiledWasm', path: join(RUST_FLOOR, 'index_bg.wasm') }],
-      compatibilityDate: '2026-11-01',
-      bindings: { ORIGIN_URL: originUrl },
-    },
-    {
-      name: 'passthrough',
-      routes: ['passthrough.bench/*'],
-      modules: true,
-      compatibilityDate: '2026-11-01',
-      bindings: { ORIGIN_URL: originUrl },
-      script: `export default { fetch(req, env) { const u = new URL(req.url); return fetch(env.ORIGIN_URL + u.pathname + u.search, req); } };`,
-    },
+    // The call ceiling (default 600 a minute per client) would answer 429 before the quota.
+    gatewayWorker('gateway', null, originUrl, { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' }),
+    gatewayWorker('gateway-tight', 'tight.bench', originUrl, TIGHT_VARS),
+    rustFloorWorker('rust-passthrough', 'rust.bench', originUrl),
+    jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
+    tsPeerWorker('ts-peer', originUrl),
   ],
 }));
 
@@ -66,81 +58,90 @@ try {
     const db = await mf.getD1Database('DB', name);
     for (const stmt of migrationStatements()) await db.prepare(stmt).run();
   }
-  for (let i = 0; i < 100; i++) {
-    try { await request({ url: `${originUrl}/`, method: 'GET' }); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
 
-  const init = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
-  const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } });
-  const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'bench/1', 'x-api-key': testKey('bench') };
-
-  async function session(url, host, extra = {}) {
-    const r = await request({ url, host, headers: { ...mcpHeaders, ...extra }, body: init });
-    if (r.status !== 200) throw new Error(`initialize via ${host ?? url}: ${r.status} ${r.body.slice(0, 200)}`);
-    const headers = { ...mcpHeaders, ...extra, 'mcp-session-id': r.headers['mcp-session-id'], 'mcp-protocol-version': '2025-06-18' };
-    await request({ url, host, headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
-    return () => ({ url, host, headers, body: call });
-  }
+  const mcpHeaders = { ...MCP_HEADERS, 'x-api-key': testKey('bench') };
+  const target = (label, url, host, extra = {}) => {
+    const req = { url, host, headers: { ...mcpHeaders, ...extra }, body: CALL };
+    return { label, make: () => req };
+  };
 
   // A token for the fast path, bought from the tight gateway with one real challenge.
-  const tight = { url: `${base}/mcp`, host: 'tight.bench' };
-  async function buyToken(key) {
-    const started = performance.now();
-    const denied = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(key) }, body: init });
-    const deniedAt = performance.now();
-    if (denied.status !== 402) throw new Error(`expected 402, got ${denied.status}`);
-    const [c] = JSON.parse(denied.body).challenges;
-    const nonce = await solvePow(c.salt, c.difficulty);
-    const solvedAt = performance.now();
-    const redeemed = await request({ url: `${base}/api/verify-challenge`, host: 'tight.bench', headers: { 'content-type': 'application/json', 'user-agent': 'bench/1', 'x-api-key': testKey(key) }, body: JSON.stringify({ challenge_id: c.challenge_id, solution: { nonce } }) });
-    if (redeemed.status !== 200) throw new Error(`redeem: ${redeemed.status} ${redeemed.body}`);
-    const token = JSON.parse(redeemed.body).access_token;
-    const retried = await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(key), 'x-access-token': token }, body: init });
-    if (retried.status !== 200) throw new Error(`retry: ${retried.status}`);
-    return { token, total: performance.now() - started, solve: solvedAt - deniedAt, difficulty: c.difficulty };
+  const tight = { url: `${base}/mcp`, host: 'tight.bench', headers: mcpHeaders, body: INIT };
+  const { token } = await spendAndBuy(tight, 'fast');
+  const withToken = { 'x-api-key': testKey('fast'), 'x-access-token': token };
+  // The peer must refuse what the gateway refuses, or its row measures a lesser check.
+  const peer = (extra) => request({ url: `${base}/mcp`, host: 'tight.bench', headers: { ...mcpHeaders, ...withToken, 'mf-route-override': 'ts-peer', ...extra }, body: CALL });
+  const at = token.length - 10; // inside the signature, clear of its last character's spare bits
+  const forged = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
+  for (const [why, extra] of [['a forged signature', { 'x-access-token': forged }], ['another user agent', { 'user-agent': 'other/1' }], ['another client key', { 'x-api-key': testKey('other') }]]) {
+    const r = await peer(extra);
+    if (r.status !== 401) throw new Error(`the TypeScript peer let ${why} through: ${r.status}`);
   }
-  // Use the tight gateway's one free request of the minute, so the next one meets the 402.
-  await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey('fast') }, body: init });
-  const { token } = await buyToken('fast');
 
-  const targets = [
-    ['origin direct', await session(`${originUrl}/mcp`)],
-    ['bare pass-through worker (JS)', await session(`${base}/mcp`, 'passthrough.bench')],
-    ['bare pass-through worker (Rust, worker crate)', await session(`${base}/mcp`, 'rust.bench')],
-    ['gateway, quota path (Durable Object)', await session(`${base}/mcp`)],
-    ['gateway, token fast path (no I/O)', await session(`${base}/mcp`, 'tight.bench', { 'x-api-key': testKey('fast'), 'x-access-token': token })],
-  ];
-  const rows = [];
-  for (const [label, make] of targets) {
-    await run(make, { total: 50, concurrency: 4 }); // warm-up
-    const seq = await run(make, { total: SEQUENTIAL, concurrency: 1 });
-    const con = await run(make, { total: CONCURRENT, concurrency: CONCURRENCY });
-    rows.push({ label, seq, con });
-  }
+  const FLOOR = 'bare pass-through worker (JS) — the floor';
+  const TOKEN = 'gateway, token fast path';
+  const main = await rounds([
+    target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
+    target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
+    target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
+    target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
+    target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
+    { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
+  ], { rounds: ROUNDS, total: TOTAL, concurrency: CONCURRENCY });
+  const mainSecs = (performance.now() - started) / 1000;
+
+  const bodies = await rounds([
+    target(`${FLOOR.split(' —')[0]}, SSE (16 events, 9 KB)`, `${base}/mcp`, 'passthrough.bench', { 'x-bench-shape': 'sse' }),
+    target(`${TOKEN}, SSE (16 events, 9 KB)`, `${base}/mcp`, 'tight.bench', { ...withToken, 'x-bench-shape': 'sse' }),
+    target(`${FLOOR.split(' —')[0]}, 100 KB JSON`, `${base}/mcp`, 'passthrough.bench', { 'x-bench-shape': 'big' }),
+    target(`${TOKEN}, 100 KB JSON`, `${base}/mcp`, 'tight.bench', { ...withToken, 'x-bench-shape': 'big' }),
+  ], { rounds: ROUNDS, total: BODY_TOTAL, concurrency: CONCURRENCY, warmup: 100 });
 
   const trips = [];
   for (let i = 0; i < ROUND_TRIPS; i++) {
-    await request({ ...tight, headers: { ...mcpHeaders, 'x-api-key': testKey(`trip-${i}`) }, body: init });
-    trips.push(await buyToken(`trip-${i}`));
+    trips.push(await spendAndBuy(tight, `trip-${i}`));
   }
   const tripTotal = summarize(trips.map((t) => t.total), 1);
   const tripSolve = summarize(trips.map((t) => t.solve), 1);
+
+  // Cold: the quota path by address (no API key: a fresh D1 has no tables to check it against).
+  const { 'x-api-key': _, ...anonymous } = mcpHeaders;
+  const coldReq = { headers: anonymous, body: CALL };
+  const cold = [
+    ['bare pass-through worker (JS)', await coldStart(jsFloorWorker('cold-floor', null, originUrl), coldReq, COLD_STARTS)],
+    ['gateway (quota path, first call)', await coldStart(gatewayWorker('cold-gateway', null, originUrl, { QUOTA_PER_MINUTE: '1000000' }), coldReq, COLD_STARTS)],
+  ];
 
   const wasm = readFileSync(join(BUILD, 'index_bg.wasm'));
   const native = execFileSync('cargo', ['bench', '-p', 'gatehouse-core', '--quiet'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   const solver = execFileSync('cargo', ['run', '--release', '--quiet', '-p', 'gatehouse-kit', '--bin', 'gatehouse-solve', '--', 'bench', '--seconds', '2'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 
   const f = (n, d = 2) => n.toFixed(d);
-  const floor = rows[1];
+  const floor = main[0];
+  const bodyFloor = (row) => bodies.find((b) => b.label.startsWith(FLOOR.split(' —')[0]) && b.label.split(', ').at(-1) === row.label.split(', ').at(-1));
+  const row = (r, ref) => `| ${r.label} | ${r.noCpu ? '—' : f(r.cpuUs, 0)} | ${r.noCpu ? '—' : `${f(r.cpuUs / ref.cpuUs)}×`} | ${f(r.rps, 0)} | ${f((r.rps / ref.rps) * 100, 0)}% | ${f(r.p50)} | ${f(r.p99)} |`;
+  const header = ['| target | CPU µs/req | × floor | req/s | vs floor | p50 ms | p99 ms |', '|---|---|---|---|---|---|---|'];
+  const elapsed = (performance.now() - started) / 1000;
   const lines = [
-    `# Gatehouse benchmark`,
+    `tools/call over keep-alive HTTP/1.1 on loopback, ${TOTAL} requests per round, ${CONCURRENCY} in flight, each figure the median of ${ROUNDS} rounds ` +
+      `(rounds interleaved across targets). CPU is workerd's own (utime + stime of its process in /proc, CLK_TCK ${CLK_TCK}) over the round, divided by its requests. ` +
+      'The origin answers a fixed 78-byte JSON body (bench/origin.mjs). The load generator and the origin share the machine\'s ' +
+      `${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores with workerd. workerd's CPU includes Miniflare's entry worker, which routes every request here and not in ` +
+      'production: the same for every target, so the × floor ratios understate what separates the targets.',
     '',
-    `tools/call (echo) over keep-alive HTTP/1.1 on loopback; the origin is the demo MCP server (official SDK, SSE replies). ` +
-      `Sequential: ${SEQUENTIAL} requests; concurrent: ${CONCURRENT} requests, ${CONCURRENCY} in flight. The load generator shares the machine's cores.`,
+    ...header,
+    ...main.map((r) => row(r, floor)),
     '',
-    '| target | seq p50 ms | seq p99 ms | seq req/s | c16 p50 ms | c16 p99 ms | c16 req/s | c16 vs pass-through |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map(({ label, seq, con }) => `| ${label} | ${f(seq.p50)} | ${f(seq.p99)} | ${f(seq.rps, 0)} | ${f(con.p50)} | ${f(con.p99)} | ${f(con.rps, 0)} | ${f((con.rps / floor.con.rps) * 100, 0)}% |`),
+    `Bodies (${BODY_TOTAL} requests per round, ${CONCURRENCY} in flight, median of ${ROUNDS}); each row against the floor with the same body:`,
+    '',
+    ...header,
+    ...bodies.map((r) => row(r, bodyFloor(r))),
+    '',
+    `Cold start (a fresh workerd holding only that worker; median of ${COLD_STARTS}): spawn to ready, then ready to the first response.`,
+    '',
+    '| worker | spawn → first response ms | spawn → ready ms | first request ms |',
+    '|---|---|---|---|',
+    ...cold.map(([label, c]) => `| ${label} | ${f(c.total, 0)} | ${f(c.ready, 0)} | ${f(c.first, 1)} |`),
     '',
     `402 -> solve -> redeem -> retry at difficulty ${trips[0].difficulty} (JS solver, node:crypto), ${ROUND_TRIPS} round trips: ` +
       `total p50 ${f(tripTotal.p50)} ms, p99 ${f(tripTotal.p99)} ms; solving alone p50 ${f(tripSolve.p50)} ms, p99 ${f(tripSolve.p99)} ms.`,
@@ -159,16 +160,21 @@ try {
     solver,
     '```',
     '',
+    `Up to the end of the main table: ${f(mainSecs, 0)} s; the whole bench: ${f(elapsed, 0)} s.`,
   ];
   const table = lines.join('\n');
   console.log(table);
-  writeFileSync(join(ROOT, 'bench', 'results.md'), table);
+  writeBlock({
+    intro: '# Gatehouse benchmark\n\n`npm run bench -- --label <name>` writes its tables here under that label; ' +
+      '`npm run bench -- --profile --label <name>` adds where the token path\'s time goes. See bench/run.mjs and bench/profile.mjs for the method.',
+    label: labelArg(), block: 'table', markdown: table,
+  });
 } catch (e) {
   console.error(e);
   exitCode = 1;
 } finally {
   await mf.dispose();
-  try { process.kill(-origin.pid, 'SIGKILL'); } catch {}
+  origin.stop();
   request.agent.destroy();
 }
 process.exit(exitCode);

@@ -1,0 +1,34 @@
+// CPU time of the workerd processes Miniflare spawned, read from /proc (proc(5): utime and stime
+// of /proc/<pid>/stat, fields 14 and 15, in clock ticks, summed over all of a process's threads).
+// workerd is found as a descendant of this node process named `workerd`, so the load generator,
+// the origin and node itself are never counted.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** [pid, ppid, comm, utime + stime] of one process, or null if it is gone. */
+function stat(pid) {
+  let raw;
+  try { raw = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return null; }
+  // comm may hold spaces and parentheses; the fields after it start past the last ')'.
+  const comm = raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'));
+  const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+  return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) };
+}
+
+/** Pids of every workerd process below `root` (default: this process). */
+export function workerdPids(root = process.pid) {
+  const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(stat).filter(Boolean);
+  const below = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) if (!below.has(p.pid) && below.has(p.ppid)) { below.add(p.pid); grew = true; }
+  }
+  return all.filter((p) => p.pid !== root && below.has(p.pid) && p.comm === 'workerd').map((p) => p.pid);
+}
+
+/** Summed utime + stime of `pids`, in seconds. */
+export function cpuSeconds(pids) {
+  return pids.reduce((sum, pid) => sum + (stat(pid)?.ticks ?? 0), 0) / CLK_TCK;
+}
