@@ -1,7 +1,7 @@
 //! `CredentialCounter`: one Durable Object per access token or L402 credential (named by its
-//! `jti`), holding how many units of its grant were spent across isolates, and whether the
+//! `jti`), holding how many units of its grant were leased to isolates, and whether the
 //! payment behind an L402 credential was redeemed for a token instead. One payment buys one
-//! grant: whichever comes first, spending the credential or redeeming its preimage, wins here
+//! grant: whichever comes first, leasing the credential or redeeming its preimage, wins here
 //! (`gatehouse_core::grant::Counter`).
 //!
 //! Each handler is read → core step → write with only storage operations in between: the input
@@ -10,21 +10,22 @@
 
 use gatehouse_core::client_counter::LINGER_MS;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::grant::{Counter, Spent};
+use gatehouse_core::grant::{Counter, Leased};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use crate::objects::call::{alarm_time, call, unavailable, Binding};
 
-const USED_KEY: &str = "used";
+const LEASED_KEY: &str = "used";
 const CLAIMED_BY_KEY: &str = "claimed_by";
 
 #[derive(Serialize, Deserialize)]
-struct SpendCall {
-    cost: u32,
-    /// For a first use: the grant the units must fit.
+struct CounterCall {
+    /// For a lease: the units the isolate needs now, and the grant they come out of.
     #[serde(default)]
-    grant: Option<u32>,
+    at_least: u32,
+    #[serde(default)]
+    grant: u32,
     /// For a claim: the challenge being redeemed.
     #[serde(default)]
     by: Option<String>,
@@ -43,23 +44,19 @@ impl DurableObject for CredentialCounter {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let call: SpendCall = req.json().await?;
+        let call: CounterCall = req.json().await?;
         let mut counter = self.counter().await?;
-        let spent = match (req.path().as_str(), call.grant, &call.by) {
-            ("/spend", _, _) => counter.spend(call.cost),
-            ("/take", Some(grant), _) => counter.take(call.cost, grant),
-            ("/claim", _, Some(by)) => {
-                let redeemed = counter.claim(by);
-                Spent {
-                    used: counter.used.unwrap_or(0),
-                    redeemed,
-                    admitted: false,
-                }
-            }
+        let leased = match (req.path().as_str(), &call.by) {
+            ("/lease", _) => counter.lease(call.at_least, call.grant),
+            ("/claim", Some(by)) => Leased {
+                granted: 0,
+                left: 0,
+                redeemed: counter.claim(by),
+            },
             _ => return Response::error("not found", 404),
         };
         self.save(&counter, call.expires_at_ms).await?;
-        Response::from_json(&spent)
+        Response::from_json(&leased)
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -73,15 +70,15 @@ impl CredentialCounter {
     async fn counter(&self) -> Result<Counter> {
         let storage = self.state.storage();
         Ok(Counter {
-            used: storage.get::<u32>(USED_KEY).await?,
+            leased: storage.get::<u32>(LEASED_KEY).await?,
             claimed_by: storage.get::<String>(CLAIMED_BY_KEY).await?,
         })
     }
 
     async fn save(&self, counter: &Counter, expires_at_ms: u64) -> Result<()> {
         let storage = self.state.storage();
-        if let Some(used) = counter.used {
-            storage.put(USED_KEY, used).await?;
+        if let Some(leased) = counter.leased {
+            storage.put(LEASED_KEY, leased).await?;
         }
         if let Some(by) = &counter.claimed_by {
             storage.put(CLAIMED_BY_KEY, by).await?;
@@ -92,41 +89,22 @@ impl CredentialCounter {
     }
 }
 
-/// Counts `cost` units of a credential spent in an isolate already (a batched report), and
-/// returns the total so far, and whether its payment was redeemed for a token instead.
-pub async fn spend_token(
+/// Leases units of credential `jti`'s grant to this isolate, at least `at_least` of them if
+/// that many are left (`gatehouse_core::grant::Counter::lease`).
+pub async fn lease(
     env: &Env,
     jti: &str,
-    cost: u32,
-    expires_at_ms: u64,
-) -> std::result::Result<Spent, Denial> {
-    let body = SpendCall {
-        cost,
-        grant: None,
-        by: None,
-        expires_at_ms,
-    };
-    call(env, Binding::Credentials, jti, "/spend", &body)
-        .await
-        .map_err(unavailable)
-}
-
-/// A credential's first use in this isolate: counts `cost` only if it fits what is left of
-/// `grant` across every isolate.
-pub async fn take(
-    env: &Env,
-    jti: &str,
-    cost: u32,
+    at_least: u32,
     grant: u32,
     expires_at_ms: u64,
-) -> std::result::Result<Spent, Denial> {
-    let body = SpendCall {
-        cost,
-        grant: Some(grant),
+) -> std::result::Result<Leased, Denial> {
+    let body = CounterCall {
+        at_least,
+        grant,
         by: None,
         expires_at_ms,
     };
-    call(env, Binding::Credentials, jti, "/take", &body)
+    call(env, Binding::Credentials, jti, "/lease", &body)
         .await
         .map_err(unavailable)
 }
@@ -139,13 +117,13 @@ pub async fn claim_payment(
     by: &str,
     expires_at_ms: u64,
 ) -> std::result::Result<bool, Denial> {
-    let body = SpendCall {
-        cost: 0,
-        grant: None,
+    let body = CounterCall {
+        at_least: 0,
+        grant: 0,
         by: Some(by.into()),
         expires_at_ms,
     };
-    call::<_, Spent>(env, Binding::Credentials, jti, "/claim", &body)
+    call::<_, Leased>(env, Binding::Credentials, jti, "/claim", &body)
         .await
         .map(|s| s.redeemed)
         .map_err(unavailable)

@@ -15,7 +15,7 @@ pub mod runtime;
 use gatehouse_core::bytes::{from_hex, to_hex};
 use gatehouse_core::challenge::Puzzle;
 use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::grant::Spent;
+use gatehouse_core::grant::Leased;
 use gatehouse_core::quota::{Check, Decision};
 use gatehouse_core::store::{
     ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable,
@@ -231,20 +231,14 @@ impl Counters for DoCounters<'_> {
 pub struct DoUsage<'a>(pub &'a Env);
 
 impl CredentialUsage for DoUsage<'_> {
-    async fn spend(&self, jti: &str, cost: u32, expires_at_ms: u64) -> Result<Spent, Unavailable> {
-        credential_counter::spend_token(self.0, jti, cost, expires_at_ms)
-            .await
-            .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
-    }
-
-    async fn take(
+    async fn lease(
         &self,
         jti: &str,
-        cost: u32,
+        at_least: u32,
         grant: u32,
         expires_at_ms: u64,
-    ) -> Result<Spent, Unavailable> {
-        credential_counter::take(self.0, jti, cost, grant, expires_at_ms)
+    ) -> Result<Leased, Unavailable> {
+        credential_counter::lease(self.0, jti, at_least, grant, expires_at_ms)
             .await
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }

@@ -3,155 +3,175 @@
 //!
 //! A grant counts calls, not HTTP requests: a request is charged what its calls cost
 //! (`policy::charge::cost`), and is refused whole when the grant has less left, so a batch cannot
-//! carry a thousand calls on one use. Each isolate keeps a [`Usage`] per credential and spends
-//! from it with no I/O; uses are reported to the credential's counter in batches (on first use,
-//! then every [`REPORT_EVERY`] units, once a second, and when the grant is reached), and the total
-//! the counter answers raises the local count, which is how an isolate learns of the others.
-//! Across isolates a grant can therefore be overshot by what each other isolate has admitted and
-//! not yet reported: fewer than `REPORT_EVERY` units plus its requests in flight.
+//! carry a thousand calls on one use.
+//!
+//! The grant is split into leases. The credential's counter (one Durable Object per credential)
+//! hands each isolate a [`Lease`] of units out of what is left; the isolate spends from it with
+//! no I/O, and asks for the next lease in the background once half of the current one is gone.
+//! Units are counted when they are leased, so the isolates together can never admit more than
+//! the grant: **the overshoot is zero**. The price is the other way round: an isolate that goes
+//! away strands the unspent part of its lease, at most half of what was left when it took it
+//! (or [`MIN_LEASE`] units). A credential's first use in an isolate waits for its first lease;
+//! after that, a busy isolate calls the counter about once per halving of what is left,
+//! `log2(grant / MIN_LEASE)` times over the whole grant, never per request.
 
 use serde::{Deserialize, Serialize};
 
-/// Batching keeps the counter call off most requests: one call per this many units.
-pub const REPORT_EVERY: u32 = 8;
-pub const REPORT_INTERVAL_MS: u64 = 1_000;
+/// Below this many units left, a lease takes all of them: the tail of a grant is not worth a
+/// call per unit.
+pub const MIN_LEASE: u32 = 8;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub used: u32,
-    pub reported: u32,
-    pub reported_at_ms: u64,
+/// After a renewal failed, the next is tried no sooner than this: a counter that is down must
+/// not be asked on every request.
+pub const RENEW_BACKOFF_MS: u64 = 1_000;
+
+/// How many units a lease hands out when `left` are left and the isolate needs `at_least`:
+/// half of what is left (so that other isolates still find some), never fewer than the request
+/// needs, and all of a small rest. Zero when the request does not fit.
+pub fn lease_size(left: u32, at_least: u32) -> u32 {
+    if at_least > left || left == 0 {
+        return 0;
+    }
+    let half = left.div_ceil(2);
+    let size = if left <= MIN_LEASE * 2 { left } else { half };
+    size.max(at_least)
 }
 
+/// What this isolate holds of a credential's grant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lease {
+    /// Units leased to this isolate in all.
+    pub leased: u32,
+    /// Units this isolate admitted.
+    pub used: u32,
+    /// The size of the latest lease: the next is asked for once half of it is gone.
+    pub last: u32,
+    /// What the counter had left after the latest lease (for the remaining shown to clients).
+    pub counter_left: u32,
+    /// Whether the counter has been asked at all (a first use waits for it).
+    pub seen: bool,
+    /// A lease is being asked for in the background.
+    pub renewing: bool,
+    /// No renewal before this instant (after one failed).
+    pub renew_after_ms: u64,
+}
+
+/// An admission from the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Taken {
-    /// The count after this use.
-    pub used: u32,
-    /// Units to report to the credential's counter now, if a report is due.
-    pub report: Option<u32>,
+    /// Units of the grant left for the client, as far as this isolate knows.
+    pub remaining: u32,
+    /// Whether to ask the counter for the next lease now, in the background.
+    pub renew: bool,
 }
 
-impl Usage {
-    /// Whether `cost` more units fit a grant of `grant`.
-    pub fn fits(&self, cost: u32, grant: u32) -> bool {
-        self.used.checked_add(cost).is_some_and(|n| n <= grant)
+impl Lease {
+    /// Units leased here and not yet spent.
+    pub fn unspent(&self) -> u32 {
+        self.leased - self.used
     }
 
-    /// Takes `cost` units of a grant of `grant` if they all fit; `None` leaves the usage as it was.
-    pub fn take(&mut self, cost: u32, grant: u32, now_ms: u64) -> Option<Taken> {
-        if !self.fits(cost, grant) {
+    /// Whether the counter must be asked before `cost` units can be admitted: a first use, or a
+    /// lease too small while the counter still has enough left.
+    pub fn needs_counter(&self, cost: u32) -> bool {
+        !self.seen || (cost > self.unspent() && self.counter_left >= cost - self.unspent())
+    }
+
+    /// Takes `cost` units from the lease if they all fit; `None` leaves it as it was.
+    pub fn take(&mut self, cost: u32, now_ms: u64) -> Option<Taken> {
+        if !self.seen || cost > self.unspent() {
             return None;
         }
-        let after = self.used + cost;
-        let first = self.used == 0 && self.reported == 0;
-        self.used = after;
-        let pending = self.used.saturating_sub(self.reported);
-        let due = first
-            || pending >= REPORT_EVERY
-            || self.used == grant
-            || now_ms.saturating_sub(self.reported_at_ms) >= REPORT_INTERVAL_MS;
-        let report = (due && pending > 0).then(|| {
-            self.reported = self.used;
-            self.reported_at_ms = now_ms;
-            pending
-        });
+        self.used += cost;
+        let renew = !self.renewing
+            && now_ms >= self.renew_after_ms
+            && self.counter_left > 0
+            && self.unspent() < self.last.div_ceil(2).max(1);
+        if renew {
+            self.renewing = true;
+        }
         Some(Taken {
-            used: self.used,
-            report,
+            remaining: self.remaining(),
+            renew,
         })
     }
 
-    /// A usage that starts from the counter's total, all of it reported already.
-    pub fn seeded(total: u32, now_ms: u64) -> Self {
-        Self {
-            used: total,
-            reported: total,
-            reported_at_ms: now_ms,
+    /// Adds what the counter answered to a lease request.
+    pub fn add(&mut self, leased: Leased) {
+        self.seen = true;
+        self.leased = self.leased.saturating_add(leased.granted);
+        if leased.granted > 0 {
+            self.last = leased.granted;
+        }
+        self.counter_left = leased.left;
+    }
+
+    /// Ends a background renewal, whatever came of it (`None`: it failed).
+    pub fn renewed(&mut self, leased: Option<Leased>, now_ms: u64) {
+        self.renewing = false;
+        match leased {
+            Some(l) => self.add(l),
+            None => self.renew_after_ms = now_ms + RENEW_BACKOFF_MS,
         }
     }
 
-    /// Raises the local count to the shared total the counter reported.
-    pub fn observe_total(&mut self, total: u32) {
-        if total > self.used {
-            // Uses by other isolates: counted as reported, they are in the total already.
-            self.reported += total - self.used;
-            self.used = total;
-        }
+    /// What the client has left: this isolate's unspent lease and what the counter still holds.
+    pub fn remaining(&self) -> u32 {
+        self.unspent().saturating_add(self.counter_left)
     }
 }
 
-/// What a credential's shared counter (one Durable Object per credential) holds: the units spent
-/// across isolates, present once the credential was ever spent (even for nothing), and whether
-/// the payment behind it was claimed by a redemption instead. The two meet here so that one
-/// payment buys one grant: whichever comes first wins, the other is refused.
+/// What a credential's shared counter holds: the units leased out across isolates, present once
+/// the credential was ever leased (even nothing), and whether the payment behind it was claimed
+/// by a redemption instead. The two meet here so that one payment buys one grant: whichever
+/// comes first wins, the other is refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counter {
-    pub used: Option<u32>,
+    pub leased: Option<u32>,
     /// The challenge whose redemption claimed the payment, if one did.
     pub claimed_by: Option<String>,
 }
 
-/// The counter's answer to a spend.
+/// The counter's answer to a lease request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Spent {
-    pub used: u32,
-    /// The payment was redeemed for a token: this credential buys nothing more, and the spend
-    /// was not counted.
+pub struct Leased {
+    /// Units handed to the asking isolate (zero when not even `at_least` were left).
+    pub granted: u32,
+    /// Units the counter has left after this lease.
+    pub left: u32,
+    /// The payment was redeemed for a token: this credential buys nothing, and nothing was leased.
     #[serde(default)]
     pub redeemed: bool,
-    /// For a first use ([`Counter::take`]): whether the units fitted and were counted.
-    #[serde(default)]
-    pub admitted: bool,
 }
 
 impl Counter {
-    /// What any spend gets once the payment was redeemed for a token: nothing, counted nowhere.
-    fn redeemed(&self) -> Option<Spent> {
-        self.claimed_by.as_ref().map(|_| Spent {
-            used: self.used.unwrap_or(0),
-            redeemed: true,
-            admitted: false,
-        })
-    }
-
-    /// Counts `cost` units spent somewhere already (a batched report from an isolate).
-    pub fn spend(&mut self, cost: u32) -> Spent {
-        if let Some(refused) = self.redeemed() {
-            return refused;
+    /// Leases units of a grant of `grant` to an isolate that needs `at_least` of them now
+    /// ([`lease_size`]). Marks the credential used even when nothing is leased.
+    pub fn lease(&mut self, at_least: u32, grant: u32) -> Leased {
+        let leased = self.leased.unwrap_or(0);
+        let left = grant.saturating_sub(leased);
+        if self.claimed_by.is_some() {
+            return Leased {
+                granted: 0,
+                left,
+                redeemed: true,
+            };
         }
-        let used = self.used.unwrap_or(0).saturating_add(cost);
-        self.used = Some(used);
-        Spent {
-            used,
+        let granted = lease_size(left, at_least);
+        self.leased = Some(leased + granted);
+        Leased {
+            granted,
+            left: left - granted,
             redeemed: false,
-            admitted: true,
-        }
-    }
-
-    /// A first use in an isolate, which knows nothing of the others yet: counts `cost` units
-    /// only if they fit what is left of `grant`, so that an isolate never starts from a full
-    /// grant that others have spent. Marks the credential used even when nothing fits.
-    pub fn take(&mut self, cost: u32, grant: u32) -> Spent {
-        if let Some(refused) = self.redeemed() {
-            return refused;
-        }
-        let used = self.used.unwrap_or(0);
-        let fits = used.checked_add(cost).is_some_and(|n| n <= grant);
-        let after = if fits { used + cost } else { used };
-        self.used = Some(after);
-        Spent {
-            used: after,
-            redeemed: false,
-            admitted: fits,
         }
     }
 
     /// Claims the payment for the redemption of challenge `by`: only if the credential was never
-    /// spent, and the payment was not claimed by another challenge. Claiming again for the same
+    /// leased, and the payment was not claimed by another challenge. Claiming again for the same
     /// challenge succeeds, so that a redemption retried after a failure is not refused its own
     /// payment.
     pub fn claim(&mut self, by: &str) -> bool {
-        if self.used.is_some() {
+        if self.leased.is_some() {
             return false;
         }
         match &self.claimed_by {
@@ -169,50 +189,84 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// One isolate's view, with the counter answering at once.
+    fn first_use(counter: &mut Counter, grant: u32, cost: u32) -> Lease {
+        let mut lease = Lease::default();
+        assert!(lease.needs_counter(cost));
+        lease.add(counter.lease(cost, grant));
+        lease
+    }
+
+    #[test]
+    fn a_lease_is_half_of_what_is_left_and_all_of_a_small_rest() {
+        assert_eq!(lease_size(60, 1), 30);
+        assert_eq!(lease_size(1_000_000, 1), 500_000);
+        assert_eq!(lease_size(16, 1), 16);
+        assert_eq!(lease_size(17, 1), 9);
+        assert_eq!(lease_size(60, 45), 45, "never less than the request needs");
+        assert_eq!(lease_size(5, 6), 0, "nothing when the request does not fit");
+        assert_eq!(lease_size(0, 1), 0);
+    }
+
     #[test]
     fn a_request_takes_its_whole_cost_or_nothing() {
-        let mut u = Usage::default();
-        assert_eq!(u.take(3, 5, 0).map(|t| t.used), Some(3));
-        assert_eq!(u.take(3, 5, 0), None, "3 more do not fit in 2 left");
-        assert_eq!(u.used, 3, "a refusal spends nothing");
-        assert_eq!(u.take(2, 5, 0).map(|t| t.used), Some(5));
-        assert_eq!(u.take(1, 5, 0), None);
-    }
-
-    #[test]
-    fn a_batch_larger_than_the_grant_never_fits() {
-        let mut u = Usage::default();
-        assert_eq!(u.take(2_000, 60, 0), None);
-        assert_eq!(u.take(u32::MAX, u32::MAX - 1, 0), None);
-    }
-
-    #[test]
-    fn the_first_use_is_reported_then_batches() {
-        let mut u = Usage::default();
-        assert_eq!(u.take(1, 100, 0).unwrap().report, Some(1));
-        for _ in 0..7 {
-            assert_eq!(u.take(1, 100, 10).unwrap().report, None);
-        }
-        assert_eq!(u.take(1, 100, 10).unwrap().report, Some(REPORT_EVERY));
-        assert_eq!(
-            u.take(1, 100, 2_000).unwrap().report,
-            Some(1),
-            "a second later"
-        );
-        assert_eq!(
-            u.take(90, 100, 2_001).unwrap().report,
-            Some(90),
-            "reaching the grant"
-        );
-    }
-
-    #[test]
-    fn a_payment_is_spent_as_a_credential_or_redeemed_never_both() {
-        let mut spent_first = Counter::default();
-        assert_eq!(spent_first.take(0, 10).used, 0);
+        let mut c = Counter::default();
+        let mut l = first_use(&mut c, 10, 3);
+        assert_eq!(l.leased, 10, "a small grant is leased whole");
+        assert_eq!(l.take(3, 0).map(|t| t.remaining), Some(7));
+        assert_eq!(l.take(8, 0), None, "8 do not fit in 7");
+        assert_eq!(l.used, 3, "a refusal spends nothing");
+        assert_eq!(l.take(7, 0).map(|t| t.remaining), Some(0));
+        assert_eq!(l.take(1, 0), None);
         assert!(
-            !spent_first.claim("c1"),
-            "even a zero-cost first use counts"
+            !l.needs_counter(1),
+            "the counter has nothing left to ask for"
+        );
+    }
+
+    #[test]
+    fn the_next_lease_is_asked_for_once_half_is_gone_and_only_once() {
+        let mut c = Counter::default();
+        let mut l = first_use(&mut c, 1_000, 1);
+        assert_eq!((l.leased, l.counter_left), (500, 500));
+        let mut renewals = 0;
+        for _ in 0..251 {
+            renewals += u32::from(l.take(1, 0).unwrap().renew);
+        }
+        assert_eq!(
+            renewals, 1,
+            "asked for at 250 left, not again while it runs"
+        );
+        l.renewed(Some(c.lease(1, 1_000)), 0);
+        assert_eq!((l.leased, l.counter_left), (750, 250));
+        assert_eq!(l.remaining(), 499 + 250);
+    }
+
+    #[test]
+    fn a_failed_renewal_is_retried_after_a_pause_not_on_every_request() {
+        let mut c = Counter::default();
+        let mut l = first_use(&mut c, 100, 1);
+        let renewals =
+            |l: &mut Lease, at: u64| (0..5).filter(|_| l.take(1, at).unwrap().renew).count();
+        while !l.take(1, 0).unwrap().renew {}
+        l.renewed(None, 10);
+        assert_eq!(renewals(&mut l, 500), 0, "within the pause");
+        assert_eq!(renewals(&mut l, 10 + RENEW_BACKOFF_MS), 1, "once after it");
+    }
+
+    #[test]
+    fn a_payment_is_leased_or_redeemed_never_both() {
+        let mut leased_first = Counter::default();
+        assert_eq!(leased_first.lease(1, 10).granted, 10);
+        assert!(
+            !leased_first.claim("c1"),
+            "a leased credential cannot be redeemed"
+        );
+        let mut nothing_fits = Counter::default();
+        assert_eq!(nothing_fits.lease(11, 10).granted, 0);
+        assert!(
+            !nothing_fits.claim("c1"),
+            "even a use that got nothing counts"
         );
         let mut claimed_first = Counter::default();
         assert!(claimed_first.claim("c1"));
@@ -221,47 +275,119 @@ mod tests {
             !claimed_first.claim("c2"),
             "another challenge cannot claim it"
         );
-        let refused = claimed_first.take(3, 10);
-        assert!(refused.redeemed && !refused.admitted);
-        assert_eq!(refused.used, 0, "nothing counted after the claim");
+        let refused = claimed_first.lease(1, 10);
+        assert!(refused.redeemed);
+        assert_eq!(refused.granted, 0, "nothing leased after the claim");
     }
 
     #[test]
-    fn a_first_use_is_admitted_only_within_what_others_left() {
+    fn a_second_isolate_starts_from_what_the_first_left() {
         let mut c = Counter::default();
-        c.spend(8); // reported by another isolate
-        let refused = c.take(3, 10);
-        assert_eq!((refused.admitted, refused.used), (false, 8));
-        let fits = c.take(2, 10);
-        assert_eq!((fits.admitted, fits.used), (true, 10));
+        let mut a = first_use(&mut c, 60, 1);
+        while a.take(1, 0).is_some() {}
+        let b = first_use(&mut c, 60, 1);
+        assert_eq!((b.leased, b.counter_left), (15, 15));
+        let mut drained = Counter::default();
+        let mut only = first_use(&mut drained, 20, 1);
+        while only.take(1, 0).is_some() {
+            if only.needs_counter(1) {
+                only.add(drained.lease(1, 20));
+            }
+        }
+        let late = first_use(&mut drained, 20, 1);
+        assert_eq!(
+            late.leased, 0,
+            "a spent grant leases nothing to a fresh isolate"
+        );
     }
 
-    #[test]
-    fn other_isolates_uses_count_against_the_grant() {
-        let mut u = Usage::default();
-        u.take(1, 10, 0);
-        u.observe_total(9);
-        assert_eq!(u.take(2, 10, 1), None);
-        assert_eq!(u.take(1, 10, 1).map(|t| t.used), Some(10));
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Isolate `i` admits a request of this cost (asking the counter when it must).
+        Request(usize, u32),
+        /// Isolate `i`'s background renewal lands.
+        Renewal(usize),
+        /// Isolate `i` goes away; a fresh one takes its place.
+        Evict(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0usize..4, 1u32..6).prop_map(|(i, c)| Step::Request(i, c)),
+            2 => (0usize..4).prop_map(Step::Renewal),
+            1 => (0usize..4).prop_map(Step::Evict),
+        ]
     }
 
     proptest! {
-        /// In one isolate, no sequence of requests ever admits more units than the grant, and
-        /// every admitted unit is eventually reported.
+        /// Across isolates, under any interleaving of requests, renewals and evictions, the
+        /// units admitted never exceed the grant, and every unit is admitted, stranded in an
+        /// evicted isolate's lease, still leased, or still at the counter.
         #[test]
-        fn one_isolate_never_exceeds_the_grant(grant in 1u32..500, costs in prop::collection::vec(0u32..40, 1..200)) {
-            let mut u = Usage::default();
-            let mut admitted = 0u32;
-            let mut reported = 0u32;
-            for (i, c) in costs.iter().enumerate() {
-                if let Some(t) = u.take(*c, grant, i as u64 * 10) {
-                    admitted += c;
-                    reported += t.report.unwrap_or(0);
+        fn isolates_together_never_exceed_the_grant(
+            grant in 1u32..2_000,
+            steps in prop::collection::vec(step(), 1..400),
+        ) {
+            let mut counter = Counter::default();
+            let mut isolates = vec![Lease::default(); 4];
+            let mut pending = [false; 4];
+            let (mut admitted, mut stranded, mut calls) = (0u32, 0u32, 0u32);
+            for s in steps {
+                match s {
+                    Step::Request(i, cost) => {
+                        let l = &mut isolates[i];
+                        if l.needs_counter(cost) {
+                            calls += 1;
+                            l.add(counter.lease(cost.saturating_sub(l.unspent()).max(1), grant));
+                        }
+                        if let Some(t) = l.take(cost, 0) {
+                            admitted += cost;
+                            pending[i] |= t.renew;
+                        }
+                    }
+                    Step::Renewal(i) if pending[i] => {
+                        calls += 1;
+                        pending[i] = false;
+                        isolates[i].renewed(Some(counter.lease(1, grant)), 0);
+                    }
+                    Step::Renewal(_) => {}
+                    Step::Evict(i) => {
+                        stranded += isolates[i].unspent();
+                        isolates[i] = Lease::default();
+                        pending[i] = false;
+                    }
                 }
             }
+            let held: u32 = isolates.iter().map(Lease::unspent).sum();
+            let leased = counter.leased.unwrap_or(0);
             prop_assert!(admitted <= grant);
-            prop_assert_eq!(admitted, u.used);
-            prop_assert!(admitted - reported < REPORT_EVERY.max(1) + 40);
+            prop_assert!(leased <= grant);
+            prop_assert_eq!(admitted + stranded + held, leased);
+            prop_assert!(calls >= 1);
+        }
+
+        /// One isolate with its renewals landing spends the whole grant, one unit at a time,
+        /// with a number of counter calls that grows with the logarithm of the grant.
+        #[test]
+        fn one_isolate_gets_all_of_the_grant_in_few_calls(grant in 1u32..1_000_000) {
+            let mut counter = Counter::default();
+            let mut lease = Lease::default();
+            let (mut admitted, mut calls) = (0u64, 0u32);
+            loop {
+                if lease.needs_counter(1) {
+                    calls += 1;
+                    lease.add(counter.lease(1, grant));
+                }
+                let Some(t) = lease.take(1, 0) else { break };
+                admitted += 1;
+                if t.renew {
+                    calls += 1;
+                    lease.renewed(Some(counter.lease(1, grant)), 0);
+                }
+            }
+            prop_assert_eq!(admitted, u64::from(grant));
+            let bound = 2 + (f64::from(grant) / f64::from(MIN_LEASE)).log2().max(0.0).ceil() as u32;
+            prop_assert!(calls <= bound, "{calls} calls for a grant of {grant}, bound {bound}");
         }
     }
 }

@@ -1,11 +1,11 @@
 //! Admission by credential (docs/PROTOCOL.md §1, §2): the gateway's own access token
 //! (`x-access-token`, or handed back in-band) or a paid L402 credential. Either pays for a request
-//! with units of its grant, what the request's calls cost (`gatehouse_core::grant`), spent in the
-//! isolate with no I/O and reported to the credential's counter in the background.
+//! with units of its grant, what the request's calls cost, spent from this isolate's lease of the
+//! grant with no I/O (`gatehouse_core::grant`). The next lease is asked for in the background
+//! once half of the current one is gone.
 //!
-//! The one exception is an L402 credential's first use in an isolate: it waits for its counter,
-//! because the same payment can also be redeemed for a token at the redemption endpoint, and the
-//! counter is where the two meet so that only one of them wins.
+//! A credential's first use in an isolate waits for its first lease. That is also where an L402
+//! credential meets a redemption of the same payment, so that only one of the two wins.
 
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
@@ -39,15 +39,14 @@ pub struct Credential {
 }
 
 impl Credential {
-    /// Whether `cost` units would fit what this isolate knows is left of the grant.
+    /// Whether `cost` units could be admitted: they fit this isolate's lease, or the counter may
+    /// still have them.
     pub fn fits(&self, cost: u32) -> bool {
-        usage::fits(&self.jti, cost, self.units)
+        usage::fits(&self.jti, cost)
     }
 
-    /// Takes `cost` units of the grant; `None` when they do not fit. Spends locally with no I/O,
-    /// reporting to the credential's counter in the background; except on the credential's
-    /// first use in this isolate, which waits for the counter, so that an isolate never starts
-    /// from a full grant that others have spent, nor from a payment redeemed for a token.
+    /// Takes `cost` units of the grant; `None` when they do not fit. Spends from this isolate's
+    /// lease with no I/O; waits for the counter only when the lease is missing or too small.
     pub async fn spend(
         &self,
         env: &Env,
@@ -56,37 +55,39 @@ impl Credential {
         now_ms: u64,
     ) -> Result<Option<Admitted>, Denial> {
         let expires_at_ms = self.expires_at_s * 1_000;
-        if usage::unseen(&self.jti) {
-            let spent =
-                credential_counter::take(env, &self.jti, cost, self.units, expires_at_ms).await?;
-            if spent.redeemed {
+        if let Some(at_least) = usage::needs_counter(&self.jti, cost) {
+            let leased =
+                credential_counter::lease(env, &self.jti, at_least, self.units, expires_at_ms)
+                    .await?;
+            if leased.redeemed {
                 return Err(Denial::InvalidToken(TokenRejection::Revoked));
             }
-            usage::seed(&self.jti, spent.used, expires_at_ms, now_ms);
-            return Ok(spent.admitted.then(|| self.admitted(spent.used, now_ms)));
+            usage::add(&self.jti, leased, expires_at_ms, now_ms);
         }
-        let Some(taken) = usage::try_take(&self.jti, cost, self.units, expires_at_ms, now_ms)
-        else {
+        let Some(taken) = usage::take(&self.jti, cost, expires_at_ms, now_ms) else {
             return Ok(None);
         };
-        if let Some(count) = taken.report {
-            let (env, jti) = (env.clone(), self.jti.clone());
+        if taken.renew {
+            let (env, jti, units) = (env.clone(), self.jti.clone(), self.units);
             ctx.wait_until(async move {
-                if let Ok(spent) =
-                    credential_counter::spend_token(&env, &jti, count, expires_at_ms).await
-                {
-                    usage::observe_total(&jti, spent.used);
-                }
+                let leased = credential_counter::lease(&env, &jti, 1, units, expires_at_ms)
+                    .await
+                    .ok()
+                    .filter(|l| !l.redeemed);
+                // The clock as the renewal lands, for the pause after a failure.
+                let landed_ms = worker::Date::now().as_millis();
+                usage::renewed(&jti, leased, expires_at_ms, landed_ms);
             });
         }
-        Ok(Some(self.admitted(taken.used, now_ms)))
+        Ok(Some(self.admitted(taken.remaining, now_ms)))
     }
 
-    fn admitted(&self, used: u32, now_ms: u64) -> Admitted {
+    fn admitted(&self, remaining: u32, now_ms: u64) -> Admitted {
         let left = self.expires_at_s.saturating_sub(now_ms / 1_000);
+        let used = self.units.saturating_sub(remaining);
         Admitted {
             headers: token_headers(self.units, used, self.lifetime_s, left).to_vec(),
-            remaining: self.units.saturating_sub(used),
+            remaining,
             by: self.by,
         }
     }

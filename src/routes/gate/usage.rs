@@ -1,77 +1,63 @@
-//! This isolate's record of how much of each credential's grant it has spent: the state behind
-//! `gatehouse_core::grant`, kept per isolate so that admission by credential needs no I/O.
+//! This isolate's leases of credentials' grants: the state behind `gatehouse_core::grant`, kept
+//! per isolate so that admission by credential needs no I/O once a lease is held.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use gatehouse_core::grant::{Taken, Usage};
+use gatehouse_core::grant::{Lease, Leased, Taken};
 
 /// Keeps the map small: expired credentials are dropped once it grows past this.
 const PRUNE_ABOVE: usize = 10_000;
 
 thread_local! {
-    static USED: RefCell<HashMap<String, (Usage, u64)>> = RefCell::new(HashMap::new());
+    static LEASES: RefCell<HashMap<String, (Lease, u64)>> = RefCell::new(HashMap::new());
 }
 
-/// Whether this isolate has not spent from the credential yet: its first use must be checked with
-/// the credential's counter before it is admitted.
-pub fn unseen(jti: &str) -> bool {
-    USED.with(|map| !map.borrow().contains_key(jti))
-}
-
-/// Takes `cost` units of the credential's grant if they all fit.
-pub fn try_take(
-    jti: &str,
-    cost: u32,
-    grant: u32,
-    expires_at_ms: u64,
-    now_ms: u64,
-) -> Option<Taken> {
-    USED.with(|map| {
+fn with<R>(jti: &str, expires_at_ms: u64, now_ms: u64, f: impl FnOnce(&mut Lease) -> R) -> R {
+    LEASES.with(|map| {
         let mut map = map.borrow_mut();
         if map.len() > PRUNE_ABOVE {
             map.retain(|_, (_, expires)| *expires > now_ms);
         }
-        let (usage, _) = map
+        let (lease, _) = map
             .entry(jti.to_string())
-            .or_insert_with(|| (Usage::default(), expires_at_ms));
-        usage.take(cost, grant, now_ms)
+            .or_insert_with(|| (Lease::default(), expires_at_ms));
+        f(lease)
     })
 }
 
-/// Whether `cost` more units fit the grant, as this isolate knows it.
-pub fn fits(jti: &str, cost: u32, grant: u32) -> bool {
-    USED.with(|map| {
+/// Whether the credential's counter must be asked before `cost` units can be admitted here, and
+/// for how many at least.
+pub fn needs_counter(jti: &str, cost: u32) -> Option<u32> {
+    LEASES.with(|map| {
+        let map = map.borrow();
+        let lease = map.get(jti).map(|(l, _)| l.clone()).unwrap_or_default();
+        lease
+            .needs_counter(cost)
+            .then(|| cost.saturating_sub(lease.unspent()).max(1))
+    })
+}
+
+/// Whether `cost` units fit what this isolate holds or could still lease.
+pub fn fits(jti: &str, cost: u32) -> bool {
+    LEASES.with(|map| {
         map.borrow()
             .get(jti)
-            .map_or(Usage::default().fits(cost, grant), |(u, _)| {
-                u.fits(cost, grant)
-            })
+            .is_none_or(|(l, _)| l.needs_counter(cost) || cost <= l.unspent())
     })
 }
 
-/// Starts (or raises) this isolate's record of a credential from its counter's total, all of it
-/// reported already.
-pub fn seed(jti: &str, total: u32, expires_at_ms: u64, now_ms: u64) {
-    USED.with(|map| {
-        let mut map = map.borrow_mut();
-        match map.get_mut(jti) {
-            Some((usage, _)) => usage.observe_total(total),
-            None => {
-                map.insert(
-                    jti.to_string(),
-                    (Usage::seeded(total, now_ms), expires_at_ms),
-                );
-            }
-        }
-    });
+/// Adds a lease the counter handed out.
+pub fn add(jti: &str, leased: Leased, expires_at_ms: u64, now_ms: u64) {
+    with(jti, expires_at_ms, now_ms, |l| l.add(leased));
 }
 
-/// Raises the local count to the shared total reported by the credential's counter.
-pub fn observe_total(jti: &str, total: u32) {
-    USED.with(|map| {
-        if let Some((usage, _)) = map.borrow_mut().get_mut(jti) {
-            usage.observe_total(total);
-        }
-    });
+/// Takes `cost` units from this isolate's lease if they all fit.
+pub fn take(jti: &str, cost: u32, expires_at_ms: u64, now_ms: u64) -> Option<Taken> {
+    with(jti, expires_at_ms, now_ms, |l| l.take(cost, now_ms))
+}
+
+/// Lands a background renewal (`None` when it failed: the next take may ask again).
+pub fn renewed(jti: &str, leased: Option<Leased>, expires_at_ms: u64, now_ms: u64) {
+    with(jti, expires_at_ms, now_ms, |l| l.renewed(leased, now_ms));
 }

@@ -243,19 +243,20 @@ pub async fn revocations_hold_until_they_expire(
 
 pub async fn one_payment_buys_one_grant(u: &impl CredentialUsage, ns: &str) -> Result<(), String> {
     let (spent, claimed) = (format!("{ns}spent"), format!("{ns}claimed"));
-    let s = tried!(u.take(&spent, 3, 10, 100_000).await);
+    let first = tried!(u.lease(&spent, 3, 40, 100_000).await);
     ensure(
-        s.used == 3 && s.admitted && !s.redeemed,
-        format!("a first use counts: {s:?}"),
+        first.granted == 20 && first.left == 20 && !first.redeemed,
+        format!("a first lease is half of the grant: {first:?}"),
     )?;
+    let second = tried!(u.lease(&spent, 1, 40, 100_000).await);
     ensure(
-        tried!(u.spend(&spent, 2, 100_000).await).used == 5,
-        "reports add up",
+        second.granted == 10 && second.left == 10,
+        format!("the next is half of what is left: {second:?}"),
     )?;
-    let late = tried!(u.take(&spent, 6, 10, 100_000).await);
+    let late = tried!(u.lease(&spent, 11, 40, 100_000).await);
     ensure(
-        !late.admitted && late.used == 5,
-        format!("a first use elsewhere sees what is left: {late:?}"),
+        late.granted == 0 && late.left == 10,
+        format!("a lease larger than what is left gets nothing: {late:?}"),
     )?;
     ensure(
         !tried!(u.claim(&spent, "c", 100_000).await),
@@ -273,9 +274,9 @@ pub async fn one_payment_buys_one_grant(u: &impl CredentialUsage, ns: &str) -> R
         !tried!(u.claim(&claimed, "c2", 100_000).await),
         "never by another challenge",
     )?;
-    let after = tried!(u.take(&claimed, 1, 10, 100_000).await);
+    let after = tried!(u.lease(&claimed, 1, 10, 100_000).await);
     ensure(
-        after.redeemed && after.used == 0,
+        after.redeemed && after.granted == 0,
         format!("a redeemed payment buys nothing: {after:?}"),
     )
 }

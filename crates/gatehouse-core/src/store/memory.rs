@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable};
-use crate::grant::{Counter, Spent};
+use crate::grant::{Counter, Leased};
 use crate::quota::{decide_all, Check, Decision, QuotaState};
 
 #[derive(Default)]
@@ -86,28 +86,19 @@ impl Revocations for MemoryRevocations {
 pub struct MemoryUsage(RefCell<BTreeMap<String, Counter>>);
 
 impl CredentialUsage for MemoryUsage {
-    async fn spend(&self, jti: &str, cost: u32, _expires_at_ms: u64) -> Result<Spent, Unavailable> {
-        Ok(self
-            .0
-            .borrow_mut()
-            .entry(jti.into())
-            .or_default()
-            .spend(cost))
-    }
-
-    async fn take(
+    async fn lease(
         &self,
         jti: &str,
-        cost: u32,
+        at_least: u32,
         grant: u32,
         _expires_at_ms: u64,
-    ) -> Result<Spent, Unavailable> {
+    ) -> Result<Leased, Unavailable> {
         Ok(self
             .0
             .borrow_mut()
             .entry(jti.into())
             .or_default()
-            .take(cost, grant))
+            .lease(at_least, grant))
     }
 
     async fn claim(&self, jti: &str, by: &str, _expires_at_ms: u64) -> Result<bool, Unavailable> {

@@ -13,7 +13,7 @@ pub mod contract;
 pub mod memory;
 
 use crate::challenge::{Puzzle, StoredChallenge};
-use crate::grant::Spent;
+use crate::grant::Leased;
 use crate::quota::{Check, Decision};
 
 /// A backend failure: the caller answers `503` with `Retry-After`, never a decision.
@@ -79,16 +79,15 @@ pub trait Revocations {
 }
 
 pub trait CredentialUsage {
-    /// Counts `cost` units of credential `jti` (`grant::Counter::spend`).
-    async fn spend(&self, jti: &str, cost: u32, expires_at_ms: u64) -> Result<Spent, Unavailable>;
-    /// A first use in an isolate: counts `cost` only if it fits `grant` (`grant::Counter::take`).
-    async fn take(
+    /// Leases units of credential `jti`'s grant of `grant` to an isolate that needs `at_least`
+    /// now (`grant::Counter::lease`).
+    async fn lease(
         &self,
         jti: &str,
-        cost: u32,
+        at_least: u32,
         grant: u32,
         expires_at_ms: u64,
-    ) -> Result<Spent, Unavailable>;
+    ) -> Result<Leased, Unavailable>;
     /// Claims the payment behind `jti` for the redemption of challenge `by`
     /// (`grant::Counter::claim`).
     async fn claim(&self, jti: &str, by: &str, expires_at_ms: u64) -> Result<bool, Unavailable>;

@@ -1,0 +1,118 @@
+// The token path does no I/O in steady state (docs/PROTOCOL.md §1): an isolate spends from its
+// lease of the grant, and asks the credential's counter for the next lease in the background,
+// once half of the current one is gone. The counters are reached through a spy object that counts
+// the calls and can be switched to fail, so the test sees every call the gateway makes to them.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOrigin } from '../demo/origin.mjs';
+import { startGateway, testKey, DURABLE_OBJECTS } from './support/gateway.mjs';
+import { exhaust, redeem, solve } from './support/pow-flow.mjs';
+
+const GRANT = 1_000;
+const SPY = `
+let calls = { CredentialCounter: 0, GateCounter: 0 };
+let broken = false;
+function spy(className) {
+  return class {
+    constructor(state, env) { this.env = env; this.state = state; }
+    async fetch(req) {
+      calls[className]++;
+      if (broken) throw new Error('injected fault');
+      const ns = className === 'CredentialCounter' ? this.env.REAL_CREDENTIALS : this.env.REAL_COUNTERS;
+      return ns.get(ns.idFromName(this.state.id.name ?? this.state.id.toString())).fetch(req);
+    }
+  };
+}
+export const SpyCredentials = spy('CredentialCounter');
+export const SpyCounters = spy('GateCounter');
+export default {
+  async fetch(req) {
+    const u = new URL(req.url);
+    if (u.pathname === '/break') broken = true;
+    if (u.pathname === '/mend') broken = false;
+    return Response.json(calls);
+  },
+};`;
+
+let origin, gateway;
+before(async () => {
+  origin = await startOrigin();
+  gateway = await startGateway({
+    originUrl: origin.url,
+    vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', TOKEN_GRANT_REQUESTS: String(GRANT), TOKEN_TTL_SECONDS: '3600' },
+    workerOverrides: {
+      durableObjects: {
+        ...DURABLE_OBJECTS,
+        // The real classes stay defined here, reached by the spy under these names.
+        REAL_CREDENTIALS: DURABLE_OBJECTS.CREDENTIALS,
+        REAL_COUNTERS: DURABLE_OBJECTS.COUNTERS,
+        CREDENTIALS: { className: 'SpyCredentials', scriptName: 'spy', useSQLite: true },
+        COUNTERS: { className: 'SpyCounters', scriptName: 'spy', useSQLite: true },
+      },
+    },
+    extraWorkers: [{
+      name: 'spy',
+      modules: true,
+      script: SPY,
+      compatibilityDate: '2026-11-01',
+      durableObjects: {
+        SPY_C: { className: 'SpyCredentials', useSQLite: true },
+        SPY_Q: { className: 'SpyCounters', useSQLite: true },
+        REAL_CREDENTIALS: { className: 'CredentialCounter', scriptName: 'gatehouse', useSQLite: true },
+        REAL_COUNTERS: { className: 'GateCounter', scriptName: 'gatehouse', useSQLite: true },
+      },
+    }],
+  });
+});
+after(async () => {
+  await gateway?.dispose();
+  await origin?.close();
+});
+
+const spy = async (path = '/') => (await (await gateway.mf.getWorker('spy')).fetch(`http://spy${path}`)).json();
+// An initialize, which the SDK origin answers 200 without a session.
+const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'lease', version: '1' } } });
+const call = (token) => fetch(gateway.mcpUrl, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': testKey('lease'), 'x-access-token': token },
+  body: INITIALIZE,
+});
+
+test('after its first lease, a token is admitted with no call to any counter, and a failing counter does not stop it', async () => {
+  const first = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('lease') });
+  const [c] = (await first.json()).challenges;
+  const { status, body } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': testKey('lease') });
+  assert.equal(status, 200, JSON.stringify(body));
+  const token = body.access_token;
+
+  const beforeFirst = await spy();
+  const r = await call(token);
+  assert.equal(r.status, 200);
+  await r.arrayBuffer();
+  const afterFirst = await spy();
+  assert.equal(afterFirst.CredentialCounter - beforeFirst.CredentialCounter, 1, 'the first use waits for one lease');
+  assert.equal(afterFirst.GateCounter, beforeFirst.GateCounter, 'a token never touches the quota counter');
+
+  // The first lease is half the grant; spending up to just above its half asks nothing.
+  await spy('/break');
+  const steady = GRANT / 2 / 2 - 2;
+  for (let i = 0; i < steady; i++) {
+    const res = await call(token);
+    assert.equal(res.status, 200, `request ${i}: admitted from the lease while the counters are down`);
+    await res.arrayBuffer();
+  }
+  const afterSteady = await spy('/mend');
+  assert.deepEqual(afterSteady, afterFirst, `${steady} token requests, no counter call`);
+
+  // Past half of the lease, one renewal goes out in the background, not one per request.
+  for (let i = 0; i < 20; i++) {
+    const res = await call(token);
+    assert.equal(res.status, 200);
+    assert.equal(Number(res.headers.get('ratelimit').match(/r=(\d+)/)?.[1] ?? -1) >= 0, true);
+    await res.arrayBuffer();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const afterRenewal = await spy();
+  assert.equal(afterRenewal.CredentialCounter - afterSteady.CredentialCounter, 1, 'one background renewal');
+  assert.equal(afterRenewal.GateCounter, afterFirst.GateCounter);
+});
