@@ -35,6 +35,7 @@ pub mod policy;
 pub mod pow;
 pub mod quota;
 pub mod ratelimit;
+pub mod request_url;
 pub mod revocation;
 pub mod session;
 pub mod store;

@@ -25,6 +25,7 @@ use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::jwt;
+use gatehouse_core::request_url;
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
 use serde_json::json;
@@ -90,11 +91,11 @@ fn unframeable(mut response: Response) -> worker::Result<Response> {
 /// from, and the gateway's own origin as this request addressed it.
 fn guard(req: &Request) -> Result<(), Denial> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    let own_origin = req
-        .url()
-        .map_err(|_| Denial::Internal)?
-        .origin()
-        .ascii_serialization();
+    let url = req.inner().url();
+    let own_origin = request_url::split(&url)
+        .filter(|p| !p.origin.is_empty())
+        .ok_or(Denial::Internal)?
+        .origin;
     let (content_type, sec_fetch_site, origin) = (
         header("content-type"),
         header("sec-fetch-site"),
@@ -105,7 +106,7 @@ fn guard(req: &Request) -> Result<(), Denial> {
         content_type: content_type.as_deref(),
         sec_fetch_site: sec_fetch_site.as_deref(),
         origin: origin.as_deref(),
-        own_origin: &own_origin,
+        own_origin,
     })
     .map_err(Denial::from)
 }

@@ -4,6 +4,7 @@
 
 use gatehouse_core::address::address_key;
 use gatehouse_core::config::Config;
+use gatehouse_core::request_url;
 use gatehouse_core::token::{binding_hash, Fingerprint};
 use worker::Request;
 
@@ -37,14 +38,15 @@ impl RequestFacts {
         let header = |name: &str| req.headers().get(name).ok().flatten();
         let ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
         let address_key = address_key(&ip, cfg.identity.ipv6_prefix_bits);
-        let (audience, host, path, query) = match req.url() {
-            Ok(url) => (
-                url.origin().ascii_serialization(),
-                url.host_str().unwrap_or("").to_string(),
-                url.path().to_string(),
-                url.query().map(|q| format!("?{q}")).unwrap_or_default(),
+        let url = req.inner().url();
+        let (audience, host, path, query) = match request_url::split(&url) {
+            Some(p) => (
+                p.origin.into(),
+                p.host.into(),
+                p.path.into(),
+                p.query.into(),
             ),
-            Err(_) => (String::new(), String::new(), req.path(), String::new()),
+            None => (String::new(), String::new(), req.path(), String::new()),
         };
         Self {
             client_key: address_key.clone(),
