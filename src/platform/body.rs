@@ -1,5 +1,10 @@
-//! Reads a request body with a hard size cap, stopping at the first byte past it, so a client
-//! cannot make the gateway buffer more than the cap whatever its Content-Length says.
+//! Reads a request body with a hard size cap, so a client cannot make the gateway buffer more
+//! than the cap whatever it declares.
+//!
+//! A body with a `Content-Length` within the cap is taken in one call: HTTP framing
+//! (RFC 9112 §6.2) makes the declared length the body's length, and the runtime never hands over
+//! more. A body without one (chunked) is read chunk by chunk, stopping at the first byte past the
+//! cap. The one-call read matters: each chunk of a stream costs two crossings into the runtime.
 
 use futures_util::StreamExt;
 use gatehouse_core::denial::Denial;
@@ -12,9 +17,26 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denia
         .ok()
         .flatten()
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > cap) {
-        return Err(Denial::PayloadTooLarge { limit: cap });
+    match declared {
+        Some(n) if n > cap => Err(Denial::PayloadTooLarge { limit: cap }),
+        Some(n) => {
+            let bytes = req
+                .bytes()
+                .await
+                .map_err(|_| Denial::InvalidRequest("the request body could not be read"))?;
+            // Never more than declared; checked all the same, the cap is the promise.
+            if bytes.len() > cap || bytes.len() != n {
+                return Err(Denial::InvalidRequest(
+                    "the request body did not match its length",
+                ));
+            }
+            Ok(bytes)
+        }
+        None => read_stream(req, cap).await,
     }
+}
+
+async fn read_stream(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new());
     };

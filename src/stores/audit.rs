@@ -1,5 +1,7 @@
-//! Writes the audit trail off the response path: a JSON log line per record at once, and D1 rows
-//! in batches (a write per tool call would cost more than the call). A failure to record never
+//! Writes the audit trail off the response path: every record to the log, in lines of up to
+//! [`LOG_BATCH`] records (`{"event":"audit","records":[…]}`), and D1 rows in batches (a write per
+//! tool call would cost more than the call; a console call per record, as measured on the token
+//! path, cost an eighth of the request). A failure to record never
 //! fails the request; it is logged and counted, and the count is reported by the admin API.
 //! How many rows go to D1 is bounded by `gatehouse_core::audit::bounds::Batcher`; the rows it
 //! counts instead of writing are reported too.
@@ -57,9 +59,9 @@ pub fn dropped() -> u64 {
     PENDING.with(|p| p.borrow().dropped_total())
 }
 
-/// Logs each record now and queues it for D1, within the interval's budget.
+/// Logs each record and queues it for D1, within the interval's budget.
 pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
-    log(&records);
+    log(ctx, &records);
     let pushed = PENDING.with(|p| p.borrow_mut().push(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
 }
@@ -67,15 +69,50 @@ pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
 /// Like `write`, outside the budget: for the operator's own changes, which a flood of calls
 /// must not push out of the trail.
 pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
-    log(&records);
+    log(ctx, &records);
     let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
 }
 
-fn log(records: &[Value]) {
-    for r in records {
-        console_log!("{r}");
+/// Records per log line.
+const LOG_BATCH: usize = 32;
+
+thread_local! {
+    /// Records waiting for their log line, and whether a timed flush of them is scheduled.
+    static LOG: RefCell<(Vec<String>, bool)> = const { RefCell::new((Vec::new(), false)) };
+}
+
+/// Adds the records to the next log line: written at once when it is full, else within
+/// `FLUSH_MS` by a flush this request leaves behind.
+fn log(ctx: &Context, records: &[Value]) {
+    let (full, schedule) = LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        l.0.extend(records.iter().map(Value::to_string));
+        let full = (l.0.len() >= LOG_BATCH).then(|| std::mem::take(&mut l.0));
+        let schedule = full.is_none() && !l.0.is_empty() && !l.1;
+        l.1 |= schedule;
+        (full, schedule)
+    });
+    if let Some(lines) = full {
+        emit(&lines);
     }
+    if schedule {
+        ctx.wait_until(async {
+            Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
+            let lines = LOG.with(|l| {
+                let mut l = l.borrow_mut();
+                l.1 = false;
+                std::mem::take(&mut l.0)
+            });
+            if !lines.is_empty() {
+                emit(&lines);
+            }
+        });
+    }
+}
+
+fn emit(lines: &[String]) {
+    console_log!("{{\"event\":\"audit\",\"records\":[{}]}}", lines.join(","));
 }
 
 fn carry_out(env: &Env, ctx: &Context, pushed: Pushed, now_ms: u64) {
