@@ -39,3 +39,4 @@ pub mod revocation;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod x402;

@@ -24,6 +24,7 @@ use gatehouse_core::mcp::{BodyRejection, RpcRejection, IN_BAND_TOKEN_KEY};
 use gatehouse_core::pow;
 use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
 use gatehouse_core::token::TokenRejection;
+use gatehouse_core::x402::{self, Refusal, Rejection, X402Offer, X402Settings};
 use serde_json::{json, Value};
 
 const WIRE: &str = include_str!("../../../clients/js/wire.json");
@@ -68,6 +69,9 @@ fn header_names_and_values_are_the_files() {
             ("retry_after", json!(RETRY_AFTER_HEADER)),
             ("www_authenticate", json!(WWW_AUTHENTICATE_HEADER)),
             ("authorization", json!("authorization")),
+            ("payment_required", json!(x402::PAYMENT_REQUIRED_HEADER)),
+            ("payment_signature", json!(x402::PAYMENT_SIGNATURE_HEADER)),
+            ("payment_response", json!(x402::PAYMENT_RESPONSE_HEADER)),
         ],
     );
     section_is(
@@ -79,7 +83,13 @@ fn header_names_and_values_are_the_files() {
     );
     // The client's credentials for the gateway, and what it says only to the gateway, stop there.
     let names = section("headers");
-    for key in ["authorization", "access_token", "accept_402", "time_budget"] {
+    for key in [
+        "authorization",
+        "access_token",
+        "accept_402",
+        "time_budget",
+        "payment_signature",
+    ] {
         let name = names[key].as_str().unwrap();
         assert!(!headers::forward_to_origin(name, None), "{name}");
     }
@@ -102,7 +112,11 @@ fn paths_meta_key_challenge_names_and_json_rpc_codes_are_the_files() {
     section_is("meta", &[("access_token", json!(IN_BAND_TOKEN_KEY))]);
     section_is(
         "challenge_types",
-        &[("pow", json!(POW_TYPE)), ("l402", json!(L402_TYPE))],
+        &[
+            ("pow", json!(POW_TYPE)),
+            ("l402", json!(L402_TYPE)),
+            ("x402", json!(x402::X402_TYPE)),
+        ],
     );
     section_is(
         "schemes",
@@ -150,9 +164,10 @@ fn variant(d: &Denial) -> usize {
         Denial::TooManyCalls { .. } => 23,
         Denial::InvalidPolicy(_) => 24,
         Denial::Internal => 25,
+        Denial::InvalidX402(_) => 26,
     }
 }
-const VARIANTS: usize = 26;
+const VARIANTS: usize = 27;
 
 fn exhausted(answer: Answer) -> Denial {
     let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
@@ -172,9 +187,26 @@ fn exhausted(answer: Answer) -> Denial {
         offers: vec![
             Offer::L402(l402),
             Offer::Pow(PowChallenge::new(&[7u8; 32], 14, 44_000, 60)),
+            Offer::X402(x402_offer()),
         ],
         verify_url: format!("https://gw.example{VERIFY_PATH}"),
         answer,
+    }
+}
+
+fn x402_offer() -> X402Offer {
+    let settings = X402Settings {
+        network: "eip155:31337".into(),
+        asset: format!("0x{}", "ab".repeat(20)),
+        pay_to: format!("0x{}", "cd".repeat(20)),
+        price_per_call: 10,
+        asset_name: "Local Dollar".into(),
+        asset_version: "2".into(),
+        max_timeout_s: 60,
+    };
+    X402Offer {
+        resource: "https://gw.example/mcp".into(),
+        requirement: settings.requirement(1),
     }
 }
 
@@ -229,6 +261,20 @@ fn every_denial() -> Vec<Denial> {
         Denial::TooManyCalls { limit: 100 },
         Denial::InvalidPolicy("bad".into()),
         Denial::Internal,
+        Denial::InvalidX402(Box::new(Refusal {
+            rejection: Rejection::Malformed("bad"),
+            offer: None,
+            settlement: None,
+        })),
+        Denial::InvalidX402(Box::new(Refusal {
+            rejection: Rejection::SettleFailed("insufficient_funds".into()),
+            offer: Some(x402_offer()),
+            settlement: Some(x402::facilitator::failed_settlement(
+                "insufficient_funds",
+                "eip155:31337",
+                "0x00",
+            )),
+        })),
     ];
     all.extend(
         [
@@ -247,6 +293,7 @@ fn every_denial() -> Vec<Denial> {
             Dependency::RevocationStore,
             Dependency::InvoiceBackend,
             Dependency::AuthorizationServer,
+            Dependency::Facilitator,
         ]
         .map(Denial::DependencyUnavailable),
     );
@@ -354,9 +401,13 @@ fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
         types,
         [
             &file["challenge_types"]["l402"],
-            &file["challenge_types"]["pow"]
+            &file["challenge_types"]["pow"],
+            &file["challenge_types"]["x402"]
         ]
     );
+    // x402 has no `WWW-Authenticate` line: its offer is the file's `PAYMENT-REQUIRED` header.
+    let required = header(&w, file["headers"]["payment_required"].as_str().unwrap());
+    assert_eq!(required.len(), 1);
     let pow = &w.body["challenges"][1];
     assert_eq!(pow["algorithm"], file["pow_algorithm"]);
     assert!(lines[1].contains(&format!("algorithm=\"{}\"", pow::ALGORITHM)));
