@@ -12,6 +12,8 @@ pub struct X402Config {
     pub facilitator_url: OriginUrl,
     /// An `Authorization` value for facilitators that require one (a secret).
     pub facilitator_auth: Option<String>,
+    /// How long the gateway waits for `/verify` or `/settle` before answering 503.
+    pub timeout_ms: u32,
 }
 
 impl std::fmt::Debug for X402Config {
@@ -71,6 +73,7 @@ pub(super) fn read_x402(r: &mut Reader, local_dev: bool) -> Option<X402Config> {
             .map_err(|p| r.problem(format!("X402_FACILITATOR_URL={raw:?} {}", p.describe())))
             .ok()
     });
+    let timeout_ms = r.number("X402_FACILITATOR_TIMEOUT_MS", 10_000, 100..=60_000);
     let facilitator_auth = r.text("X402_FACILITATOR_AUTH");
     if facilitator_auth
         .as_ref()
@@ -90,5 +93,6 @@ pub(super) fn read_x402(r: &mut Reader, local_dev: bool) -> Option<X402Config> {
         },
         facilitator_url: facilitator_url?,
         facilitator_auth,
+        timeout_ms,
     })
 }
