@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../demo/origin.mjs';
-import { wire } from '../clients/js/index.mjs';
+import { gatehouseFetch, wire } from '../clients/js/index.mjs';
 import { freePort, startGateway, testKey } from './support/gateway.mjs';
 import { connect } from './support/mcp.mjs';
 import { JSON_RPC_CALL, exhaust } from './support/pow-flow.mjs';
@@ -140,6 +140,48 @@ describe('a stock x402 client under the official MCP SDK', () => {
     const sorted = [...roundTrips].sort((a, b) => a - b);
     const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))].toFixed(1);
     t.diagnostic(`402 -> pay -> served: median ${at(0.5)} ms, p95 ${at(0.95)} ms over ${sorted.length} paid calls`);
+  });
+});
+
+describe('the JS kit with an x402 signer', () => {
+  let gateway;
+  before(async () => {
+    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key' }) });
+  });
+  after(() => gateway?.dispose());
+
+  test('pays per call within its caps; past its total cap it answers the next offer (a proof of work)', async () => {
+    const account = x402.chain.payers[2];
+    const before = await x402.chain.balanceOf(account.address);
+    const events = [];
+    const kit = gatehouseFetch({ x402: { signer: account, maxAtomicPerPayment: PRICE_PER_CALL, maxAtomicTotal: 10 * PRICE_PER_CALL }, onEvent: (e) => events.push(e) });
+    const mcp = await connect(gateway.mcpUrl, { fetch: kit, headers: { 'x-api-key': testKey('kit') } });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await mcp.client.callTool({ name: 'echo', arguments: { message: `kit ${i}` } });
+        assert.equal(r.content[0].text, `kit ${i}`);
+      }
+    } finally {
+      await mcp.close();
+    }
+    const paid = events.filter((e) => e.type === 'paid' && e.kind === 'x402').length;
+    assert.equal(paid, 10, 'ten payments fit the total cap');
+    const capped = events.findIndex((e) => e.type === 'ignored' && e.reason === 'over_total_cap');
+    assert.ok(capped > 0, 'the eleventh payment is refused by the cap');
+    assert.ok(events.slice(capped).some((e) => e.type === 'solved'), 'then a proof of work is solved instead');
+    assert.equal(before - (await x402.chain.balanceOf(account.address)), BigInt(10 * PRICE_PER_CALL), 'exactly ten prices paid');
+  });
+
+  test('signs nothing over its per-payment cap', async () => {
+    const events = [];
+    const kit = gatehouseFetch({ x402: { signer: x402.chain.payers[2], maxAtomicPerPayment: PRICE_PER_CALL - 1 }, onEvent: (e) => events.push(e) });
+    const key = { 'x-api-key': testKey('kit-cap') };
+    await (await exhaust(gateway.mcpUrl, key)).arrayBuffer();
+    const settles = x402.facilitator.calls.settle;
+    await (await kit(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, ...key }, body: JSON_RPC_CALL })).arrayBuffer();
+    assert.ok(events.some((e) => e.type === 'ignored' && e.reason === 'over_payment_cap'));
+    assert.ok(!events.some((e) => e.type === 'paid'), 'nothing paid');
+    assert.equal(x402.facilitator.calls.settle, settles);
   });
 });
 
