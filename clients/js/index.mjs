@@ -73,8 +73,9 @@ export function gatehouseFetch({
   /** The first offer this client may answer, with its verify URL; an L402 one is reserved. */
   function choose(challenges, url) {
     for (const c of Array.isArray(challenges) ? challenges : []) {
-      const verify = verifyUrlFor(url, c?.verify_url);
       const kind = c?.type;
+      if (kind === X402) continue; // paid per request by `pay`, never redeemed for a token
+      const verify = verifyUrlFor(url, c?.verify_url);
       if (!verify) {
         onEvent({ type: 'ignored', reason: 'foreign_verify_url', kind });
         continue;

@@ -81,6 +81,7 @@ export async function startChain({ port, payers = 2, fund = 1_000_000_000n } = {
       await publicClient.waitForTransactionReceipt({ hash: minted });
     }
     return {
+      pid: child.pid,
       rpcUrl,
       chainId: hardhat.id,
       network: `eip155:${hardhat.id}`,
