@@ -1,10 +1,12 @@
 // `npm run study`: does a 402 let agents heal themselves where a 429 stalls them? Twenty agents on
 // the official MCP SDK each call a tool at 100 requests a minute against a 60-a-minute quota (STUDY_QUOTA), for
-// STUDY_SECONDS (default 120), under four server behaviours in turn: 429 without Retry-After, 429
-// with Retry-After, 402 with proof of work, and 402 with L402 against a real LNbits. 429 agents
-// follow the typical policy (retry at once, at most 3 times; or wait Retry-After, at most 3
-// times); 402 agents use the kit (the fetch wrapper, with a wallet for L402). During the proof-of-
-// work run a D1 fault is injected for 12 s. Prints a table, writes bench/study.md and bench/study.png.
+// STUDY_SECONDS (default 120), under five server behaviours in turn: 429 without Retry-After, 429
+// with Retry-After, 402 with proof of work, 402 with L402 against a real LNbits, and 402 with
+// x402 against a local chain and the official facilitator. 429 agents follow the typical policy
+// (retry at once, at most 3 times; or wait Retry-After, at most 3 times); 402 agents use the kit
+// (the fetch wrapper, with a wallet for L402, a signer for x402). During the proof-of-work run a
+// D1 fault is injected for 12 s. Prints a table, writes bench/study.md and bench/study.png;
+// STUDY_ONLY=<key> (429, 429ra, pow, l402, x402) runs one behaviour and only prints.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,6 +16,7 @@ import { startOrigin } from '../demo/origin.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
 import { ROOT, startGateway, testKey } from '../tests/support/gateway.mjs';
+import { startX402 } from '../tests/support/x402.mjs';
 
 const SECONDS = Number(process.env.STUDY_SECONDS ?? 120);
 const AGENTS = Number(process.env.STUDY_AGENTS ?? 20);
@@ -59,7 +62,7 @@ function retrying429({ honourRetryAfter, attempts = 3, onDenied, stats }) {
   };
 }
 
-async function agent(i, behaviour, url, wallet, deadline, stats) {
+async function agent(i, behaviour, url, pay, deadline, stats) {
   let deniedAt = null;
   const onDenied = () => { deniedAt ??= performance.now(); };
   const counting = (inner) => async (u, init) => {
@@ -68,7 +71,7 @@ async function agent(i, behaviour, url, wallet, deadline, stats) {
     return res;
   };
   const fetchFn = behaviour.policy === 'kit'
-    ? gatehouseFetch({ fetch: counting(fetch), wallet, onEvent: (e) => { if (e.type === 'challenge') onDenied(); if (e.type === 'unavailable') stats.recoveredFromFault++; } })
+    ? gatehouseFetch({ fetch: counting(fetch), ...pay(i), onEvent: (e) => { if (e.type === 'challenge') onDenied(); if (e.type === 'unavailable') stats.recoveredFromFault++; } })
     : retrying429({ honourRetryAfter: behaviour.policy === 'retry-after', onDenied, stats });
   const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchFn, requestInit: { headers: { 'x-api-key': testKey(`study-${behaviour.key}-${i}`), 'user-agent': 'study-agent/1.0' } } });
   const client = new Client({ name: `study-agent-${i}`, version: '1.0.0' });
@@ -92,15 +95,17 @@ async function agent(i, behaviour, url, wallet, deadline, stats) {
   }
 }
 
-async function run(behaviour, ln) {
+async function run(behaviour, ln, x402) {
   let echoes = 0;
   const origin = await startOrigin({ onEvent: (e) => { if (e.kind === 'echo') echoes++; } });
-  const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: String(QUOTA), ...behaviour.vars(ln) } });
+  const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: String(QUOTA), ...behaviour.vars(ln, x402) } });
   const stats = { ok: 0, failedRuns: 0, recovery: [], fiveXX: 0, errors: [], recoveredFromFault: 0, faultActive: false };
   const cpuBefore = workerdCpuSeconds();
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
   const wallet = behaviour.key === 'l402' ? { payInvoice: async ({ invoice }) => ({ preimage: await ln.pay(invoice) }) } : undefined;
+  // Each x402 agent signs with its own funded account.
+  const pay = (i) => (behaviour.key === 'x402' ? { x402: { signer: x402.chain.payers[i % x402.chain.payers.length] } } : { wallet });
   const fault = behaviour.fault ? (async () => {
     await sleep(SECONDS * 400);
     stats.faultActive = true;
@@ -113,7 +118,7 @@ async function run(behaviour, ln) {
     await sleep(2_000);
     stats.faultActive = false;
   })() : Promise.resolve();
-  await Promise.all([...Array.from({ length: AGENTS }, (_, i) => agent(i, behaviour, gateway.mcpUrl, wallet, deadline, stats)), fault]);
+  await Promise.all([...Array.from({ length: AGENTS }, (_, i) => agent(i, behaviour, gateway.mcpUrl, pay, deadline, stats)), fault]);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = workerdCpuSeconds() - cpuBefore;
   await sleep(500);
@@ -140,7 +145,9 @@ const behaviours = [
   { name: '429 with Retry-After', key: '429ra', policy: 'retry-after', vars: () => ({ LEGACY_USER_AGENTS: 'study-agent/*' }) },
   { name: '402 with proof of work', key: 'pow', policy: 'kit', fault: true, vars: () => ({ CHALLENGE_OFFERS: 'pow' }) },
   { name: '402 with L402 (LNbits)', key: 'l402', policy: 'kit', vars: (ln) => ({ CHALLENGE_OFFERS: 'l402', L402_BACKEND_URL: ln.url, L402_BACKEND_KEY: ln.gateway.inkey, L402_ROOT_KEY: 'study-root-key-0123456789abcdef0123456789' }) },
-];
+  { name: '402 with x402 (local chain)', key: 'x402', policy: 'kit', vars: (_, x402) => x402.vars({ CHALLENGE_OFFERS: 'x402' }) },
+].filter((b) => !process.env.STUDY_ONLY || b.key === process.env.STUDY_ONLY);
+const POLICIES = { '429': 'retry at once, 3 times', '429ra': 'wait Retry-After, 3 times', pow: 'kit: solve, redeem, retry', l402: 'kit: pay, redeem, retry', x402: 'kit: sign, pay per call, retry' };
 
 function plotHtml(rows) {
   const bar = (title, key, fmt) => {
@@ -161,14 +168,16 @@ function plotHtml(rows) {
 }
 
 const ln = await startLnbits();
+const x402 = await startX402({ payers: AGENTS });
 const rows = [];
 try {
   for (const b of behaviours) {
     console.error(`running: ${b.name} (${SECONDS} s)`);
-    rows.push(await run(b, ln));
+    rows.push({ ...(await run(b, ln, x402)), key: b.key });
   }
 } finally {
   ln.stop();
+  await x402.stop();
 }
 const f = (v, d = 0) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
 const table = [
@@ -176,13 +185,14 @@ const table = [
   '',
   '| server behaviour | agent policy | successful calls | useful throughput (calls/s) | runs needing a human | recovery p50 (ms) | recovery p95 (ms) | workerd CPU per admitted request (ms) | 5xx | origin saw = agents counted |',
   '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r, i) => `| ${r.name} | ${['retry at once, 3 times', 'wait Retry-After, 3 times', 'kit: solve, redeem, retry', 'kit: pay, redeem, retry'][i]} | ${r.ok} | ${f(r.throughput, 1)} | ${r.failed} of ${AGENTS} (${f((100 * r.failed) / AGENTS)}%) | ${f(r.p50)} | ${f(r.p95)} | ${f(r.cpuMsPerAdmitted, 2)} | ${r.fiveXX} | ${r.originCount === r.ok ? 'yes' : `no (${r.originCount} vs ${r.ok})`} |`),
+  ...rows.map((r) => `| ${r.name} | ${POLICIES[r.key]} | ${r.ok} | ${f(r.throughput, 1)} | ${r.failed} of ${AGENTS} (${f((100 * r.failed) / AGENTS)}%) | ${f(r.p50)} | ${f(r.p95)} | ${f(r.cpuMsPerAdmitted, 2)} | ${r.fiveXX} | ${r.originCount === r.ok ? 'yes' : `no (${r.originCount} vs ${r.ok})`} |`),
   '',
-  `During the proof-of-work run, D1 was made to fail for ${FAULT_MS / 1000} s (challenge and revocation tables gone): agents met \`503\` with \`Retry-After\` ${rows[2]?.faultRecoveries ?? 0} times and carried on.`,
+  `During the proof-of-work run, D1 was made to fail for ${FAULT_MS / 1000} s (challenge and revocation tables gone): agents met \`503\` with \`Retry-After\` ${rows.find((r) => r.key === 'pow')?.faultRecoveries ?? 0} times and carried on.`,
   ...rows.filter((r) => r.errors.length).map((r) => `- ${r.name}, first errors: ${r.errors.join(' / ')}`),
   '',
 ].join('\n');
 console.log(table);
+if (process.env.STUDY_ONLY) process.exit(0);
 writeFileSync(join(ROOT, 'bench', 'study.md'), table);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
 const page = await browser.newPage({ viewport: { width: 700, height: 560 } });

@@ -1,6 +1,7 @@
 // Demo traffic for `npm start`: a few agents on the official MCP SDK run past their quota through
-// the JS wrapper, one solving proofs of work and one paying L402 invoices from the local LNbits
-// payer wallet, so the dashboard has something real to show.
+// the JS wrapper: two solving proofs of work, one paying L402 invoices from the local LNbits payer
+// wallet, and one paying x402 per call from a funded account on the local chain, so the dashboard
+// has something real to show.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { gatehouseFetch } from '../clients/js/index.mjs';
@@ -26,11 +27,12 @@ async function agent(mcpUrl, adminSecret, name, calls, options = {}) {
 }
 
 /** Runs the demo agents; resolves to a one-line summary. */
-export async function demoTraffic(mcpUrl, { pay, adminSecret } = {}) {
+export async function demoTraffic(mcpUrl, { pay, adminSecret, x402Signer } = {}) {
   await Promise.all([
     agent(mcpUrl, adminSecret, 'demo-agent-pow-1', 80),
     agent(mcpUrl, adminSecret, 'demo-agent-pow-2', 70),
     ...(pay ? [agent(mcpUrl, adminSecret, 'demo-agent-l402', 70, { wallet: { payInvoice: async ({ invoice }) => ({ preimage: await pay(invoice) }) } })] : []),
+    ...(x402Signer ? [agent(mcpUrl, adminSecret, 'demo-agent-x402', 70, { x402: { signer: x402Signer } })] : []),
   ]);
-  return `demo traffic: ${pay ? 3 : 2} agents ran past a 60/min quota and kept working`;
+  return `demo traffic: ${2 + Boolean(pay) + Boolean(x402Signer)} agents ran past a 60/min quota and kept working`;
 }

@@ -7,12 +7,16 @@ import { join } from 'node:path';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { DEMO_CLIENTS, startAuthServer } from '../demo/auth-server.mjs';
 import { demoTraffic } from '../demo/traffic.mjs';
+import { gatewayVars, startChain } from '../demo/x402/chain.mjs';
+import { startFacilitator } from '../demo/x402/facilitator.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787);
 const ORIGIN_PORT = Number(process.env.ORIGIN_PORT ?? 8790);
 const LNBITS_PORT = Number(process.env.LNBITS_PORT ?? 5111);
 const AUTH_PORT = Number(process.env.AUTH_PORT ?? 8791);
+const CHAIN_PORT = Number(process.env.CHAIN_PORT ?? 8545);
+const FACILITATOR_PORT = Number(process.env.FACILITATOR_PORT ?? 4021);
 const DEV_VARS = join(ROOT, '.dev.vars');
 const RUN = join(ROOT, '.run');
 const LIGHTNING_JSON = join(RUN, 'lightning.json');
@@ -96,6 +100,21 @@ writeFileSync(LIGHTNING_JSON, JSON.stringify({
   pay_an_invoice: `curl -s -X POST ${ln.url}/api/v1/payments -H 'X-Api-Key: ${ln.payer.adminkey}' -H 'Content-Type: application/json' -d '{"out":true,"bolt11":"<invoice>"}'`,
 }, null, 2), { mode: 0o600 });
 
+// A real local EVM chain (Hardhat's node) with an EIP-3009 token, and the official x402
+// facilitator over HTTP, so the 402 offers x402 too and a funded account can pay it.
+const chain = await startChain({ port: CHAIN_PORT, payers: 2 });
+children.push({ pid: chain.pid });
+const facilitator = await startFacilitator(chain, { port: FACILITATOR_PORT });
+writeFileSync(join(RUN, 'x402.json'), JSON.stringify({
+  rpc_url: chain.rpcUrl,
+  network: chain.network,
+  token: chain.token,
+  pay_to: chain.payTo,
+  facilitator_url: facilitator.url,
+  // One of Hardhat's well-known development keys: local use only.
+  payer: { address: chain.payers[0].address, private_key: `0x${Buffer.from(chain.payers[0].getHdKey().privateKey).toString('hex')}` },
+}, null, 2), { mode: 0o600 });
+
 // A real authorization server (oidc-provider), with the gateway in `optional` mode: anonymous
 // calls still work, a bearer token is checked, and `progress` needs the mcp:admin scope.
 const authServer = await startAuthServer({ port: AUTH_PORT });
@@ -104,7 +123,8 @@ const resource = `http://127.0.0.1:${GATEWAY_PORT}/mcp`;
 start('demo origin', process.execPath, [join(ROOT, 'demo', 'origin.mjs'), '--port', String(ORIGIN_PORT)]);
 start('wrangler dev', 'wrangler', [
   'dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--show-interactive-dev-session=false',
-  '--var', 'CHALLENGE_OFFERS:l402,pow',
+  '--var', 'CHALLENGE_OFFERS:x402,l402,pow',
+  ...Object.entries(gatewayVars(chain, facilitator.url)).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
   '--var', `L402_BACKEND_URL:${ln.url}`,
   '--var', `L402_BACKEND_KEY:${ln.gateway.inkey}`,
   '--var', 'RATE_KEY_HEADER:x-api-key',
@@ -128,6 +148,8 @@ if (!(await waitFor(base, 60_000))) {
     challenge redemption:               ${base}/api/verify-challenge
     admin API (Bearer from .dev.vars):  ${base}/admin/api/revoke   ADMIN_SECRET=${adminSecret}
     local Lightning (LNbits, FakeWallet): ${ln.url}   payer wallet keys: .run/lightning.json
+    local chain (Hardhat, ${chain.network}):  ${chain.rpcUrl}   token ${chain.token}
+    x402 facilitator (official):        ${facilitator.url}   payer account: .run/x402.json
     OAuth (optional mode):              metadata ${base}/.well-known/oauth-protected-resource/mcp
                                         authorization server ${authServer.issuer}
 
@@ -138,8 +160,9 @@ if (!(await waitFor(base, 60_000))) {
       -H 'accept: application/json, text/event-stream' \\
       -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
     (without a key, a client is counted by its address; a key the gateway did not sign is a 401)
-    # past 60 requests a minute the gateway answers 402 with an L402 invoice and a proof of work;
-    # pay the invoice with the payer wallet: see "pay_an_invoice" in .run/lightning.json
+    # past 60 requests a minute the gateway answers 402 with x402 (PAYMENT-REQUIRED), an L402
+    # invoice and a proof of work; pay the invoice with the payer wallet ("pay_an_invoice" in
+    # .run/lightning.json), or pay x402 with @x402/fetch and the payer account in .run/x402.json
 
   A demo OAuth token (client credentials; ${DEMO_CLIENTS.map((c) => c.client_id).join(' or ')}):
     curl -s -u ${DEMO_CLIENTS[0].client_id}:${DEMO_CLIENTS[0].client_secret} ${authServer.issuer}/token \\
@@ -149,7 +172,7 @@ if (!(await waitFor(base, 60_000))) {
 `);
   // Real traffic for the dashboard, then where to look at it.
   try {
-    console.log(`  ${await demoTraffic(`${base}/mcp`, { pay: ln.pay, adminSecret })}`);
+    console.log(`  ${await demoTraffic(`${base}/mcp`, { pay: ln.pay, adminSecret, x402Signer: chain.payers[0] })}`);
   } catch (e) {
     console.error(`  demo traffic failed: ${e.message}`);
   }

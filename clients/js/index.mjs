@@ -5,7 +5,9 @@
 //
 // On a 402 the gateway marked as its own (`Gatehouse-Challenge`), it reads the offered challenges
 // (the JSON body's `challenges`, in the gateway's order) and answers the first it can: a proof of
-// work it solves, or, given a wallet, an L402 invoice within its caps that it pays. It POSTs the
+// work it solves, given a wallet, an L402 invoice within its caps that it pays, or, given an x402
+// signer, an x402 requirement within its caps that it signs and sends with the retried request
+// (`x402.mjs`: one payment per request, settled by the gateway). For the first two it POSTs the
 // solution or the preimage to `verify_url`, only when that is on the request's own origin, keeps
 // the access token for that origin, and retries the request with it in `x-access-token` (so
 // `Authorization` stays free for OAuth). Any other 402 goes back to the caller unanswered; the
@@ -14,18 +16,21 @@
 import { MAX_DIFFICULTY, POW_ALGORITHM, solvePow } from './pow.mjs';
 import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
 import { errorCode, wire } from './wire.mjs';
+import { X402Budget, payableRequirement, paymentRequired, paymentSignature } from './x402.mjs';
 
 export { solvePow, leadingZeroBits, digest, MAX_DIFFICULTY, POW_ALGORITHM } from './pow.mjs';
 export { invoiceAmount } from './bolt11.mjs';
 export { wire } from './wire.mjs';
+export { X402Budget, payableRequirement, paymentRequired, paymentSignature } from './x402.mjs';
 export * from './guard.mjs';
 
 const TOKEN_HEADER = wire.headers.access_token;
 const TOKEN_REFUSED = errorCode('invalid_or_expired_token');
-const { pow: POW, l402: L402 } = wire.challenge_types;
+const { pow: POW, l402: L402, x402: X402 } = wire.challenge_types;
 
-function withToken(init, token) {
+function withToken(init, token, payment) {
   const headers = new Headers(init?.headers);
+  if (payment) headers.set(wire.headers.payment_signature, payment);
   // Tell the gateway this client acts on HTTP 402, so it never gets challenges in-band instead.
   headers.set(wire.headers.accept_402, wire.header_values.accept_402);
   if (token) headers.set(TOKEN_HEADER, token);
@@ -46,6 +51,10 @@ function withToken(init, token) {
  *   proof-of-work challenges are answered
  * @param {number} [options.maxSatsPerInvoice] the most one invoice may ask, read from the invoice (10)
  * @param {number} [options.maxSatsTotal] the most this fetch pays in all (100)
+ * @param {{ signer: { address: string, signTypedData: Function }, maxAtomicPerPayment?: bigint|number|string,
+ *   maxAtomicTotal?: bigint|number|string }} [options.x402] pays x402 offers with EIP-3009 authorizations
+ *   from `signer`, each request paying for itself, capped in the asset's atomic units (10 000 per
+ *   payment, 1 000 000 in all by default)
  * @param {string[]} [options.identityHeaders] the request headers a redemption carries, to bind the
  *   token to the caller (`authorization`, `user-agent`, `x-api-key`); add the gateway's
  *   `RATE_KEY_HEADER` if it is another
@@ -54,17 +63,19 @@ function withToken(init, token) {
  */
 export function gatehouseFetch({
   fetch: inner = globalThis.fetch, wallet, maxRounds = 3, maxUnavailableWaits = 10, solveBudgetMs = 30_000,
-  maxSatsPerInvoice, maxSatsTotal, identityHeaders: identityNames = DEFAULT_IDENTITY_HEADERS, onEvent = () => {},
+  maxSatsPerInvoice, maxSatsTotal, identityHeaders: identityNames = DEFAULT_IDENTITY_HEADERS, onEvent = () => {}, x402,
 } = {}) {
   const budget = new Budget({ maxSatsPerInvoice, maxSatsTotal });
+  const x402Budget = x402 && new X402Budget(x402);
   const tokens = new Map(); // origin -> access token: a token goes only to the origin that issued it
   const inflight = new Map(); // origin -> the one solve under way for it
 
   /** The first offer this client may answer, with its verify URL; an L402 one is reserved. */
   function choose(challenges, url) {
     for (const c of Array.isArray(challenges) ? challenges : []) {
-      const verify = verifyUrlFor(url, c?.verify_url);
       const kind = c?.type;
+      if (kind === X402) continue; // paid per request by `pay`, never redeemed for a token
+      const verify = verifyUrlFor(url, c?.verify_url);
       if (!verify) {
         onEvent({ type: 'ignored', reason: 'foreign_verify_url', kind });
         continue;
@@ -123,12 +134,39 @@ export function gatehouseFetch({
     return job;
   }
 
+  /** Whether the first offer this client could answer is x402 (the gateway's order decides). */
+  function x402First(challenges) {
+    for (const c of Array.isArray(challenges) ? challenges : []) {
+      if (c?.type === X402) return Boolean(x402);
+      if (c?.type === POW || (c?.type === L402 && wallet)) return false;
+    }
+    return false;
+  }
+
+  /** A PAYMENT-SIGNATURE for this request's 402, if x402 is the offer to answer and fits. */
+  async function pay(url, response) {
+    if (!x402 || !isGatewayChallenge(response)) return null;
+    if (!x402First((await jsonCapped(response.clone()))?.challenges)) return null;
+    const required = paymentRequired(response);
+    const { accepted, refused } = payableRequirement(required, url);
+    const overBudget = accepted && x402Budget.reserve(accepted.amount);
+    if (refused || overBudget) {
+      onEvent({ type: 'ignored', reason: refused ?? overBudget, kind: X402, amount: accepted?.amount });
+      return null;
+    }
+    onEvent({ type: 'challenge', kind: X402, amount: accepted.amount, network: accepted.network });
+    return paymentSignature(x402.signer, required, accepted);
+  }
+
   return async function fetchThroughGate(input, init) {
     const url = requestUrl(input);
     let waits = 0; // 503 waits, counted apart from challenge rounds
+    let payment = null; // this request's own x402 payment, for its next attempt only
     for (let round = 0; ; round++) {
       const sent = (url && tokens.get(url.origin)) ?? null;
-      const response = await inner(input, withToken(init, sent));
+      const response = await inner(input, withToken(init, sent, payment));
+      if (payment && response.headers.get(wire.headers.payment_response)) onEvent({ type: 'paid', kind: X402 });
+      payment = null;
       if (response.status === wire.errors[TOKEN_REFUSED] && sent) {
         const body = await jsonCapped(response.clone());
         if (body?.error === TOKEN_REFUSED) {
@@ -150,6 +188,8 @@ export function gatehouseFetch({
         }
       }
       if (response.status !== 402 || round >= maxRounds || !url) return response;
+      payment = await pay(url, response);
+      if (payment) continue;
       if (!(await renew(url, sent, response, input, init))) return response;
     }
   };

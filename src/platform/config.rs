@@ -14,6 +14,7 @@ const SECRETS: &[&str] = &[
     "ORIGIN_AUTH_VALUE",
     "L402_BACKEND_KEY",
     "L402_ROOT_KEY",
+    "X402_FACILITATOR_AUTH",
 ];
 
 thread_local! {

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod config;
+pub mod facilitator;
 pub mod invoice;
 pub mod oauth_keys;
 pub mod outbound;

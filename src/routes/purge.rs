@@ -37,6 +37,12 @@ pub async fn purge(env: &Env, now_ms: u64, audit_retention_days: Option<u32>) {
         .purge_expired(now_ms.saturating_sub(CHALLENGE_GRACE_MS))
         .await
         .map_err(|u| u.0);
+    if let Err(e) = crate::stores::x402_payments::purge(env, now_ms).await {
+        console_error!(
+            "{{\"event\":\"purge_failed\",\"x402_payments\":{:?}}}",
+            e.to_string()
+        );
+    }
     let revocations = execute(
         env,
         "DELETE FROM revoked_tokens WHERE expires_at < ?1",

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod d1;
 pub mod revocation;
 pub mod runtime;
+pub mod x402_payments;
 
 use gatehouse_core::bytes::{from_hex, to_hex};
 use gatehouse_core::challenge::Puzzle;

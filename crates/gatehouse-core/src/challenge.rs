@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bytes::{ct_eq, from_hex, to_hex};
 use crate::pow;
+use crate::x402::X402Offer;
 
 /// The `type` of each kind of offer in a 402 body's `challenges`.
 pub const POW_TYPE: &str = "pow";
@@ -80,6 +81,28 @@ pub struct L402Offer {
 pub enum OfferKind {
     Pow,
     L402,
+    /// An x402 v2 payment (`crate::x402`): stateless, nothing is minted to offer it.
+    X402,
+}
+
+impl OfferKind {
+    /// The kind's name in `offers` lists and `CHALLENGE_OFFERS`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "pow" => Some(Self::Pow),
+            "l402" => Some(Self::L402),
+            "x402" => Some(Self::X402),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pow => POW_TYPE,
+            Self::L402 => L402_TYPE,
+            Self::X402 => crate::x402::X402_TYPE,
+        }
+    }
 }
 
 /// One challenge offered in a 402, in the order the operator configured.
@@ -87,6 +110,7 @@ pub enum OfferKind {
 pub enum Offer {
     Pow(PowChallenge),
     L402(L402Offer),
+    X402(X402Offer),
 }
 
 /// What the store holds about a challenge, as far as redemption cares.

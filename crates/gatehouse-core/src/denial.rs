@@ -15,10 +15,13 @@ use crate::l402::credential::L402Rejection;
 use crate::mcp::{BodyRejection, MAX_POLICY_BODY};
 use crate::quota::{Decision, Policy};
 use crate::token::TokenRejection;
+use crate::x402::Refusal;
 
 mod exhausted;
+mod redeem;
 use exhausted::exhausted;
 pub use exhausted::Answer;
+use redeem::redeem_error;
 
 /// A dependency of the gateway that can fail independently of the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,8 @@ pub enum Dependency {
     RevocationStore,
     InvoiceBackend,
     AuthorizationServer,
+    /// The x402 facilitator (`/verify`, `/settle`).
+    Facilitator,
 }
 
 impl Dependency {
@@ -38,6 +43,7 @@ impl Dependency {
             Self::RevocationStore => "revocation_store",
             Self::InvoiceBackend => "invoice_backend",
             Self::AuthorizationServer => "authorization_server",
+            Self::Facilitator => "x402_facilitator",
         }
     }
 }
@@ -74,6 +80,8 @@ pub enum Denial {
     SessionNotFound,
     InvalidToken(TokenRejection),
     InvalidL402(L402Rejection),
+    /// An x402 payment refused before or at settlement (`crate::x402::rejection`).
+    InvalidX402(Box<Refusal>),
     /// OAuth `401`: no token, or a bad one (`reason`); the header is `oauth::challenge`'s.
     OAuthUnauthorized {
         www_authenticate: String,
@@ -192,6 +200,7 @@ impl Denial {
                 vec![],
             ),
             Self::Redeem(e) => redeem_error(*e),
+            Self::InvalidX402(refusal) => refusal.to_wire(),
             Self::PayloadTooLarge { limit } => (
                 413,
                 error(
@@ -318,6 +327,7 @@ impl Denial {
         match self {
             Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
             Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
+            Self::InvalidX402(r) => format!("invalid_x402:{}", r.rejection.code()),
             Self::InvalidApiKey(r) => format!("invalid_api_key:{}", r.as_str()),
             Self::OAuthUnauthorized { reason, .. } => {
                 format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
@@ -368,29 +378,6 @@ fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>)
 
 fn error(code: &str, message: &str) -> Value {
     json!({ "error": code, "message": message })
-}
-
-fn redeem_error(e: RedeemError) -> (u16, Value, Vec<(&'static str, String)>) {
-    let (status, code, message) = match e {
-        RedeemError::InvalidRequest(msg) => (400, "invalid_request", msg),
-        RedeemError::NotFound => (404, "challenge_not_found", "no challenge with that id"),
-        RedeemError::InvalidSolution => (
-            400,
-            "invalid_solution",
-            "the proof does not meet the challenge",
-        ),
-        RedeemError::Expired => (
-            410,
-            "challenge_expired",
-            "the challenge expired; request a new one",
-        ),
-        RedeemError::AlreadyRedeemed => (
-            409,
-            "challenge_already_redeemed",
-            "the challenge was already redeemed",
-        ),
-    };
-    (status, error(code, message), vec![])
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ pub fn plan(
     let keep: Vec<OfferKind> = kinds
         .iter()
         .copied()
-        .filter(|k| *k == OfferKind::L402 || fits(normal.bits, budget))
+        .filter(|k| *k != OfferKind::Pow || fits(normal.bits, budget))
         .collect();
     if !keep.is_empty() {
         return (keep, normal);

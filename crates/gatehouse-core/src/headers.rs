@@ -28,7 +28,13 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Where a client sends the access token a redemption bought (docs/PROTOCOL.md §1).
 pub const ACCESS_TOKEN_HEADER: &str = "x-access-token";
-const GATEWAY_CREDENTIALS: &[&str] = &["authorization", ACCESS_TOKEN_HEADER];
+const GATEWAY_CREDENTIALS: &[&str] = &[
+    "authorization",
+    ACCESS_TOKEN_HEADER,
+    // An x402 payment is for the gateway (v2 header, and v1's, which it does not read).
+    crate::x402::PAYMENT_SIGNATURE_HEADER,
+    "x-payment",
+];
 
 /// Headers addressed to the gateway itself: a client declaring that it handles HTTP 402.
 pub const ACCEPT_402_HEADER: &str = "gatehouse-accept";

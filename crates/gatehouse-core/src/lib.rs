@@ -40,3 +40,4 @@ pub mod revocation;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod x402;

@@ -65,6 +65,8 @@ impl Outstanding {
                     Some(o) if live(o.expires_at_ms) => Slot::Reuse(Offer::L402(o.clone())),
                     _ => Slot::Mint(*kind),
                 },
+                // Costs no row and no invoice, and its amount is the request's own.
+                OfferKind::X402 => Slot::Mint(*kind),
             })
             .collect()
     }
@@ -76,6 +78,7 @@ impl Outstanding {
                 Offer::Pow(p) if p.reduced => self.reduced_pow = Some(p.clone()),
                 Offer::Pow(p) => self.pow = Some(p.clone()),
                 Offer::L402(o) => self.l402 = Some(o.clone()),
+                Offer::X402(_) => {}
             }
         }
     }

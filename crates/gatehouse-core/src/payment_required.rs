@@ -16,6 +16,7 @@ use crate::headers::{
 use crate::pow::{estimated_hashes, ALGORITHM};
 use crate::quota::{Decision, Policy};
 use crate::ratelimit::quota_headers;
+use crate::x402::{X402Offer, PAYMENT_REQUIRED_HEADER, X402_TYPE};
 
 const POW_INSTRUCTIONS: &str = "Find a decimal nonce such that sha256(salt + nonce) has at least \
 `difficulty` leading zero bits, POST {\"challenge_id\", \"solution\": {\"nonce\"}} to verify_url, \
@@ -24,6 +25,10 @@ then send the returned access_token in the x-access-token header.";
 const L402_INSTRUCTIONS: &str = "Pay the invoice, then either send `Authorization: L402 \
 <macaroon>:<preimage hex>`, or POST {\"challenge_id\", \"payment_proof\": {\"preimage\"}} to \
 verify_url and send the returned access_token in the x-access-token header.";
+
+const X402_INSTRUCTIONS: &str = "Pay with x402 v2: sign the `exact` requirement of the \
+PAYMENT-REQUIRED header (EIP-3009) and send the same request again with the PAYMENT-SIGNATURE \
+header; the answer carries PAYMENT-RESPONSE. One payment pays for that one request.";
 
 pub fn payment_required(
     policy: &Policy,
@@ -42,6 +47,12 @@ pub fn payment_required(
         let (line, body) = match offer {
             Offer::Pow(pow) => pow_offer(pow, verify_url),
             Offer::L402(l402) => l402_offer(l402, verify_url),
+            // x402 has no `WWW-Authenticate` scheme: its HTTP transport's header is its own.
+            Offer::X402(x402) => {
+                headers.push((PAYMENT_REQUIRED_HEADER, x402.header(None)));
+                challenges.push(x402_offer(x402));
+                continue;
+            }
         };
         headers.push((WWW_AUTHENTICATE_HEADER, line));
         challenges.push(body);
@@ -49,6 +60,7 @@ pub fn payment_required(
     let first = challenges.first().cloned().unwrap_or(Value::Null);
     let instructions = match offers.first() {
         Some(Offer::L402(_)) => L402_INSTRUCTIONS,
+        Some(Offer::X402(_)) => X402_INSTRUCTIONS,
         _ => POW_INSTRUCTIONS,
     };
     let body = json!({
@@ -106,4 +118,15 @@ fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
         "verify_url": verify_url,
     });
     (line, body)
+}
+
+/// The body's copy of the x402 requirement, for agents that read bodies: the same
+/// `PaymentRequired` the header carries, under the gateway's `type`.
+fn x402_offer(offer: &X402Offer) -> Value {
+    let mut body = offer.payment_required(None);
+    if let Some(o) = body.as_object_mut() {
+        o.insert("type".into(), json!(X402_TYPE));
+        o.insert("header".into(), json!("PAYMENT-REQUIRED"));
+    }
+    body
 }

@@ -3,28 +3,26 @@
 //! is in the file, and every entry of the file is something the core defines or emits, so the
 //! file can neither miss a name nor keep a stale one.
 //!
-//! Every `Denial` variant is built here at least once (`variant` is an exhaustive match, so a new
+//! Every `Denial` variant is built at least once (`wire/denials.rs`) (`variant` is an exhaustive match, so a new
 //! variant does not compile until it is counted, and the count fails until it is built).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gatehouse_core::api_key::{KeyRejection, ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
-use gatehouse_core::challenge::{
-    L402Offer, Offer, PowChallenge, RedeemError, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
-    VERIFY_PATH,
-};
+use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
+use gatehouse_core::challenge::{L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE, VERIFY_PATH};
 use gatehouse_core::denial::{
-    Answer, Denial, Dependency, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR,
-    RPC_PAYMENT_REQUIRED, RPC_SESSION_NOT_FOUND,
+    Answer, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, RPC_PAYMENT_REQUIRED,
+    RPC_SESSION_NOT_FOUND,
 };
 use gatehouse_core::headers::{self, *};
-use gatehouse_core::json_strict::JsonRejection;
-use gatehouse_core::l402::credential::L402Rejection;
-use gatehouse_core::mcp::{BodyRejection, RpcRejection, IN_BAND_TOKEN_KEY};
+use gatehouse_core::mcp::IN_BAND_TOKEN_KEY;
 use gatehouse_core::pow;
-use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
-use gatehouse_core::token::TokenRejection;
+use gatehouse_core::x402;
 use serde_json::{json, Value};
+
+#[path = "wire/denials.rs"]
+mod denials;
+use denials::{every_denial, exhausted, variant, VARIANTS};
 
 const WIRE: &str = include_str!("../../../clients/js/wire.json");
 
@@ -68,6 +66,9 @@ fn header_names_and_values_are_the_files() {
             ("retry_after", json!(RETRY_AFTER_HEADER)),
             ("www_authenticate", json!(WWW_AUTHENTICATE_HEADER)),
             ("authorization", json!("authorization")),
+            ("payment_required", json!(x402::PAYMENT_REQUIRED_HEADER)),
+            ("payment_signature", json!(x402::PAYMENT_SIGNATURE_HEADER)),
+            ("payment_response", json!(x402::PAYMENT_RESPONSE_HEADER)),
         ],
     );
     section_is(
@@ -79,7 +80,13 @@ fn header_names_and_values_are_the_files() {
     );
     // The client's credentials for the gateway, and what it says only to the gateway, stop there.
     let names = section("headers");
-    for key in ["authorization", "access_token", "accept_402", "time_budget"] {
+    for key in [
+        "authorization",
+        "access_token",
+        "accept_402",
+        "time_budget",
+        "payment_signature",
+    ] {
         let name = names[key].as_str().unwrap();
         assert!(!headers::forward_to_origin(name, None), "{name}");
     }
@@ -102,7 +109,11 @@ fn paths_meta_key_challenge_names_and_json_rpc_codes_are_the_files() {
     section_is("meta", &[("access_token", json!(IN_BAND_TOKEN_KEY))]);
     section_is(
         "challenge_types",
-        &[("pow", json!(POW_TYPE)), ("l402", json!(L402_TYPE))],
+        &[
+            ("pow", json!(POW_TYPE)),
+            ("l402", json!(L402_TYPE)),
+            ("x402", json!(x402::X402_TYPE)),
+        ],
     );
     section_is(
         "schemes",
@@ -119,138 +130,6 @@ fn paths_meta_key_challenge_names_and_json_rpc_codes_are_the_files() {
             ("invalid_request", json!(RPC_INVALID_REQUEST)),
         ],
     );
-}
-
-/// Each variant's number; exhaustive, so a new variant must be counted here.
-fn variant(d: &Denial) -> usize {
-    match d {
-        Denial::QuotaExhausted { .. } => 0,
-        Denial::McpHeaderMismatch { .. } => 1,
-        Denial::Body(_) => 2,
-        Denial::SessionNotFound => 3,
-        Denial::InvalidToken(_) => 4,
-        Denial::InvalidL402(_) => 5,
-        Denial::OAuthUnauthorized { .. } => 6,
-        Denial::InsufficientScope { .. } => 7,
-        Denial::Redeem(_) => 8,
-        Denial::PayloadTooLarge { .. } => 9,
-        Denial::DependencyUnavailable(_) => 10,
-        Denial::Misconfigured => 11,
-        Denial::OriginUnreachable => 12,
-        Denial::OriginTimeout => 13,
-        Denial::NotFound => 14,
-        Denial::MethodNotAllowed { .. } => 15,
-        Denial::AdminUnauthorized => 16,
-        Denial::AdminDisabled => 17,
-        Denial::UnsupportedMediaType { .. } => 18,
-        Denial::CrossOrigin { .. } => 19,
-        Denial::InvalidRequest(_) => 20,
-        Denial::TokenScope => 21,
-        Denial::InvalidApiKey(_) => 22,
-        Denial::TooManyCalls { .. } => 23,
-        Denial::InvalidPolicy(_) => 24,
-        Denial::Internal => 25,
-    }
-}
-const VARIANTS: usize = 26;
-
-fn exhausted(answer: Answer) -> Denial {
-    let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
-    let (state, _) = decide(&policy, &QuotaState::default(), 1, 0);
-    let (_, decision) = decide(&policy, &state, 1, 44_000);
-    let l402 = L402Offer {
-        challenge_id: "ef".repeat(16),
-        macaroon: "AgJCAAA=".into(),
-        invoice: "lnbcrt10n1x".into(),
-        payment_hash: "00".repeat(32),
-        amount_sats: 1,
-        expires_at_ms: 104_000,
-    };
-    Denial::QuotaExhausted {
-        policy,
-        decision,
-        offers: vec![
-            Offer::L402(l402),
-            Offer::Pow(PowChallenge::new(&[7u8; 32], 14, 44_000, 60)),
-        ],
-        verify_url: format!("https://gw.example{VERIFY_PATH}"),
-        answer,
-    }
-}
-
-/// At least one of every variant, and every variant of the errors they carry whose mapping
-/// differs (redemption failures, body rejections, dependencies, the quota answers).
-fn every_denial() -> Vec<Denial> {
-    let mut all = vec![
-        exhausted(Answer::PaymentRequired),
-        exhausted(Answer::TooManyRequests),
-        exhausted(Answer::InBand {
-            ids: vec![json!(1)],
-            batch: false,
-        }),
-        exhausted(Answer::InBand {
-            ids: vec![json!(1), json!("two")],
-            batch: true,
-        }),
-        Denial::McpHeaderMismatch { id: Some(json!(3)) },
-        Denial::Body(BodyRejection::UnsupportedMediaType),
-        Denial::Body(BodyRejection::TooLarge),
-        Denial::Body(BodyRejection::Json(JsonRejection::Syntax)),
-        Denial::Body(BodyRejection::Rpc(RpcRejection::Version)),
-        Denial::SessionNotFound,
-        Denial::InvalidToken(TokenRejection::Expired),
-        Denial::InvalidL402(L402Rejection::WrongPreimage),
-        Denial::OAuthUnauthorized {
-            www_authenticate: "Bearer resource_metadata=\"x\"".into(),
-            reason: None,
-        },
-        Denial::OAuthUnauthorized {
-            www_authenticate: "Bearer error=\"invalid_token\"".into(),
-            reason: Some("expired"),
-        },
-        Denial::InsufficientScope {
-            www_authenticate: "Bearer error=\"insufficient_scope\"".into(),
-        },
-        Denial::PayloadTooLarge { limit: 4_096 },
-        Denial::Misconfigured,
-        Denial::OriginUnreachable,
-        Denial::OriginTimeout,
-        Denial::NotFound,
-        Denial::MethodNotAllowed { allow: "POST" },
-        Denial::AdminUnauthorized,
-        Denial::AdminDisabled,
-        Denial::UnsupportedMediaType {
-            accept: "application/json",
-        },
-        Denial::CrossOrigin { reason: "origin" },
-        Denial::InvalidRequest("bad"),
-        Denial::TokenScope,
-        Denial::InvalidApiKey(KeyRejection::Revoked),
-        Denial::TooManyCalls { limit: 100 },
-        Denial::InvalidPolicy("bad".into()),
-        Denial::Internal,
-    ];
-    all.extend(
-        [
-            RedeemError::InvalidRequest("bad"),
-            RedeemError::NotFound,
-            RedeemError::InvalidSolution,
-            RedeemError::Expired,
-            RedeemError::AlreadyRedeemed,
-        ]
-        .map(Denial::Redeem),
-    );
-    all.extend(
-        [
-            Dependency::QuotaStore,
-            Dependency::ChallengeStore,
-            Dependency::RevocationStore,
-            Dependency::InvoiceBackend,
-            Dependency::AuthorizationServer,
-        ]
-        .map(Denial::DependencyUnavailable),
-    );
-    all
 }
 
 /// The JSON-RPC error codes in a body: one message or a batch of them.
@@ -354,9 +233,13 @@ fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
         types,
         [
             &file["challenge_types"]["l402"],
-            &file["challenge_types"]["pow"]
+            &file["challenge_types"]["pow"],
+            &file["challenge_types"]["x402"]
         ]
     );
+    // x402 has no `WWW-Authenticate` line: its offer is the file's `PAYMENT-REQUIRED` header.
+    let required = header(&w, file["headers"]["payment_required"].as_str().unwrap());
+    assert_eq!(required.len(), 1);
     let pow = &w.body["challenges"][1];
     assert_eq!(pow["algorithm"], file["pow_algorithm"]);
     assert!(lines[1].contains(&format!("algorithm=\"{}\"", pow::ALGORITHM)));

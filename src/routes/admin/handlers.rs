@@ -101,13 +101,7 @@ pub async fn set_tier(
 fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
     let pow = runtime.pow(cfg);
     let offers: Vec<&str> = match runtime.offers() {
-        Some(kinds) => kinds
-            .iter()
-            .map(|k| match k {
-                gatehouse_core::challenge::OfferKind::Pow => "pow",
-                gatehouse_core::challenge::OfferKind::L402 => "l402",
-            })
-            .collect(),
+        Some(kinds) => kinds.iter().map(|k| k.as_str()).collect(),
         None => vec![],
     };
     json!({

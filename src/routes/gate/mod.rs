@@ -18,8 +18,9 @@ pub mod oauth;
 pub mod offers;
 pub mod trail;
 pub mod usage;
+mod x402;
 
-use gatehouse_core::challenge::VERIFY_PATH;
+use gatehouse_core::challenge::{Offer, OfferKind, VERIFY_PATH};
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
@@ -131,9 +132,12 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         ),
         None => None,
     };
-    let admitted = match by_credential(req, p).await? {
-        Some(admitted) => admitted,
-        None => by_quota(req, p, &caller).await?,
+    let (paid, admitted) = match x402::admit(req, p).await? {
+        Some((paid, admitted)) => (Some(paid), admitted),
+        None => match by_credential(req, p).await? {
+            Some(admitted) => (None, admitted),
+            None => (None, by_quota(req, p, &caller).await?),
+        },
     };
     p.trail.caller.admitted_by = admitted.by.into();
     p.trail.remaining = Some(admitted.remaining);
@@ -145,7 +149,11 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         session: session.as_deref(),
         wrap_session: &wrap,
     };
-    proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await
+    let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
+    match paid {
+        Some(paid) => x402::settle(p, paid, served).await,
+        None => served,
+    }
 }
 
 /// The body step: one reading of a POST body decides everything, and the origin gets exactly
@@ -318,6 +326,7 @@ async fn answer(
             let to = offers::Recipient {
                 client_key: &p.facts.client_key,
                 route: &p.route.name,
+                x402: x402::offer(p).map(Offer::X402),
             };
             offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await?
         }
@@ -334,7 +343,11 @@ async fn answer(
 /// Under an unverified rate key, every header value is a new client with no outstanding offers,
 /// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
 async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
-    let minted = slots.iter().filter(|s| matches!(s, Slot::Mint(_))).count() as u32;
+    // An x402 offer costs nothing to make: no row, no invoice.
+    let minted = slots
+        .iter()
+        .filter(|s| matches!(s, Slot::Mint(k) if *k != OfferKind::X402))
+        .count() as u32;
     let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
         return Ok(());
     };

@@ -1,7 +1,8 @@
 //! The challenges a 402 offers, in the configured order: a proof of work, stored in D1, and an
 //! L402 invoice with its macaroon, also stored so that it can be redeemed at the verify endpoint.
 //! A Lightning backend that fails drops the L402 offer when proof of work is also offered;
-//! otherwise it is a 503, never a 402 that cannot be paid.
+//! otherwise it is a 503, never a 402 that cannot be paid. An x402 offer is the request's own
+//! (`gate::x402`), neither stored nor remembered.
 
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{L402Offer, Offer, OfferKind, PowChallenge, Puzzle};
@@ -25,6 +26,8 @@ use crate::stores::{self, D1Challenges};
 pub struct Recipient<'a> {
     pub client_key: &'a str,
     pub route: &'a str,
+    /// This request's x402 offer, when x402 is configured: made for it, never stored.
+    pub x402: Option<Offer>,
 }
 
 pub async fn build(
@@ -50,6 +53,13 @@ pub async fn build(
                     continue
                 }
                 Err(denial) => return Err(denial),
+            },
+            Slot::Mint(OfferKind::X402) => match &to.x402 {
+                Some(offer) => {
+                    offers.push(offer.clone());
+                    continue;
+                }
+                None => continue,
             },
         };
         if matches!(slot, Slot::Mint(_)) {

@@ -7,6 +7,7 @@ mod oauth;
 mod reader;
 mod routes;
 mod runtime;
+mod x402;
 
 // What the configuration builds is owned by the modules that use it; it is re-exported here so a
 // reader of `Config` finds every part of it in one place. Nothing outside `config` imports
@@ -19,6 +20,7 @@ pub use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
 pub use crate::origin::{parse_origin, OriginProblem, OriginUrl};
 pub use crate::policy::OriginCredential;
 pub use crate::token::{BudgetFallback, TokenSettings, DEFAULT_REDUCED_METHODS};
+pub use x402::X402Config;
 
 use crate::audit::{AuditSettings, DEFAULT_REDACT_KEYS};
 use crate::l402::credential::L402Settings;
@@ -76,6 +78,8 @@ pub struct Config {
     /// Challenge kinds offered at quota exhaustion, in the order offered, where a route sets none.
     pub offers: Vec<OfferKind>,
     pub l402: Option<L402Config>,
+    /// Set when a route offers x402 (every `X402_*` is then required).
+    pub x402: Option<X402Config>,
     pub oauth: Option<OAuthSettings>,
     pub audit: AuditSettings,
 }
@@ -137,6 +141,13 @@ impl Config {
         } else {
             None
         };
+        let wants_x402 = routes
+            .iter()
+            .flatten()
+            .any(|route| route.offers.contains(&OfferKind::X402));
+        let x402 = wants_x402
+            .then(|| x402::read_x402(&mut r, local_dev))
+            .flatten();
         let oauth = oauth::read_oauth(&mut r, local_dev);
         let audit = AuditSettings {
             enabled: r.flag("AUDIT_ENABLED", true),
@@ -166,6 +177,7 @@ impl Config {
                 admin_secret,
                 offers,
                 l402,
+                x402,
                 oauth,
                 audit,
             }),
@@ -274,15 +286,11 @@ fn read_offers(r: &mut Reader) -> Vec<OfferKind> {
     let raw = r.text("CHALLENGE_OFFERS").unwrap_or_else(|| "pow".into());
     let mut offers = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let kind = match part {
-            "pow" => OfferKind::Pow,
-            "l402" => OfferKind::L402,
-            other => {
-                r.problem(format!(
-                    "CHALLENGE_OFFERS names {other:?}; allowed: pow, l402"
-                ));
-                continue;
-            }
+        let Some(kind) = OfferKind::parse(part) else {
+            r.problem(format!(
+                "CHALLENGE_OFFERS names {part:?}; allowed: pow, l402, x402"
+            ));
+            continue;
         };
         if offers.contains(&kind) {
             r.problem(format!("CHALLENGE_OFFERS names {part:?} twice"));
@@ -352,3 +360,5 @@ fn read_l402(r: &mut Reader, local_dev: bool) -> Option<L402Config> {
 mod identity_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod x402_tests;

@@ -1,7 +1,8 @@
 //! The runtime policy (`crate::policy::runtime`) laid over this configuration: the configured
-//! difficulty bounds are its base, and an L402 offer needs a configured Lightning backend.
+//! difficulty bounds are its base, an L402 offer needs a configured Lightning backend
+//! and an x402 offer a configured facilitator.
 
-use super::Config;
+use super::{Config, OfferKind};
 use crate::difficulty::PowSettings;
 use crate::policy::runtime::RuntimePolicy;
 
@@ -13,6 +14,11 @@ impl RuntimePolicy {
 
     /// Applies `update` over `self`, or says why it cannot be under `cfg`.
     pub fn updated(&self, update: &RuntimePolicy, cfg: &Config) -> Result<RuntimePolicy, String> {
-        self.updated_over(update, cfg.pow, cfg.l402.is_some())
+        let available = |kind: OfferKind| match kind {
+            OfferKind::Pow => true,
+            OfferKind::L402 => cfg.l402.is_some(),
+            OfferKind::X402 => cfg.x402.is_some(),
+        };
+        self.updated_over(update, cfg.pow, &available)
     }
 }

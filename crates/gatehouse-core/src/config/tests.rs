@@ -262,7 +262,7 @@ fn l402_backend_url_follows_the_origin_rules() {
 #[test]
 fn offers_name_known_kinds_once() {
     assert!(problems(&[("CHALLENGE_OFFERS", "pow,pow")])[0].contains("twice"));
-    assert!(problems(&[("CHALLENGE_OFFERS", "x402")])[0].contains("x402"));
+    assert!(problems(&[("CHALLENGE_OFFERS", "bitcoin")])[0].contains("bitcoin"));
     assert!(problems(&[("CHALLENGE_OFFERS", ",")])[0].contains("nothing"));
 }
 

@@ -229,12 +229,11 @@ fn offers(ctx: &mut Ctx, name: &str, v: Option<&Value>) -> Option<Vec<OfferKind>
     let list = v?.as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for o in list {
-        match o.as_str() {
-            Some("pow") if !out.contains(&OfferKind::Pow) => out.push(OfferKind::Pow),
-            Some("l402") if !out.contains(&OfferKind::L402) => out.push(OfferKind::L402),
+        match o.as_str().and_then(OfferKind::parse) {
+            Some(kind) if !out.contains(&kind) => out.push(kind),
             _ => ctx.bad(
                 name,
-                format!("offers: {o} is not pow or l402, or is repeated"),
+                format!("offers: {o} is not pow, l402 or x402, or is repeated"),
             ),
         }
     }

@@ -37,16 +37,17 @@ impl RuntimePolicy {
     pub fn offers(&self) -> Option<Vec<OfferKind>> {
         self.offers
             .as_ref()
-            .map(|list| list.iter().filter_map(|o| kind(o)).collect())
+            .map(|list| list.iter().filter_map(|o| OfferKind::parse(o)).collect())
     }
 
     /// Applies `update` over `self`, laid over the configured bounds `base`, or says why it
-    /// cannot be. `l402_available`: whether a Lightning backend is configured.
+    /// cannot be. `available`: whether an offer of that kind is configured (a Lightning backend
+    /// for L402, a facilitator for x402).
     pub fn updated_over(
         &self,
         update: &RuntimePolicy,
         base: PowSettings,
-        l402_available: bool,
+        available: &dyn Fn(OfferKind) -> bool,
     ) -> Result<RuntimePolicy, String> {
         let next = RuntimePolicy {
             pow_min_bits: update.pow_min_bits.or(self.pow_min_bits),
@@ -70,24 +71,19 @@ impl RuntimePolicy {
                 return Err("offers cannot be empty".into());
             }
             for o in list {
-                match kind(o) {
-                    None => return Err(format!("offer {o:?} is not pow or l402")),
-                    Some(OfferKind::L402) if !l402_available => {
+                match OfferKind::parse(o) {
+                    None => return Err(format!("offer {o:?} is not pow, l402 or x402")),
+                    Some(OfferKind::L402) if !available(OfferKind::L402) => {
                         return Err("l402 needs a configured Lightning backend".into())
+                    }
+                    Some(OfferKind::X402) if !available(OfferKind::X402) => {
+                        return Err("x402 needs the X402_* settings and a facilitator".into())
                     }
                     _ => {}
                 }
             }
         }
         Ok(next)
-    }
-}
-
-fn kind(name: &str) -> Option<OfferKind> {
-    match name {
-        "pow" => Some(OfferKind::Pow),
-        "l402" => Some(OfferKind::L402),
-        _ => None,
     }
 }
 
@@ -148,8 +144,12 @@ mod tests {
             .updated(&update(r#"{"offers": []}"#), &c)
             .is_err());
         assert!(RuntimePolicy::default()
-            .updated(&update(r#"{"offers": ["x402"]}"#), &c)
+            .updated(&update(r#"{"offers": ["bitcoin"]}"#), &c)
             .is_err());
+        assert!(RuntimePolicy::default()
+            .updated(&update(r#"{"offers": ["x402"]}"#), &c)
+            .unwrap_err()
+            .contains("facilitator"));
         assert_eq!(
             RuntimePolicy::default()
                 .updated(&update(r#"{"offers": ["pow"]}"#), &c)

@@ -83,7 +83,7 @@ fn every_problem_is_reported() {
         {"name": "Bad Name", "url": "https://x.example"},
         {"name": "a", "url": "http://10.0.0.1", "prefix": "files/", "quota": {}},
         {"name": "b", "url": "https://b.example", "costs": [{"tool": "x"}, {"tool": "y", "method": "z", "weight": 1}],
-         "limits": [{"name": "l", "method": "ping", "per_minute": 1}], "offers": ["x402"], "colour": "red"},
+         "limits": [{"name": "l", "method": "ping", "per_minute": 1}], "offers": ["bitcoin"], "colour": "red"},
         {"name": "b", "url": "https://c.example"},
         {"name": "c", "url": "https://c.example", "credential": {"secret": "MISSING"}}
     ]}"#;
@@ -96,7 +96,7 @@ fn every_problem_is_reported() {
         "weight",
         "exactly one",
         "tool or a resource",
-        "x402",
+        "bitcoin",
         "colour",
         "twice",
         "MISSING",

@@ -1,0 +1,153 @@
+//! Admission by x402 payment (docs/PROTOCOL.md §8; x402 v2 HTTP transport and `exact` scheme):
+//! a request that carries `PAYMENT-SIGNATURE` pays for itself, per call, in the order the
+//! specification gives: check the payload against this request's requirement, claim it once,
+//! verify it with the facilitator, serve, then settle and answer with `PAYMENT-RESPONSE`.
+//!
+//! - The claim (`stores::x402_payments`) comes before the facilitator and the origin, so two
+//!   copies of one payload never both reach either; a payment refused, or not served (the origin
+//!   failed), gives its claim back.
+//! - A facilitator down or slow at `/verify` or `/settle` is a 503 with `Retry-After`; at
+//!   settlement the origin's answer is dropped, never served unpaid.
+
+use gatehouse_core::denial::Denial;
+use gatehouse_core::policy::charge;
+use gatehouse_core::x402::facilitator::failed_settlement;
+use gatehouse_core::x402::payload::{self, Payment};
+use gatehouse_core::x402::{
+    Refusal, Rejection, Requirement, X402Offer, PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER,
+};
+use worker::{Request, Response};
+
+use super::credential::Admitted;
+use super::facts::non_empty_header;
+use super::Pass;
+use crate::objects::client_counter;
+use crate::platform::facilitator::{self, Failed};
+use crate::stores::x402_payments::{self as payments, Claim};
+
+/// A payment verified and claimed, waiting to be settled once the origin has answered.
+pub(super) struct Paid {
+    payment: Payment,
+    offer: X402Offer,
+}
+
+impl Paid {
+    fn requirement(&self) -> &Requirement {
+        &self.offer.requirement
+    }
+
+    fn refusal(&self, rejection: Rejection) -> Denial {
+        refusal(&self.offer, rejection)
+    }
+}
+
+fn refusal(offer: &X402Offer, rejection: Rejection) -> Denial {
+    Denial::InvalidX402(Box::new(Refusal {
+        rejection,
+        offer: Some(offer.clone()),
+        settlement: None,
+    }))
+}
+
+/// The x402 offer of this request, if x402 is configured: its amount is the request's cost.
+pub(super) fn offer(p: &Pass) -> Option<X402Offer> {
+    let x = p.cfg.x402.as_ref()?;
+    Some(X402Offer {
+        resource: format!("{}{}", p.facts.audience, p.facts.path),
+        requirement: x
+            .settings
+            .requirement(charge::credential_cost(p.route, &p.calls)),
+    })
+}
+
+/// Admits the request on the payment it carries, if it carries one; `None` if it carries none
+/// (or x402 is not configured, when the header is only stripped).
+pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, Admitted)>, Denial> {
+    let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) else {
+        return Ok(None);
+    };
+    let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p)) else {
+        return Ok(None);
+    };
+    let payment = payload::decode(&header)
+        .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
+        .map_err(|rejection| refusal(&offer, rejection))?;
+    // A payment pays for the quota, never past a per-tool limit.
+    let limits = charge::limit_checks(p.route, &p.calls);
+    if !limits.is_empty() {
+        let reply =
+            client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms)
+                .await?;
+        if !reply.decision.allowed {
+            return Err(super::too_many(&limits, reply.decision, p));
+        }
+    }
+    let claim = Claim {
+        client_key: &p.facts.client_key,
+        route: &p.route.name,
+        amount: offer.requirement.amount,
+    };
+    if !payments::claim(p.env, &payment, &claim, p.now_ms).await? {
+        return Err(refusal(&offer, Rejection::Replayed));
+    }
+    if let Err(failed) = facilitator::verify(x, &payment, &offer.requirement).await {
+        payments::release(p.env, &payment.id).await;
+        return Err(match failed {
+            Failed::Refused(rejection) => refusal(&offer, rejection),
+            Failed::Unavailable(denial) => denial,
+        });
+    }
+    let admitted = Admitted {
+        headers: Vec::new(),
+        remaining: 0,
+        by: "x402",
+    };
+    Ok(Some((Paid { payment, offer }, admitted)))
+}
+
+/// Settles the payment for the origin's answer, and serves the answer only if it settled. An
+/// answer that failed (the origin unreachable, or an HTTP error) is not charged for.
+pub(super) async fn settle(
+    p: &Pass<'_>,
+    paid: Paid,
+    served: Result<Response, Denial>,
+) -> Result<Response, Denial> {
+    let Some(x) = p.cfg.x402.as_ref() else {
+        return served;
+    };
+    let mut response = match served {
+        Ok(response) => response,
+        Err(denial) => {
+            payments::release(p.env, &paid.payment.id).await;
+            return Err(denial);
+        }
+    };
+    if response.status_code() >= 400 {
+        payments::release(p.env, &paid.payment.id).await;
+        return Ok(response);
+    }
+    match facilitator::settle(x, &paid.payment, paid.requirement()).await {
+        Ok(settlement) => {
+            payments::record(p.env, &paid.payment.id, Some(&settlement.transaction)).await;
+            response
+                .headers_mut()
+                .set(PAYMENT_RESPONSE_HEADER, &settlement.header())
+                .map_err(|_| Denial::Internal)?;
+            Ok(response)
+        }
+        Err(Failed::Refused(rejection)) => {
+            payments::record(p.env, &paid.payment.id, None).await;
+            let reason = rejection.code().to_string();
+            let settlement = failed_settlement(&reason, &x.settings.network, &paid.payment.payer);
+            let Denial::InvalidX402(mut refusal) = paid.refusal(rejection) else {
+                return Err(Denial::Internal);
+            };
+            refusal.settlement = Some(settlement);
+            Err(Denial::InvalidX402(refusal))
+        }
+        Err(Failed::Unavailable(denial)) => {
+            payments::record(p.env, &paid.payment.id, None).await;
+            Err(denial)
+        }
+    }
+}
