@@ -9,15 +9,14 @@
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::headers::{
-    dropped_toward_client, dropped_toward_origin, SESSION_ID_HEADER as SESSION_HEADER,
-};
+use gatehouse_core::headers::SESSION_ID_HEADER as SESSION_HEADER;
 use gatehouse_core::identity::RateKey;
 use gatehouse_core::policy::Route;
 use worker::{
     console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,
 };
 
+use crate::platform::header_copy::{self, Toward};
 use crate::platform::outbound::{self, Failure};
 
 pub struct Forward<'a> {
@@ -74,9 +73,10 @@ fn upstream_request(
     f: &Forward,
 ) -> worker::Result<Request> {
     let incoming = req.headers();
-    let headers = copy_without(
+    let headers = header_copy::copy(
         incoming,
-        &dropped_toward_origin(incoming.get("connection")?.as_deref()),
+        Toward::Origin,
+        incoming.get("connection")?.as_deref(),
     )?;
     if let Some(name) = key_header {
         headers.delete(name)?;
@@ -103,9 +103,10 @@ fn upstream_request(
 fn downstream_response(response: Response, f: &Forward) -> worker::Result<Response> {
     let raw: worker::web_sys::Response = response.into();
     let origin_headers = Headers(raw.headers());
-    let headers = copy_without(
+    let headers = header_copy::copy(
         &origin_headers,
-        &dropped_toward_client(origin_headers.get("connection")?.as_deref()),
+        Toward::Client,
+        origin_headers.get("connection")?.as_deref(),
     )?;
     if let Some(session) = origin_headers.get(SESSION_HEADER)? {
         headers.set(SESSION_HEADER, &(f.wrap_session)(&session))?;
@@ -121,14 +122,4 @@ fn downstream_response(response: Response, f: &Forward) -> worker::Result<Respon
         .with_status(raw.status())
         .with_headers(headers)
         .body(body))
-}
-
-/// A copy of `headers` less `dropped`. The copy is made by the runtime in one call; only the
-/// deletions cross into it one by one, which costs far less than rebuilding field by field.
-fn copy_without(headers: &Headers, dropped: &[String]) -> worker::Result<Headers> {
-    let copy = Headers(worker::web_sys::Headers::new_with_headers(&headers.0)?);
-    for name in dropped {
-        copy.delete(name)?;
-    }
-    Ok(copy)
 }
