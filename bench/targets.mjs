@@ -67,7 +67,7 @@ export function quietLogs({ message }) {
 }
 
 /** The tight gateway: one free request a minute, then tokens that last the whole bench. */
-export const TIGHT_VARS = { QUOTA_PER_MINUTE: '1', TOKEN_GRANT_REQUESTS: '1000000', TOKEN_TTL_SECONDS: '3600' };
+export const TIGHT_VARS = { QUOTA_PER_MINUTE: '1', TOKEN_GRANT_REQUESTS: '1000000', TOKEN_TTL_SECONDS: '3600', ...(process.env.BENCH_AUDIT_OFF ? { AUDIT_ENABLED: 'false' } : {}) };
 
 export const INIT = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
 export const CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } });

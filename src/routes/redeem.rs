@@ -18,6 +18,7 @@ use crate::objects::metrics_sink;
 use crate::platform::body;
 use crate::platform::random;
 use crate::platform::respond;
+use crate::routes::gate;
 use crate::routes::gate::caller::identify;
 use crate::routes::gate::credential::l402_jti;
 use crate::routes::gate::facts::RequestFacts;
@@ -86,6 +87,9 @@ pub async fn handle(
     }
     // The challenge is spent: from here on nothing may fail the redemption. Forgetting it as the
     // client's outstanding offer is best effort (offered again, it would only be refused 409).
+    // This isolate's memory of the client's denial goes too, so it is not offered the challenge
+    // again from there.
+    gate::memo::forget(&facts.client_key);
     let (forget_env, client_key, forget_id) = (env.clone(), facts.client_key.clone(), id.clone());
     ctx.wait_until(async move {
         let _ = client_counter::forget_offer(&forget_env, &client_key, &forget_id).await;

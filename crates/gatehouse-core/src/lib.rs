@@ -34,6 +34,7 @@ pub mod payment_required;
 pub mod policy;
 pub mod pow;
 pub mod quota;
+pub mod quota_memo;
 pub mod ratelimit;
 pub mod request_url;
 pub mod revocation;

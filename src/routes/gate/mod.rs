@@ -11,39 +11,36 @@
 //!
 //! Every tool call, admitted or not, goes to the audit trail (`trail.rs`).
 
+pub mod answer;
 pub mod caller;
 pub mod credential;
 pub mod facts;
+pub mod memo;
 pub mod oauth;
 pub mod offers;
 pub mod trail;
 pub mod usage;
 mod x402;
 
-use gatehouse_core::challenge::{Offer, OfferKind, VERIFY_PATH};
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Answer, Denial};
-use gatehouse_core::difficulty::{self, DifficultyInputs};
-use gatehouse_core::exhaustion::{self, ExhaustionFacts};
-use gatehouse_core::headers::{ACCEPT_402_HEADER, ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
+use gatehouse_core::denial::Denial;
+use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
 use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
     tool_names, Call, MAX_POLICY_BODY,
 };
-use gatehouse_core::outstanding::Slot;
 use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
-use gatehouse_core::quota::{Check, Decision, Policy};
+use gatehouse_core::quota::Check;
 use gatehouse_core::ratelimit::quota_headers;
 use gatehouse_core::session;
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::objects::client_counter::{self, QuotaReply};
-use crate::objects::metrics_sink;
+use crate::objects::client_counter;
 use crate::platform::body;
 use crate::platform::proxy::{self, Forward};
-use crate::stores::runtime;
+use answer::{shown_policy, too_many};
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
 use facts::{non_empty_header, RequestFacts};
@@ -248,6 +245,14 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     let mut checks = charge::checks(p.route, policy, &p.calls);
     // The windows a client is told about; the call ceiling is a backstop, not a quota to plan by.
     let shown = shown_policy(&checks, p.route);
+    let cost = checks[0].cost;
+    // An over-quota burst: answered from this isolate's memory of the denial, no counter call.
+    if let Some(recalled) = memo::recall(&p.facts.client_key, &p.route.name, cost, p.now_ms) {
+        if let Some(denial) = answer::recalled(req, p, recalled) {
+            p.trail.remaining = Some(0);
+            return Err(denial);
+        }
+    }
     checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
     if let Some(address) = &caller.address {
         // An unverified rate key: whatever keys one address sends, it gets this much in all.
@@ -276,112 +281,9 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         });
     }
     p.trail.remaining = remaining;
-    Err(answer(req, p, caller, shown, reply).await?)
-}
-
-/// The answer step: which answer a spent quota gets, with what challenges.
-async fn answer(
-    req: &Request,
-    p: &Pass<'_>,
-    caller: &Caller,
-    shown: Policy,
-    reply: QuotaReply,
-) -> Result<Denial, Denial> {
-    let (user_agent, accepts) = (
-        non_empty_header(req, "user-agent"),
-        non_empty_header(req, ACCEPT_402_HEADER),
-    );
-    let answer = exhaustion::answer(
-        p.route,
-        &ExhaustionFacts {
-            user_agent: user_agent.as_deref(),
-            accepts: accepts.as_deref(),
-            batch: p.batch,
-            calls: &p.calls,
-            denied_by: &reply.decision.denied_by,
-            first_seen_ms: reply.first_seen_ms,
-            now_ms: p.now_ms,
-        },
-    );
-    let offers = match answer {
-        Answer::TooManyRequests => Vec::new(),
-        _ => {
-            // Runtime policy (admin API) bounds the difficulty and may override the offers.
-            let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
-            let kinds = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
-            let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
-            let (kinds, plan) = difficulty::choose(&DifficultyInputs {
-                pow: runtime.pow(p.cfg),
-                adaptive: adaptive.flatten(),
-                recent_denials: reply.recent_denials,
-                kinds: &kinds,
-                budget_s: difficulty::parse_budget(
-                    non_empty_header(req, TIME_BUDGET_HEADER).as_deref(),
-                ),
-                fallback: p.cfg.budget_fallback.is_some(),
-            });
-            let ttl_ms = u64::from(p.cfg.challenge_ttl_s) * 1_000;
-            let slots = reply.outstanding.slots(&kinds, plan, ttl_ms, p.now_ms);
-            mint_budget(p, caller, &slots).await?;
-            let to = offers::Recipient {
-                client_key: &p.facts.client_key,
-                route: &p.route.name,
-                x402: x402::offer(p).map(Offer::X402),
-            };
-            offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await?
-        }
-    };
-    Ok(Denial::QuotaExhausted {
-        policy: shown,
-        decision: reply.decision,
-        offers,
-        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
-        answer,
-    })
-}
-
-/// Under an unverified rate key, every header value is a new client with no outstanding offers,
-/// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
-async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
-    // An x402 offer costs nothing to make: no row, no invoice.
-    let minted = slots
-        .iter()
-        .filter(|s| matches!(s, Slot::Mint(k) if *k != OfferKind::X402))
-        .count() as u32;
-    let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
-        return Ok(());
-    };
-    let check = Check {
-        counter: "mints".into(),
-        policy: address.mints.clone(),
-        cost: minted,
-    };
-    let reply =
-        client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
-    if reply.decision.allowed {
-        return Ok(());
-    }
-    Err(too_many(&[check], reply.decision, p))
-}
-
-/// A denial no payment can lift (a per-tool limit, an address ceiling): 429 with its reset.
-fn too_many(checks: &[Check], decision: Decision, p: &Pass) -> Denial {
-    Denial::QuotaExhausted {
-        policy: shown_policy(checks, p.route),
-        decision,
-        offers: Vec::new(),
-        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
-        answer: Answer::TooManyRequests,
-    }
-}
-
-/// Every window of every check, for the `RateLimit-Policy` header.
-fn shown_policy(checks: &[Check], route: &Route) -> Policy {
-    Policy::new(
-        checks
-            .iter()
-            .flat_map(|c| c.policy.windows().to_vec())
-            .collect(),
-    )
-    .unwrap_or_else(|| route.quota.clone())
+    let first_seen_ms = reply.first_seen_ms;
+    let denial = answer::answer(req, p, caller, shown, reply).await?;
+    let key = (p.facts.client_key.as_str(), p.route.name.as_str());
+    memo::remember(key, cost, first_seen_ms, &denial, p.now_ms);
+    Err(denial)
 }

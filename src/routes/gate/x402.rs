@@ -79,7 +79,7 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
             client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms)
                 .await?;
         if !reply.decision.allowed {
-            return Err(super::too_many(&limits, reply.decision, p));
+            return Err(super::answer::too_many(&limits, reply.decision, p));
         }
     }
     let claim = Claim {

@@ -1,6 +1,7 @@
-// The token path does no I/O in steady state (docs/PROTOCOL.md §1): an isolate spends from its
-// lease of the grant, and asks the credential's counter for the next lease in the background,
-// once half of the current one is gone. The counters are reached through a spy object that counts
+// The paths that must stay quiet: the token path does no I/O in steady state (docs/PROTOCOL.md
+// §1): an isolate spends from its lease of the grant, and asks the credential's counter for the
+// next lease in the background, once half of the current one is gone. And an over-quota burst is
+// answered from the isolate's memory of the denial, not by the client's counter (§5). The counters are reached through a spy object that counts
 // the calls and can be switched to fail, so the test sees every call the gateway makes to them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,4 +116,30 @@ test('after its first lease, a token is admitted with no call to any counter, an
   const afterRenewal = await spy();
   assert.equal(afterRenewal.CredentialCounter - afterSteady.CredentialCounter, 1, 'one background renewal');
   assert.equal(afterRenewal.GateCounter, afterFirst.GateCounter);
+});
+
+test('an over-quota burst is answered from memory: the same 402, no counter call, and a redemption forgets it', async () => {
+  const key = { 'x-api-key': testKey('burst') };
+  const first = await exhaust(gateway.mcpUrl, key);
+  const offered = (await first.json()).challenges.map((c) => c.challenge_id);
+  const before = await spy();
+  const started = Date.now();
+  const burst = await Promise.all(Array.from({ length: 40 }, () => fetch(gateway.mcpUrl, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...key }, body: INITIALIZE,
+  }).then(async (r) => ({ status: r.status, retry: Number(r.headers.get('retry-after')), ids: (await r.json()).challenges?.map((c) => c.challenge_id) }))));
+  const after = await spy();
+  // Only meaningful while the memory holds (2 s); a slow machine may have needed one more call.
+  if (Date.now() - started < 1_500) {
+    assert.equal(after.GateCounter - before.GateCounter, 0, '40 denials, no counter call');
+  }
+  for (const r of burst) {
+    assert.equal(r.status, 402);
+    assert.ok(r.retry >= 1);
+    assert.deepEqual(r.ids, offered, 'the same outstanding challenges');
+  }
+  const [c] = (await (await exhaust(gateway.mcpUrl, key)).json()).challenges;
+  const { status } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, key);
+  assert.equal(status, 200);
+  const next = await (await exhaust(gateway.mcpUrl, key)).json();
+  assert.ok(!next.challenges.some((o) => o.challenge_id === c.challenge_id), 'a redeemed challenge is not offered again');
 });

@@ -1,0 +1,151 @@
+//! The answer step (docs/PROTOCOL.md §2, §5): what a spent quota gets. A 402 with challenges
+//! (offered again while outstanding), an in-band JSON-RPC error, or a 429; and the same answer
+//! again from the isolate's memory of a denial (`gatehouse_core::quota_memo`) during a burst.
+
+use gatehouse_core::challenge::{Offer, OfferKind, VERIFY_PATH};
+use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::difficulty::{self, DifficultyInputs};
+use gatehouse_core::exhaustion::{self, ExhaustionFacts};
+use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
+use gatehouse_core::outstanding::Slot;
+use gatehouse_core::policy::Route;
+use gatehouse_core::quota::{Check, Decision, Policy};
+use gatehouse_core::quota_memo::Recalled;
+use worker::Request;
+
+use super::caller::Caller;
+use super::facts::non_empty_header;
+use super::{offers, x402, Pass};
+use crate::objects::client_counter::{self, QuotaReply};
+use crate::objects::metrics_sink;
+use crate::stores::runtime;
+
+/// Which answer this request gets for a spent quota.
+fn which(req: &Request, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -> Answer {
+    let (user_agent, accepts) = (
+        non_empty_header(req, "user-agent"),
+        non_empty_header(req, ACCEPT_402_HEADER),
+    );
+    exhaustion::answer(
+        p.route,
+        &ExhaustionFacts {
+            user_agent: user_agent.as_deref(),
+            accepts: accepts.as_deref(),
+            batch: p.batch,
+            calls: &p.calls,
+            denied_by: &decision.denied_by,
+            first_seen_ms,
+            now_ms: p.now_ms,
+        },
+    )
+}
+
+/// The answer to a denial recalled from memory; `None` when it needs challenges the memory does
+/// not hold (the denial remembered was answered with a 429), so the counter must be asked.
+pub(super) fn recalled(req: &Request, p: &Pass<'_>, r: Recalled) -> Option<Denial> {
+    let answer = which(req, p, &r.decision, r.first_seen_ms);
+    let offers = match answer {
+        Answer::TooManyRequests => Vec::new(),
+        _ if r.offers.is_empty() => return None,
+        _ => r.offers,
+    };
+    Some(Denial::QuotaExhausted {
+        policy: r.shown,
+        decision: r.decision,
+        offers,
+        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
+        answer,
+    })
+}
+
+/// The answer step: which answer a spent quota gets, with what challenges.
+pub(super) async fn answer(
+    req: &Request,
+    p: &Pass<'_>,
+    caller: &Caller,
+    shown: Policy,
+    reply: QuotaReply,
+) -> Result<Denial, Denial> {
+    let answer = which(req, p, &reply.decision, reply.first_seen_ms);
+    let offers = match answer {
+        Answer::TooManyRequests => Vec::new(),
+        _ => {
+            // Runtime policy (admin API) bounds the difficulty and may override the offers.
+            let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
+            let kinds = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
+            let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
+            let (kinds, plan) = difficulty::choose(&DifficultyInputs {
+                pow: runtime.pow(p.cfg),
+                adaptive: adaptive.flatten(),
+                recent_denials: reply.recent_denials,
+                kinds: &kinds,
+                budget_s: difficulty::parse_budget(
+                    non_empty_header(req, TIME_BUDGET_HEADER).as_deref(),
+                ),
+                fallback: p.cfg.budget_fallback.is_some(),
+            });
+            let ttl_ms = u64::from(p.cfg.challenge_ttl_s) * 1_000;
+            let slots = reply.outstanding.slots(&kinds, plan, ttl_ms, p.now_ms);
+            mint_budget(p, caller, &slots).await?;
+            let to = offers::Recipient {
+                client_key: &p.facts.client_key,
+                route: &p.route.name,
+                x402: x402::offer(p).map(Offer::X402),
+            };
+            offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await?
+        }
+    };
+    Ok(Denial::QuotaExhausted {
+        policy: shown,
+        decision: reply.decision,
+        offers,
+        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
+        answer,
+    })
+}
+
+/// Under an unverified rate key, every header value is a new client with no outstanding offers,
+/// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
+async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
+    // An x402 offer costs nothing to make: no row, no invoice.
+    let minted = slots
+        .iter()
+        .filter(|s| matches!(s, Slot::Mint(k) if *k != OfferKind::X402))
+        .count() as u32;
+    let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
+        return Ok(());
+    };
+    let check = Check {
+        counter: "mints".into(),
+        policy: address.mints.clone(),
+        cost: minted,
+    };
+    let reply =
+        client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
+    if reply.decision.allowed {
+        return Ok(());
+    }
+    Err(too_many(&[check], reply.decision, p))
+}
+
+/// A denial no payment can lift (a per-tool limit, an address ceiling): 429 with its reset.
+pub(super) fn too_many(checks: &[Check], decision: Decision, p: &Pass) -> Denial {
+    Denial::QuotaExhausted {
+        policy: shown_policy(checks, p.route),
+        decision,
+        offers: Vec::new(),
+        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
+        answer: Answer::TooManyRequests,
+    }
+}
+
+/// Every window of every check, for the `RateLimit-Policy` header.
+pub(super) fn shown_policy(checks: &[Check], route: &Route) -> Policy {
+    Policy::new(
+        checks
+            .iter()
+            .flat_map(|c| c.policy.windows().to_vec())
+            .collect(),
+    )
+    .unwrap_or_else(|| route.quota.clone())
+}

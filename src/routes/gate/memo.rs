@@ -1,0 +1,49 @@
+//! This isolate's memory of denied clients (`gatehouse_core::quota_memo`).
+
+use std::cell::RefCell;
+
+use gatehouse_core::denial::Denial;
+use gatehouse_core::quota_memo::{until, Memo, Recalled, Remembered};
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+pub fn recall(client: &str, route: &str, cost: u32, now_ms: u64) -> Option<Recalled> {
+    MEMO.with(|m| m.borrow().recall(client, route, cost, now_ms))
+}
+
+/// Remembers the answer to a denial by the quota (nothing else is remembered).
+pub fn remember(
+    (client, route): (&str, &str),
+    cost: u32,
+    first_seen_ms: u64,
+    denial: &Denial,
+    now_ms: u64,
+) {
+    let Denial::QuotaExhausted {
+        policy,
+        decision,
+        offers,
+        ..
+    } = denial
+    else {
+        return;
+    };
+    let r = Remembered {
+        route: route.to_string(),
+        cost,
+        at_ms: now_ms,
+        until_ms: until(decision, now_ms),
+        decision: decision.clone(),
+        first_seen_ms,
+        shown: policy.clone(),
+        offers: offers.clone(),
+    };
+    MEMO.with(|m| m.borrow_mut().remember(client, r));
+}
+
+/// Forgets a client, after a redemption: its next request must not be offered what it redeemed.
+pub fn forget(client: &str) {
+    MEMO.with(|m| m.borrow_mut().forget(client));
+}
