@@ -166,6 +166,12 @@ export function gatehouseFetch({
       const sent = (url && tokens.get(url.origin)) ?? null;
       const response = await inner(input, withToken(init, sent, payment));
       if (payment && response.headers.get(wire.headers.payment_response)) onEvent({ type: 'paid', kind: X402 });
+      // A payment answered 503 may have settled while the gateway gave up on its facilitator:
+      // paying again could charge twice for one answer, so the 503 goes to the caller.
+      if (payment && response.status === 503) {
+        onEvent({ type: 'payment_unconfirmed', kind: X402 });
+        return response;
+      }
       payment = null;
       if (response.status === wire.errors[TOKEN_REFUSED] && sent) {
         const body = await jsonCapped(response.clone());

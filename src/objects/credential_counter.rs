@@ -45,7 +45,8 @@ impl DurableObject for CredentialCounter {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let call: CounterCall = req.json().await?;
-        let mut counter = self.counter().await?;
+        let before = self.counter().await?;
+        let mut counter = before.clone();
         let leased = match (req.path().as_str(), &call.by) {
             ("/lease", _) => counter.lease(call.at_least, call.grant),
             ("/claim", Some(by)) => Leased {
@@ -55,7 +56,7 @@ impl DurableObject for CredentialCounter {
             },
             _ => return Response::error("not found", 404),
         };
-        self.save(&counter, call.expires_at_ms).await?;
+        self.save(&before, &counter, call.expires_at_ms).await?;
         Response::from_json(&leased)
     }
 
@@ -75,17 +76,28 @@ impl CredentialCounter {
         })
     }
 
-    async fn save(&self, counter: &Counter, expires_at_ms: u64) -> Result<()> {
+    /// Writes what changed, and keeps the counter until the latest expiry it was ever told of.
+    /// The expiry comes from the presented credential, which its holder can shorten (an L402
+    /// caveat it adds): were the alarm moved earlier, the counter, and with it a redemption's
+    /// claim and the units leased, would be forgotten while the full credential still verifies.
+    async fn save(&self, before: &Counter, counter: &Counter, expires_at_ms: u64) -> Result<()> {
         let storage = self.state.storage();
-        if let Some(leased) = counter.leased {
-            storage.put(LEASED_KEY, leased).await?;
+        if counter.leased != before.leased {
+            if let Some(leased) = counter.leased {
+                storage.put(LEASED_KEY, leased).await?;
+            }
         }
-        if let Some(by) = &counter.claimed_by {
-            storage.put(CLAIMED_BY_KEY, by).await?;
+        if counter.claimed_by != before.claimed_by {
+            if let Some(by) = &counter.claimed_by {
+                storage.put(CLAIMED_BY_KEY, by).await?;
+            }
         }
-        storage
-            .set_alarm(alarm_time(expires_at_ms + LINGER_MS))
-            .await
+        let keep_until = expires_at_ms + LINGER_MS;
+        let scheduled = storage.get_alarm().await?.unwrap_or(0);
+        if (keep_until as i64) > scheduled {
+            storage.set_alarm(alarm_time(keep_until)).await?;
+        }
+        Ok(())
     }
 }
 

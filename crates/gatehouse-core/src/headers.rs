@@ -107,12 +107,16 @@ pub fn dropped_toward_origin(connection: Option<&str>) -> Vec<String> {
 }
 
 /// Every header name to remove from a copy of the origin's response headers. The gateway's own
-/// rate-limit fields replace any the origin sent, so the client sees one consistent story.
+/// rate-limit and payment fields replace any the origin sent, so the client sees one consistent
+/// story.
 pub fn dropped_toward_client(connection: Option<&str>) -> Vec<String> {
     let fixed = HOP_BY_HOP.iter().chain(SET_BY_RUNTIME).chain(&[
         RATELIMIT_HEADER,
         RATELIMIT_POLICY_HEADER,
         CHALLENGE_MARKER_HEADER,
+        // What was asked and paid is the gateway's to say: an origin cannot fake a settlement.
+        crate::x402::PAYMENT_REQUIRED_HEADER,
+        crate::x402::PAYMENT_RESPONSE_HEADER,
     ]);
     fixed
         .map(|n| n.to_string())

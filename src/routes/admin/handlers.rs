@@ -137,6 +137,9 @@ pub async fn set_policy(
         .updated(&update, cfg)
         .map_err(Denial::InvalidPolicy)?;
     runtime::save_policy(env, &next, now_ms).await?;
+    // Denials remembered with the old offers must not outlive the change in this isolate (other
+    // isolates pick it up within the policy cache's TTL, longer than their memory of a denial).
+    crate::routes::gate::memo::clear();
     audit_change(env, ctx, "admin/policy", "update", json!(update), now_ms);
     ok(&effective(cfg, &next))
 }

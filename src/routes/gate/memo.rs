@@ -47,3 +47,8 @@ pub fn remember(
 pub fn forget(client: &str) {
     MEMO.with(|m| m.borrow_mut().forget(client));
 }
+
+/// Forgets every client, when the offers or their bounds change.
+pub fn clear() {
+    MEMO.with(|m| *m.borrow_mut() = Memo::default());
+}

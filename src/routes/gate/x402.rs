@@ -4,11 +4,13 @@
 //! verify it with the facilitator, serve, then settle and answer with `PAYMENT-RESPONSE`.
 //!
 //! - The claim (`stores::x402_payments`) comes before the facilitator and the origin, so two
-//!   copies of one payload never both reach either; a payment refused, or not served (the origin
-//!   failed), gives its claim back.
+//!   copies of one payload never both reach either; a payment refused at `/verify`, or whose
+//!   origin could not be reached, gives its claim back. Once the origin was reached, the payload
+//!   is spent, whatever the origin answered; it is charged only for a success.
 //! - A facilitator down or slow at `/verify` or `/settle` is a 503 with `Retry-After`; at
 //!   settlement the origin's answer is dropped, never served unpaid.
 
+use gatehouse_core::challenge::OfferKind;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::policy::charge;
 use gatehouse_core::x402::facilitator::failed_settlement;
@@ -23,6 +25,7 @@ use super::facts::non_empty_header;
 use super::Pass;
 use crate::objects::client_counter;
 use crate::platform::facilitator::{self, Failed};
+use crate::stores::runtime;
 use crate::stores::x402_payments::{self as payments, Claim};
 
 /// A payment verified and claimed, waiting to be settled once the origin has answered.
@@ -69,6 +72,13 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
     let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p)) else {
         return Ok(None);
     };
+    // Only where x402 is offered now: on this route, unless the operator's runtime policy
+    // withdrew it. Elsewhere the payment is not taken (and never forwarded).
+    let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
+    let offered = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
+    if !offered.contains(&OfferKind::X402) {
+        return Ok(None);
+    }
     let payment = payload::decode(&header)
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
         .map_err(|rejection| refusal(&offer, rejection))?;
@@ -117,13 +127,21 @@ pub(super) async fn settle(
     };
     let mut response = match served {
         Ok(response) => response,
-        Err(denial) => {
+        // The origin was never reached: the payment may be used again.
+        Err(Denial::OriginUnreachable) => {
             payments::release(p.env, &paid.payment.id).await;
+            return Err(Denial::OriginUnreachable);
+        }
+        // The origin may have acted (a timeout): the payload is spent, and not charged.
+        Err(denial) => {
+            payments::record(p.env, &paid.payment.id, None).await;
             return Err(denial);
         }
     };
     if response.status_code() >= 400 {
-        payments::release(p.env, &paid.payment.id).await;
+        // The origin answered with an error: served, not charged, and the payload is spent, so
+        // that one payment cannot carry request after request to the origin.
+        payments::record(p.env, &paid.payment.id, None).await;
         return Ok(response);
     }
     match facilitator::settle(x, &paid.payment, paid.requirement()).await {

@@ -149,7 +149,10 @@ describe('x402 attacks', () => {
       await origin?.close();
     });
 
-    test('x402 settle timeout: the JS kit pays twice for one answer, and the payer is charged for an answer it never got', async () => {
+    // The issue's rule: a facilitator slow at /settle is a 503, never a served request. If the
+    // settlement lands after the gateway gave up, the payer has paid for nothing; what the kit
+    // can do is never pay a second time for the same call (README, "x402: what one payment buys").
+    test('x402 settle timeout: the JS kit never pays twice for one call; the 503 goes to the caller', async () => {
       const account = x402.chain.payers[3];
       const key = { 'x-api-key': testKey('slow-settle') };
       await (await exhaust(gateway.mcpUrl, key)).arrayBuffer();
@@ -161,9 +164,10 @@ describe('x402 attacks', () => {
       await sleep(3_000); // the slow settlement has landed on chain by now
       const charged = before - (await x402.chain.balanceOf(account.address));
       const signed = events.filter((e) => e.type === 'challenge' && e.kind === 'x402').length;
-      assert.equal(res.status, 200, 'the kit got its answer in the end');
-      assert.equal(charged, BigInt(PRICE_PER_CALL),
-        `one call answered, ${charged} atomic units charged over ${signed} signed payments: the first settled on chain while the gateway answered 503 and dropped the origin's answer`);
+      assert.equal(res.status, 503, 'the gateway answered 503 and the kit passed it on');
+      assert.equal(signed, 1, 'one payment signed');
+      assert.ok(events.some((e) => e.type === 'payment_unconfirmed'));
+      assert.ok(charged <= BigInt(PRICE_PER_CALL), `${charged} atomic units charged for one call`);
     });
   });
 
