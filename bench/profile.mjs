@@ -4,8 +4,10 @@
 // Miniflare's own entry worker, which routes every request in this setup and not in production,
 // is profiled alongside so its share is known. Saves bench/profiles/<label>.cpuprofile (open it
 // in Chrome DevTools or speedscope) and writes the summary (profile-summary.mjs) to the
-// terminal and to bench/results.md under the label.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// terminal and to bench/results.md under the label. It needs the wasm's function names, which the
+// release build strips: build with `GATEHOUSE_KEEP_NAMES=1 bash scripts/build.sh` first
+// (`npm run bench -- --profile` does).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request, run } from './load.mjs';
@@ -15,12 +17,17 @@ import { summarize } from './profile-summary.mjs';
 import { labelArg, writeBlock } from './results-file.mjs';
 import { gatewayWorker, quietLogs, startOrigin, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { ROOT, freePort, migrationStatements, testKey } from '../tests/support/gateway.mjs';
+import { customSectionNames } from '../scripts/strip-names.mjs';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3_000);
 const CONCURRENCY = 8;
 const SAMPLING_US = 100;
 const ORIGIN_PORT = 18792;
 const label = labelArg();
+
+if (!customSectionNames(readFileSync(join(ROOT, 'build', 'index_bg.wasm'))).includes('name')) {
+  throw new Error('build/index_bg.wasm has no function names: build it with GATEHOUSE_KEEP_NAMES=1 bash scripts/build.sh');
+}
 
 /** A DevTools protocol session over the inspector's WebSocket (Node 22's global WebSocket). */
 async function devtools(url) {

@@ -8,7 +8,10 @@ case "${1:-}" in
   build) bash scripts/build.sh ;;
   start) bash scripts/build.sh && exec node scripts/start.mjs ;;
   test) bash scripts/build.sh && exec bash scripts/test.sh ;;
-  bench) bash scripts/build.sh && exec node bench/run.mjs "${@:2}" ;;
+  bench)
+    # A profile maps the wasm's functions by name: keep the name section for it.
+    if [[ " ${*:2} " == *" --profile "* ]]; then export GATEHOUSE_KEEP_NAMES=1; fi
+    bash scripts/build.sh && exec node bench/run.mjs "${@:2}" ;;
   study) bash scripts/build.sh && exec node bench/study.mjs ;;
   *) echo "usage: run.sh build|start|test|bench|study" >&2; exit 2 ;;
 esac

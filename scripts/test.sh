@@ -14,6 +14,7 @@ step "cargo clippy (pure crate natively, Worker shell for wasm32)"
 cargo clippy -p gatehouse-core --all-targets --quiet -- -D warnings
 cargo clippy -p gatehouse-kit --all-targets --quiet -- -D warnings
 cargo clippy -p gatehouse --all-targets --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy -p gatehouse --all-targets --all-features --target wasm32-unknown-unknown --quiet -- -D warnings
 
 step "the pure crate depends on no platform crate"
 if cargo tree -p gatehouse-core -e normal,build --prefix none | grep -E '^(worker|js-sys|wasm-bindgen|web-sys)( |$)'; then
@@ -41,6 +42,9 @@ cargo build -p gatehouse-kit --release --quiet --bin gatehouse-solve
 step "wrangler deploy --dry-run (the bundle validates)"
 wrangler deploy --dry-run --outdir dist >/dev/null
 echo "bundle ok"
+
+step "the store contract's build (the release one has no contract route)"
+GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh
 
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
 node --test --test-concurrency=1 tests/*.test.mjs

@@ -10,7 +10,9 @@ mod stores;
 
 use objects::metrics_sink;
 use platform::{config, respond};
-use routes::{admin, discovery, gate, purge, redeem, store_contract};
+#[cfg(feature = "store-contract")]
+use routes::store_contract;
+use routes::{admin, discovery, gate, purge, redeem};
 use stores::runtime;
 
 use gatehouse_core::challenge::VERIFY_PATH;
@@ -35,6 +37,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             redeem::handle(req, &env, &ctx, &cfg, now_ms).await
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
+        #[cfg(feature = "store-contract")]
         store_contract::PATH if store_contract::enabled(&env, &cfg) => {
             store_contract::handle(&env).await
         }

@@ -7,4 +7,5 @@ pub mod discovery;
 pub mod gate;
 pub mod purge;
 pub mod redeem;
+#[cfg(feature = "store-contract")]
 pub mod store_contract;

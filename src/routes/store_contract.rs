@@ -1,7 +1,9 @@
 //! `POST /__store-contract`: runs the store contract (`gatehouse_core::store::contract`) against
 //! this deployment's D1 and Durable Objects, so the one suite that pins the in-memory backends
 //! natively also pins the real ones (`tests/store_contract.test.mjs`). It writes test rows, so it
-//! exists only with `LOCAL_DEV` and `STORE_CONTRACT_ROUTE=enabled`; anywhere else it is a 404.
+//! is compiled only with the `store-contract` feature (the test build, not the release one), and
+//! even there answers only with `LOCAL_DEV` and `STORE_CONTRACT_ROUTE=enabled`; anywhere else the
+//! path is the origin's.
 
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
@@ -12,7 +14,8 @@ use worker::{Env, Response};
 
 use crate::platform::random;
 use crate::platform::respond;
-use crate::stores::{D1Challenges, D1Revocations, DoCounters, DoUsage};
+use crate::stores::counters::{DoCounters, DoUsage};
+use crate::stores::{D1Challenges, D1Revocations};
 
 pub const PATH: &str = "/__store-contract";
 

@@ -1,13 +1,16 @@
 //! The store traits of `gatehouse_core::store` on this platform's bindings: challenges and
 //! revocations in D1 (`migrations/`), counters and credential usage in the Durable Objects
-//! (`objects`). The contract suite (`gatehouse_core::store::contract`) pins their semantics; it
-//! runs against these in workerd through `routes::store_contract`.
+//! (`objects`, adapted in `counters`). The contract suite (`gatehouse_core::store::contract`) pins
+//! their semantics; it runs against these in workerd through `routes::store_contract`, in the
+//! build with the `store-contract` feature.
 //!
 //! Single use is by construction: one `UPDATE … WHERE id = ? AND redeemed_at IS NULL AND
 //! expires_at > ?` whose changed-row count must be exactly one. SQLite serialises concurrent
 //! updates, so only the first changes a row.
 
 pub mod audit;
+#[cfg(feature = "store-contract")]
+pub mod counters;
 pub mod d1;
 pub mod revocation;
 pub mod runtime;
@@ -16,16 +19,10 @@ pub mod x402_payments;
 use gatehouse_core::bytes::{from_hex, to_hex};
 use gatehouse_core::challenge::Puzzle;
 use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::grant::Leased;
-use gatehouse_core::quota::{Check, Decision};
-use gatehouse_core::store::{
-    ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable,
-};
+use gatehouse_core::store::{ChallengeRecord, ChallengeStore, Revocations, Unavailable};
 use serde::Deserialize;
 use worker::{wasm_bindgen::JsValue, Env};
 
-use crate::objects::client_counter;
-use crate::objects::credential_counter;
 use crate::platform::respond;
 use crate::stores::d1::{db, execute};
 
@@ -208,45 +205,5 @@ impl Revocations for D1Revocations<'_> {
         .await
         .map_err(|e| unavailable(REVOCATIONS, e))?;
         Ok(rows.into_iter().map(|r| r.jti).collect())
-    }
-}
-
-/// The clients' counters, in their quota objects.
-pub struct DoCounters<'a>(pub &'a Env);
-
-impl Counters for DoCounters<'_> {
-    async fn check(
-        &self,
-        key: &str,
-        checks: &[Check],
-        now_ms: u64,
-    ) -> Result<Decision, Unavailable> {
-        client_counter::check_quota(self.0, key, checks.to_vec(), now_ms)
-            .await
-            .map(|reply| reply.decision)
-            .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
-    }
-}
-
-/// The credentials' counters, one object each.
-pub struct DoUsage<'a>(pub &'a Env);
-
-impl CredentialUsage for DoUsage<'_> {
-    async fn lease(
-        &self,
-        jti: &str,
-        at_least: u32,
-        grant: u32,
-        expires_at_ms: u64,
-    ) -> Result<Leased, Unavailable> {
-        credential_counter::lease(self.0, jti, at_least, grant, expires_at_ms)
-            .await
-            .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
-    }
-
-    async fn claim(&self, jti: &str, by: &str, expires_at_ms: u64) -> Result<bool, Unavailable> {
-        credential_counter::claim_payment(self.0, jti, by, expires_at_ms)
-            .await
-            .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }
 }

@@ -8,6 +8,8 @@ import { signApiKey } from './keys.mjs';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const BUILD = join(ROOT, 'build');
+/** The build with the `store-contract` feature (scripts/test.sh makes it), for that one suite. */
+export const CONTRACT_BUILD = join(ROOT, 'build-contract');
 const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 
 /** The Durable Object bindings of wrangler.toml: one class per concern. */
@@ -34,9 +36,10 @@ export function migrationStatements() {
 /**
  * Starts the gateway. `vars` are merged over test defaults (origin at `originUrl`, LOCAL_DEV on,
  * test signing keys and admin secret). `workerOverrides` replaces parts of the worker options,
- * for fault injection (for example a Durable Object binding to a failing class).
+ * for fault injection (for example a Durable Object binding to a failing class). `build` is the
+ * directory of the built Worker (the release build by default).
  */
-export async function startGateway({ originUrl, vars = {}, workerOverrides = {}, extraWorkers = [], migrate = true, port = 0 } = {}) {
+export async function startGateway({ originUrl, vars = {}, workerOverrides = {}, extraWorkers = [], migrate = true, port = 0, build = BUILD } = {}) {
   const bindings = {
     ORIGIN_URL: originUrl,
     LOCAL_DEV: 'true',
@@ -52,10 +55,10 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
     workers: [
       {
         name: 'gatehouse',
-        modulesRoot: BUILD,
+        modulesRoot: build,
         modules: [
-          { type: 'ESModule', path: join(BUILD, 'index.js') },
-          { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
+          { type: 'ESModule', path: join(build, 'index.js') },
+          { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
         ],
         compatibilityDate: COMPATIBILITY_DATE,
         durableObjects: DURABLE_OBJECTS,

@@ -33,6 +33,7 @@ pub mod outstanding;
 pub mod payment_required;
 pub mod policy;
 pub mod pow;
+pub mod query;
 pub mod quota;
 pub mod quota_memo;
 pub mod ratelimit;

@@ -4,7 +4,6 @@
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::policy::runtime::RuntimePolicy;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
 
@@ -33,27 +32,21 @@ pub fn dashboard() -> Result<Response, Denial> {
     Ok(resp)
 }
 
-#[derive(Deserialize)]
-struct Range {
-    since: Option<u64>,
-    until: Option<u64>,
-}
-
 pub async fn stats(
     req: &Request,
     env: &Env,
     cfg: &Config,
     now_ms: u64,
 ) -> Result<Response, Denial> {
-    let range: Range = req
-        .query()
+    let (since, until) = super::query(req)
+        .and_then(|q| Ok((q.parsed::<u64>("since")?, q.parsed::<u64>("until")?)))
         .map_err(|_| Denial::InvalidRequest("query must be since and until, in Unix ms"))?;
     // This isolate's pending events first, so the figures include what it has just seen.
     metrics_sink::flush_now(env, now_ms).await;
     let mut body = metrics_sink::stats(
         env,
-        range.since.unwrap_or(now_ms.saturating_sub(3_600_000)),
-        range.until.unwrap_or(now_ms),
+        since.unwrap_or(now_ms.saturating_sub(3_600_000)),
+        until.unwrap_or(now_ms),
     )
     .await
     .map_err(|_| Denial::DependencyUnavailable(Dependency::QuotaStore))?;

@@ -25,6 +25,7 @@ use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::jwt;
+use gatehouse_core::query::{Query, QueryError};
 use gatehouse_core::request_url;
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
@@ -212,6 +213,13 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
     .map_err(|_| Denial::Internal)
 }
 
+/// The request's query, decoded; `Err` only for a URL the runtime would not have sent.
+pub(crate) fn query(req: &Request) -> Result<Query, QueryError> {
+    request_url::split(&req.inner().url())
+        .map(|parts| Query::parse(parts.query))
+        .ok_or(QueryError::Invalid("url".into()))
+}
+
 /// An access token's id (32 hex digits), or an L402 credential's (`l402:` and 64 hex digits).
 fn is_jti(jti: &str) -> bool {
     let hex = |s: &str, n: usize| {
@@ -224,8 +232,16 @@ fn is_jti(jti: &str) -> bool {
 async fn audit(req: &Request, env: &Env, now_ms: u64) -> Result<Response, Denial> {
     // This isolate's queued rows first, so the trail includes what it has just seen.
     audit::flush_now(env, now_ms).await;
-    let filter: audit::Filter = req
-        .query()
+    let filter = query(req)
+        .and_then(|q| {
+            Ok(audit::Filter {
+                identity: q.text("identity")?.map(str::to_string),
+                name: q.text("name")?.map(str::to_string),
+                since: q.parsed("since")?,
+                until: q.parsed("until")?,
+                limit: q.parsed("limit")?,
+            })
+        })
         .map_err(|_| Denial::InvalidRequest("query must be identity, name, since, until, limit"))?;
     let records = audit::query(env, &filter)
         .await
