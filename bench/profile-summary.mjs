@@ -81,7 +81,7 @@ function analyse(profile) {
 
 const sum = (xs, f) => xs.reduce((s, x) => s + f(x), 0);
 
-export function summarize(profiles, { total, concurrency, samplingUs, cpuUs, rps, file }) {
+export function summarize(profiles, { total, concurrency, samplingUs, cpuUs, rps, file, path = 'token' }) {
   const g = analyse(profiles.gateway);
   const entry = analyse(profiles.entry);
   const cats = new Map();
@@ -91,9 +91,9 @@ export function summarize(profiles, { total, concurrency, samplingUs, cpuUs, rps
   const wasmSelf = sum(g.fns.filter((x) => isWasm(x.frame)), (x) => x.self);
   const rows = (entries, n, fmt) => [...entries].sort((a, b) => b[1] - a[1]).slice(0, n).map(fmt);
   return [
-    '### Where the time goes: the gateway isolate on the token path',
+    `### Where the time goes: the gateway isolate on the ${path} path`,
     '',
-    `V8 sampling profile of the gateway's isolate (workerd inspector, DevTools protocol) over ${total} token-path tools/call requests, ${concurrency} in flight, ` +
+    `V8 sampling profile of the gateway's isolate (workerd inspector, DevTools protocol) over ${total} ${path}-path tools/call requests, ${concurrency} in flight, ` +
       `${rps.toFixed(0)} req/s; sampling asked every ${samplingUs} µs, ${g.samples} samples taken over ${(g.wall / 1000).toFixed(0)} ms (one every ${(g.wall / g.samples).toFixed(0)} µs). ` +
       `Sampled µs/req are the samples' wall time per request with the profiler running: they carry its cost and the waits for a shared core, ` +
       `and the two isolates' figures overlap, so read the shares, not the absolute figures (workerd's CPU from /proc meanwhile, profiler included: ${cpuUs.toFixed(0)} µs/req; ` +

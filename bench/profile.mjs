@@ -24,6 +24,9 @@ const CONCURRENCY = 8;
 const SAMPLING_US = 100;
 const ORIGIN_PORT = 18792;
 const label = labelArg();
+// `--quota`: the quota path (the client's Durable Object on every request) instead of the token path.
+const QUOTA = process.argv.includes('--quota');
+const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
 
 if (!customSectionNames(readFileSync(join(ROOT, 'build', 'index_bg.wasm'))).includes('name')) {
   throw new Error('build/index_bg.wasm has no function names: build it with GATEHOUSE_KEEP_NAMES=1 bash scripts/build.sh');
@@ -53,14 +56,15 @@ const origin = await startOrigin(ORIGIN_PORT);
 const inspectorPort = await freePort();
 const mf = new Miniflare(convertV4MiniflareOptions({
   host: '127.0.0.1', port: 0, cf: false, inspectorPort, handleStructuredLogs: quietLogs,
-  workers: [gatewayWorker('gateway-tight', null, origin.url, TIGHT_VARS)],
+  workers: [gatewayWorker('gateway-tight', null, origin.url, QUOTA ? QUOTA_VARS : TIGHT_VARS)],
 }));
 try {
   const base = (await mf.ready).origin;
   const db = await mf.getD1Database('DB', 'gateway-tight');
   for (const stmt of migrationStatements()) await db.prepare(stmt).run();
-  const { token } = await spendAndBuy({ url: `${base}/mcp`, headers: MCP_HEADERS, body: INIT }, 'profile');
-  const req = { url: `${base}/mcp`, headers: { ...MCP_HEADERS, 'x-api-key': testKey('profile'), 'x-access-token': token }, body: CALL };
+  const token = QUOTA ? null : (await spendAndBuy({ url: `${base}/mcp`, headers: MCP_HEADERS, body: INIT }, 'profile')).token;
+  const headers = { ...MCP_HEADERS, 'x-api-key': testKey('profile'), ...(token ? { 'x-access-token': token } : {}) };
+  const req = { url: `${base}/mcp`, headers, body: CALL };
   await run(() => req, { total: 300, concurrency: CONCURRENCY }); // warm: compiled, caches filled
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
@@ -88,9 +92,9 @@ try {
   const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   writeFileSync(join(dir, `${slug}.cpuprofile`), JSON.stringify(profiles.gateway));
   writeFileSync(join(dir, `${slug}-entry.cpuprofile`), JSON.stringify(profiles.entry));
-  const markdown = summarize(profiles, { total: TOTAL, concurrency: CONCURRENCY, samplingUs: SAMPLING_US, cpuUs, rps: load.rps, file: `bench/profiles/${slug}.cpuprofile` });
+  const markdown = summarize(profiles, { total: TOTAL, concurrency: CONCURRENCY, samplingUs: SAMPLING_US, cpuUs, rps: load.rps, file: `bench/profiles/${slug}.cpuprofile`, path: QUOTA ? 'quota' : 'token' });
   console.log(markdown);
-  writeBlock({ label, block: 'profile', markdown });
+  writeBlock({ label, block: QUOTA ? 'profile-quota' : 'profile', markdown });
 } catch (e) {
   console.error(e);
   process.exitCode = 1;

@@ -10,11 +10,11 @@
 //! flight, and the output gate holds the reply until the write is durable, so no two requests to
 //! one counter can interleave and no reply reports a count that could be lost.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use gatehouse_core::challenge::Offer;
-use gatehouse_core::client_counter::{step, ClientState};
+use gatehouse_core::client_counter::{alarm_move, step, ClientState};
 use gatehouse_core::denial::Denial;
 use gatehouse_core::outstanding::Outstanding;
 use gatehouse_core::quota::{Check, Decision, QuotaState};
@@ -62,6 +62,8 @@ struct ForgetCall {
 pub struct GateCounter {
     state: State,
     cache: RefCell<Option<ClientState>>,
+    /// The alarm this instance scheduled (`None` until it did: after a restart it sets one).
+    alarm_at: Cell<Option<u64>>,
 }
 
 impl DurableObject for GateCounter {
@@ -69,6 +71,7 @@ impl DurableObject for GateCounter {
         Self {
             state,
             cache: RefCell::new(None),
+            alarm_at: Cell::new(None),
         }
     }
 
@@ -107,6 +110,7 @@ impl DurableObject for GateCounter {
         // Every admission pushes the alarm out, so firing means the counters are idle and dead.
         self.state.storage().delete_all().await?;
         *self.cache.borrow_mut() = None;
+        self.alarm_at.set(None);
         Response::empty()
     }
 }
@@ -117,11 +121,18 @@ impl GateCounter {
             return Ok(c);
         }
         let storage = self.state.storage();
-        Ok(ClientState {
-            states: storage
+        // Stored as one JSON string (cheaper to write than an object graph); a counter written
+        // before that holds the object, read as such.
+        let states = match storage.get::<String>(COUNTERS_KEY).await {
+            Ok(Some(json)) => serde_json::from_str(&json)?,
+            Ok(None) => BTreeMap::new(),
+            Err(_) => storage
                 .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)
                 .await?
                 .unwrap_or_default(),
+        };
+        Ok(ClientState {
+            states,
             first_seen_ms: storage.get::<u64>(FIRST_SEEN_KEY).await?,
         })
     }
@@ -131,11 +142,16 @@ impl GateCounter {
         let storage = self.state.storage();
         let current = self.load().await?;
         let (next, stepped) = step(&current, &call.checks, call.now_ms);
-        storage.put(COUNTERS_KEY, &next.states).await?;
+        storage
+            .put(COUNTERS_KEY, serde_json::to_string(&next.states)?)
+            .await?;
         if current.first_seen_ms.is_none() {
             storage.put(FIRST_SEEN_KEY, stepped.first_seen_ms).await?;
         }
-        storage.set_alarm(alarm_time(stepped.alarm_at_ms)).await?;
+        if let Some(at) = alarm_move(self.alarm_at.get(), stepped.alarm_at_ms) {
+            storage.set_alarm(alarm_time(at)).await?;
+            self.alarm_at.set(Some(at));
+        }
         *self.cache.borrow_mut() = Some(next);
         let outstanding = if stepped.decision.allowed {
             Outstanding::default()

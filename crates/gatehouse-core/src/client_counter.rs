@@ -80,6 +80,17 @@ pub fn step(current: &ClientState, checks: &[Check], now_ms: u64) -> (ClientStat
     (next, stepped)
 }
 
+/// When to move the counter's alarm, if at all: the state must outlive `needed_at_ms`, and an
+/// alarm already scheduled at or past it is kept. A moved alarm goes one more [`LINGER_MS`]
+/// beyond, so that a busy client moves it once a minute rather than on every request (a storage
+/// write each); an idle counter is deleted at most two lingers after its last use.
+pub fn alarm_move(scheduled_ms: Option<u64>, needed_at_ms: u64) -> Option<u64> {
+    match scheduled_ms {
+        Some(at) if at >= needed_at_ms => None,
+        _ => Some(needed_at_ms + LINGER_MS),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +136,17 @@ mod tests {
         }];
         let (_, stepped) = step(&ClientState::default(), &hourly, 1_000);
         assert_eq!(stepped.alarm_at_ms, 1_000 + 3_600_000 + LINGER_MS);
+    }
+
+    #[test]
+    fn the_alarm_moves_once_a_linger_not_on_every_request() {
+        assert_eq!(alarm_move(None, 1_000), Some(1_000 + LINGER_MS));
+        let scheduled = 1_000 + LINGER_MS;
+        assert_eq!(alarm_move(Some(scheduled), 1_500), None, "still far enough");
+        assert_eq!(alarm_move(Some(scheduled), scheduled), None);
+        assert_eq!(
+            alarm_move(Some(scheduled), scheduled + 1),
+            Some(scheduled + 1 + LINGER_MS)
+        );
     }
 }
