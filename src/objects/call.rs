@@ -5,6 +5,7 @@
 use crate::platform::respond;
 use gatehouse_core::denial::{Denial, Dependency};
 use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{wasm_bindgen::JsValue, Env, Method, Request, RequestInit, Result, ScheduledTime};
 
 /// The three classes, by the binding that reaches them (wrangler.toml).
@@ -43,14 +44,20 @@ pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
     let req = Request::new_with_init(&format!("https://object{path}"), &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
+    let resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
         return Err(worker::Error::RustError(format!(
             "object answered {}",
             resp.status_code()
         )));
     }
-    resp.json().await
+    // The reply's text in one call: the worker crate would read its stream chunk by chunk.
+    let raw: worker::web_sys::Response = resp.into();
+    let text = JsFuture::from(raw.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    Ok(serde_json::from_str(&text)?)
 }
 
 /// A failed object call, as the client sees it: `503` with `Retry-After`.
