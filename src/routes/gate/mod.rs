@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod offers;
 pub mod trail;
 pub mod usage;
+pub mod verified;
 mod x402;
 
 use gatehouse_core::config::Config;
