@@ -118,15 +118,30 @@ test('after its first lease, a token is admitted with no call to any counter, an
   assert.equal(afterRenewal.GateCounter, afterFirst.GateCounter);
 });
 
-test('an over-quota burst is answered from memory: the same 402, no counter call, and a redemption forgets it', async () => {
+test('an over-quota burst is answered from memory once its puzzle is at the hardest: the same 402, no counter call; a redemption forgets it', async () => {
   const key = { 'x-api-key': testKey('burst') };
-  const first = await exhaust(gateway.mcpUrl, key);
-  const offered = (await first.json()).challenges.map((c) => c.challenge_id);
+  const deny = async () => {
+    const r = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...key }, body: INITIALIZE });
+    return { status: r.status, retry: Number(r.headers.get('retry-after')), challenges: (await r.json()).challenges ?? [] };
+  };
+  await (await exhaust(gateway.mcpUrl, key)).arrayBuffer();
+  // A repeat offender's puzzles grow harder with every denial, which its counter must see;
+  // only at the maximum (POW_MAX_BITS, 16 by default) does the memory take over.
+  let last;
+  for (let i = 0; i < 20; i++) {
+    const before = await spy();
+    last = await deny();
+    assert.equal(last.status, 402);
+    const reached = (await spy()).GateCounter - before.GateCounter;
+    if (last.challenges[0].difficulty < 16) assert.ok(reached >= 1, 'an escalating denial reaches the counter');
+    else break;
+  }
+  assert.equal(last.challenges[0].difficulty, 16);
+  await deny(); // remembered from here
+  const offered = (await deny()).challenges.map((c) => c.challenge_id);
   const before = await spy();
   const started = Date.now();
-  const burst = await Promise.all(Array.from({ length: 40 }, () => fetch(gateway.mcpUrl, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...key }, body: INITIALIZE,
-  }).then(async (r) => ({ status: r.status, retry: Number(r.headers.get('retry-after')), ids: (await r.json()).challenges?.map((c) => c.challenge_id) }))));
+  const burst = await Promise.all(Array.from({ length: 40 }, deny));
   const after = await spy();
   // Only meaningful while the memory holds (2 s); a slow machine may have needed one more call.
   if (Date.now() - started < 1_500) {
@@ -135,7 +150,7 @@ test('an over-quota burst is answered from memory: the same 402, no counter call
   for (const r of burst) {
     assert.equal(r.status, 402);
     assert.ok(r.retry >= 1);
-    assert.deepEqual(r.ids, offered, 'the same outstanding challenges');
+    assert.deepEqual(r.challenges.map((c) => c.challenge_id), offered, 'the same outstanding challenges');
   }
   const [c] = (await (await exhaust(gateway.mcpUrl, key)).json()).challenges;
   const { status } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, key);

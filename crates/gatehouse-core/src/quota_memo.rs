@@ -7,6 +7,11 @@
 //! remembered (a per-tool limit's 429 is not), only for [`MEMO_MS`] and never past the instant the
 //! request would fit, and only for a request on the same route that costs the same. A redemption
 //! in this isolate forgets the client at once, so a redeemed challenge is not offered again.
+//!
+//! One thing a denial does change is the count of recent denials, by which a repeat offender's
+//! proof of work grows harder (`difficulty::choose`). So a denial is remembered only once its
+//! challenges cannot get harder: its proof of work, if it offers one, at the maximum. The
+//! escalation runs as before; the memory takes the rest of the burst.
 
 use std::collections::HashMap;
 
@@ -52,6 +57,13 @@ pub fn rememberable(decision: &Decision) -> bool {
             .denied_by
             .iter()
             .any(|c| c.starts_with(LIMIT_PREFIX))
+}
+
+/// Whether escalation is done for these offers: no proof of work below `max_bits`.
+pub fn at_hardest(offers: &[Offer], max_bits: u8) -> bool {
+    !offers
+        .iter()
+        .any(|o| matches!(o, Offer::Pow(p) if p.difficulty < max_bits))
 }
 
 /// The decision `elapsed_ms` later: every time to wait shorter by the whole seconds gone.
@@ -196,6 +208,25 @@ mod tests {
         assert!(
             m.recall("c", "mcp", 1, 1).is_none(),
             "forgotten after a redemption"
+        );
+    }
+
+    #[test]
+    fn only_challenges_that_cannot_get_harder_are_remembered() {
+        let pow = |difficulty: u8| {
+            Offer::Pow(crate::challenge::PowChallenge {
+                id: "c".into(),
+                salt: "s".into(),
+                difficulty,
+                expires_at_ms: 0,
+                reduced: false,
+            })
+        };
+        assert!(at_hardest(&[], 18));
+        assert!(at_hardest(&[pow(18)], 18));
+        assert!(
+            !at_hardest(&[pow(14)], 18),
+            "a repeat offender's next puzzle is harder"
         );
     }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use gatehouse_core::denial::Denial;
-use gatehouse_core::quota_memo::{until, Memo, Recalled, Remembered};
+use gatehouse_core::quota_memo::{at_hardest, until, Memo, Recalled, Remembered};
 
 thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
@@ -19,7 +19,7 @@ pub fn remember(
     cost: u32,
     first_seen_ms: u64,
     denial: &Denial,
-    now_ms: u64,
+    (now_ms, max_bits): (u64, u8),
 ) {
     let Denial::QuotaExhausted {
         policy,
@@ -30,6 +30,10 @@ pub fn remember(
     else {
         return;
     };
+    // While a repeat offender's puzzles still grow harder, every denial must reach its counter.
+    if !at_hardest(offers, max_bits) {
+        return;
+    }
     let r = Remembered {
         route: route.to_string(),
         cost,

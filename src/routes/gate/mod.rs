@@ -41,6 +41,7 @@ use worker::{Context, Env, Method, Request, Response};
 use crate::objects::client_counter;
 use crate::platform::body;
 use crate::platform::proxy::{self, Forward};
+use crate::stores::runtime;
 use answer::{shown_policy, too_many};
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
@@ -285,6 +286,7 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     let first_seen_ms = reply.first_seen_ms;
     let denial = answer::answer(req, p, caller, shown, reply).await?;
     let key = (p.facts.client_key.as_str(), p.route.name.as_str());
-    memo::remember(key, cost, first_seen_ms, &denial, p.now_ms);
+    let max_bits = runtime::cached_runtime_policy().pow(p.cfg).max_bits;
+    memo::remember(key, cost, first_seen_ms, &denial, (p.now_ms, max_bits));
     Err(denial)
 }
