@@ -90,6 +90,17 @@ try {
   ], { rounds: ROUNDS, total: TOTAL, concurrency: CONCURRENCY });
   const mainSecs = (performance.now() - started) / 1000;
 
+  // Latency one request at a time: what a request adds when the cores are not saturated (under
+  // load, p50 mostly measures the queue for a shared core).
+  const SEQUENTIAL = Math.ceil(TOTAL / 6);
+  const sequential = await rounds([
+    target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
+    target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
+    target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
+    target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
+    target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
+  ], { rounds: ROUNDS, total: SEQUENTIAL, concurrency: 1, warmup: 50 });
+
   const bodies = await rounds([
     target(`${FLOOR.split(' —')[0]}, SSE (16 events, 9 KB)`, `${base}/mcp`, 'passthrough.bench', { 'x-bench-shape': 'sse' }),
     target(`${TOKEN}, SSE (16 events, 9 KB)`, `${base}/mcp`, 'tight.bench', { ...withToken, 'x-bench-shape': 'sse' }),
@@ -131,6 +142,12 @@ try {
     '',
     ...header,
     ...main.map((r) => row(r, floor)),
+    '',
+    `One request at a time (${SEQUENTIAL} requests per round, median of ${ROUNDS}): latency, and what each adds to the floor's p50.`,
+    '',
+    '| target | p50 ms | p99 ms | added p50 ms | CPU µs/req |',
+    '|---|---|---|---|---|',
+    ...sequential.map((r) => `| ${r.label} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.p50 - sequential[0].p50)} | ${f(r.cpuUs, 0)} |`),
     '',
     `Bodies (${BODY_TOTAL} requests per round, ${CONCURRENCY} in flight, median of ${ROUNDS}); each row against the floor with the same body:`,
     '',
