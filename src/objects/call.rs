@@ -2,10 +2,10 @@
 //! given name in one of the three classes, and its JSON reply. Each object module reaches its
 //! own class through it, so no object module needs another's.
 
-use crate::platform::respond;
+use crate::platform::{outbound, respond};
 use gatehouse_core::denial::{Denial, Dependency};
-use serde::{Deserialize, Serialize};
-use worker::{wasm_bindgen::JsValue, Env, Method, Request, RequestInit, Result, ScheduledTime};
+use serde::{de::DeserializeOwned, Serialize};
+use worker::{wasm_bindgen::JsValue, Env, Result, ScheduledTime};
 
 /// The three classes, by the binding that reaches them (wrangler.toml).
 #[derive(Clone, Copy)]
@@ -28,21 +28,31 @@ impl Binding {
     }
 }
 
-pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
+pub async fn call<T: Serialize, R: DeserializeOwned>(
     env: &Env,
     binding: Binding,
     name: &str,
     path: &str,
     body: &T,
 ) -> Result<R> {
+    let reply = exchange(env, binding, name, path, serde_json::to_string(body)?).await?;
+    Ok(serde_json::from_slice(&reply)?)
+}
+
+/// The call itself, on JSON text: one copy of the fetch for every body and reply type.
+async fn exchange(
+    env: &Env,
+    binding: Binding,
+    name: &str,
+    path: &str,
+    body: String,
+) -> Result<Vec<u8>> {
     let stub = env
         .durable_object(binding.name())?
         .id_from_name(name)?
         .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
-    let req = Request::new_with_init(&format!("https://object{path}"), &init)?;
+    let url = format!("https://object{path}");
+    let req = outbound::request(&url, "POST", None, Some(&JsValue::from_str(&body)), false)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
         return Err(worker::Error::RustError(format!(
@@ -50,7 +60,7 @@ pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
             resp.status_code()
         )));
     }
-    resp.json().await
+    resp.bytes().await
 }
 
 /// A failed object call, as the client sees it: `503` with `Retry-After`.

@@ -16,9 +16,7 @@ use gatehouse_core::oauth::jwk::{parse_jwks, Alg, MAX_JWKS_BYTES};
 use gatehouse_core::oauth::settings::OAuthSettings;
 use gatehouse_core::origin::{parse_origin, OriginUrl};
 use serde_json::Value;
-use worker::{
-    console_error, wasm_bindgen::JsValue, Delay, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::{console_error, wasm_bindgen::JsValue, Delay};
 
 use crate::platform::outbound;
 use crate::platform::webcrypto;
@@ -49,10 +47,7 @@ pub enum KeyFailure {
 }
 
 async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get)
-        .with_redirect(RequestRedirect::Manual);
-    let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let req = outbound::request(url, "GET", None, None, true).map_err(|e| e.to_string())?;
     let mut res = outbound::fetch(req, FETCH_TIMEOUT_MS)
         .await
         .map_err(|f| match f {

@@ -130,7 +130,7 @@ fn embedded_json(s: &str) -> Option<Value> {
     if s.len() > MAX_EMBEDDED_JSON || !(t.starts_with('{') || t.starts_with('[')) {
         return None;
     }
-    serde_json::from_str(s).ok()
+    serde_json::from_slice(s.as_bytes()).ok()
 }
 
 /// `text` with every credential-looking span replaced by `[redacted]`.

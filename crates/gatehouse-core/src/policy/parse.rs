@@ -61,7 +61,7 @@ pub fn parse_policy(
         )]);
     }
     let root: Value =
-        serde_json::from_str(doc).map_err(|e| vec![format!("POLICY is not JSON: {e}")])?;
+        serde_json::from_slice(doc.as_bytes()).map_err(|e| vec![format!("POLICY is not JSON: {e}")])?;
     let Some(origins) = root
         .get("origins")
         .and_then(Value::as_array)
