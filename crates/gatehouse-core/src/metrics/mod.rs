@@ -78,9 +78,11 @@ impl Delta {
     }
 
     fn keep_top_throttled(&mut self) {
-        let mut all: Vec<_> = std::mem::take(&mut self.throttled).into_iter().collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        self.throttled = all.into_iter().take(TOP_KEEP).collect();
+        let mut kept = BTreeMap::new();
+        for (identity, n) in most_throttled(&self.throttled).into_iter().take(TOP_KEEP) {
+            kept.insert(identity.clone(), n);
+        }
+        self.throttled = kept;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -163,8 +165,7 @@ impl Series {
                 "difficulty": d.difficulty,
             }));
         }
-        let mut top: Vec<(&String, &u64)> = total.throttled.iter().collect();
-        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top = most_throttled(&total.throttled);
         json!({
             "since": since_ms,
             "until": until_ms,
@@ -188,6 +189,14 @@ impl Series {
             "series": series,
         })
     }
+}
+
+/// Identities by denials, most first, ties by identity: the map's order, which the stable sort
+/// keeps. Both rankings share this one sort, so the sort's code is in the Wasm once.
+fn most_throttled(throttled: &BTreeMap<String, u64>) -> Vec<(&String, u64)> {
+    let mut all: Vec<(&String, u64)> = throttled.iter().map(|(k, v)| (k, *v)).collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all
 }
 
 fn sum(d: &Delta, name: &str) -> u64 {
