@@ -18,6 +18,7 @@ use crate::token::TokenRejection;
 use crate::x402::Refusal;
 
 mod exhausted;
+mod log;
 mod redeem;
 use exhausted::exhausted;
 pub use exhausted::Answer;
@@ -319,28 +320,6 @@ impl Denial {
             status,
             headers,
             body,
-        }
-    }
-
-    /// The operator-facing reason, for the structured log line.
-    pub fn log_detail(&self) -> String {
-        match self {
-            Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
-            Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
-            Self::InvalidX402(r) => format!("invalid_x402:{}", r.rejection.code()),
-            Self::InvalidApiKey(r) => format!("invalid_api_key:{}", r.as_str()),
-            Self::OAuthUnauthorized { reason, .. } => {
-                format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
-            }
-            Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
-            Self::Redeem(e) => format!("redeem:{e:?}"),
-            Self::CrossOrigin { reason } => format!("cross_origin:{reason}"),
-            Self::Body(r) => format!("body:{}", r.as_str()),
-            other => format!("{other:?}")
-                .split([' ', '{', '('])
-                .next()
-                .unwrap_or("")
-                .to_string(),
         }
     }
 }
