@@ -11,7 +11,8 @@ use crate::objects::metrics_sink::{AddCall, ReadCall};
 const SERIES_KEY: &str = "series";
 const CONTROLLER_KEY: &str = "controller";
 
-#[durable_object]
+// Only the handler it has: no WebSocket, connect or alarm bindings in the Wasm.
+#[durable_object(fetch)]
 pub struct MetricsObject {
     state: State,
 }
