@@ -96,6 +96,9 @@ mod tests {
             let first = debug.split([' ', '{', '(']).next().unwrap();
             assert_eq!(d.variant(), first);
         }
-        assert_eq!(Denial::TooManyCalls { limit: 3 }.log_detail(), "TooManyCalls");
+        assert_eq!(
+            Denial::TooManyCalls { limit: 3 }.log_detail(),
+            "TooManyCalls"
+        );
     }
 }

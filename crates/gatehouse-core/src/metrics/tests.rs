@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 #[test]
 fn deltas_merge_into_minutes_and_totals() {
