@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use gatehouse_core::json_object::object;
 use gatehouse_core::oauth::access_token::{Parsed, Rejection};
 use gatehouse_core::oauth::fetch_schedule::{FetchSchedule, Plan};
 use gatehouse_core::oauth::jwk::{parse_jwks, Alg, MAX_JWKS_BYTES};
@@ -66,7 +67,12 @@ async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
 fn log_failure(what: &str, error: &str) {
     console_error!(
         "{}",
-        serde_json::json!({ "event": "dependency_failed", "dependency": "authorization_server", "fetching": what, "error": error })
+        object([
+            ("event", "dependency_failed".into()),
+            ("dependency", "authorization_server".into()),
+            ("fetching", what.into()),
+            ("error", error.into()),
+        ])
     );
 }
 

@@ -213,7 +213,7 @@ impl Series {
 /// keeps. Both rankings share this one sort, so the sort's code is in the Wasm once.
 fn most_throttled(throttled: &BTreeMap<String, u64>) -> Vec<(&String, u64)> {
     let mut all: Vec<(&String, u64)> = throttled.iter().map(|(k, v)| (k, *v)).collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all.sort_by_key(|e| std::cmp::Reverse(e.1));
     all
 }
 
