@@ -108,7 +108,7 @@ impl Requirement {
             ("scheme", SCHEME.into()),
             ("network", self.network.as_str().into()),
             ("asset", self.asset.as_str().into()),
-            ("amount", self.amount.to_string().into()),
+            ("amount", decimal(self.amount).into()),
             ("payTo", self.pay_to.as_str().into()),
             ("maxTimeoutSeconds", self.max_timeout_s.into()),
             ("extra", extra),
@@ -167,6 +167,26 @@ pub fn is_evm_network(s: &str) -> bool {
             && id.bytes().all(|b| b.is_ascii_digit())
             && !id.starts_with('0')
     })
+}
+
+/// An amount in decimal, as x402 writes them. By hand, in 32-bit steps: the standard library's
+/// `u128` formatting (and the 128-bit division it would otherwise take) is ~1.3 KB of Wasm.
+pub fn decimal(mut n: u128) -> String {
+    let mut digits = Vec::new();
+    loop {
+        let (mut quotient, mut rest) = (0u128, 0u64);
+        for shift in [96, 64, 32, 0] {
+            let part = (rest << 32) | ((n >> shift) as u64 & 0xffff_ffff);
+            quotient |= u128::from(part / 10) << shift;
+            rest = part % 10;
+        }
+        digits.push(b'0' + rest as u8);
+        n = quotient;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|d| char::from(*d)).collect()
 }
 
 /// A canonical decimal amount (no sign, no leading zero, no exponent), as x402 writes them.
