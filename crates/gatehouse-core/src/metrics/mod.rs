@@ -81,7 +81,7 @@ impl Delta {
 
     fn keep_top_throttled(&mut self) {
         let mut kept = BTreeMap::new();
-        for (identity, n) in most_throttled(&self.throttled).into_iter().take(TOP_KEEP) {
+        for (identity, n) in most_throttled(&self.throttled, TOP_KEEP) {
             kept.insert(identity.clone(), n);
         }
         self.throttled = kept;
@@ -167,7 +167,7 @@ impl Series {
                 ("difficulty", d.difficulty.into()),
             ]));
         }
-        let top = most_throttled(&total.throttled);
+        let top = most_throttled(&total.throttled, 10);
         let by_type = object([
             ("pow", label(&total, "offered", "pow").into()),
             ("l402", label(&total, "offered", "l402").into()),
@@ -189,7 +189,6 @@ impl Series {
         ]);
         let top: Vec<Value> = top
             .into_iter()
-            .take(10)
             .map(|(k, v)| object([("identity", k.as_str().into()), ("denials", v.into())]))
             .collect();
         object([
@@ -209,12 +208,20 @@ impl Series {
     }
 }
 
-/// Identities by denials, most first, ties by identity: the map's order, which the stable sort
-/// keeps. Both rankings share this one sort, so the sort's code is in the Wasm once.
-fn most_throttled(throttled: &BTreeMap<String, u64>) -> Vec<(&String, u64)> {
-    let mut all: Vec<(&String, u64)> = throttled.iter().map(|(k, v)| (k, *v)).collect();
-    all.sort_by_key(|e| std::cmp::Reverse(e.1));
-    all
+/// The `k` identities with the most denials, most first, ties in the map's (identity) order.
+/// Each identity is inserted into the top `k` so far, after those with as many: O(n·k) for the
+/// map's few hundred identities at most (a delta keeps `2 × TOP_KEEP`), and a few lines of Wasm
+/// where the standard library's sort is ~4 KB.
+fn most_throttled(throttled: &BTreeMap<String, u64>, k: usize) -> Vec<(&String, u64)> {
+    let mut top: Vec<(&String, u64)> = Vec::with_capacity(k + 1);
+    for (identity, &n) in throttled {
+        let at = top.iter().position(|(_, m)| *m < n).unwrap_or(top.len());
+        if at < k {
+            top.insert(at, (identity, n));
+            top.truncate(k);
+        }
+    }
+    top
 }
 
 fn sum(d: &Delta, name: &str) -> u64 {
