@@ -2,11 +2,13 @@
 //! given name in one of the three classes, and its JSON reply. Each object module reaches its
 //! own class through it, so no object module needs another's.
 
-use crate::platform::respond;
+use crate::platform::{outbound, respond};
 use gatehouse_core::denial::{Denial, Dependency};
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
+// serde-wasm-bindgen as worker re-exports it (the version worker itself uses).
+use worker::d1::serde_wasm_bindgen;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{wasm_bindgen::JsValue, Env, Method, Request, RequestInit, Result, ScheduledTime};
+use worker::{wasm_bindgen::JsValue, web_sys, Env, Result, ScheduledTime};
 
 /// The three classes, by the binding that reaches them (wrangler.toml).
 #[derive(Clone, Copy)]
@@ -29,21 +31,34 @@ impl Binding {
     }
 }
 
-pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
+/// The reply is read as the objects read their calls (`Request::json`): parsed by the runtime's
+/// `JSON.parse` and taken from the JS value by serde-wasm-bindgen, which the objects' storage
+/// needs anyway. Its code per type is a fraction of serde_json's reader's.
+pub async fn call<T: Serialize, R: DeserializeOwned>(
     env: &Env,
     binding: Binding,
     name: &str,
     path: &str,
     body: &T,
 ) -> Result<R> {
+    let reply = exchange(env, binding, name, path, serde_json::to_string(body)?).await?;
+    Ok(serde_wasm_bindgen::from_value(reply)?)
+}
+
+/// The call itself, on JSON text and the parsed reply: one copy of the fetch for every type.
+async fn exchange(
+    env: &Env,
+    binding: Binding,
+    name: &str,
+    path: &str,
+    body: String,
+) -> Result<JsValue> {
     let stub = env
         .durable_object(binding.name())?
         .id_from_name(name)?
         .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
-    let req = Request::new_with_init(&format!("https://object{path}"), &init)?;
+    let url = format!("https://object{path}");
+    let req = outbound::request(&url, "POST", None, Some(&JsValue::from_str(&body)), false)?;
     let resp = stub.fetch_with_request(req).await?;
     if resp.status_code() != 200 {
         return Err(worker::Error::RustError(format!(
@@ -51,13 +66,8 @@ pub async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(
             resp.status_code()
         )));
     }
-    // The reply's text in one call: the worker crate would read its stream chunk by chunk.
-    let raw: worker::web_sys::Response = resp.into();
-    let text = JsFuture::from(raw.text()?)
-        .await?
-        .as_string()
-        .unwrap_or_default();
-    Ok(serde_json::from_str(&text)?)
+    let raw: web_sys::Response = resp.into();
+    Ok(JsFuture::from(raw.json()?).await?)
 }
 
 /// A failed object call, as the client sees it: `503` with `Retry-After`.

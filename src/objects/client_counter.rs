@@ -58,7 +58,7 @@ struct ForgetCall {
     id: String,
 }
 
-#[durable_object]
+#[durable_object(alarm)]
 pub struct GateCounter {
     state: State,
     cache: RefCell<Option<ClientState>>,

@@ -33,7 +33,8 @@ struct CounterCall {
     expires_at_ms: u64,
 }
 
-#[durable_object]
+// Only the handlers it has (fetch, alarm): no WebSocket or connect bindings in the Wasm.
+#[durable_object(alarm)]
 pub struct CredentialCounter {
     state: State,
 }

@@ -3,6 +3,7 @@
 //! (`gatehouse_core::controller`). Read → core step → write, under the input gate.
 
 use gatehouse_core::controller::Controller;
+use gatehouse_core::json_object::object;
 use gatehouse_core::metrics::Series;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -11,7 +12,8 @@ use crate::objects::metrics_sink::{AddCall, ReadCall};
 const SERIES_KEY: &str = "series";
 const CONTROLLER_KEY: &str = "controller";
 
-#[durable_object]
+// Only the handler it has: no WebSocket, connect or alarm bindings in the Wasm.
+#[durable_object(fetch)]
 pub struct MetricsObject {
     state: State,
 }
@@ -37,7 +39,7 @@ impl DurableObject for MetricsObject {
                     .controller
                     .map(|c| controller.step(&c, &call.delta, call.now_ms));
                 storage.put(CONTROLLER_KEY, &controller).await?;
-                Response::from_json(&serde_json::json!({ "difficulty": difficulty }))
+                Response::from_json(&object([("difficulty", difficulty.into())]))
             }
             "/read" => {
                 let call: ReadCall = req.json().await?;

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gatehouse_core::config::Config;
+use gatehouse_core::json_object::object;
 use worker::{console_error, Env};
 
 /// Names read as secrets; every other name is read as a plain variable.
@@ -36,8 +37,10 @@ pub fn config(env: &Env) -> Option<Rc<Config>> {
     let loaded = match Config::from_vars(&lookup) {
         Ok(cfg) => Some(Rc::new(cfg)),
         Err(problems) => {
-            let report =
-                serde_json::json!({ "event": "gateway_misconfigured", "problems": problems });
+            let report = object([
+                ("event", "gateway_misconfigured".into()),
+                ("problems", problems.into()),
+            ]);
             console_error!("{report}");
             None
         }

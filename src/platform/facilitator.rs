@@ -12,7 +12,7 @@ use gatehouse_core::x402::facilitator::{
 };
 use gatehouse_core::x402::payload::Payment;
 use gatehouse_core::x402::{Rejection, Requirement};
-use worker::{Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::Headers;
 
 use crate::platform::outbound::{self, Failure};
 use crate::platform::respond;
@@ -38,13 +38,9 @@ async fn post(x: &X402Config, path: &str, body: String) -> Result<(u16, Vec<u8>)
             .set("authorization", auth)
             .map_err(|e| e.to_string())?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(body.into()));
     let url = x.facilitator_url.join(path);
-    let req = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
+    let req = outbound::request(&url, "POST", Some(&headers), Some(&body.into()), true)
+        .map_err(|e| e.to_string())?;
     let mut res = match outbound::fetch(req, x.timeout_ms).await {
         Ok(res) => res,
         Err(Failure::Unreachable(e)) => return Err(format!("{path} unreachable: {e}")),

@@ -3,7 +3,7 @@
 
 use gatehouse_core::config::L402Config;
 use gatehouse_core::l402::invoice::{parse_answer, request, Invoice};
-use worker::{Headers, Method, Request, RequestInit};
+use worker::Headers;
 
 use crate::platform::outbound::{self, Failure};
 
@@ -23,11 +23,9 @@ pub async fn create(l402: &L402Config, memo: &str) -> Result<Invoice, String> {
     for (name, value) in &call.headers {
         headers.set(name, value).map_err(|e| e.to_string())?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(call.body.into()));
-    let req = Request::new_with_init(&l402.backend_url.join(call.path), &init)
+    let url = l402.backend_url.join(call.path);
+    let body = call.body.into();
+    let req = outbound::request(&url, "POST", Some(&headers), Some(&body), false)
         .map_err(|e| e.to_string())?;
     let mut response = match outbound::fetch(req, BACKEND_TIMEOUT_MS).await {
         Ok(r) => r,

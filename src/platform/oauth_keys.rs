@@ -10,15 +10,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use gatehouse_core::json_object::object;
 use gatehouse_core::oauth::access_token::{Parsed, Rejection};
 use gatehouse_core::oauth::fetch_schedule::{FetchSchedule, Plan};
 use gatehouse_core::oauth::jwk::{parse_jwks, Alg, MAX_JWKS_BYTES};
 use gatehouse_core::oauth::settings::OAuthSettings;
 use gatehouse_core::origin::{parse_origin, OriginUrl};
 use serde_json::Value;
-use worker::{
-    console_error, wasm_bindgen::JsValue, Delay, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::{console_error, wasm_bindgen::JsValue, Delay};
 
 use crate::platform::outbound;
 use crate::platform::webcrypto;
@@ -49,10 +48,7 @@ pub enum KeyFailure {
 }
 
 async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get)
-        .with_redirect(RequestRedirect::Manual);
-    let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let req = outbound::request(url, "GET", None, None, true).map_err(|e| e.to_string())?;
     let mut res = outbound::fetch(req, FETCH_TIMEOUT_MS)
         .await
         .map_err(|f| match f {
@@ -71,7 +67,12 @@ async fn get(url: &str, cap: usize) -> Result<Vec<u8>, String> {
 fn log_failure(what: &str, error: &str) {
     console_error!(
         "{}",
-        serde_json::json!({ "event": "dependency_failed", "dependency": "authorization_server", "fetching": what, "error": error })
+        object([
+            ("event", "dependency_failed".into()),
+            ("dependency", "authorization_server".into()),
+            ("fetching", what.into()),
+            ("error", error.into()),
+        ])
     );
 }
 

@@ -10,7 +10,38 @@ use futures_util::future::{select, Either};
 use futures_util::{pin_mut, StreamExt};
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Delay, Request, Response};
+use worker::{web_sys, Delay, Headers, Request, Response};
+
+/// An outbound request, built on the runtime's own `RequestInit`: worker's `RequestInit` carries
+/// the Cloudflare `cf` options (image resizing and the rest), whose conversion code nothing here
+/// needs. A `manual` redirect is handed back unfollowed; otherwise the Fetch default (follow).
+pub fn request(
+    url: &str,
+    method: &str,
+    headers: Option<&Headers>,
+    body: Option<&JsValue>,
+    manual: bool,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(headers) = headers {
+        init.set_headers(&headers.0);
+    }
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    if manual {
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+    }
+    web_sys::Request::new_with_str_and_init(url, &init)
+        .map(Request::from)
+        .map_err(|e| {
+            worker::Error::JsError(
+                e.as_string()
+                    .unwrap_or_else(|| "invalid URL or options for Request".into()),
+            )
+        })
+}
 
 pub enum Failure {
     Unreachable(String),

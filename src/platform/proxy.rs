@@ -12,9 +12,7 @@ use gatehouse_core::denial::Denial;
 use gatehouse_core::headers::SESSION_ID_HEADER as SESSION_HEADER;
 use gatehouse_core::identity::RateKey;
 use gatehouse_core::policy::Route;
-use worker::{
-    console_error, Headers, Method, Request, RequestInit, RequestRedirect, Response, ResponseBody,
-};
+use worker::{console_error, Headers, Method, Request, Response, ResponseBody};
 
 use crate::platform::header_copy::{self, Toward};
 use crate::platform::outbound::{self, Failure};
@@ -88,16 +86,14 @@ fn upstream_request(
         headers.set(SESSION_HEADER, session)?;
     }
     let method = req.method();
-    let mut init = RequestInit::new();
-    init.with_method(method.clone())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
     // Only a POST carries a body to the origin, and only the one the gateway read and judged:
     // a body on any other method would reach the origin unread, uncounted and uncapped.
-    if let (Method::Post, Some(bytes)) = (&method, f.body) {
-        init.with_body(Some(worker::js_sys::Uint8Array::from(bytes).into()));
-    }
-    Request::new_with_init(&route.origin.join(path_and_query), &init)
+    let body = match (&method, f.body) {
+        (Method::Post, Some(bytes)) => Some(worker::js_sys::Uint8Array::from(bytes).into()),
+        _ => None,
+    };
+    let url = route.origin.join(path_and_query);
+    outbound::request(&url, method.as_ref(), Some(&headers), body.as_ref(), true)
 }
 
 fn downstream_response(response: Response, f: &Forward) -> worker::Result<Response> {

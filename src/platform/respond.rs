@@ -2,6 +2,7 @@
 //! for each refusal (one JSON object per line, the Workers Logs convention).
 
 use gatehouse_core::denial::{Denial, Dependency, Wire};
+use gatehouse_core::json_object::object;
 use worker::{console_error, console_log, Headers, Response, Result};
 
 /// Fails only if the runtime cannot construct a Response at all.
@@ -34,14 +35,23 @@ pub fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
 
 pub fn log_denial(path: &str, d: &Denial) {
     let status = d.to_wire().status;
-    let line = serde_json::json!({ "event": "denied", "path": path, "status": status, "reason": d.log_detail() });
+    let line = object([
+        ("event", "denied".into()),
+        ("path", path.into()),
+        ("status", status.into()),
+        ("reason", d.log_detail().into()),
+    ]);
     console_log!("{line}");
 }
 
 /// The one log line for a failed dependency, and the answer the client gets for it: `503` with
 /// `Retry-After` (never a `402` or a `429`: the client did nothing wrong).
 pub fn dependency_failed(dependency: Dependency, error: impl std::fmt::Display) -> Denial {
-    let line = serde_json::json!({ "event": "dependency_failed", "dependency": dependency.as_str(), "error": error.to_string() });
+    let line = object([
+        ("event", "dependency_failed".into()),
+        ("dependency", dependency.as_str().into()),
+        ("error", error.to_string().into()),
+    ]);
     console_error!("{line}");
     Denial::DependencyUnavailable(dependency)
 }

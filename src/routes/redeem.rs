@@ -6,10 +6,10 @@ use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, M
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial, Dependency};
 use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
+use gatehouse_core::json_object::object;
 use gatehouse_core::quota::Check;
 use gatehouse_core::store::ChallengeStore;
 use gatehouse_core::token::{issue, Issue, Via};
-use serde_json::json;
 use worker::{console_log, Context, Date, Env, Request, Response};
 
 use crate::objects::client_counter;
@@ -132,17 +132,22 @@ pub async fn handle(
     );
     console_log!(
         "{}",
-        json!({ "event": "challenge_redeemed", "challenge_id": id, "jti": claims.jti, "sub": claims.sub })
+        object([
+            ("event", "challenge_redeemed".into()),
+            ("challenge_id", id.as_str().into()),
+            ("jti", claims.jti.as_str().into()),
+            ("sub", claims.sub.as_str().into()),
+        ])
     );
     respond::json(
         200,
-        &json!({
-            "access_token": token,
-            "token_type": "Gatehouse",
-            "header": ACCESS_TOKEN_HEADER,
-            "expires_in": claims.exp - claims.iat,
-            "grant": claims.grant,
-        }),
+        &object([
+            ("access_token", token.into()),
+            ("token_type", "Gatehouse".into()),
+            ("header", ACCESS_TOKEN_HEADER.into()),
+            ("expires_in", (claims.exp - claims.iat).into()),
+            ("grant", claims.grant.into()),
+        ]),
     )
     .map_err(|_| Denial::Internal)
 }

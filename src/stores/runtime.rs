@@ -49,7 +49,7 @@ pub async fn runtime_policy(env: &Env, now_ms: u64) -> Result<RuntimePolicy, Den
     .await
     .map_err(unavailable)?;
     let policy: RuntimePolicy = row
-        .and_then(|r| serde_json::from_str(&r.document).ok())
+        .and_then(|r| serde_json::from_slice(r.document.as_bytes()).ok())
         .unwrap_or_default();
     CACHE.with(|c| c.borrow_mut().policy = Some((policy.clone(), now_ms)));
     Ok(policy)

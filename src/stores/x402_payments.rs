@@ -32,7 +32,7 @@ pub async fn claim(
             by.client_key.into(),
             by.route.into(),
             payment.payer.as_str().into(),
-            by.amount.to_string().into(),
+            gatehouse_core::x402::decimal(by.amount).into(),
             (now_ms as f64).into(),
             ((payment.valid_before_s * 1_000) as f64).into(),
         ],

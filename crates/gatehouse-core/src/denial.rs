@@ -6,11 +6,12 @@
 //! `429`: the client did nothing wrong), `502`/`504` when the origin fails. Wire messages stay
 //! generic; the detail (`log_detail`) goes to the operator's log.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::api_key::KeyRejection;
 use crate::challenge::{Offer, RedeemError};
 use crate::headers::{RETRY_AFTER_HEADER, WWW_AUTHENTICATE_HEADER};
+use crate::json_object::object;
 use crate::l402::credential::L402Rejection;
 use crate::mcp::{BodyRejection, MAX_POLICY_BODY};
 use crate::quota::{Decision, Policy};
@@ -18,6 +19,7 @@ use crate::token::TokenRejection;
 use crate::x402::Refusal;
 
 mod exhausted;
+mod log;
 mod redeem;
 use exhausted::exhausted;
 pub use exhausted::Answer;
@@ -184,11 +186,14 @@ impl Denial {
             ),
             Self::InvalidL402(reason) => (
                 401,
-                json!({
-                    "error": "invalid_l402_credential",
-                    "reason": reason.as_str(),
-                    "message": "the L402 credential was refused; pay a new invoice",
-                }),
+                object([
+                    ("error", "invalid_l402_credential".into()),
+                    ("reason", reason.as_str().into()),
+                    (
+                        "message",
+                        "the L402 credential was refused; pay a new invoice".into(),
+                    ),
+                ]),
                 vec![],
             ),
             Self::InvalidToken(_) => (
@@ -321,32 +326,15 @@ impl Denial {
             body,
         }
     }
-
-    /// The operator-facing reason, for the structured log line.
-    pub fn log_detail(&self) -> String {
-        match self {
-            Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
-            Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
-            Self::InvalidX402(r) => format!("invalid_x402:{}", r.rejection.code()),
-            Self::InvalidApiKey(r) => format!("invalid_api_key:{}", r.as_str()),
-            Self::OAuthUnauthorized { reason, .. } => {
-                format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
-            }
-            Self::DependencyUnavailable(d) => format!("dependency_unavailable:{}", d.as_str()),
-            Self::Redeem(e) => format!("redeem:{e:?}"),
-            Self::CrossOrigin { reason } => format!("cross_origin:{reason}"),
-            Self::Body(r) => format!("body:{}", r.as_str()),
-            other => format!("{other:?}")
-                .split([' ', '{', '('])
-                .next()
-                .unwrap_or("")
-                .to_string(),
-        }
-    }
 }
 
 fn rpc_error(id: Option<Value>, code: i64, message: &str) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id.unwrap_or(Value::Null), "error": { "code": code, "message": message } })
+    let error = object([("code", code.into()), ("message", message.into())]);
+    object([
+        ("jsonrpc", "2.0".into()),
+        ("id", id.unwrap_or(Value::Null)),
+        ("error", error),
+    ])
 }
 
 /// JSON-RPC 2.0 §5.1: -32700 for a body that is not JSON the gateway reads, -32600 for JSON
@@ -372,12 +360,12 @@ fn body_rejection(r: BodyRejection) -> (u16, Value, Vec<(&'static str, String)>)
         BodyRejection::Rpc(_) => (400, RPC_INVALID_REQUEST, "Invalid Request"),
     };
     let mut body = rpc_error(None, code, message);
-    body["error"]["data"] = json!({ "reason": r.as_str() });
+    body["error"]["data"] = object([("reason", r.as_str().into())]);
     (status, body, vec![])
 }
 
 fn error(code: &str, message: &str) -> Value {
-    json!({ "error": code, "message": message })
+    object([("error", code.into()), ("message", message.into())])
 }
 
 #[cfg(test)]

@@ -6,6 +6,10 @@
 //! agent can scale the estimate by its own speed. Solve times are geometric: the 95th percentile
 //! is about three times the mean, which is what a time budget is checked against.
 
+mod budget;
+
+pub use budget::parse_budget;
+
 use crate::challenge::OfferKind;
 
 /// The operator's bounds on the proof-of-work difficulty (`POW_MIN_BITS`, `POW_BASE_BITS`,
@@ -208,12 +212,6 @@ pub fn choose(i: &DifficultyInputs) -> (Vec<OfferKind>, PowPlan) {
     plan(i.kinds, bits, i.pow.min_bits, i.budget_s, i.fallback)
 }
 
-/// A `Gatehouse-Time-Budget` value: seconds, finite and non-negative, or nothing.
-pub fn parse_budget(raw: Option<&str>) -> Option<f64> {
-    raw.and_then(|b| b.trim().parse::<f64>().ok())
-        .filter(|b| b.is_finite() && *b >= 0.0)
-}
-
 #[cfg(test)]
 mod plan_tests {
     use super::*;
@@ -334,14 +332,5 @@ mod plan_tests {
         );
         let (_, tight) = choose(&inputs(None, 0, Some(0.000_1)));
         assert!(tight.bits >= 12 && !tight.reduced);
-    }
-
-    #[test]
-    fn budgets_are_finite_non_negative_seconds() {
-        assert_eq!(parse_budget(Some(" 2.5 ")), Some(2.5));
-        for bad in ["-1", "NaN", "inf", "x", ""] {
-            assert_eq!(parse_budget(Some(bad)), None, "{bad}");
-        }
-        assert_eq!(parse_budget(None), None);
     }
 }

@@ -284,7 +284,7 @@ impl Parser<'_> {
         // The token is grammatical; serde_json turns it into the Number it would have read (an
         // integer when it fits 64 bits, else a double) and refuses a double that overflows.
         let token = self.text.get(start..self.i).ok_or(JsonRejection::Syntax)?;
-        serde_json::from_str::<Number>(token)
+        serde_json::from_slice::<Number>(token.as_bytes())
             .map(Value::Number)
             .map_err(|_| JsonRejection::NumberOutOfRange)
     }

@@ -20,6 +20,7 @@ pub mod exhaustion;
 pub mod grant;
 pub mod headers;
 pub mod identity;
+pub mod json_object;
 pub mod json_strict;
 pub mod jwt;
 pub mod keys;

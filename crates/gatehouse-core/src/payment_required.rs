@@ -4,7 +4,7 @@
 //! JSON body that carries the whole offer so agents need not parse headers. The
 //! `Gatehouse-Challenge` marker tells the client kit the offer is the gateway's own.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::challenge::{
     L402Offer, Offer, PowChallenge, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
@@ -13,6 +13,7 @@ use crate::difficulty::{estimated_cpu_seconds, REFERENCE_HASH_RATE};
 use crate::headers::{
     CHALLENGE_MARKER_HEADER, CHALLENGE_MARKER_VALUE, RETRY_AFTER_HEADER, WWW_AUTHENTICATE_HEADER,
 };
+use crate::json_object::object;
 use crate::pow::{estimated_hashes, ALGORITHM};
 use crate::quota::{Decision, Policy};
 use crate::ratelimit::quota_headers;
@@ -63,14 +64,14 @@ pub fn payment_required(
         Some(Offer::X402(_)) => X402_INSTRUCTIONS,
         _ => POW_INSTRUCTIONS,
     };
-    let body = json!({
-        "error": "quota_exhausted",
-        "type": first["type"],
-        "challenge_id": first["challenge_id"],
-        "instructions": instructions,
-        "retry_after": retry_after,
-        "challenges": challenges,
-    });
+    let body = object([
+        ("error", "quota_exhausted".into()),
+        ("type", first["type"].clone()),
+        ("challenge_id", first["challenge_id"].clone()),
+        ("instructions", instructions.into()),
+        ("retry_after", retry_after.into()),
+        ("challenges", challenges.into()),
+    ]);
     (body, headers)
 }
 
@@ -82,21 +83,22 @@ fn pow_offer(pow: &PowChallenge, verify_url: &str) -> (String, Value) {
         pow.difficulty,
         pow.expires_at_s()
     );
-    let mut body = json!({
-        "type": POW_TYPE,
-        "challenge_id": pow.id,
-        "salt": pow.salt,
-        "difficulty": pow.difficulty,
-        "algorithm": ALGORITHM,
-        "expires_at": pow.expires_at_s(),
-        "estimated_hashes": estimated_hashes(pow.difficulty),
-        "estimated_cpu_seconds": (estimated_cpu_seconds(pow.difficulty) * 1e6).round() / 1e6,
-        "reference_hash_rate": REFERENCE_HASH_RATE,
-        "verify_url": verify_url,
-    });
+    let cpu_seconds = (estimated_cpu_seconds(pow.difficulty) * 1e6).round() / 1e6;
+    let mut body = object([
+        ("type", POW_TYPE.into()),
+        ("challenge_id", pow.id.as_str().into()),
+        ("salt", pow.salt.as_str().into()),
+        ("difficulty", pow.difficulty.into()),
+        ("algorithm", ALGORITHM.into()),
+        ("expires_at", pow.expires_at_s().into()),
+        ("estimated_hashes", estimated_hashes(pow.difficulty).into()),
+        ("estimated_cpu_seconds", cpu_seconds.into()),
+        ("reference_hash_rate", REFERENCE_HASH_RATE.into()),
+        ("verify_url", verify_url.into()),
+    ]);
     if let (true, Some(body)) = (pow.reduced, body.as_object_mut()) {
         // Bought under a tight time budget: a longer-lived token limited to some tools.
-        body.insert("grant".into(), json!("reduced"));
+        body.insert("grant".into(), "reduced".into());
     }
     (line, body)
 }
@@ -107,16 +109,16 @@ fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
         "{L402_SCHEME} macaroon=\"{}\", invoice=\"{}\"",
         offer.macaroon, offer.invoice
     );
-    let body = json!({
-        "type": L402_TYPE,
-        "challenge_id": offer.challenge_id,
-        "macaroon": offer.macaroon,
-        "invoice": offer.invoice,
-        "payment_hash": offer.payment_hash,
-        "amount_sats": offer.amount_sats,
-        "expires_at": offer.expires_at_ms / 1_000,
-        "verify_url": verify_url,
-    });
+    let body = object([
+        ("type", L402_TYPE.into()),
+        ("challenge_id", offer.challenge_id.as_str().into()),
+        ("macaroon", offer.macaroon.as_str().into()),
+        ("invoice", offer.invoice.as_str().into()),
+        ("payment_hash", offer.payment_hash.as_str().into()),
+        ("amount_sats", offer.amount_sats.into()),
+        ("expires_at", (offer.expires_at_ms / 1_000).into()),
+        ("verify_url", verify_url.into()),
+    ]);
     (line, body)
 }
 
@@ -125,8 +127,8 @@ fn l402_offer(offer: &L402Offer, verify_url: &str) -> (String, Value) {
 fn x402_offer(offer: &X402Offer) -> Value {
     let mut body = offer.payment_required(None);
     if let Some(o) = body.as_object_mut() {
-        o.insert("type".into(), json!(X402_TYPE));
-        o.insert("header".into(), json!("PAYMENT-REQUIRED"));
+        o.insert("type".into(), X402_TYPE.into());
+        o.insert("header".into(), "PAYMENT-REQUIRED".into());
     }
     body
 }

@@ -3,6 +3,7 @@
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::json_object::object;
 use gatehouse_core::policy::runtime::RuntimePolicy;
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
@@ -51,14 +52,16 @@ pub async fn stats(
     .await
     .map_err(|_| Denial::DependencyUnavailable(Dependency::QuotaStore))?;
     let runtime = runtime::runtime_policy(env, now_ms).await?;
-    body["current_difficulty"] = json!(runtime.pow(cfg).base_bits);
-    body["audit"] =
-        json!({ "rows_dropped": audit::dropped(), "write_failures": audit::failures() });
+    body["current_difficulty"] = runtime.pow(cfg).base_bits.into();
+    body["audit"] = object([
+        ("rows_dropped", audit::dropped().into()),
+        ("write_failures", audit::failures().into()),
+    ]);
     ok(&body)
 }
 
 pub async fn tiers(env: &Env) -> Result<Response, Denial> {
-    ok(&json!({ "tiers": runtime::list_tiers(env).await? }))
+    ok(&object([("tiers", json!(runtime::list_tiers(env).await?))]))
 }
 
 pub async fn set_tier(
@@ -85,10 +88,13 @@ pub async fn set_tier(
         ctx,
         "admin/tiers",
         &row.client_id,
-        json!({ "tier": row.tier }),
+        object([("tier", row.tier.as_str().into())]),
         now_ms,
     );
-    ok(&json!({ "client_id": row.client_id, "tier": row.tier }))
+    ok(&object([
+        ("client_id", row.client_id.into()),
+        ("tier", row.tier.into()),
+    ]))
 }
 
 fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
@@ -97,13 +103,18 @@ fn effective(cfg: &Config, runtime: &RuntimePolicy) -> Value {
         Some(kinds) => kinds.iter().map(|k| k.as_str()).collect(),
         None => vec![],
     };
-    json!({
-        "pow_min_bits": pow.min_bits,
-        "pow_base_bits": pow.base_bits,
-        "pow_max_bits": pow.max_bits,
-        "offers": if offers.is_empty() { Value::Null } else { json!(offers) },
-        "overrides": runtime,
-    })
+    let offers = if offers.is_empty() {
+        Value::Null
+    } else {
+        offers.into()
+    };
+    object([
+        ("pow_min_bits", pow.min_bits.into()),
+        ("pow_base_bits", pow.base_bits.into()),
+        ("pow_max_bits", pow.max_bits.into()),
+        ("offers", offers),
+        ("overrides", json!(runtime)),
+    ])
 }
 
 pub async fn policy(env: &Env, cfg: &Config, now_ms: u64) -> Result<Response, Denial> {
@@ -138,10 +149,22 @@ pub async fn set_policy(
 }
 
 fn audit_change(env: &Env, ctx: &Context, method: &str, name: &str, arguments: Value, now_ms: u64) {
-    let record = json!({
-        "event": "audit", "ts": now_ms, "route": "admin", "identity": "admin", "sub": null, "client_id": null,
-        "tier": null, "admitted_by": "admin_secret", "method": method, "name": name,
-        "arguments": arguments.to_string(), "status": 200, "latency_ms": 0, "remaining": null, "challenge": "",
-    });
+    let record = object([
+        ("event", "audit".into()),
+        ("ts", now_ms.into()),
+        ("route", "admin".into()),
+        ("identity", "admin".into()),
+        ("sub", Value::Null),
+        ("client_id", Value::Null),
+        ("tier", Value::Null),
+        ("admitted_by", "admin_secret".into()),
+        ("method", method.into()),
+        ("name", name.into()),
+        ("arguments", arguments.to_string().into()),
+        ("status", 200.into()),
+        ("latency_ms", 0.into()),
+        ("remaining", Value::Null),
+        ("challenge", "".into()),
+    ]);
     audit::write_exempt(env, ctx, vec![record], now_ms);
 }

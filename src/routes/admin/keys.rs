@@ -8,8 +8,8 @@ use gatehouse_core::api_key::{self, is_word};
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::json_object::object;
 use serde::Deserialize;
-use serde_json::json;
 use worker::{console_log, Response};
 
 use crate::platform::random;
@@ -51,16 +51,20 @@ pub fn mint(cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Response, Denial> {
     let key = api_key::mint(&cfg.token.keys, &id, &tier, now_ms / 1_000);
     console_log!(
         "{}",
-        json!({ "event": "api_key_minted", "id": id, "tier": tier })
+        object([
+            ("event", "api_key_minted".into()),
+            ("id", id.as_str().into()),
+            ("tier", tier.as_str().into()),
+        ])
     );
     respond::json(
         201,
-        &json!({
-            "key": key,
-            "id": id,
-            "tier": tier,
-            "header": cfg.identity.key_header(),
-        }),
+        &object([
+            ("key", key.into()),
+            ("id", id.into()),
+            ("tier", tier.into()),
+            ("header", cfg.identity.key_header().into()),
+        ]),
     )
     .map_err(|_| Denial::Internal)
 }
@@ -89,6 +93,10 @@ pub async fn revoke(env: &worker::Env, raw: &[u8], now_ms: u64) -> Result<Respon
     )
     .await
     .map_err(|_| Denial::DependencyUnavailable(Dependency::RevocationStore))?;
-    console_log!("{}", json!({ "event": "api_key_revoked", "id": body.id }));
-    respond::json(200, &json!({ "revoked": body.id })).map_err(|_| Denial::Internal)
+    let line = object([
+        ("event", "api_key_revoked".into()),
+        ("id", body.id.as_str().into()),
+    ]);
+    console_log!("{line}");
+    respond::json(200, &object([("revoked", body.id.into())])).map_err(|_| Denial::Internal)
 }

@@ -24,12 +24,12 @@ use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
 use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::json_object::object;
 use gatehouse_core::jwt;
 use gatehouse_core::query::{Query, QueryError};
 use gatehouse_core::request_url;
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
-use serde_json::json;
 use worker::{console_log, Context, Env, Method, Request, Response};
 
 use crate::platform::body;
@@ -146,10 +146,11 @@ async fn route(
             keys::revoke(env, &raw, now_ms).await
         }
         (Method::Get, "/admin/api/audit") => audit(&req, env, now_ms).await,
-        (Method::Get, "/admin/api/health") => {
-            respond::json(200, &json!({ "audit_write_failures": audit::failures() }))
-                .map_err(|_| Denial::Internal)
-        }
+        (Method::Get, "/admin/api/health") => respond::json(
+            200,
+            &object([("audit_write_failures", audit::failures().into())]),
+        )
+        .map_err(|_| Denial::Internal),
         (Method::Get, "/admin/api/stats") => handlers::stats(&req, env, cfg, now_ms).await,
         (Method::Get, "/admin/api/tiers") => handlers::tiers(env).await,
         (Method::Put, "/admin/api/tiers") => {
@@ -204,11 +205,18 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
         .map_err(|_| Denial::DependencyUnavailable(Dependency::RevocationStore))?;
     console_log!(
         "{}",
-        json!({ "event": "token_revoked", "jti": jti, "reason": reason })
+        object([
+            ("event", "token_revoked".into()),
+            ("jti", jti.as_str().into()),
+            ("reason", reason.as_str().into()),
+        ])
     );
     respond::json(
         200,
-        &json!({ "revoked": jti, "expires_at": expires_at_ms / 1_000 }),
+        &object([
+            ("revoked", jti.into()),
+            ("expires_at", (expires_at_ms / 1_000).into()),
+        ]),
     )
     .map_err(|_| Denial::Internal)
 }
@@ -246,5 +254,5 @@ async fn audit(req: &Request, env: &Env, now_ms: u64) -> Result<Response, Denial
     let records = audit::query(env, &filter)
         .await
         .map_err(|_| Denial::DependencyUnavailable(Dependency::ChallengeStore))?;
-    respond::json(200, &json!({ "records": records })).map_err(|_| Denial::Internal)
+    respond::json(200, &object([("records", records.into())])).map_err(|_| Denial::Internal)
 }

@@ -2,7 +2,9 @@
 //! (in `records`), and rows per flush interval per isolate (here, in `Batcher`). Rows beyond the
 //! interval's budget are counted, not written, and the count is written as one `other` row.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json_object::object;
 
 /// Names, labels and identities are cut to this many bytes (at a character boundary).
 pub const MAX_FIELD_BYTES: usize = 128;
@@ -119,17 +121,30 @@ impl Batcher {
 }
 
 fn dropped_row(dropped: u64, now_ms: u64) -> Value {
-    json!({
-        "event": "audit", "ts": now_ms, "route": "-", "identity": "-", "sub": null,
-        "client_id": null, "tier": null, "admitted_by": null, "method": "other", "name": "other",
-        "arguments": json!({ "dropped_rows": dropped }).to_string(), "status": 0,
-        "latency_ms": 0, "remaining": null, "challenge": "audit_rows_dropped",
-    })
+    let arguments = object([("dropped_rows", dropped.into())]).to_string();
+    object([
+        ("event", "audit".into()),
+        ("ts", now_ms.into()),
+        ("route", "-".into()),
+        ("identity", "-".into()),
+        ("sub", Value::Null),
+        ("client_id", Value::Null),
+        ("tier", Value::Null),
+        ("admitted_by", Value::Null),
+        ("method", "other".into()),
+        ("name", "other".into()),
+        ("arguments", arguments.into()),
+        ("status", 0.into()),
+        ("latency_ms", 0.into()),
+        ("remaining", Value::Null),
+        ("challenge", "audit_rows_dropped".into()),
+    ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn rows(n: usize) -> Vec<Value> {
         (0..n).map(|i| json!({ "name": format!("t{i}") })).collect()

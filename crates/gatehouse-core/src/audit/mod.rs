@@ -10,8 +10,9 @@
 pub mod bounds;
 pub mod redact;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::json_object::object;
 use crate::mcp::Call;
 use bounds::{cut, MAX_FIELD_BYTES};
 pub use redact::DEFAULT_REDACT_KEYS;
@@ -90,23 +91,24 @@ pub fn records(
     let field = |v: &str| cut(v, MAX_FIELD_BYTES).to_string();
     let opt = |v: &Option<String>| v.as_deref().map(field);
     let row = |method: &str, name: Option<&str>, arguments: String| {
-        json!({
-            "event": "audit",
-            "ts": now_ms,
-            "route": field(route),
-            "identity": field(&caller.client_key),
-            "sub": opt(&caller.subject),
-            "client_id": opt(&caller.client_id),
-            "tier": opt(&caller.tier),
-            "admitted_by": field(&caller.admitted_by),
-            "method": field(method),
-            "name": name.map(|n| field(&redact::mask_secrets(cut(n, 4 * MAX_FIELD_BYTES)))),
-            "arguments": arguments,
-            "status": outcome.status,
-            "latency_ms": outcome.latency_ms,
-            "remaining": outcome.remaining,
-            "challenge": field(&outcome.challenge),
-        })
+        let name = name.map(|n| field(&redact::mask_secrets(cut(n, 4 * MAX_FIELD_BYTES))));
+        object([
+            ("event", "audit".into()),
+            ("ts", now_ms.into()),
+            ("route", field(route).into()),
+            ("identity", field(&caller.client_key).into()),
+            ("sub", opt(&caller.subject).into()),
+            ("client_id", opt(&caller.client_id).into()),
+            ("tier", opt(&caller.tier).into()),
+            ("admitted_by", field(&caller.admitted_by).into()),
+            ("method", field(method).into()),
+            ("name", name.into()),
+            ("arguments", arguments.into()),
+            ("status", outcome.status.into()),
+            ("latency_ms", outcome.latency_ms.into()),
+            ("remaining", outcome.remaining.into()),
+            ("challenge", field(&outcome.challenge).into()),
+        ])
     };
     let call_row = |c: &Call| {
         row(
@@ -120,7 +122,7 @@ pub fn records(
         [first, ..] if refused_early(outcome.status) && calls.len() > 1 => vec![row(
             &first.method,
             first.name.as_deref(),
-            json!({ "calls": calls.len() }).to_string(),
+            object([("calls", calls.len().into())]).to_string(),
         )],
         [first, ..] if refused_early(outcome.status) => vec![call_row(first)],
         _ if calls.len() <= MAX_ROWS_PER_REQUEST => calls.iter().map(|c| call_row(c)).collect(),
@@ -130,7 +132,7 @@ pub fn records(
             out.push(row(
                 "other",
                 Some("other"),
-                json!({ "folded_calls": folded.len() }).to_string(),
+                object([("folded_calls", folded.len().into())]).to_string(),
             ));
             out
         }

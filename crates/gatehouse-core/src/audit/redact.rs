@@ -100,18 +100,20 @@ pub fn is_secret_key(key: &str, extra: &[String]) -> bool {
 /// The arguments with secret keys' values hidden and secret-looking spans masked.
 pub fn redact(v: &Value, extra_keys: &[String]) -> Value {
     match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let value = if is_secret_key(k, extra_keys) {
-                        Value::String(MASK.into())
-                    } else {
-                        redact(v, extra_keys)
-                    };
-                    (mask_secrets(k), value)
-                })
-                .collect::<Map<String, Value>>(),
-        ),
+        Value::Object(map) => {
+            // Inserted one by one (two keys masked alike: the later value wins, as `collect`
+            // would have it), which spares the Wasm a sort of its own for this map.
+            let mut out = Map::new();
+            for (k, v) in map {
+                let value = if is_secret_key(k, extra_keys) {
+                    Value::String(MASK.into())
+                } else {
+                    redact(v, extra_keys)
+                };
+                out.insert(mask_secrets(k), value);
+            }
+            Value::Object(out)
+        }
         Value::Array(items) => Value::Array(items.iter().map(|i| redact(i, extra_keys)).collect()),
         Value::String(s) => match embedded_json(s) {
             // JSON carried as a string (a serialized config, a request body) is redacted as JSON.
@@ -130,7 +132,7 @@ fn embedded_json(s: &str) -> Option<Value> {
     if s.len() > MAX_EMBEDDED_JSON || !(t.starts_with('{') || t.starts_with('[')) {
         return None;
     }
-    serde_json::from_str(s).ok()
+    serde_json::from_slice(s.as_bytes()).ok()
 }
 
 /// `text` with every credential-looking span replaced by `[redacted]`.

@@ -1,11 +1,12 @@
 //! How a quota exhaustion is told to the client (docs/PROTOCOL.md §1, §4, §5): the `402` with its
 //! challenges, a `429` for clients that cannot act on one, or JSON-RPC errors in-band.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::RPC_PAYMENT_REQUIRED;
 use crate::challenge::Offer;
 use crate::headers::{CHALLENGE_MARKER_HEADER, WWW_AUTHENTICATE_HEADER};
+use crate::json_object::object;
 use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
 
@@ -40,7 +41,14 @@ pub(super) fn exhausted(
             let retry_after = body["retry_after"].clone();
             (
                 429,
-                json!({ "error": "rate_limited", "message": "too many requests; retry after retry_after seconds", "retry_after": retry_after }),
+                object([
+                    ("error", "rate_limited".into()),
+                    (
+                        "message",
+                        "too many requests; retry after retry_after seconds".into(),
+                    ),
+                    ("retry_after", retry_after),
+                ]),
                 headers,
             )
         }
@@ -49,15 +57,26 @@ pub(super) fn exhausted(
                 .into_iter()
                 .filter(|(k, _)| *k != WWW_AUTHENTICATE_HEADER)
                 .collect();
-            let data = json!({
-                "httpStatus": 402,
-                "challenges": body["challenges"],
-                "retry_after": body["retry_after"],
-                "instructions": body["instructions"],
-            });
+            let data = object([
+                ("httpStatus", 402.into()),
+                ("challenges", body["challenges"].clone()),
+                ("retry_after", body["retry_after"].clone()),
+                ("instructions", body["instructions"].clone()),
+            ]);
             let errors: Vec<Value> = ids
                 .iter()
-                .map(|id| json!({ "jsonrpc": "2.0", "id": id, "error": { "code": RPC_PAYMENT_REQUIRED, "message": "Payment required", "data": data } }))
+                .map(|id| {
+                    let error = object([
+                        ("code", RPC_PAYMENT_REQUIRED.into()),
+                        ("message", "Payment required".into()),
+                        ("data", data.clone()),
+                    ]);
+                    object([
+                        ("jsonrpc", "2.0".into()),
+                        ("id", id.clone()),
+                        ("error", error),
+                    ])
+                })
                 .collect();
             let body = match (batch, errors.len()) {
                 (false, 1) => errors.into_iter().next().unwrap_or(Value::Null),

@@ -9,9 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::bytes::{from_hex, to_hex};
+use crate::json_object::object;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -55,13 +56,30 @@ pub fn request(backend: Backend, key: &str, amount_sats: u32, memo: &str, expiry
     match backend {
         Backend::Lnbits => Call {
             path: "/api/v1/payments",
-            headers: vec![("x-api-key", key.to_string()), ("content-type", "application/json".into())],
-            body: json!({ "out": false, "amount": amount_sats, "memo": memo, "expiry": expiry_s }).to_string(),
+            headers: vec![
+                ("x-api-key", key.to_string()),
+                ("content-type", "application/json".into()),
+            ],
+            body: object([
+                ("out", false.into()),
+                ("amount", amount_sats.into()),
+                ("memo", memo.into()),
+                ("expiry", expiry_s.into()),
+            ])
+            .to_string(),
         },
         Backend::Lnd => Call {
             path: "/v1/invoices",
-            headers: vec![("grpc-metadata-macaroon", key.to_string()), ("content-type", "application/json".into())],
-            body: json!({ "value": amount_sats.to_string(), "memo": memo, "expiry": expiry_s.to_string() }).to_string(),
+            headers: vec![
+                ("grpc-metadata-macaroon", key.to_string()),
+                ("content-type", "application/json".into()),
+            ],
+            body: object([
+                ("value", amount_sats.to_string().into()),
+                ("memo", memo.into()),
+                ("expiry", expiry_s.to_string().into()),
+            ])
+            .to_string(),
         },
     }
 }

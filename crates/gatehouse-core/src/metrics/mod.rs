@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use bounds::{clean, Folder, DELTA_LABELS, MAX_IDENTITY_BYTES, SERIES_LABELS};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json_object::object;
 
 /// Upper bounds (ms) of the histogram buckets; the last catches everything above.
 pub const BUCKETS_MS: [u64; 12] = [
@@ -78,9 +80,11 @@ impl Delta {
     }
 
     fn keep_top_throttled(&mut self) {
-        let mut all: Vec<_> = std::mem::take(&mut self.throttled).into_iter().collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        self.throttled = all.into_iter().take(TOP_KEEP).collect();
+        let mut kept = BTreeMap::new();
+        for (identity, n) in most_throttled(&self.throttled, TOP_KEEP) {
+            kept.insert(identity.clone(), n);
+        }
+        self.throttled = kept;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,41 +157,71 @@ impl Series {
         let mut series = Vec::new();
         for (minute, d) in self.minutes.range(range) {
             total.merge(d);
-            series.push(json!({
-                "minute": minute * 60,
-                "requests": sum(d, "requests"),
-                "payment_required_pow": label(d, "offered", "pow"),
-                "payment_required_l402": label(d, "offered", "l402"),
-                "rate_limited": sum(d, "rate_limited"),
-                "solved": sum(d, "challenges_solved"),
-                "difficulty": d.difficulty,
-            }));
+            series.push(object([
+                ("minute", (minute * 60).into()),
+                ("requests", sum(d, "requests").into()),
+                ("payment_required_pow", label(d, "offered", "pow").into()),
+                ("payment_required_l402", label(d, "offered", "l402").into()),
+                ("rate_limited", sum(d, "rate_limited").into()),
+                ("solved", sum(d, "challenges_solved").into()),
+                ("difficulty", d.difficulty.into()),
+            ]));
         }
-        let mut top: Vec<(&String, &u64)> = total.throttled.iter().collect();
-        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        json!({
-            "since": since_ms,
-            "until": until_ms,
-            "totals": {
-                "requests": sum(&total, "requests"),
-                "payment_required": sum(&total, "payment_required"),
-                "payment_required_by_type": { "pow": label(&total, "offered", "pow"), "l402": label(&total, "offered", "l402") },
-                "rate_limited": sum(&total, "rate_limited"),
-                "in_band": sum(&total, "in_band"),
-                "challenges_issued": by_label(&total, "challenges_issued"),
-                "challenges_solved": by_label(&total, "challenges_solved"),
-                "challenges_failed": by_label(&total, "challenges_failed"),
-                "challenges_expired_unredeemed": sum(&total, "challenges_expired"),
-                "token_failures": by_label(&total, "token_failures"),
-            },
-            "per_route_and_tool": per_route_and_tool(&total),
-            "solve_ms": percentiles(total.histograms.get("solve_ms")),
-            "redemption_ms": percentiles(total.histograms.get("redemption_ms")),
-            "difficulty": total.difficulty,
-            "top_throttled": top.into_iter().take(10).map(|(k, v)| json!({"identity": k, "denials": v})).collect::<Vec<_>>(),
-            "series": series,
-        })
+        let top = most_throttled(&total.throttled, 10);
+        let by_type = object([
+            ("pow", label(&total, "offered", "pow").into()),
+            ("l402", label(&total, "offered", "l402").into()),
+        ]);
+        let totals = object([
+            ("requests", sum(&total, "requests").into()),
+            ("payment_required", sum(&total, "payment_required").into()),
+            ("payment_required_by_type", by_type),
+            ("rate_limited", sum(&total, "rate_limited").into()),
+            ("in_band", sum(&total, "in_band").into()),
+            ("challenges_issued", by_label(&total, "challenges_issued")),
+            ("challenges_solved", by_label(&total, "challenges_solved")),
+            ("challenges_failed", by_label(&total, "challenges_failed")),
+            (
+                "challenges_expired_unredeemed",
+                sum(&total, "challenges_expired").into(),
+            ),
+            ("token_failures", by_label(&total, "token_failures")),
+        ]);
+        let top: Vec<Value> = top
+            .into_iter()
+            .map(|(k, v)| object([("identity", k.as_str().into()), ("denials", v.into())]))
+            .collect();
+        object([
+            ("since", since_ms.into()),
+            ("until", until_ms.into()),
+            ("totals", totals),
+            ("per_route_and_tool", per_route_and_tool(&total)),
+            ("solve_ms", percentiles(total.histograms.get("solve_ms"))),
+            (
+                "redemption_ms",
+                percentiles(total.histograms.get("redemption_ms")),
+            ),
+            ("difficulty", total.difficulty.into()),
+            ("top_throttled", top.into()),
+            ("series", series.into()),
+        ])
     }
+}
+
+/// The `k` identities with the most denials, most first, ties in the map's (identity) order.
+/// Each identity is inserted into the top `k` so far, after those with as many: O(n·k) for the
+/// map's few hundred identities at most (a delta keeps `2 × TOP_KEEP`), and a few lines of Wasm
+/// where the standard library's sort is ~4 KB.
+fn most_throttled(throttled: &BTreeMap<String, u64>, k: usize) -> Vec<(&String, u64)> {
+    let mut top: Vec<(&String, u64)> = Vec::with_capacity(k + 1);
+    for (identity, &n) in throttled {
+        let at = top.iter().position(|(_, m)| *m < n).unwrap_or(top.len());
+        if at < k {
+            top.insert(at, (identity, n));
+            top.truncate(k);
+        }
+    }
+    top
 }
 
 fn sum(d: &Delta, name: &str) -> u64 {
@@ -219,7 +253,11 @@ fn by_label(d: &Delta, name: &str) -> Value {
         *out.entry(k.split('|').nth(2).unwrap_or("").to_string())
             .or_default() += v;
     }
-    json!(out)
+    let mut map = serde_json::Map::new();
+    for (k, v) in out {
+        map.insert(k, v.into());
+    }
+    Value::Object(map)
 }
 
 fn per_route_and_tool(d: &Delta) -> Value {
@@ -234,13 +272,25 @@ fn per_route_and_tool(d: &Delta) -> Value {
                 .or_default() += v;
         }
     }
-    json!(rows.into_iter().map(|((route, tool), c)| json!({"route": route, "tool": tool, "requests": c.get("requests").copied().unwrap_or(0), "payment_required": c.get("payment_required").copied().unwrap_or(0), "rate_limited": c.get("rate_limited").copied().unwrap_or(0)})).collect::<Vec<_>>())
+    let count =
+        |c: &BTreeMap<&str, u64>, name: &str| Value::from(c.get(name).copied().unwrap_or(0));
+    rows.into_iter()
+        .map(|((route, tool), c)| {
+            object([
+                ("route", route.into()),
+                ("tool", tool.into()),
+                ("requests", count(&c, "requests")),
+                ("payment_required", count(&c, "payment_required")),
+                ("rate_limited", count(&c, "rate_limited")),
+            ])
+        })
+        .collect()
 }
 
 /// p50/p90/p99 as the upper bound of the bucket the rank falls in, and the count.
 pub fn percentiles(h: Option<&Vec<u64>>) -> Value {
     let Some(h) = h else {
-        return json!({"count": 0});
+        return object([("count", 0.into())]);
     };
     let n: u64 = h.iter().sum();
     let at = |q: f64| {
@@ -254,7 +304,12 @@ pub fn percentiles(h: Option<&Vec<u64>>) -> Value {
         }
         0
     };
-    json!({"count": n, "p50": at(0.5), "p90": at(0.9), "p99": at(0.99)})
+    object([
+        ("count", n.into()),
+        ("p50", at(0.5).into()),
+        ("p90", at(0.9).into()),
+        ("p99", at(0.99).into()),
+    ])
 }
 
 #[cfg(test)]

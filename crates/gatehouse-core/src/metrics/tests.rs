@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 #[test]
 fn deltas_merge_into_minutes_and_totals() {
@@ -178,4 +179,19 @@ fn a_delta_that_was_stored_before_the_caps_is_folded_on_merge() {
         bounds::SERIES_LABELS + 1
     );
     assert_eq!(sum(&minute, "requests"), 2_000);
+}
+
+#[test]
+fn the_most_throttled_are_ranked_as_a_stable_sort_ranks_them() {
+    let mut map = BTreeMap::new();
+    for i in 0..300u64 {
+        // Counts with many ties, in an order unrelated to the names'.
+        map.insert(format!("id{:03}", (i * 37) % 300), (i * 7919) % 13);
+    }
+    let mut reference: Vec<(&String, u64)> = map.iter().map(|(k, v)| (k, *v)).collect();
+    reference.sort_by_key(|e| std::cmp::Reverse(e.1));
+    for k in [0, 1, 10, TOP_KEEP, 299, 300, 400] {
+        let expected: Vec<_> = reference.iter().take(k).cloned().collect();
+        assert_eq!(most_throttled(&map, k), expected, "k = {k}");
+    }
 }

@@ -1,25 +1,30 @@
 //! The resource server's own documents and challenges (RFC 9728, RFC 6750 §3, MCP authorization
 //! "Protected Resource Metadata Discovery" and "Scope Challenge Handling").
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::settings::OAuthSettings;
+use crate::json_object::object;
 
 /// The protected-resource metadata document (RFC 9728 §2). `offline_access` is never listed:
 /// refresh is between the client and its authorization server, not this resource's business.
 pub fn metadata(settings: &OAuthSettings) -> Value {
-    let scopes: Vec<&String> = settings
+    let scopes: Vec<&str> = settings
         .scopes_supported
         .iter()
+        .map(String::as_str)
         .filter(|s| *s != "offline_access")
         .collect();
-    json!({
-        "resource": settings.resource,
-        "authorization_servers": [settings.issuer],
-        "scopes_supported": scopes,
-        "bearer_methods_supported": ["header"],
-        "resource_name": settings.resource_name,
-    })
+    object([
+        ("resource", settings.resource.as_str().into()),
+        (
+            "authorization_servers",
+            vec![settings.issuer.as_str()].into(),
+        ),
+        ("scopes_supported", scopes.into()),
+        ("bearer_methods_supported", vec!["header"].into()),
+        ("resource_name", settings.resource_name.as_str().into()),
+    ])
 }
 
 fn quoted(value: &str) -> String {

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::json_object::object;
+
 /// The two algorithms accepted for access tokens (RFC 7518 §3.3 and §3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alg {
@@ -52,11 +54,23 @@ fn usable(key: &Value) -> Option<Jwk> {
     let (alg, public) = match (s("kty")?, s("crv")) {
         ("RSA", _) => (
             Alg::Rs256,
-            serde_json::json!({ "kty": "RSA", "n": s("n")?, "e": s("e")?, "alg": "RS256", "ext": true }),
+            object([
+                ("kty", "RSA".into()),
+                ("n", s("n")?.into()),
+                ("e", s("e")?.into()),
+                ("alg", "RS256".into()),
+                ("ext", true.into()),
+            ]),
         ),
         ("EC", Some("P-256")) => (
             Alg::Es256,
-            serde_json::json!({ "kty": "EC", "crv": "P-256", "x": s("x")?, "y": s("y")?, "ext": true }),
+            object([
+                ("kty", "EC".into()),
+                ("crv", "P-256".into()),
+                ("x", s("x")?.into()),
+                ("y", s("y")?.into()),
+                ("ext", true.into()),
+            ]),
         ),
         _ => return None,
     };

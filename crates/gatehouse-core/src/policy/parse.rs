@@ -60,8 +60,8 @@ pub fn parse_policy(
             "POLICY is larger than {MAX_POLICY_BYTES} bytes"
         )]);
     }
-    let root: Value =
-        serde_json::from_str(doc).map_err(|e| vec![format!("POLICY is not JSON: {e}")])?;
+    let root: Value = serde_json::from_slice(doc.as_bytes())
+        .map_err(|e| vec![format!("POLICY is not JSON: {e}")])?;
     let Some(origins) = root
         .get("origins")
         .and_then(Value::as_array)

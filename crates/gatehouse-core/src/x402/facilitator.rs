@@ -3,11 +3,12 @@
 //! specification's response objects is treated as down (`None`): the shell answers 503 with
 //! `Retry-After`, never a 402 the client could not have caused, and never serves the request.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::payload::Payment;
 use super::rejection::sanitize;
 use super::{encode, is_address, Rejection, Requirement, X402_VERSION};
+use crate::json_object::object;
 
 /// The paths of the facilitator's endpoints, under its configured URL.
 pub const VERIFY_PATH: &str = "/verify";
@@ -19,11 +20,11 @@ pub const MAX_FACILITATOR_BODY: usize = 16 * 1024;
 /// The body of both `/verify` and `/settle`: the payload as the client sent it, and the
 /// gateway's own requirement (never the one the client says it accepted).
 pub fn request_body(payment: &Payment, req: &Requirement) -> String {
-    json!({
-        "x402Version": X402_VERSION,
-        "paymentPayload": payment.payload,
-        "paymentRequirements": req.to_json(),
-    })
+    object([
+        ("x402Version", X402_VERSION.into()),
+        ("paymentPayload", payment.payload.clone()),
+        ("paymentRequirements", req.to_json()),
+    ])
     .to_string()
 }
 
@@ -62,12 +63,12 @@ pub struct Settlement {
 impl Settlement {
     /// The `SettlementResponse` object: rebuilt from checked fields, not passed through.
     pub fn to_json(&self) -> Value {
-        json!({
-            "success": true,
-            "transaction": self.transaction,
-            "network": self.network,
-            "payer": self.payer,
-        })
+        object([
+            ("success", true.into()),
+            ("transaction", self.transaction.as_str().into()),
+            ("network", self.network.as_str().into()),
+            ("payer", self.payer.as_str().into()),
+        ])
     }
 
     pub fn header(&self) -> String {
@@ -77,13 +78,13 @@ impl Settlement {
 
 /// A failed `SettlementResponse`, for the `PAYMENT-RESPONSE` of a refusal.
 pub fn failed_settlement(reason: &str, network: &str, payer: &str) -> Value {
-    json!({
-        "success": false,
-        "errorReason": reason,
-        "transaction": "",
-        "network": network,
-        "payer": payer,
-    })
+    object([
+        ("success", false.into()),
+        ("errorReason", reason.into()),
+        ("transaction", "".into()),
+        ("network", network.into()),
+        ("payer", payer.into()),
+    ])
 }
 
 /// Whether `s` is a transaction hash: `0x` and 64 hex digits.

@@ -23,7 +23,9 @@ mod tests;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json_object::object;
 
 pub use rejection::{Refusal, Rejection};
 
@@ -97,36 +99,41 @@ impl Requirement {
     /// The `PaymentRequirements` object, in the wire's field names. `extra` carries the token's
     /// EIP-712 domain, which the `exact` scheme on EVM requires for EIP-3009.
     pub fn to_json(&self) -> Value {
-        json!({
-            "scheme": SCHEME,
-            "network": self.network,
-            "asset": self.asset,
-            "amount": self.amount.to_string(),
-            "payTo": self.pay_to,
-            "maxTimeoutSeconds": self.max_timeout_s,
-            "extra": {
-                "name": self.asset_name,
-                "version": self.asset_version,
-                "assetTransferMethod": TRANSFER_METHOD,
-            },
-        })
+        let extra = object([
+            ("name", self.asset_name.as_str().into()),
+            ("version", self.asset_version.as_str().into()),
+            ("assetTransferMethod", TRANSFER_METHOD.into()),
+        ]);
+        object([
+            ("scheme", SCHEME.into()),
+            ("network", self.network.as_str().into()),
+            ("asset", self.asset.as_str().into()),
+            ("amount", decimal(self.amount).into()),
+            ("payTo", self.pay_to.as_str().into()),
+            ("maxTimeoutSeconds", self.max_timeout_s.into()),
+            ("extra", extra),
+        ])
     }
 }
 
 impl X402Offer {
     /// The `PaymentRequired` object; `error` says why a payment was refused, if one was.
     pub fn payment_required(&self, error: Option<&str>) -> Value {
-        let mut required = json!({
-            "x402Version": X402_VERSION,
-            "resource": {
-                "url": self.resource,
-                "description": "MCP calls past the gateway's quota, paid per call",
-                "mimeType": "application/json",
-            },
-            "accepts": [self.requirement.to_json()],
-        });
+        let resource = object([
+            ("url", self.resource.as_str().into()),
+            (
+                "description",
+                "MCP calls past the gateway's quota, paid per call".into(),
+            ),
+            ("mimeType", "application/json".into()),
+        ]);
+        let mut required = object([
+            ("x402Version", X402_VERSION.into()),
+            ("resource", resource),
+            ("accepts", vec![self.requirement.to_json()].into()),
+        ]);
         if let (Some(error), Some(o)) = (error, required.as_object_mut()) {
-            o.insert("error".into(), json!(error));
+            o.insert("error".into(), error.into());
         }
         required
     }
@@ -160,6 +167,26 @@ pub fn is_evm_network(s: &str) -> bool {
             && id.bytes().all(|b| b.is_ascii_digit())
             && !id.starts_with('0')
     })
+}
+
+/// An amount in decimal, as x402 writes them. By hand, in 32-bit steps: the standard library's
+/// `u128` formatting (and the 128-bit division it would otherwise take) is ~1.3 KB of Wasm.
+pub fn decimal(mut n: u128) -> String {
+    let mut digits = Vec::new();
+    loop {
+        let (mut quotient, mut rest) = (0u128, 0u64);
+        for shift in [96, 64, 32, 0] {
+            let part = (rest << 32) | ((n >> shift) as u64 & 0xffff_ffff);
+            quotient |= u128::from(part / 10) << shift;
+            rest = part % 10;
+        }
+        digits.push(b'0' + rest as u8);
+        n = quotient;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|d| char::from(*d)).collect()
 }
 
 /// A canonical decimal amount (no sign, no leading zero, no exponent), as x402 writes them.

@@ -3,9 +3,10 @@
 //! them reads ours; a malformed payload is `400` (HTTP transport, "Invalid Payment"), every other
 //! refusal `402` with a fresh `PAYMENT-REQUIRED` whose `error` names the reason.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{X402Offer, PAYMENT_REQUIRED_HEADER, PAYMENT_RESPONSE_HEADER};
+use crate::json_object::object;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -112,11 +113,11 @@ impl Refusal {
             Rejection::Malformed(_) => "invalid_x402_payment",
             _ => "payment_refused",
         };
-        let body = json!({
-            "error": error,
-            "reason": code,
-            "message": self.rejection.message(),
-        });
+        let body = object([
+            ("error", error.into()),
+            ("reason", code.into()),
+            ("message", self.rejection.message().into()),
+        ]);
         (status, body, headers)
     }
 }

@@ -230,6 +230,25 @@ fn amounts_are_canonical_decimals() {
 }
 
 #[test]
+fn amounts_are_written_as_the_standard_library_writes_them() {
+    for n in [
+        0,
+        9,
+        10,
+        1_000,
+        u128::from(u32::MAX),
+        u128::from(u32::MAX) + 1,
+        u128::from(u64::MAX),
+        u128::from(u64::MAX) + 1,
+        10u128.pow(38),
+        u128::MAX,
+    ] {
+        assert_eq!(decimal(n), n.to_string());
+        assert_eq!(parse_amount(&decimal(n)), Some(n));
+    }
+}
+
+#[test]
 fn networks_are_caip2_evm_chains() {
     assert!(is_evm_network("eip155:8453"));
     assert!(is_evm_network("eip155:31337"));

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 // LND cannot run on this machine, so this answer is recorded by hand from LND's documented REST
 // API for `POST /v1/invoices` (lnrpc.AddInvoiceResponse in proto3 JSON: bytes as base64, int64 as
