@@ -22,6 +22,8 @@ use gatehouse_core::quota::{Check, Decision, QuotaState};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
+use worker::d1::serde_wasm_bindgen;
+
 use crate::objects::call::{alarm_time, call, unavailable, Binding};
 
 const COUNTERS_KEY: &str = "counters";
@@ -91,7 +93,7 @@ impl DurableObject for GateCounter {
                 o.prune(call.now_ms);
                 o.remember(&call.minted);
                 storage.put(OUTSTANDING_KEY, &o).await?;
-                Response::from_json(&serde_json::json!({}))
+                Response::ok("{}")
             }
             "/forget" => {
                 let call: ForgetCall = req.json().await?;
@@ -100,7 +102,7 @@ impl DurableObject for GateCounter {
                     o.forget(&call.id);
                     storage.put(OUTSTANDING_KEY, &o).await?;
                 }
-                Response::from_json(&serde_json::json!({}))
+                Response::ok("{}")
             }
             _ => Response::error("not found", 404),
         }
@@ -122,9 +124,14 @@ impl GateCounter {
         }
         let storage = self.state.storage();
         // Stored as one JSON string (cheaper to write than an object graph); a counter written
-        // before that holds the object, read as such.
+        // before that holds the object. Either is read through the runtime's JSON.parse and the
+        // one object reader, so the Wasm carries a single reader for the counters.
         let states = match storage.get::<String>(COUNTERS_KEY).await {
-            Ok(Some(json)) => serde_json::from_str(&json)?,
+            Ok(Some(json)) => {
+                let value = worker::js_sys::JSON::parse(&json)?;
+                serde_wasm_bindgen::from_value(value)
+                    .map_err(|e| worker::Error::from(e.to_string()))?
+            }
             Ok(None) => BTreeMap::new(),
             Err(_) => storage
                 .get::<BTreeMap<String, QuotaState>>(COUNTERS_KEY)

@@ -9,8 +9,9 @@
 use std::cell::{Cell, RefCell};
 
 use gatehouse_core::audit::bounds::{Batcher, Pushed, FLUSH_MS};
+use gatehouse_core::json_object::object;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};
 
 use crate::stores::d1::{db, execute};
@@ -61,7 +62,7 @@ pub fn dropped() -> u64 {
 
 /// Logs each record and queues it for D1, within the interval's budget.
 pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
-    log(ctx, &records);
+    log(env, ctx, &records, now_ms);
     let pushed = PENDING.with(|p| p.borrow_mut().push(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
 }
@@ -69,7 +70,7 @@ pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
 /// Like `write`, outside the budget: for the operator's own changes, which a flood of calls
 /// must not push out of the trail.
 pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
-    log(ctx, &records);
+    log(env, ctx, &records, now_ms);
     let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
 }
@@ -84,7 +85,7 @@ thread_local! {
 
 /// Adds the records to the next log line: written at once when it is full, else within
 /// `FLUSH_MS` by a flush this request leaves behind.
-fn log(ctx: &Context, records: &[Value]) {
+fn log(env: &Env, ctx: &Context, records: &[Value], now_ms: u64) {
     let (full, schedule) = LOG.with(|l| {
         let mut l = l.borrow_mut();
         l.0.extend(records.iter().map(Value::to_string));
@@ -97,18 +98,23 @@ fn log(ctx: &Context, records: &[Value]) {
         emit(&lines);
     }
     if schedule {
-        ctx.wait_until(async {
-            Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
-            let lines = LOG.with(|l| {
-                let mut l = l.borrow_mut();
-                l.1 = false;
-                std::mem::take(&mut l.0)
-            });
-            if !lines.is_empty() {
-                emit(&lines);
-            }
-        });
+        ctx.wait_until(flush_later(env.clone(), now_ms));
     }
+}
+
+/// Writes the log line and the rows still queued, `FLUSH_MS` after `now_ms`: so that an isolate
+/// that goes quiet still writes them. One future for both, which keeps the Wasm smaller.
+async fn flush_later(env: Env, now_ms: u64) {
+    Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
+    let lines = LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        l.1 = false;
+        std::mem::take(&mut l.0)
+    });
+    if !lines.is_empty() {
+        emit(&lines);
+    }
+    flush_now(&env, now_ms + FLUSH_MS).await;
 }
 
 fn emit(lines: &[String]) {
@@ -120,12 +126,8 @@ fn carry_out(env: &Env, ctx: &Context, pushed: Pushed, now_ms: u64) {
     if let Some(batch) = pushed.batch {
         ctx.wait_until(async move { insert(&env, batch).await });
     } else if pushed.schedule_flush {
-        // Rows queued behind a recent flush get their own, later one, so an isolate that goes
-        // quiet still writes them.
-        ctx.wait_until(async move {
-            Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
-            flush_now(&env, now_ms + FLUSH_MS).await;
-        });
+        // Rows queued behind a recent flush get their own, later one.
+        ctx.wait_until(flush_later(env, now_ms));
     }
 }
 
@@ -165,7 +167,11 @@ async fn insert(env: &Env, records: Vec<Value>) {
         });
         console_error!(
             "{}",
-            json!({ "event": "audit_write_failed", "error": e.to_string(), "failures": count })
+            object([
+                ("event", "audit_write_failed".into()),
+                ("error", e.to_string().into()),
+                ("failures", count.into()),
+            ])
         );
     }
 }

@@ -5,7 +5,7 @@
 //! The only exception is the operator's explicit opt-in to trust an unverified header, which
 //! is then held to a per-address ceiling.
 
-use gatehouse_core::api_key::KeyRejection;
+use gatehouse_core::api_key::{self, KeyRejection};
 use gatehouse_core::audit;
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
@@ -18,7 +18,6 @@ use worker::{Context, Env, Request};
 
 use crate::routes::gate::facts::{non_empty_header, RequestFacts};
 use crate::routes::gate::oauth;
-use crate::routes::gate::verified;
 use crate::stores::revocation;
 
 /// The caller, once identified.
@@ -58,8 +57,8 @@ pub async fn identify(
         RateKey::Address => {}
         RateKey::IssuedKey { header } => {
             if let Some(presented) = non_empty_header(req, header) {
-                let key = verified::api_key(&cfg.token.keys, &presented)
-                    .map_err(Denial::InvalidApiKey)?;
+                let key =
+                    api_key::verify(&cfg.token.keys, &presented).map_err(Denial::InvalidApiKey)?;
                 if revocation::is_revoked(env, ctx, &key.revocation_id(), now_ms).await? {
                     return Err(Denial::InvalidApiKey(KeyRejection::Revoked));
                 }

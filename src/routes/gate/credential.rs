@@ -18,7 +18,6 @@ use worker::{Context, Env};
 use crate::objects::credential_counter;
 use crate::routes::gate::facts::RequestFacts;
 use crate::routes::gate::usage;
-use crate::routes::gate::verified;
 use crate::stores::revocation;
 
 pub type Headers = Vec<(&'static str, String)>;
@@ -104,9 +103,9 @@ pub async fn check_token(
     token: &str,
     now_ms: u64,
 ) -> Result<(Credential, AccessClaims), Denial> {
-    let claims = verified::token(&cfg.token, token).map_err(Denial::InvalidToken)?;
-    token::check_claims(
-        &claims,
+    let claims = token::check(
+        &cfg.token,
+        token,
         &facts.audience,
         &facts.binding_hash(cfg),
         now_ms / 1_000,

@@ -20,7 +20,6 @@ pub mod oauth;
 pub mod offers;
 pub mod trail;
 pub mod usage;
-pub mod verified;
 mod x402;
 
 use gatehouse_core::config::Config;
