@@ -54,16 +54,33 @@ pub enum Failure {
 // cleared as soon as they are in, and the abort is never fired after.
 #[wasm_bindgen(inline_js = r#"
 export function fetch_with_deadline(request, ms) {
+  return race(request, {}, ms);
+}
+export function fetch_parts_with_deadline(url, method, headers, body, ms) {
+  const init = { method, headers, redirect: "manual" };
+  if (body !== undefined) init.body = body;
+  return race(url, init, ms);
+}
+function race(input, init, ms) {
   const controller = new AbortController();
   let timer;
   const deadline = new Promise((resolve) => {
     timer = setTimeout(() => { controller.abort(); resolve(null); }, ms);
   });
-  const call = fetch(request, { signal: controller.signal }).finally(() => clearTimeout(timer));
+  init.signal = controller.signal;
+  const call = fetch(input, init).finally(() => clearTimeout(timer));
   return Promise.race([call, deadline]);
 }
 "#)]
 extern "C" {
+    #[wasm_bindgen(catch)]
+    fn fetch_parts_with_deadline(
+        url: &str,
+        method: &str,
+        headers: &web_sys::Headers,
+        body: Option<JsValue>,
+        ms: u32,
+    ) -> std::result::Result<worker::js_sys::Promise, JsValue>;
     #[wasm_bindgen(catch)]
     fn fetch_with_deadline(
         request: &worker::web_sys::Request,
@@ -71,7 +88,36 @@ extern "C" {
     ) -> std::result::Result<worker::js_sys::Promise, JsValue>;
 }
 
+/// An outbound request given by its parts, built by the runtime in the same call that sends it
+/// (the proxy's: one crossing instead of a `RequestInit` filled field by field). Redirects are
+/// handed back unfollowed.
+pub struct Parts {
+    pub url: String,
+    pub method: String,
+    pub headers: Headers,
+    pub body: Option<JsValue>,
+}
+
 pub async fn fetch(request: Request, timeout_ms: u32) -> Result<Response, Failure> {
+    settle(fetch_with_deadline(request.inner(), timeout_ms)).await
+}
+
+pub async fn fetch_parts(parts: &Parts, timeout_ms: u32) -> Result<Response, Failure> {
+    let (url, method) = (&parts.url, &parts.method);
+    let body = parts.body.clone();
+    settle(fetch_parts_with_deadline(
+        url,
+        method,
+        &parts.headers.0,
+        body,
+        timeout_ms,
+    ))
+    .await
+}
+
+async fn settle(
+    promise: std::result::Result<worker::js_sys::Promise, JsValue>,
+) -> Result<Response, Failure> {
     let unreachable = |e: JsValue| {
         Failure::Unreachable(
             e.as_string()
@@ -79,8 +125,7 @@ pub async fn fetch(request: Request, timeout_ms: u32) -> Result<Response, Failur
                 .unwrap_or_else(|| "fetch failed".into()),
         )
     };
-    let promise = fetch_with_deadline(request.inner(), timeout_ms).map_err(unreachable)?;
-    match JsFuture::from(promise).await {
+    match JsFuture::from(promise.map_err(unreachable)?).await {
         Ok(v) if v.is_null() => Err(Failure::Timeout),
         Ok(v) => Ok(Response::from(worker::web_sys::Response::from(v))),
         Err(e) => Err(unreachable(e)),

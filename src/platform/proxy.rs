@@ -48,7 +48,7 @@ pub async fn forward(
         );
         Denial::Internal
     })?;
-    let response = match outbound::fetch(upstream, cfg.origin_timeout_ms).await {
+    let response = match outbound::fetch_parts(&upstream, cfg.origin_timeout_ms).await {
         Ok(response) => response,
         Err(Failure::Unreachable(e)) => {
             console_error!(
@@ -69,7 +69,7 @@ fn upstream_request(
     path_and_query: &str,
     key_header: Option<&str>,
     f: &Forward,
-) -> worker::Result<Request> {
+) -> worker::Result<outbound::Parts> {
     let incoming = req.headers();
     let headers = header_copy::copy(
         incoming,
@@ -92,8 +92,12 @@ fn upstream_request(
         (Method::Post, Some(bytes)) => Some(worker::js_sys::Uint8Array::from(bytes).into()),
         _ => None,
     };
-    let url = route.origin.join(path_and_query);
-    outbound::request(&url, method.as_ref(), Some(&headers), body.as_ref(), true)
+    Ok(outbound::Parts {
+        url: route.origin.join(path_and_query),
+        method: method.to_string(),
+        headers,
+        body,
+    })
 }
 
 fn downstream_response(response: Response, f: &Forward) -> worker::Result<Response> {
