@@ -1,4 +1,4 @@
-// Attacks on the fast paths of issue #13: the isolate's memory of quota denials
+// Attacks on the fast paths: the isolate's memory of quota denials
 // (gatehouse_core::quota_memo), the header copies and the origin fetch run in JavaScript, the
 // one-call body read. The memory promises to answer only what the client's counter would answer,
 // and to leave the repeat offender's escalation unchanged (docs/PROTOCOL.md §5). Each test here

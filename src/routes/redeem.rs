@@ -89,7 +89,7 @@ pub async fn handle(
     // client's outstanding offer is best effort (offered again, it would only be refused 409).
     // This isolate's memory of the client's denial goes too, so it is not offered the challenge
     // again from there.
-    gate::memo::forget(&facts.client_key);
+    gate::memo::forget(&facts.client_key, now_ms);
     let (forget_env, client_key, forget_id) = (env.clone(), facts.client_key.clone(), id.clone());
     ctx.wait_until(async move {
         let _ = client_counter::forget_offer(&forget_env, &client_key, &forget_id).await;

@@ -6,7 +6,9 @@
 //! the time since, with the same outstanding challenges. Only a denial by the route's quota is
 //! remembered (a per-tool limit's 429 is not), only for [`MEMO_MS`] and never past the instant the
 //! request would fit, and only for a request on the same route that costs the same. A redemption
-//! in this isolate forgets the client at once, so a redeemed challenge is not offered again.
+//! in this isolate forgets the client at once, and for [`MEMO_MS`] remembers nothing more of it
+//! (a denial being answered while the redemption lands would otherwise bring the redeemed
+//! challenge back), so a redeemed challenge is not offered again from memory.
 //!
 //! One thing a denial does change is the count of recent denials, by which a repeat offender's
 //! proof of work grows harder (`difficulty::choose`). So a denial is remembered only once its
@@ -81,12 +83,21 @@ pub fn aged(decision: &Decision, elapsed_ms: u64) -> Decision {
 #[derive(Debug, Default)]
 pub struct Memo {
     entries: HashMap<String, Remembered>,
+    /// Clients forgotten after a redemption, and until when nothing more is remembered of them.
+    forgotten: HashMap<String, u64>,
 }
 
 impl Memo {
     /// Remembers a denial of `client`, if it may be remembered and there is room.
     pub fn remember(&mut self, client: &str, r: Remembered) {
         if !rememberable(&r.decision) {
+            return;
+        }
+        if self
+            .forgotten
+            .get(client)
+            .is_some_and(|until| *until > r.at_ms)
+        {
             return;
         }
         if self.entries.len() >= MEMO_ENTRIES {
@@ -112,8 +123,16 @@ impl Memo {
         )
     }
 
-    pub fn forget(&mut self, client: &str) {
+    /// Forgets `client` after a redemption at `now_ms`, and remembers nothing of it for a while.
+    pub fn forget(&mut self, client: &str, now_ms: u64) {
         self.entries.remove(client);
+        if self.forgotten.len() >= MEMO_ENTRIES {
+            self.forgotten.retain(|_, until| *until > now_ms);
+            if self.forgotten.len() >= MEMO_ENTRIES {
+                self.forgotten.clear();
+            }
+        }
+        self.forgotten.insert(client.to_string(), now_ms + MEMO_MS);
     }
 }
 
@@ -204,10 +223,20 @@ mod tests {
         m.remember("ok", remembered(allowed, 0));
         assert!(m.recall("ok", "mcp", 1, 1).is_none());
         m.remember("c", remembered(denial(30, "quota"), 0));
-        m.forget("c");
+        m.forget("c", 10);
         assert!(
-            m.recall("c", "mcp", 1, 1).is_none(),
+            m.recall("c", "mcp", 1, 11).is_none(),
             "forgotten after a redemption"
+        );
+        m.remember("c", remembered(denial(30, "quota"), 5));
+        assert!(
+            m.recall("c", "mcp", 1, 12).is_none(),
+            "a denial answered while the redemption landed is not remembered"
+        );
+        m.remember("c", remembered(denial(30, "quota"), 10 + MEMO_MS));
+        assert!(
+            m.recall("c", "mcp", 1, 11 + MEMO_MS).is_some(),
+            "remembered again later"
         );
     }
 

@@ -48,8 +48,8 @@ pub fn remember(
 }
 
 /// Forgets a client, after a redemption: its next request must not be offered what it redeemed.
-pub fn forget(client: &str) {
-    MEMO.with(|m| m.borrow_mut().forget(client));
+pub fn forget(client: &str, now_ms: u64) {
+    MEMO.with(|m| m.borrow_mut().forget(client, now_ms));
 }
 
 /// Forgets every client, when the offers or their bounds change.

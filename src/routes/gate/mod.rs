@@ -24,7 +24,7 @@ mod x402;
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
-use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
+use gatehouse_core::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
@@ -248,10 +248,16 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     let shown = shown_policy(&checks, p.route);
     let cost = checks[0].cost;
     // An over-quota burst: answered from this isolate's memory of the denial, no counter call.
-    if let Some(recalled) = memo::recall(&p.facts.client_key, &p.route.name, cost, p.now_ms) {
-        if let Some(denial) = answer::recalled(req, p, recalled) {
-            p.trail.remaining = Some(0);
-            return Err(denial);
+    // Not for a request with a time budget (it changes the offers, and every such denial must
+    // count toward a repeat offender's escalation), nor under an unverified key (its address's
+    // ceiling is checked and charged first).
+    let memorable = caller.address.is_none() && non_empty_header(req, TIME_BUDGET_HEADER).is_none();
+    if memorable {
+        if let Some(recalled) = memo::recall(&p.facts.client_key, &p.route.name, cost, p.now_ms) {
+            if let Some(denial) = answer::recalled(req, p, recalled) {
+                p.trail.remaining = Some(0);
+                return Err(denial);
+            }
         }
     }
     checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
@@ -284,8 +290,10 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     p.trail.remaining = remaining;
     let first_seen_ms = reply.first_seen_ms;
     let denial = answer::answer(req, p, caller, shown, reply).await?;
-    let key = (p.facts.client_key.as_str(), p.route.name.as_str());
-    let max_bits = runtime::cached_runtime_policy().pow(p.cfg).max_bits;
-    memo::remember(key, cost, first_seen_ms, &denial, (p.now_ms, max_bits));
+    if memorable {
+        let key = (p.facts.client_key.as_str(), p.route.name.as_str());
+        let max_bits = runtime::cached_runtime_policy().pow(p.cfg).max_bits;
+        memo::remember(key, cost, first_seen_ms, &denial, (p.now_ms, max_bits));
+    }
     Err(denial)
 }
