@@ -246,28 +246,10 @@ pub fn check(
     expected_binding: &str,
     now_s: u64,
 ) -> Result<AccessClaims, TokenRejection> {
-    let claims = verify(settings, token)?;
-    check_claims(&claims, audience, expected_binding, now_s)?;
-    Ok(claims)
-}
-
-/// The part of [`check`] that depends only on the token: its signature and issuer. What it
-/// returns may be kept for the same token string; [`check_claims`] must still run per request.
-pub fn verify(settings: &TokenSettings, token: &str) -> Result<AccessClaims, TokenRejection> {
     let claims: AccessClaims = jwt::verify(token, &settings.keys)?;
     if claims.iss != settings.issuer {
         return Err(TokenRejection::WrongIssuer);
     }
-    Ok(claims)
-}
-
-/// The part of [`check`] that depends on the request and the time: audience, lifetime, binding.
-pub fn check_claims(
-    claims: &AccessClaims,
-    audience: &str,
-    expected_binding: &str,
-    now_s: u64,
-) -> Result<(), TokenRejection> {
     if claims.aud != audience {
         return Err(TokenRejection::WrongAudience);
     }
@@ -280,7 +262,7 @@ pub fn check_claims(
     if !ct_eq(claims.bnd.as_bytes(), expected_binding.as_bytes()) {
         return Err(TokenRejection::WrongBinding);
     }
-    Ok(())
+    Ok(claims)
 }
 
 #[cfg(test)]

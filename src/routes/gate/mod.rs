@@ -226,18 +226,25 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
     let Some(credential) = credential.filter(|c| c.fits(cost)) else {
         return Ok(None);
     };
-    let limits = charge::limit_checks(p.route, &p.calls);
-    if !limits.is_empty() {
-        let reply =
-            client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms)
-                .await?;
-        if !reply.decision.allowed {
-            return Err(too_many(&limits, reply.decision, p));
-        }
-    }
+    within_limits(p).await?;
     // `None` if the grant turned out to have less left (another isolate's use, or a concurrent
     // request of this one).
     credential.spend(p.env, p.ctx, cost, p.now_ms).await
+}
+
+/// The per-tool limits of the request's calls: a credential or a payment pays for the route's
+/// quota, never past a limit (a limit answers 429).
+async fn within_limits(p: &Pass<'_>) -> Result<(), Denial> {
+    let limits = charge::limit_checks(p.route, &p.calls);
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let reply =
+        client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms).await?;
+    if reply.decision.allowed {
+        return Ok(());
+    }
+    Err(too_many(&limits, reply.decision, p))
 }
 
 /// The quota step, then the answer step when it is spent.

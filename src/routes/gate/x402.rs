@@ -23,7 +23,6 @@ use worker::{Request, Response};
 use super::credential::Admitted;
 use super::facts::non_empty_header;
 use super::Pass;
-use crate::objects::client_counter;
 use crate::platform::facilitator::{self, Failed};
 use crate::stores::runtime;
 use crate::stores::x402_payments::{self as payments, Claim};
@@ -82,16 +81,7 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
     let payment = payload::decode(&header)
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
         .map_err(|rejection| refusal(&offer, rejection))?;
-    // A payment pays for the quota, never past a per-tool limit.
-    let limits = charge::limit_checks(p.route, &p.calls);
-    if !limits.is_empty() {
-        let reply =
-            client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms)
-                .await?;
-        if !reply.decision.allowed {
-            return Err(super::answer::too_many(&limits, reply.decision, p));
-        }
-    }
+    super::within_limits(p).await?;
     let claim = Claim {
         client_key: &p.facts.client_key,
         route: &p.route.name,
