@@ -238,6 +238,30 @@ describe('payments that cannot pay for the request', () => {
     assert.equal(recording.seen.length, seen, 'not served');
   });
 
+  test('payment attempts count toward the call ceiling, so garbage payments cannot call the facilitator without bound', async () => {
+    const g = await startGateway({ originUrl: recording.url, vars: x402.vars({ QUOTA_PER_MINUTE: '1', CALL_CEILING_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key' }) });
+    try {
+      const key = { 'x-api-key': testKey('flood') };
+      const pr = await required(g, key); // one admitted request: 4 calls left under the ceiling
+      const { account } = await import('../demo/x402/chain.mjs');
+      const [verifies, seen] = [x402.facilitator.calls.verify, recording.seen.length];
+      const statuses = [];
+      for (let i = 0; i < 8; i++) {
+        const header = await sign(account(19), pr); // unfunded: refused by the facilitator
+        const res = await post(g.mcpUrl, { ...key, [H.payment_signature]: header });
+        statuses.push(res.status);
+        await res.arrayBuffer();
+      }
+      assert.deepEqual(statuses, [402, 402, 402, 402, 429, 429, 429, 429]);
+      assert.equal(x402.facilitator.calls.verify - verifies, 4, 'the facilitator is asked only within the ceiling');
+      assert.equal(recording.seen.length, seen, 'nothing served');
+      const rows = await g.db.prepare('SELECT COUNT(*) AS n FROM x402_payments').first();
+      assert.equal(rows.n, 0, 'refused claims leave no rows');
+    } finally {
+      await g.dispose();
+    }
+  });
+
   test('a header that is not a payment is 400', async () => {
     await refused(await post(gateway.mcpUrl, { 'x-api-key': testKey('malformed'), [H.payment_signature]: 'bm90IGpzb24=' }), 'invalid_payload', 400);
   });

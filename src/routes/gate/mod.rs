@@ -226,25 +226,30 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
     let Some(credential) = credential.filter(|c| c.fits(cost)) else {
         return Ok(None);
     };
-    within_limits(p).await?;
+    within_limits(p, false).await?;
     // `None` if the grant turned out to have less left (another isolate's use, or a concurrent
     // request of this one).
     credential.spend(p.env, p.ctx, cost, p.now_ms).await
 }
 
 /// The per-tool limits of the request's calls: a credential or a payment pays for the route's
-/// quota, never past a limit (a limit answers 429).
-async fn within_limits(p: &Pass<'_>) -> Result<(), Denial> {
-    let limits = charge::limit_checks(p.route, &p.calls);
-    if limits.is_empty() {
+/// quota, never past a limit (a limit answers 429). With `ceiling`, the calls also count toward
+/// the client's call ceiling, in the same counter call: what bounds the facilitator calls and
+/// payment rows one client can cause, paid or not.
+async fn within_limits(p: &Pass<'_>, ceiling: bool) -> Result<(), Denial> {
+    let mut checks = charge::limit_checks(p.route, &p.calls);
+    if ceiling {
+        checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
+    }
+    if checks.is_empty() {
         return Ok(());
     }
     let reply =
-        client_counter::check_quota(p.env, &p.facts.client_key, limits.clone(), p.now_ms).await?;
+        client_counter::check_quota(p.env, &p.facts.client_key, checks.clone(), p.now_ms).await?;
     if reply.decision.allowed {
         return Ok(());
     }
-    Err(too_many(&limits, reply.decision, p))
+    Err(too_many(&checks, reply.decision, p))
 }
 
 /// The quota step, then the answer step when it is spent.

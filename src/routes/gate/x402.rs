@@ -81,7 +81,9 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
     let payment = payload::decode(&header)
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
         .map_err(|rejection| refusal(&offer, rejection))?;
-    super::within_limits(p).await?;
+    // Before the claim row and the facilitator: a payload need not be valid to cost those, so
+    // every attempt counts toward the client's call ceiling (`CALL_CEILING_PER_MINUTE`).
+    super::within_limits(p, true).await?;
     let claim = Claim {
         client_key: &p.facts.client_key,
         route: &p.route.name,
