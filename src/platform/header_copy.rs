@@ -1,7 +1,7 @@
 //! Copies a header list less the names the gateway drops (`gatehouse_core::headers`), in one call
 //! into the runtime. Deleting each dropped name from a copy took a crossing from Wasm into the
-//! runtime per name, 36 a request (22 toward the origin, 14 back), a tenth of the token path's time in the profile
-//! (bench/results.md); the deletions below run in JavaScript. (Copying field by field instead,
+//! runtime per name, 36 a request (22 toward the origin, 14 back), a tenth of the token path's
+//! time in the profile (bench/results.md); the deletions below run in JavaScript. (Copying field by field instead,
 //! through the `Headers` iterator, measured slower: the iterator sorts and combines.)
 //!
 //! Which names are dropped stays decided in Rust: the fixed lists are handed over once per
