@@ -64,7 +64,7 @@ describe('x402: what an unpaid request costs', () => {
     const policy = JSON.stringify({ origins: [
       { name: 'paid', prefix: '/mcp', url: recording.url, quota: { per_minute: 1 }, offers: ['x402', 'pow'] },
     ] });
-    gateway = await startGateway({ originUrl: recording.url, vars: x402.vars({ POLICY: policy, X402_FACILITATOR_URL: counting.url }) });
+    gateway = await startGateway({ originUrl: recording.url, vars: x402.vars({ POLICY: policy, X402_FACILITATOR_URL: counting.url, REDEEM_PER_MINUTE: '2' }) });
   });
   after(async () => {
     await gateway?.dispose();
@@ -88,9 +88,10 @@ describe('x402: what an unpaid request costs', () => {
     // None of them was admitted: the facilitator refused every signature.
     assert.ok(statuses.every((s) => s !== 200), `statuses: ${statuses}`);
     // The promise: an over-quota client sending garbage cannot make the gateway spend a
-    // facilitator call (and two D1 writes) per request. It was broken: x402::admit runs before
-    // the quota step and calls /verify for every well-formed payload, and a refusal is never
-    // counted anywhere, so each of these requests cost one /verify.
+    // facilitator call (and two D1 writes) per request. Refused payments are counted like failed
+    // redemptions (REDEEM_PER_MINUTE, 2 here: the refusal that finds the budget spent is the last
+    // to have cost a /verify, so 3 in all); past that the client gets 429 with no claim row
+    // and no /verify. (Before, every well-formed payload cost one /verify, without bound.)
     const verifies = counting.calls['/verify'] ?? 0;
     assert.ok(verifies <= 3, `${attempts} forged payments from one over-quota client reached the facilitator's /verify ${verifies} times`);
   });

@@ -52,9 +52,10 @@ function withToken(init, token, payment) {
  * @param {number} [options.maxSatsPerInvoice] the most one invoice may ask, read from the invoice (10)
  * @param {number} [options.maxSatsTotal] the most this fetch pays in all (100)
  * @param {{ signer: { address: string, signTypedData: Function }, maxAtomicPerPayment?: bigint|number|string,
- *   maxAtomicTotal?: bigint|number|string }} [options.x402] pays x402 offers with EIP-3009 authorizations
- *   from `signer`, each request paying for itself, capped in the asset's atomic units (10 000 per
- *   payment, 1 000 000 in all by default)
+ *   maxAtomicTotal?: bigint|number|string, allowedAssets?: { network: string, asset: string }[] }} [options.x402]
+ *   pays x402 offers with EIP-3009 authorizations from `signer`, each request paying for itself once,
+ *   capped in the asset's atomic units (10 000 per payment, 1 000 000 in all by default), only in
+ *   `allowedAssets` (default: the first asset it pays in)
  * @param {string[]} [options.identityHeaders] the request headers a redemption carries, to bind the
  *   token to the caller (`authorization`, `user-agent`, `x-api-key`); add the gateway's
  *   `RATE_KEY_HEADER` if it is another
@@ -149,7 +150,7 @@ export function gatehouseFetch({
     if (!x402First((await jsonCapped(response.clone()))?.challenges)) return null;
     const required = paymentRequired(response);
     const { accepted, refused } = payableRequirement(required, url);
-    const overBudget = accepted && x402Budget.reserve(accepted.amount);
+    const overBudget = accepted && x402Budget.reserve(accepted);
     if (refused || overBudget) {
       onEvent({ type: 'ignored', reason: refused ?? overBudget, kind: X402, amount: accepted?.amount });
       return null;
@@ -162,6 +163,7 @@ export function gatehouseFetch({
     const url = requestUrl(input);
     let waits = 0; // 503 waits, counted apart from challenge rounds
     let payment = null; // this request's own x402 payment, for its next attempt only
+    let paidThisCall = false;
     for (let round = 0; ; round++) {
       const sent = (url && tokens.get(url.origin)) ?? null;
       const response = await inner(input, withToken(init, sent, payment));
@@ -194,7 +196,10 @@ export function gatehouseFetch({
         }
       }
       if (response.status !== 402 || round >= maxRounds || !url) return response;
+      // One x402 payment per call: a paid request answered with another 402 is not paid again.
+      if (paidThisCall) return response;
       payment = await pay(url, response);
+      paidThisCall = Boolean(payment);
       if (payment) continue;
       if (!(await renew(url, sent, response, input, init))) return response;
     }

@@ -54,22 +54,34 @@ export function payableRequirement(required, url) {
   return accepted ? { accepted } : { refused: 'no_exact_eip3009_offer' };
 }
 
-/** What this fetch may still pay: per payment and in all, in the asset's atomic units. */
+/**
+ * What this fetch may still pay: per payment and in all, in the asset's atomic units. The caps
+ * mean something only in one unit, so the fetch pays in the assets it was given
+ * (`allowedAssets`: `{ network, asset }`), or else only in the first one it paid in: a 402
+ * priced in another token or on another chain is not signed.
+ */
 export class X402Budget {
-  constructor({ maxAtomicPerPayment = DEFAULT_MAX_ATOMIC_PER_PAYMENT, maxAtomicTotal = DEFAULT_MAX_ATOMIC_TOTAL } = {}) {
+  constructor({ maxAtomicPerPayment = DEFAULT_MAX_ATOMIC_PER_PAYMENT, maxAtomicTotal = DEFAULT_MAX_ATOMIC_TOTAL, allowedAssets } = {}) {
     this.perPayment = BigInt(maxAtomicPerPayment);
     this.left = BigInt(maxAtomicTotal);
+    this.assets = Array.isArray(allowedAssets) ? allowedAssets.map(assetKey) : null;
   }
 
-  /** Takes `amount` from the budget; a reason when it does not fit. */
-  reserve(amount) {
-    const value = BigInt(amount);
+  /** Takes `accepted.amount` from the budget; a reason when it does not fit. */
+  reserve(accepted) {
+    const asset = assetKey(accepted);
+    if (this.assets ? !this.assets.includes(asset) : false) return 'asset_not_allowed';
+    const value = BigInt(accepted.amount);
     if (value > this.perPayment) return 'over_payment_cap';
     if (value > this.left) return 'over_total_cap';
     this.left -= value;
+    this.assets ??= [asset];
     return null;
   }
 }
+
+/** One asset on one network, as the budget compares them. */
+const assetKey = (a) => `${String(a?.network)}|${String(a?.asset).toLowerCase()}`;
 
 /** Signs `accepted` with `signer` and returns the PAYMENT-SIGNATURE header's value. */
 export async function paymentSignature(signer, required, accepted, { nowS = Math.floor(Date.now() / 1000), nonce } = {}) {

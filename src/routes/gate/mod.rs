@@ -130,7 +130,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         ),
         None => None,
     };
-    let (paid, admitted) = match x402::admit(req, p).await? {
+    let (paid, admitted) = match x402::admit(req, p, &caller).await? {
         Some((paid, admitted)) => (Some(paid), admitted),
         None => match by_credential(req, p).await? {
             Some(admitted) => (None, admitted),
@@ -252,6 +252,26 @@ async fn within_limits(p: &Pass<'_>, ceiling: bool) -> Result<(), Denial> {
     Err(too_many(&checks, reply.decision, p))
 }
 
+/// Under an unverified rate key: whatever keys one address sends, it gets this much in all.
+/// Every call counts here, whatever it weighs (at least `cost`): rotating keys must not make
+/// calls weighed at nothing, or payment attempts, unlimited from one address.
+async fn within_address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Result<(), Denial> {
+    let Some(address) = &caller.address else {
+        return Ok(());
+    };
+    let check = Check {
+        counter: "ceiling".into(),
+        policy: address.ceiling.clone(),
+        cost: cost.max(call_count(&p.calls)),
+    };
+    let at =
+        client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
+    if at.decision.allowed {
+        return Ok(());
+    }
+    Err(too_many(&[check], at.decision, p))
+}
+
 /// The quota step, then the answer step when it is spent.
 async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Admitted, Denial> {
     let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
@@ -273,21 +293,7 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         }
     }
     checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
-    if let Some(address) = &caller.address {
-        // An unverified rate key: whatever keys one address sends, it gets this much in all.
-        let check = Check {
-            counter: "ceiling".into(),
-            policy: address.ceiling.clone(),
-            // Every call counts here, whatever it weighs: rotating keys must not make calls
-            // weighed at nothing unlimited from one address.
-            cost: checks[0].cost.max(call_count(&p.calls)),
-        };
-        let at =
-            client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
-        if !at.decision.allowed {
-            return Err(too_many(&[check], at.decision, p));
-        }
-    }
+    within_address_ceiling(p, caller, checks[0].cost).await?;
     let mut reply =
         client_counter::check_quota(p.env, &p.facts.client_key, checks, p.now_ms).await?;
     reply.decision = without_ceiling(reply.decision);

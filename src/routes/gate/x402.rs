@@ -10,9 +10,13 @@
 //! - A facilitator down or slow at `/verify` or `/settle` is a 503 with `Retry-After`; at
 //!   settlement the origin's answer is dropped, never served unpaid.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use gatehouse_core::challenge::OfferKind;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::policy::charge;
+use gatehouse_core::quota::{Check, Decision};
 use gatehouse_core::x402::facilitator::failed_settlement;
 use gatehouse_core::x402::payload::{self, Payment};
 use gatehouse_core::x402::{
@@ -20,6 +24,9 @@ use gatehouse_core::x402::{
 };
 use worker::{Request, Response};
 
+use crate::objects::client_counter;
+
+use super::caller::Caller;
 use super::credential::Admitted;
 use super::facts::non_empty_header;
 use super::Pass;
@@ -64,7 +71,11 @@ pub(super) fn offer(p: &Pass) -> Option<X402Offer> {
 
 /// Admits the request on the payment it carries, if it carries one; `None` if it carries none
 /// (or x402 is not configured, when the header is only stripped).
-pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, Admitted)>, Denial> {
+pub(super) async fn admit(
+    req: &Request,
+    p: &Pass<'_>,
+    caller: &Caller,
+) -> Result<Option<(Paid, Admitted)>, Denial> {
     let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) else {
         return Ok(None);
     };
@@ -82,20 +93,29 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
         .map_err(|rejection| refusal(&offer, rejection))?;
     // Before the claim row and the facilitator: a payload need not be valid to cost those, so
-    // every attempt counts toward the client's call ceiling (`CALL_CEILING_PER_MINUTE`).
+    // every attempt counts toward the client's call ceiling (`CALL_CEILING_PER_MINUTE`) and,
+    // under an unverified rate key, its address's.
     super::within_limits(p, true).await?;
+    super::within_address_ceiling(p, caller, 1).await?;
     let claim = Claim {
         client_key: &p.facts.client_key,
         route: &p.route.name,
         amount: offer.requirement.amount,
     };
+    if let Some(blocked) = refused_recently(p) {
+        return Err(blocked);
+    }
     if !payments::claim(p.env, &payment, &claim, p.now_ms).await? {
+        count_refusal(p).await?;
         return Err(refusal(&offer, Rejection::Replayed));
     }
     if let Err(failed) = facilitator::verify(x, &payment, &offer.requirement).await {
         payments::release(p.env, &payment.id).await;
         return Err(match failed {
-            Failed::Refused(rejection) => refusal(&offer, rejection),
+            Failed::Refused(rejection) => {
+                count_refusal(p).await?;
+                refusal(&offer, rejection)
+            }
             Failed::Unavailable(denial) => denial,
         });
     }
@@ -105,6 +125,52 @@ pub(super) async fn admit(req: &Request, p: &Pass<'_>) -> Result<Option<(Paid, A
         by: "x402",
     };
     Ok(Some((Paid { payment, offer }, admitted)))
+}
+
+/// Clients past their budget of refused payments, until when, and the denial that said so.
+const REFUSED_ENTRIES: usize = 4_096;
+
+thread_local! {
+    static REFUSED: RefCell<HashMap<String, (u64, Decision)>> = RefCell::new(HashMap::new());
+}
+
+fn refusals_check(p: &Pass<'_>) -> Check {
+    Check {
+        counter: "x402_refused".into(),
+        policy: p.cfg.limits.redemptions.clone(),
+        cost: 1,
+    }
+}
+
+/// A client that spent its budget of refused payments (`REDEEM_PER_MINUTE`, like failed
+/// redemptions) gets 429 from this isolate without a claim row or a facilitator call.
+fn refused_recently(p: &Pass<'_>) -> Option<Denial> {
+    let (until, decision) = REFUSED.with(|r| r.borrow().get(&p.facts.client_key).cloned())?;
+    (p.now_ms < until).then(|| super::answer::too_many(&[refusals_check(p)], decision, p))
+}
+
+/// Counts a payment refused after it cost a claim row or a facilitator call; past the budget,
+/// the client is told 429 and this isolate stops asking the facilitator for it.
+async fn count_refusal(p: &Pass<'_>) -> Result<(), Denial> {
+    let check = refusals_check(p);
+    let reply =
+        client_counter::check_quota(p.env, &p.facts.client_key, vec![check.clone()], p.now_ms)
+            .await?;
+    if reply.decision.allowed {
+        return Ok(());
+    }
+    let wait_ms = u64::from(reply.decision.retry_after_s.unwrap_or(1)) * 1_000;
+    REFUSED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= REFUSED_ENTRIES {
+            r.retain(|_, (until, _)| *until > p.now_ms);
+        }
+        if r.len() < REFUSED_ENTRIES {
+            let entry = (p.now_ms + wait_ms, reply.decision.clone());
+            r.insert(p.facts.client_key.clone(), entry);
+        }
+    });
+    Err(super::answer::too_many(&[check], reply.decision, p))
 }
 
 /// Settles the payment for the origin's answer, and serves the answer only if it settled. An
