@@ -159,7 +159,8 @@ if (!(await waitFor(base, 60_000))) {
     curl -s ${base}/mcp -H 'x-api-key: <key>' -H 'content-type: application/json' \\
       -H 'accept: application/json, text/event-stream' \\
       -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
-    (without a key, a client is counted by its address; a key the gateway did not sign is a 401)
+    (without a key, every client counts as one: local development cannot tell addresses apart,
+    since its runtime lets a client set CF-Connecting-IP; a key the gateway did not sign is a 401)
     # past 60 requests a minute the gateway answers 402 with x402 (PAYMENT-REQUIRED), an L402
     # invoice and a proof of work; pay the invoice with the payer wallet ("pay_an_invoice" in
     # .run/lightning.json), or pay x402 with @x402/fetch and the payer account in .run/x402.json

@@ -91,6 +91,8 @@ test('under load with fast solves the controller raises the difficulty one step'
     assert.equal(difficulty, 15);
     const stats = await (await fetch(`${gateway.url}/admin/api/stats`, { headers: { authorization: 'Bearer test-admin-secret-0123456789' } })).json();
     assert.ok(stats.series.some((p) => p.difficulty === 15), 'the dashboard\'s difficulty series shows it');
+    assert.equal(stats.current_difficulty, 15, 'the dashboard shows the difficulty served, not the configured base');
+    assert.ok(stats.totals.difficulty_served['15'] >= 1 && stats.totals.difficulty_served['14'] >= 12, JSON.stringify(stats.totals.difficulty_served));
   } finally {
     await gateway.dispose();
   }

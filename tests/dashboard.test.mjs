@@ -120,12 +120,13 @@ test('the dashboard renders the same figures in Chromium, and revokes a token fr
     page.on('request', (r) => { if (!r.url().startsWith(gateway.url)) external.push(r.url()); });
     await page.goto(`${gateway.url}/admin`);
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
-    const shown = await page.evaluate(() => Object.fromEntries(['total-requests', 'total-402-pow', 'total-402-l402', 'total-solved', 'total-failed', 'difficulty'].map((id) => [id, document.getElementById(id).textContent])));
+    const shown = await page.evaluate(() => Object.fromEntries(['total-requests', 'total-402-pow', 'total-402-l402', 'total-402-x402', 'total-solved', 'total-failed', 'difficulty'].map((id) => [id, document.getElementById(id).textContent])));
     const solved = Object.values(api.totals.challenges_solved).reduce((a, b) => a + b, 0);
     assert.deepEqual(shown, {
       'total-requests': String(api.totals.requests),
       'total-402-pow': String(api.totals.payment_required_by_type.pow),
       'total-402-l402': String(api.totals.payment_required_by_type.l402),
+      'total-402-x402': String(api.totals.payment_required_by_type.x402),
       'total-solved': String(solved),
       'total-failed': String(api.totals.challenges_failed.pow),
       difficulty: String(api.current_difficulty),

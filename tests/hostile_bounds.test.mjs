@@ -150,7 +150,7 @@ describe('identities (held)', () => {
   let origin, gateway;
   before(async () => {
     origin = await startRecordingOrigin();
-    gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key' } });
+    gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', CLIENT_ADDRESS_HEADER: 'cf-connecting-ip' } });
   });
   after(async () => { await gateway?.dispose(); await origin?.close(); });
 

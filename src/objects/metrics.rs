@@ -44,7 +44,11 @@ impl DurableObject for MetricsObject {
             "/read" => {
                 let call: ReadCall = req.json().await?;
                 let series = storage.get::<Series>(SERIES_KEY).await?.unwrap_or_default();
-                Response::from_json(&series.stats(call.since_ms, call.until_ms))
+                let mut stats = series.stats(call.since_ms, call.until_ms);
+                // The controller's latest choice, which new clients are served.
+                let controller = storage.get::<Controller>(CONTROLLER_KEY).await?;
+                stats["adaptive_bits"] = controller.and_then(|c| c.last_bits()).into();
+                Response::from_json(&stats)
             }
             _ => Response::error("not found", 404),
         }

@@ -4,7 +4,9 @@
 use gatehouse_core::bytes::to_hex;
 use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
+use gatehouse_core::controller::FAST_SOLVES;
 use gatehouse_core::denial::{Answer, Denial, Dependency};
+use gatehouse_core::difficulty::is_fast;
 use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
 use gatehouse_core::json_object::object;
 use gatehouse_core::quota::Check;
@@ -94,15 +96,17 @@ pub async fn handle(
     ctx.wait_until(async move {
         let _ = client_counter::forget_offer(&forget_env, &client_key, &forget_id).await;
     });
-    // A solve time counts for the controller at most twice its target, so that a client
-    // redeeming late on purpose cannot drag the difficulty down for everyone.
+    // The controller counts only fast solves (`difficulty::is_fast`): a solve time is the
+    // client's to choose, so a slow one must move nothing (README "What a challenge costs").
     let solve_ms = now_ms.saturating_sub(created_at_ms);
-    let counted_ms = solve_ms.min(u64::from(cfg.adaptive.target_solve_ms) * 2);
+    let fast = is_fast(solve_ms, cfg.adaptive.target_solve_ms);
     metrics_sink::record(|d| {
         d.count("challenges_solved", "-", kind, 1);
+        if fast {
+            d.count(FAST_SOLVES, "-", kind, 1);
+        }
         // From the 402 to a valid redemption: how long agents take to solve or pay.
         d.observe("solve_ms", solve_ms);
-        d.count("solve_ms_total", "-", kind, counted_ms);
         // A second clock read, for the redemption-latency figure only.
         d.observe(
             "redemption_ms",

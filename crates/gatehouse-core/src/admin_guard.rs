@@ -17,6 +17,102 @@
 //! without it, `X-Frame-Options: DENY` (RFC 7034).
 
 use crate::denial::Denial;
+use crate::quota::{Check, Policy, Window};
+
+/// Failed admin authentications an address may make in a minute; past it, every attempt from
+/// there gets `429` without its secret being looked at, the right one included.
+pub const FAILURES_PER_ADDRESS: u32 = 10;
+/// The same for all addresses together, so that guessing from many addresses is throttled too
+/// (at the price that such a flood also holds the operator off for its minute).
+pub const FAILURES_IN_TOTAL: u32 = 100;
+/// The counter object of all addresses' failures together.
+pub const ALL_ADDRESSES: &str = "admin-fail:*";
+
+/// The counter object of one address's failed admin authentications.
+pub fn failure_counter(address_key: &str) -> String {
+    format!("admin-fail:{address_key}")
+}
+
+/// The check of one failure counter, with its limit: `record` charges a failure (refused past
+/// the limit); otherwise it asks, charging nothing, whether the counter is already at its limit.
+pub fn failure_check(limit: u32, record: bool) -> Check {
+    // A check that charges nothing fits while the count is at most its quota: asking at one
+    // under the limit says whether one more failure would still fit.
+    let (quota, cost) = if record { (limit, 1) } else { (limit - 1, 0) };
+    let window = Window::new("minute", quota.max(1), 60);
+    Check {
+        counter: "admin_auth_failures".into(),
+        policy: Policy::new(window.into_iter().collect()).unwrap_or_else(|| unreachable!()),
+        cost,
+    }
+}
+
+/// The least strength an `ADMIN_SECRET` may have: past it, guessing is hopeless even unthrottled.
+pub const MIN_ADMIN_SECRET_BITS: f64 = 128.0;
+
+/// A secret's strength as its length times the bits of the smallest common alphabet its
+/// characters come from (digits, hex, lowercase and digits, base64 or base64url, printable
+/// ASCII). A secret of fewer than eight distinct characters counts as that many symbols, a
+/// repeating one only its period, and one with a character over a quarter of it no more than its
+/// letter frequencies hold: `aaaa…`, `abab…` and `aaaa…xyz` are no stronger for being long.
+pub fn secret_bits(secret: &str) -> f64 {
+    let chars: Vec<char> = secret.chars().collect();
+    let all = |f: fn(char) -> bool| chars.iter().all(|c| f(*c));
+    let alphabet: f64 = if all(|c| c.is_ascii_digit()) {
+        10.0
+    } else if all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        || all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+    {
+        16.0
+    } else if all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        36.0
+    } else if all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c)) {
+        64.0
+    } else {
+        95.0
+    };
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let counts: Vec<usize> = distinct
+        .iter()
+        .map(|d| chars.iter().filter(|c| *c == d).count())
+        .collect();
+    let n = chars.len() as f64;
+    let symbols = if distinct.len() < 8 {
+        (distinct.len() as f64).max(1.0)
+    } else {
+        alphabet
+    };
+    let by_alphabet = period(&chars) as f64 * symbols.log2();
+    // One character over a quarter of the text: count what the text's own letter frequencies
+    // say it holds (Shannon), which a random secret of any usual length never falls under.
+    if counts.iter().any(|c| c * 4 > chars.len()) {
+        let shannon: f64 = counts
+            .iter()
+            .map(|&c| c as f64 * (n / c as f64).log2())
+            .sum();
+        return by_alphabet.min(shannon);
+    }
+    by_alphabet
+}
+
+/// The smallest `p` such that the text repeats itself every `p` characters (its length when it
+/// does not), by the prefix function of Knuth, Morris and Pratt.
+fn period(chars: &[char]) -> usize {
+    let mut border = vec![0usize; chars.len()];
+    for i in 1..chars.len() {
+        let mut k = border[i - 1];
+        while k > 0 && chars[i] != chars[k] {
+            k = border[k - 1];
+        }
+        if chars[i] == chars[k] {
+            k += 1;
+        }
+        border[i] = k;
+    }
+    chars.len() - border.last().copied().unwrap_or(0)
+}
 
 /// The only media type the admin API reads.
 pub const JSON: &str = "application/json";

@@ -51,25 +51,47 @@ pub fn largest_fitting(budget_s: f64) -> Option<u8> {
 /// The controller's inputs over one interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observed {
-    /// Mean solve time of the interval's redemptions, if any.
-    pub mean_solve_ms: Option<f64>,
     /// Challenges issued per minute over the interval.
     pub challenges_per_min: f64,
+    /// Puzzles solved per minute within half the target solve time ([`is_fast`]).
+    pub fast_solves_per_min: f64,
 }
 
-/// The controller: one bit at a time, within `[min, max]`. Slower than target (agents would
-/// time out): easier. Much faster than target while many challenges are being issued (cheap
-/// work, heavy load): harder. Quiet, fast solving with little load: drift back toward `base`.
-pub fn adjust(current: u8, base: u8, min: u8, max: u8, target_ms: f64, o: Observed) -> u8 {
-    let busy = o.challenges_per_min >= 10.0;
-    let next = match o.mean_solve_ms {
-        Some(mean) if mean > target_ms * 1.5 => current.saturating_sub(1),
-        Some(mean) if mean < target_ms * 0.5 && busy => current.saturating_add(1),
-        _ if !busy && current > base => current - 1,
-        _ if !busy && current < base => current + 1,
-        _ => current,
+/// Load at which the controller acts: this many challenges a minute, and as many puzzles a
+/// minute solved fast, say the work is cheap for the clients being asked for it.
+pub const BUSY_PER_MIN: f64 = 10.0;
+
+/// Whether a redemption counts as a fast solve: within half the target solve time. Only fast
+/// solves move the controller; a slow one, which any client can fake by waiting, counts for
+/// nothing.
+pub fn is_fast(solve_ms: u64, target_ms: u32) -> bool {
+    solve_ms.saturating_mul(2) <= u64::from(target_ms)
+}
+
+/// The controller, one bit per interval within `[base, max]`.
+///
+/// Its threat model (README "What a challenge costs"): solve times are the clients' to choose,
+/// since a client can always wait before redeeming, and the population may be hostile. So:
+/// - **nothing lowers the puzzle below `base`**, and solve times never lower it at all: only
+///   quiet does (fewer than [`BUSY_PER_MIN`] challenges a minute), one bit per interval back
+///   toward `base`;
+/// - **it rises only on paid work**: one bit in an interval in which at least [`BUSY_PER_MIN`]
+///   challenges a minute were issued and as many puzzles a minute were solved fast, at the
+///   difficulty then served, never past `max`;
+/// - so any number of identities, cooperating or not, can move it by at most one bit per
+///   interval, only upward, only up to `max`, and only while they keep solving; slow or absent
+///   redemptions never make it easier for anyone.
+pub fn adjust(current: u8, base: u8, max: u8, o: Observed) -> u8 {
+    let busy = o.challenges_per_min >= BUSY_PER_MIN;
+    let cheap = o.fast_solves_per_min >= BUSY_PER_MIN;
+    let next = if busy && cheap {
+        current.saturating_add(1)
+    } else if !busy && current > base {
+        current - 1
+    } else {
+        current
     };
-    next.clamp(min, max)
+    next.clamp(base, max.max(base))
 }
 
 /// Repeat offenders pay more: one extra bit per doubling of recent denials past four, capped.
@@ -99,33 +121,39 @@ mod tests {
     }
 
     #[test]
-    fn the_controller_steps_one_bit_within_bounds() {
+    fn the_controller_steps_one_bit_within_base_and_max() {
         let busy_fast = Observed {
-            mean_solve_ms: Some(5.0),
             challenges_per_min: 30.0,
+            fast_solves_per_min: 20.0,
         };
-        let slow = Observed {
-            mean_solve_ms: Some(20_000.0),
+        let busy_slow = Observed {
             challenges_per_min: 30.0,
+            fast_solves_per_min: 0.0,
         };
         let quiet = Observed {
-            mean_solve_ms: None,
             challenges_per_min: 0.0,
+            fast_solves_per_min: 0.0,
         };
-        assert_eq!(adjust(14, 14, 12, 16, 8_000.0, busy_fast), 15);
+        assert_eq!(adjust(14, 14, 16, busy_fast), 15);
+        assert_eq!(adjust(16, 14, 16, busy_fast), 16, "never above max");
         assert_eq!(
-            adjust(16, 14, 12, 16, 8_000.0, busy_fast),
-            16,
-            "never above max"
+            adjust(14, 14, 16, busy_slow),
+            14,
+            "slow solving never lowers it"
         );
-        assert_eq!(adjust(14, 14, 12, 16, 8_000.0, slow), 13);
-        assert_eq!(adjust(12, 14, 12, 16, 8_000.0, slow), 12, "never below min");
+        assert_eq!(adjust(15, 14, 16, busy_slow), 15);
         assert_eq!(
-            adjust(16, 14, 12, 16, 8_000.0, quiet),
+            adjust(16, 14, 16, quiet),
             15,
             "drifts back to base when quiet"
         );
-        assert_eq!(adjust(14, 14, 12, 16, 8_000.0, quiet), 14);
+        assert_eq!(adjust(14, 14, 16, quiet), 14, "never below base");
+        assert_eq!(
+            adjust(12, 14, 16, quiet),
+            14,
+            "a remembered value below base is lifted"
+        );
+        assert!(is_fast(4_000, 8_000) && !is_fast(4_001, 8_000));
     }
 
     #[test]

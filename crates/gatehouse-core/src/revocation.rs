@@ -14,6 +14,61 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// What a revocation names, told by the form of its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// An access token: 32 hex digits, its `jti`.
+    AccessToken,
+    /// An L402 credential: `l402:` and its token id's 64 hex digits.
+    L402,
+    /// Every API key minted for an id: `key:<id>`.
+    ApiKey,
+}
+
+impl Revoked {
+    /// The kind of an id an operator may revoke by name (`key:` ids are revoked through the keys
+    /// route, which builds them).
+    pub fn of_jti(jti: &str) -> Option<Self> {
+        let hex = |s: &str, n: usize| {
+            s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        if hex(jti, 32) {
+            Some(Self::AccessToken)
+        } else if jti.strip_prefix("l402:").is_some_and(|t| hex(t, 64)) {
+            Some(Self::L402)
+        } else {
+            None
+        }
+    }
+}
+
+/// The longest a credential of each kind lives under the configuration, from the instant it is
+/// minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// The longest access token: a full token or a reduced one, whichever lives longer.
+    pub token_s: u32,
+    /// An L402 credential: paying may take until the invoice expires, and the credential then
+    /// lives a token's lifetime.
+    pub l402_s: u32,
+}
+
+/// API keys carry no expiry: their revocation is kept for ten years, which is as good as forever
+/// for a key and still lets the store forget it some day.
+pub const API_KEY_KEPT_MS: u64 = 10 * 365 * 24 * 3_600 * 1_000;
+
+/// Until when a revocation made at `now_ms` must be kept: as long as anything it revokes can
+/// still verify. A credential revoked by id was minted no later than now, so it is valid at most
+/// its kind's whole lifetime from now.
+pub fn kept_until_ms(kind: Revoked, lifetimes: Lifetimes, now_ms: u64) -> u64 {
+    let lifetime_ms = match kind {
+        Revoked::AccessToken => u64::from(lifetimes.token_s) * 1_000,
+        Revoked::L402 => u64::from(lifetimes.l402_s) * 1_000,
+        Revoked::ApiKey => API_KEY_KEPT_MS,
+    };
+    now_ms.saturating_add(lifetime_ms)
+}
+
 pub const SOFT_MS: u64 = 3_000;
 pub const HARD_MS: u64 = 8_000;
 

@@ -52,7 +52,18 @@ pub async fn stats(
     .await
     .map_err(|_| Denial::DependencyUnavailable(Dependency::QuotaStore))?;
     let runtime = runtime::runtime_policy(env, now_ms).await?;
-    body["current_difficulty"] = runtime.pow(cfg).base_bits.into();
+    // What a new client is served now: the controller's choice within the runtime bounds, or the
+    // base when the controller is off (a repeat offender's escalation comes on top, and shows in
+    // `difficulty_served`).
+    let pow = runtime.pow(cfg);
+    let adaptive = body["adaptive_bits"].as_u64().map(|b| b as u8);
+    let served = match adaptive {
+        Some(bits) if cfg.adaptive.enabled => {
+            bits.clamp(pow.base_bits, pow.max_bits.max(pow.base_bits))
+        }
+        _ => pow.base_bits,
+    };
+    body["current_difficulty"] = served.into();
     body["audit"] = object([
         ("rows_dropped", audit::dropped().into()),
         ("write_failures", audit::failures().into()),

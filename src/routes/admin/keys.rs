@@ -9,6 +9,7 @@ use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::json_object::object;
+use gatehouse_core::revocation::{kept_until_ms, Revoked};
 use serde::Deserialize;
 use worker::{console_log, Response};
 
@@ -16,8 +17,6 @@ use crate::platform::random;
 use crate::platform::respond;
 use crate::stores::revocation;
 
-/// Keys do not expire; a revocation is kept for this long, which is as good as for ever.
-const REVOCATION_KEPT_MS: u64 = 10 * 365 * 24 * 3_600 * 1_000;
 /// The tier of a key minted without one when no `KEY_TIERS` are configured.
 const DEFAULT_TIER: &str = "default";
 
@@ -75,7 +74,12 @@ struct RevokeBody {
     id: String,
 }
 
-pub async fn revoke(env: &worker::Env, raw: &[u8], now_ms: u64) -> Result<Response, Denial> {
+pub async fn revoke(
+    env: &worker::Env,
+    cfg: &Config,
+    raw: &[u8],
+    now_ms: u64,
+) -> Result<Response, Denial> {
     let body: RevokeBody =
         serde_json::from_slice(raw).map_err(|_| Denial::InvalidRequest("body must be {\"id\"}"))?;
     if !is_word(&body.id) {
@@ -87,7 +91,7 @@ pub async fn revoke(env: &worker::Env, raw: &[u8], now_ms: u64) -> Result<Respon
     revocation::revoke(
         env,
         &jti,
-        now_ms + REVOCATION_KEPT_MS,
+        kept_until_ms(Revoked::ApiKey, cfg.lifetimes(), now_ms),
         now_ms,
         "api key revoked",
     )

@@ -17,6 +17,7 @@
 
 pub mod handlers;
 pub mod keys;
+mod throttle;
 
 use base64::Engine;
 use gatehouse_core::admin_guard::{self, AdminRequest};
@@ -28,12 +29,14 @@ use gatehouse_core::json_object::object;
 use gatehouse_core::jwt;
 use gatehouse_core::query::{Query, QueryError};
 use gatehouse_core::request_url;
+use gatehouse_core::revocation::{kept_until_ms, Revoked};
 use gatehouse_core::token::AccessClaims;
 use serde::Deserialize;
 use worker::{console_log, Context, Env, Method, Request, Response};
 
 use crate::platform::body;
 use crate::platform::respond;
+use crate::routes::gate::facts::RequestFacts;
 use crate::stores::audit;
 use crate::stores::revocation;
 
@@ -127,10 +130,20 @@ async fn route(
         .ok()
         .flatten()
         .unwrap_or_default();
-    if !authorized(&authorization, secret) {
+    let path = req.path();
+    let address = RequestFacts::read(&req, cfg).address_key;
+    if authorization.is_empty() {
+        // Nothing presented (a browser's first visit, before it asks for the password): not a
+        // guess, so not counted.
         return Err(Denial::AdminUnauthorized);
     }
-    let path = req.path();
+    if !authorized(&authorization, secret) {
+        return Err(throttle::failed(env, ctx, &address, &path, now_ms).await);
+    }
+    if let Err(throttled) = throttle::admit(env, &address, now_ms).await {
+        throttle::audit_refusal(env, ctx, &address, &path, 429, now_ms);
+        return Err(throttled);
+    }
     match (req.method(), path.as_str()) {
         (Method::Get, "/admin" | "/admin/") => handlers::dashboard(),
         (Method::Post, "/admin/api/revoke") => {
@@ -143,7 +156,7 @@ async fn route(
         }
         (Method::Post, ADMIN_KEYS_REVOKE_PATH) => {
             let raw = body::read_capped(&mut req, MAX_ADMIN_BODY).await?;
-            keys::revoke(env, &raw, now_ms).await
+            keys::revoke(env, cfg, &raw, now_ms).await
         }
         (Method::Get, "/admin/api/audit") => audit(&req, env, now_ms).await,
         (Method::Get, "/admin/api/health") => respond::json(
@@ -181,7 +194,18 @@ async fn revoke(env: &Env, cfg: &Config, raw: &[u8], now_ms: u64) -> Result<Resp
     let body: RevokeBody = serde_json::from_slice(raw)
         .map_err(|_| Denial::InvalidRequest("body must be {\"jti\"} or {\"token\"}"))?;
     let (jti, expires_at_ms) = match (body.jti, body.token) {
-        (Some(jti), None) if is_jti(&jti) => (jti, now_ms + u64::from(cfg.token.ttl_s) * 1_000),
+        (Some(jti), None) => match Revoked::of_jti(&jti) {
+            // As long as the longest credential of its kind can still verify.
+            Some(kind) => {
+                let until = kept_until_ms(kind, cfg.lifetimes(), now_ms);
+                (jti, until)
+            }
+            None => {
+                return Err(Denial::InvalidRequest(
+                    "jti is not an access token's or an L402 credential's id",
+                ))
+            }
+        },
         (None, Some(token)) => {
             // Any token this gateway signed, expired or not, bound to anyone: only its id matters.
             let claims: AccessClaims = jwt::verify(&token, &cfg.token.keys)
@@ -226,14 +250,6 @@ pub(crate) fn query(req: &Request) -> Result<Query, QueryError> {
     request_url::split(&req.inner().url())
         .map(|parts| Query::parse(parts.query))
         .ok_or(QueryError::Invalid("url".into()))
-}
-
-/// An access token's id (32 hex digits), or an L402 credential's (`l402:` and 64 hex digits).
-fn is_jti(jti: &str) -> bool {
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    hex(jti, 32) || jti.strip_prefix("l402:").is_some_and(|t| hex(t, 64))
 }
 
 /// `GET /admin/api/audit?identity=&name=&since=&until=&limit=` (times in Unix ms), newest first.

@@ -34,6 +34,10 @@ pub struct Credential {
     jti: String,
     units: u32,
     expires_at_s: u64,
+    /// Until when the credential as minted is valid, however it was presented: its counter is
+    /// kept that long (`credential_counter`), so no shortened presentation can make it forget a
+    /// spent grant or a redeemed payment while the full credential still verifies.
+    keep_until_s: u64,
     lifetime_s: u64,
     by: &'static str,
 }
@@ -54,7 +58,7 @@ impl Credential {
         cost: u32,
         now_ms: u64,
     ) -> Result<Option<Admitted>, Denial> {
-        let expires_at_ms = self.expires_at_s * 1_000;
+        let expires_at_ms = self.keep_until_s * 1_000;
         if let Some(at_least) = usage::needs_counter(&self.jti, cost) {
             let leased =
                 credential_counter::lease(env, &self.jti, at_least, self.units, expires_at_ms)
@@ -118,6 +122,7 @@ pub async fn check_token(
         jti: claims.jti.clone(),
         units: claims.grant,
         expires_at_s: claims.exp,
+        keep_until_s: claims.exp,
         lifetime_s: claims.exp - claims.iat,
         by: "token",
     };
@@ -147,6 +152,7 @@ pub async fn check_l402(
         jti,
         units: cfg.token.grant,
         expires_at_s: verified.valid_until_s,
+        keep_until_s: verified.minted_until_s.max(verified.valid_until_s),
         lifetime_s: verified.valid_until_s.saturating_sub(now_ms / 1_000),
         by: "l402",
     }))

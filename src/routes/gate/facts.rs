@@ -4,6 +4,7 @@
 
 use gatehouse_core::address::address_key;
 use gatehouse_core::config::Config;
+use gatehouse_core::identity::UNATTRIBUTED;
 use gatehouse_core::request_url;
 use gatehouse_core::token::{binding_hash, Fingerprint};
 use worker::Request;
@@ -36,8 +37,17 @@ pub struct RequestFacts {
 impl RequestFacts {
     pub fn read(req: &Request, cfg: &Config) -> Self {
         let header = |name: &str| req.headers().get(name).ok().flatten();
-        let ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
-        let address_key = address_key(&ip, cfg.identity.ipv6_prefix_bits);
+        // Only an address the client cannot write itself counts (`AddressSource`); any other
+        // client known by its address alone is counted with every such client.
+        let via_edge = req.cf().is_some();
+        let (ip, address_key) = match cfg.identity.address.trusted_header(via_edge) {
+            Some(name) => {
+                let ip = header(name).unwrap_or_else(|| "unknown".into());
+                let key = address_key(&ip, cfg.identity.ipv6_prefix_bits);
+                (ip, key)
+            }
+            None => ("unattributed".into(), UNATTRIBUTED.into()),
+        };
         let url = req.inner().url();
         let (audience, host, path, query) = match request_url::split(&url) {
             Some(p) => (

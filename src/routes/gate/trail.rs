@@ -6,6 +6,7 @@ use gatehouse_core::challenge::Offer;
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::mcp::Call;
+use gatehouse_core::metrics::SERVED_BITS;
 use worker::{Context, Date, Env, Response};
 
 use crate::objects::metrics_sink;
@@ -97,6 +98,7 @@ fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<
                     let kind = match offer {
                         Offer::Pow(p) => {
                             d.difficulty = Some(p.difficulty);
+                            d.count(SERVED_BITS, "-", &p.difficulty.to_string(), 1);
                             "pow"
                         }
                         Offer::L402(_) => "l402",

@@ -196,3 +196,64 @@ fn a_looser_frame_ancestors_is_replaced_not_kept_beside() {
         "img-src data:; frame-ancestors 'none'"
     );
 }
+
+#[test]
+fn weak_admin_secrets_fall_short_of_128_bits() {
+    let strong = [
+        "0123456789abcdef0fedcba987654321", // 32 hex digits: 128 bits
+        "Zk3q-9vX_aB2cD4eF6gH8j",           // 22 base64url characters: 132 bits
+        "test-admin-secret-0123456789",     // lowercase, digits, dash
+        "3b0c9f2e7a1d4c6b8e5f0a2d9c7b1e3f5a7c9e1b", // `npm start`'s: 24 random bytes in hex
+    ];
+    for s in strong {
+        assert!(
+            secret_bits(s) >= MIN_ADMIN_SECRET_BITS,
+            "{s}: {}",
+            secret_bits(s)
+        );
+    }
+    let weak = [
+        "",
+        "hunter2",
+        "0123456789abcdef0fedcba98765432", // 31 hex digits: 124 bits
+        "correcthorse",
+        &"a".repeat(200),
+        &"ab".repeat(100),
+        &format!("{}xyz0123456789", "a".repeat(40)),
+        "12345678901234567890123456789012345678", // 38 digits: 126 bits
+        &"Zk3q-9vX".repeat(8),                    // a period of 8: 48 bits
+    ];
+    for s in weak {
+        assert!(
+            secret_bits(s) < MIN_ADMIN_SECRET_BITS,
+            "{s}: {}",
+            secret_bits(s)
+        );
+    }
+}
+
+#[test]
+fn failures_are_counted_to_the_limit_and_asking_charges_nothing() {
+    use crate::quota::decide_all;
+    use std::collections::BTreeMap;
+    let mut states = BTreeMap::new();
+    let now = 1_000_000;
+    for n in 0..FAILURES_PER_ADDRESS {
+        let (_, ask) = decide_all(&[failure_check(FAILURES_PER_ADDRESS, false)], &states, now);
+        assert!(ask.allowed, "under the limit after {n} failures");
+        let (next, rec) = decide_all(&[failure_check(FAILURES_PER_ADDRESS, true)], &states, now);
+        assert!(rec.allowed);
+        states = next;
+    }
+    let (after_ask, ask) = decide_all(&[failure_check(FAILURES_PER_ADDRESS, false)], &states, now);
+    assert!(!ask.allowed, "at the limit, asking says so");
+    assert_eq!(after_ask, states, "and asking charged nothing");
+    let (_, rec) = decide_all(&[failure_check(FAILURES_PER_ADDRESS, true)], &states, now);
+    assert!(!rec.allowed && rec.retry_after_s.is_some());
+    let (_, later) = decide_all(
+        &[failure_check(FAILURES_PER_ADDRESS, false)],
+        &states,
+        now + 61_000,
+    );
+    assert!(later.allowed, "a minute later the address may try again");
+}

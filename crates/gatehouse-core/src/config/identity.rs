@@ -8,17 +8,26 @@
 //! - `KEY_TIERS`: quotas by tier for API keys (`free=60/60,pro=600/60`); a key whose tier is not
 //!   listed gets its route's quota.
 //! - `IPV6_PREFIX_BITS`: the prefix IPv6 clients are aggregated to (default 64).
+//! - `CLIENT_ADDRESS_HEADER`: where the client's address can be believed from: `cf-connecting-ip`
+//!   (the default on Cloudflare; believed only on requests the edge handled), the header a
+//!   self-hosted gateway's own proxy overwrites, or `none` (the default under `LOCAL_DEV`, whose
+//!   runtime lets a client set `CF-Connecting-IP` itself).
 //! - `MAX_BATCH_CALLS`: the most JSON-RPC calls one body may hold (413 past it).
 //! - `REDEEM_PER_MINUTE`: redemption attempts per client per minute (429 past it).
 
 use super::oauth::read_tiers;
 use super::Reader;
 use crate::address::DEFAULT_IPV6_PREFIX_BITS;
-use crate::identity::{IdentitySettings, RateKey};
+use crate::identity::{AddressSource, IdentitySettings, RateKey};
 use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
 use crate::quota::{Policy, Window};
 
-pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentitySettings {
+pub(super) fn read_identity(
+    r: &mut Reader,
+    header: Option<String>,
+    address_header: Option<String>,
+    local_dev: bool,
+) -> IdentitySettings {
     let unverified = r.flag("RATE_KEY_UNVERIFIED", false);
     let ceiling = r.number("ADDRESS_CEILING_PER_MINUTE", 600, 1..=1_000_000);
     let mints = r.number("ADDRESS_MINTS_PER_MINUTE", 20, 1..=100_000);
@@ -43,8 +52,15 @@ pub(super) fn read_identity(r: &mut Reader, header: Option<String>) -> IdentityS
         Some(_) => read_tiers(r, "KEY_TIERS", "").unwrap_or_default(),
         None => Vec::new(),
     };
+    let address = match address_header.as_deref() {
+        None if local_dev => AddressSource::Untrusted,
+        None | Some("cf-connecting-ip") => AddressSource::Cloudflare,
+        Some("none") => AddressSource::Untrusted,
+        Some(name) => AddressSource::Header(name.into()),
+    };
     IdentitySettings {
         rate_key,
+        address,
         ipv6_prefix_bits,
         key_tiers,
     }

@@ -22,12 +22,14 @@ pub use crate::policy::OriginCredential;
 pub use crate::token::{BudgetFallback, TokenSettings, DEFAULT_REDUCED_METHODS};
 pub use x402::X402Config;
 
+use crate::admin_guard::{secret_bits, MIN_ADMIN_SECRET_BITS};
 use crate::audit::{AuditSettings, DEFAULT_REDACT_KEYS};
 use crate::l402::credential::L402Settings;
 use crate::l402::invoice::Backend;
 use crate::oauth::settings::OAuthSettings;
 use crate::policy::Route;
 use crate::quota::{Policy, Window};
+use crate::revocation::Lifetimes;
 use crate::token::Binding;
 use reader::Reader;
 
@@ -84,8 +86,6 @@ pub struct Config {
     pub audit: AuditSettings,
 }
 
-const MIN_ADMIN_SECRET_BYTES: usize = 16;
-
 impl Config {
     /// Builds the configuration from a variable lookup (vars and secrets alike), or returns every
     /// problem found. Problem lines name variables, never secret values.
@@ -95,7 +95,8 @@ impl Config {
         let origin_timeout_ms = r.number("ORIGIN_TIMEOUT_MS", 30_000, 100..=300_000);
         let quota = read_quota(&mut r);
         let rate_key_header = read_header_name(&mut r, "RATE_KEY_HEADER");
-        let identity = identity::read_identity(&mut r, rate_key_header);
+        let address_header = read_header_name(&mut r, "CLIENT_ADDRESS_HEADER");
+        let identity = identity::read_identity(&mut r, rate_key_header, address_header, local_dev);
         let limits = identity::read_limits(&mut r);
         let pow = read_pow(&mut r);
         let adaptive = AdaptiveSettings {
@@ -121,11 +122,11 @@ impl Config {
         let token = read_token(&mut r);
         let admin_secret = r.text("ADMIN_SECRET");
         if admin_secret
-            .as_ref()
-            .is_some_and(|s| s.len() < MIN_ADMIN_SECRET_BYTES)
+            .as_deref()
+            .is_some_and(|s| secret_bits(s) < MIN_ADMIN_SECRET_BITS)
         {
             r.problem(format!(
-                "ADMIN_SECRET is shorter than {MIN_ADMIN_SECRET_BYTES} bytes"
+                "ADMIN_SECRET is weaker than {MIN_ADMIN_SECRET_BITS} bits (use 32 random hex digits or more)"
             ));
         }
         let offers = read_offers(&mut r);
@@ -182,6 +183,27 @@ impl Config {
                 audit,
             }),
             _ => Err(r.problems),
+        }
+    }
+}
+
+const MAX_INVOICE_EXPIRY_S: u32 = 86_400;
+
+impl Config {
+    /// The longest each kind of credential lives from its minting, for how long a revocation
+    /// of it is kept (`revocation::kept_until_ms`).
+    pub fn lifetimes(&self) -> Lifetimes {
+        let reduced_s = self.budget_fallback.as_ref().map_or(0, |b| b.ttl_s);
+        let token_s = self.token.ttl_s.max(reduced_s);
+        let invoice_s = self
+            .l402
+            .as_ref()
+            // Off now, but credentials minted while it was on may come back with it: the most
+            // any of them could have had.
+            .map_or(MAX_INVOICE_EXPIRY_S, |l| l.settings.invoice_expiry_s);
+        Lifetimes {
+            token_s,
+            l402_s: invoice_s + self.token.ttl_s,
         }
     }
 }
@@ -332,7 +354,11 @@ fn read_l402(r: &mut Reader, local_dev: bool) -> Option<L402Config> {
         ));
     }
     let price_sats = r.number("L402_PRICE_SATS", 3, 1..=1_000_000);
-    let invoice_expiry_s = r.number("L402_INVOICE_EXPIRY_SECONDS", 300, 60..=86_400);
+    let invoice_expiry_s = r.number(
+        "L402_INVOICE_EXPIRY_SECONDS",
+        300,
+        60..=MAX_INVOICE_EXPIRY_S,
+    );
     let service = r.text("L402_SERVICE").unwrap_or_else(|| "gatehouse".into());
     let service_ok = (1..=32).contains(&service.len())
         && service

@@ -157,7 +157,14 @@ fn parse_token(token: &str) -> Result<Credential, L402Rejection> {
 pub struct Verified {
     pub token_id: [u8; 32],
     pub payment_hash: [u8; 32],
+    /// Until when this presentation is valid: the narrowest expiry among its caveats.
     pub valid_until_s: u64,
+    /// Until when the credential as minted is valid: the gateway's own expiry caveat, which its
+    /// holder cannot remove or widen (the HMAC chain fixes the caveats it was minted with, and a
+    /// holder can only append). Whatever must outlive every presentation of the credential (its
+    /// counter, the claim of its payment, a revocation) is kept until this instant, never until
+    /// a shorter expiry the holder chose to present.
+    pub minted_until_s: u64,
 }
 
 /// Verifies statelessly: preimage against the identifier, the chain, then every caveat.
@@ -190,23 +197,27 @@ fn verify_one(
     if !mac.verify_signature(&root_key(settings, &id.token_id)) {
         return Err(L402Rejection::BadSignature);
     }
-    let valid_until_s = check_caveats(settings, &mac.caveats, now_s)?;
+    let (valid_until_s, minted_until_s) = check_caveats(settings, &mac.caveats, now_s)?;
     Ok(Verified {
         token_id: id.token_id,
         payment_hash: id.payment_hash,
         valid_until_s,
+        minted_until_s,
     })
 }
 
 /// Caveats only ever narrow: each repeated caveat must hold on its own. Caveats addressed to
 /// another service are that service's business; an unknown one addressed to this one fails.
+/// Returns the narrowest expiry and the first one, which is the gateway's own ([`mint`] writes
+/// it before any caveat a holder can append).
 fn check_caveats(
     settings: &L402Settings,
     caveats: &[Vec<u8>],
     now_s: u64,
-) -> Result<u64, L402Rejection> {
+) -> Result<(u64, u64), L402Rejection> {
     let s = settings.service.as_str();
     let (mut service_ok, mut capability_ok, mut valid_until) = (false, true, None::<u64>);
+    let mut minted_until = None::<u64>;
     for raw in caveats {
         let text = std::str::from_utf8(raw).map_err(|_| L402Rejection::UnknownCaveat)?;
         let (key, value) = text.split_once('=').ok_or(L402Rejection::UnknownCaveat)?;
@@ -225,6 +236,7 @@ fn check_caveats(
                 "valid_until" => {
                     let t: u64 = value.parse().map_err(|_| L402Rejection::UnknownCaveat)?;
                     valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
+                    minted_until.get_or_insert(t);
                 }
                 _ => return Err(L402Rejection::UnknownCaveat),
             }
@@ -236,11 +248,11 @@ fn check_caveats(
     if !capability_ok {
         return Err(L402Rejection::CapabilityMissing);
     }
-    match valid_until {
-        Some(t) if now_s < t => Ok(t),
-        Some(_) => Err(L402Rejection::Expired),
+    match (valid_until, minted_until) {
+        (Some(t), Some(minted)) if now_s < t => Ok((t, minted)),
+        (Some(_), _) => Err(L402Rejection::Expired),
         // This gateway always mints an expiry; a macaroon without one was not minted here.
-        None => Err(L402Rejection::UnknownCaveat),
+        _ => Err(L402Rejection::UnknownCaveat),
     }
 }
 

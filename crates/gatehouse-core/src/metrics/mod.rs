@@ -162,6 +162,7 @@ impl Series {
                 ("requests", sum(d, "requests").into()),
                 ("payment_required_pow", label(d, "offered", "pow").into()),
                 ("payment_required_l402", label(d, "offered", "l402").into()),
+                ("payment_required_x402", label(d, "offered", "x402").into()),
                 ("rate_limited", sum(d, "rate_limited").into()),
                 ("solved", sum(d, "challenges_solved").into()),
                 ("difficulty", d.difficulty.into()),
@@ -171,6 +172,7 @@ impl Series {
         let by_type = object([
             ("pow", label(&total, "offered", "pow").into()),
             ("l402", label(&total, "offered", "l402").into()),
+            ("x402", label(&total, "offered", "x402").into()),
         ]);
         let totals = object([
             ("requests", sum(&total, "requests").into()),
@@ -186,6 +188,8 @@ impl Series {
                 sum(&total, "challenges_expired").into(),
             ),
             ("token_failures", by_label(&total, "token_failures")),
+            // Proof-of-work offers by the difficulty actually served (escalation included).
+            ("difficulty_served", by_label(&total, SERVED_BITS)),
         ]);
         let top: Vec<Value> = top
             .into_iter()
@@ -207,6 +211,9 @@ impl Series {
         ])
     }
 }
+
+/// The counter of proof-of-work offers, labelled with the difficulty each was served at.
+pub const SERVED_BITS: &str = "pow_bits";
 
 /// The `k` identities with the most denials, most first, ties in the map's (identity) order.
 /// Each identity is inserted into the top `k` so far, after those with as many: O(n·k) for the

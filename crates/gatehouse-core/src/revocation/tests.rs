@@ -150,3 +150,26 @@ fn any_interleaving_of_refreshes_and_revocations_keeps_every_revocation() {
     }
     assert_eq!(checked, 5_040 / 4);
 }
+
+#[test]
+fn a_revocation_outlives_what_it_revokes() {
+    let lifetimes = Lifetimes {
+        token_s: 900,
+        l402_s: 3_900,
+    };
+    let l402 = format!("l402:{}", "ab".repeat(32));
+    assert_eq!(
+        Revoked::of_jti(&"0f".repeat(16)),
+        Some(Revoked::AccessToken)
+    );
+    assert_eq!(Revoked::of_jti(&l402), Some(Revoked::L402));
+    for bad in ["", "l402:", "key:agent", &"0F".repeat(16), &"0f".repeat(17)] {
+        assert_eq!(Revoked::of_jti(bad), None, "{bad}");
+    }
+    assert_eq!(
+        kept_until_ms(Revoked::AccessToken, lifetimes, T0),
+        T0 + 900_000
+    );
+    assert_eq!(kept_until_ms(Revoked::L402, lifetimes, T0), T0 + 3_900_000);
+    assert!(kept_until_ms(Revoked::ApiKey, lifetimes, T0) > T0 + 5 * 365 * 86_400_000);
+}

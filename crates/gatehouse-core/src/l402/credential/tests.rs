@@ -157,6 +157,29 @@ fn attenuation_by_the_holder_narrows_and_never_widens() {
 }
 
 #[test]
+fn a_shortened_presentation_still_reports_the_minted_expiry() {
+    // What must outlive the credential (its counter, the claim of its payment, a revocation) is
+    // kept until the expiry it was minted with, whatever shorter or longer one the holder adds.
+    let base = mint(&settings(), &identifier(), 2_000);
+    for (caveat, presented) in [
+        ("gatehouse_valid_until=1100", 1_100),
+        ("gatehouse_valid_until=9999", 2_000),
+    ] {
+        let mut m = Hmac::<Sha256>::new_from_slice(&base.signature).unwrap();
+        m.update(caveat.as_bytes());
+        let mut caveats = base.caveats.clone();
+        caveats.push(caveat.as_bytes().to_vec());
+        let extended = Macaroon {
+            caveats,
+            signature: m.finalize().into_bytes().into(),
+            ..base.clone()
+        };
+        let v = check(&credential(&extended, &PREIMAGE), 1_000).unwrap();
+        assert_eq!((v.valid_until_s, v.minted_until_s), (presented, 2_000));
+    }
+}
+
+#[test]
 fn another_service_is_refused() {
     let other = L402Settings {
         service: "elsewhere".into(),
