@@ -121,24 +121,32 @@ describe('one gateway, two origins, MCP-aware policy', () => {
     assert.equal((await stolen.json()).error.code, -32001);
   });
 
-  test('a stock SDK client gets the challenge in-band, and hands the token back in _meta', async () => {
+  test('a stock SDK client gets the challenge in-band as a tool result, and hands the token back in _meta', async () => {
     const { client, close } = await connect(`${gateway.url}/files/mcp`, { headers: { 'x-api-key': testKey('stock') } });
-    let err;
-    for (let i = 0; i < 60 && !err; i++) {
-      try {
-        await client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
-      } catch (e) {
-        err = e;
-      }
+    let refused;
+    for (let i = 0; i < 60 && !refused; i++) {
+      const r = await client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });
+      if (r.isError) refused = r;
     }
-    assert.ok(err instanceof McpError, `got ${err}`);
-    assert.equal(err.code, -32042);
-    assert.equal(err.data.httpStatus, 402);
-    const [c] = err.data.challenges;
+    assert.ok(refused, 'no call was refused');
+    // x402's MCP transport: PaymentRequired in structuredContent and, wrapped, in content[0].
+    const required = refused.structuredContent;
+    assert.equal(required.x402Version, 2);
+    assert.deepEqual(JSON.parse(refused.content[0].text)['x402/error'].data, required);
+    assert.match(refused.content[1].text, /quota/);
+    const c = required.challenges.find((x) => x.type === 'pow');
     const { status, body } = await redeem(c.verify_url, { challenge_id: c.challenge_id, solution: { nonce: await solve(c) } }, { 'x-api-key': testKey('stock'), 'user-agent': 'node' });
     assert.equal(status, 200);
     const r = await client.callTool({ name: 'echo', arguments: { message: 'paid' }, _meta: { 'gatehouse/access_token': body.access_token } });
     assert.equal(r.content[0].text, 'paid');
+    // Any other request gets JSON-RPC error 402, a code no MCP revision reserves.
+    let err;
+    for (let i = 0; i < 60 && !err; i++) {
+      try { await client.listTools(); } catch (e) { err = e; }
+    }
+    assert.ok(err instanceof McpError, `got ${err}`);
+    assert.equal(err.code, 402);
+    assert.equal(err.data.httpStatus, 402);
     await close();
   });
 

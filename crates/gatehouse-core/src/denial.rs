@@ -22,7 +22,7 @@ mod exhausted;
 mod log;
 mod redeem;
 use exhausted::exhausted;
-pub use exhausted::Answer;
+pub use exhausted::{Answer, InBandCall};
 use redeem::redeem_error;
 
 /// A dependency of the gateway that can fail independently of the client.
@@ -52,7 +52,10 @@ impl Dependency {
 
 /// JSON-RPC error codes of the gateway's own answers: quota exhaustion told in-band, and
 /// `Mcp-Method`/`Mcp-Name` that disagree with the body (MCP 2026-07-28; docs/PROTOCOL.md §4).
-pub const RPC_PAYMENT_REQUIRED: i64 = -32042;
+/// 402 lies outside `-32768…-32000`, so that no MCP revision defines it otherwise (2025-11-25
+/// makes -32042 "URL elicitation required"; 2026-07-28 forbids -32042 and every undefined code
+/// in `-32020…-32099`).
+pub const RPC_PAYMENT_REQUIRED: i64 = 402;
 pub const RPC_HEADER_MISMATCH: i64 = -32020;
 /// A session id not issued to this caller (MCP Streamable HTTP).
 pub const RPC_SESSION_NOT_FOUND: i64 = -32001;

@@ -7,8 +7,9 @@
 //!   them as JSON-RPC errors, one per request id.
 //! - Everyone else gets the `402`.
 
-use crate::denial::Answer;
+use crate::denial::{Answer, InBandCall};
 use crate::headers::ACCEPT_402_VALUE;
+use crate::mcp::revision::Revision;
 use crate::mcp::Call;
 use crate::policy::charge::LIMIT_PREFIX;
 use crate::policy::Route;
@@ -25,6 +26,8 @@ pub struct ExhaustionFacts<'a> {
     pub denied_by: &'a [String],
     pub first_seen_ms: u64,
     pub now_ms: u64,
+    /// The `MCP-Protocol-Version` header.
+    pub protocol_version: Option<&'a str>,
 }
 
 pub fn answer(route: &Route, f: &ExhaustionFacts) -> Answer {
@@ -41,11 +44,21 @@ pub fn answer(route: &Route, f: &ExhaustionFacts) -> Answer {
     let accepts_402 = f
         .accepts
         .is_some_and(|v| v.split(',').any(|p| p.trim() == ACCEPT_402_VALUE));
-    let ids: Vec<_> = f.calls.iter().filter_map(|c| c.id.clone()).collect();
-    if route.in_band && !accepts_402 && !ids.is_empty() {
+    let calls: Vec<InBandCall> = f
+        .calls
+        .iter()
+        .filter_map(|c| {
+            let id = c.id.clone()?;
+            let tool_call = c.method == "tools/call";
+            Some(InBandCall { id, tool_call })
+        })
+        .collect();
+    if route.in_band && !accepts_402 && !calls.is_empty() {
+        let meta = f.calls.iter().find_map(|c| c.revision.as_deref());
         return Answer::InBand {
-            ids,
+            calls,
             batch: f.batch,
+            revision: Revision::of(f.protocol_version, meta),
         };
     }
     Answer::PaymentRequired
@@ -66,6 +79,7 @@ mod tests {
             denied_by,
             first_seen_ms: 0,
             now_ms: 1_000_000,
+            protocol_version: None,
         }
     }
 
@@ -125,8 +139,12 @@ mod tests {
         assert_eq!(
             answer(&r, &facts(&calls, &denied)),
             Answer::InBand {
-                ids: vec![json!(4)],
-                batch: false
+                calls: vec![InBandCall {
+                    id: json!(4),
+                    tool_call: true
+                }],
+                batch: false,
+                revision: Revision::V2025_03_26,
             }
         );
         let f = ExhaustionFacts {

@@ -5,6 +5,7 @@
 
 mod in_band;
 mod read;
+pub mod revision;
 
 use serde_json::Value;
 
@@ -23,6 +24,8 @@ pub struct Call {
     pub id: Option<Value>,
     /// Tool arguments, for the audit trail.
     pub arguments: Option<Value>,
+    /// `params._meta["io.modelcontextprotocol/protocolVersion"]` (MCP 2026-07-28), if a string.
+    pub revision: Option<String>,
 }
 
 /// Whether a body the gateway accepted is a JSON-RPC batch (an array), so that an in-band answer

@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
 use gatehouse_core::challenge::{L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE, VERIFY_PATH};
 use gatehouse_core::denial::{
-    Answer, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR, RPC_PAYMENT_REQUIRED,
-    RPC_SESSION_NOT_FOUND,
+    Answer, InBandCall, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR,
+    RPC_PAYMENT_REQUIRED, RPC_SESSION_NOT_FOUND,
 };
 use gatehouse_core::headers::{self, *};
+use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::IN_BAND_TOKEN_KEY;
 use gatehouse_core::pow;
 use gatehouse_core::x402;
@@ -140,9 +141,86 @@ fn rpc_codes(body: &Value) -> Vec<i64> {
     };
     messages
         .iter()
-        .filter(|m| m["jsonrpc"] == "2.0")
+        .filter(|m| m["jsonrpc"] == "2.0" && m.get("result").is_none())
         .map(|m| m["error"]["code"].as_i64().expect("a JSON-RPC error code"))
         .collect()
+}
+
+/// MCP 2026-07-28 (basic, Error Codes): `-32020…-32099` are the specification's, with only these
+/// defined; -32042 and -32002 must not be emitted. 2025-11-25 gives -32042 its own meaning.
+const DEFINED_IN_RESERVED: [i64; 3] = [-32020, -32021, -32022];
+
+#[test]
+fn no_answer_uses_a_code_any_mcp_revision_forbids() {
+    for denial in every_denial() {
+        let which = denial.log_detail();
+        for code in rpc_codes(&denial.to_wire().body) {
+            let reserved = (-32099..=-32020).contains(&code);
+            assert!(
+                !reserved || DEFINED_IN_RESERVED.contains(&code),
+                "{which} answers {code}, reserved by MCP 2026-07-28"
+            );
+            assert!(code != -32042 && code != -32002, "{which} answers {code}");
+        }
+    }
+}
+
+#[test]
+fn a_refused_tool_call_is_an_x402_tool_result_and_other_requests_an_error() {
+    let w = exhausted(Answer::InBand {
+        calls: vec![
+            InBandCall {
+                id: json!(1),
+                tool_call: true,
+            },
+            InBandCall {
+                id: json!(2),
+                tool_call: false,
+            },
+        ],
+        batch: true,
+        revision: Revision::V2026_07_28,
+    })
+    .to_wire();
+    assert_eq!(w.status, 200);
+    let result = &w.body[0]["result"];
+    assert_eq!(result["isError"], true);
+    assert_eq!(result["resultType"], "complete");
+    let required = &result["structuredContent"];
+    assert_eq!(required["x402Version"], 2);
+    assert_eq!(required["accepts"][0]["scheme"], "exact");
+    let kinds: Vec<&str> = required["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"pow") && kinds.contains(&"x402"),
+        "{kinds:?}"
+    );
+    let wrapped: Value =
+        serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(wrapped["x402/error"]["code"], 402);
+    assert_eq!(wrapped["x402/error"]["data"], *required);
+    let told = result["content"][1]["text"].as_str().unwrap();
+    assert!(
+        told.contains("quota") && told.contains("proof of work") && told.contains("x402"),
+        "{told}"
+    );
+    assert_eq!(w.body[1]["error"]["code"], RPC_PAYMENT_REQUIRED);
+    assert!(w.body[1].get("result").is_none());
+    // Before 2026-07-28 results carry no resultType.
+    let older = exhausted(Answer::InBand {
+        calls: vec![InBandCall {
+            id: json!(1),
+            tool_call: true,
+        }],
+        batch: false,
+        revision: Revision::V2025_06_18,
+    })
+    .to_wire();
+    assert!(older.body["result"].get("resultType").is_none());
 }
 
 #[test]
@@ -251,8 +329,12 @@ fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
     // The same exhaustion told in-band is the file's JSON-RPC code, still marked; as a 429, it
     // carries no challenge, so no marker either.
     let in_band = exhausted(Answer::InBand {
-        ids: vec![json!(7)],
+        calls: vec![InBandCall {
+            id: json!(7),
+            tool_call: false,
+        }],
         batch: false,
+        revision: Revision::V2025_11_25,
     })
     .to_wire();
     assert_eq!(

@@ -22,9 +22,10 @@ use crate::stores::runtime;
 
 /// Which answer this request gets for a spent quota.
 fn which(req: &Request, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -> Answer {
-    let (user_agent, accepts) = (
+    let (user_agent, accepts, protocol_version) = (
         non_empty_header(req, "user-agent"),
         non_empty_header(req, ACCEPT_402_HEADER),
+        non_empty_header(req, "mcp-protocol-version"),
     );
     exhaustion::answer(
         p.route,
@@ -36,6 +37,7 @@ fn which(req: &Request, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -
             denied_by: &decision.denied_by,
             first_seen_ms,
             now_ms: p.now_ms,
+            protocol_version: protocol_version.as_deref(),
         },
     )
 }

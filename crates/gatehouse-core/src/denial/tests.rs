@@ -1,6 +1,7 @@
 use super::*;
 use crate::challenge::{L402Offer, PowChallenge};
 use crate::l402::credential::L402Rejection;
+use crate::mcp::revision::Revision;
 use crate::quota::{decide, QuotaState, Window};
 
 fn header<'a>(wire: &'a Wire, name: &str) -> Vec<&'a str> {
@@ -219,15 +220,19 @@ fn in_band_challenges_are_json_rpc_errors_per_request() {
         offers: offers.clone(),
         verify_url: verify_url.clone(),
         answer: Answer::InBand {
-            ids: vec![serde_json::json!(7)],
+            calls: vec![InBandCall {
+                id: serde_json::json!(7),
+                tool_call: false,
+            }],
             batch: false,
+            revision: Revision::V2025_06_18,
         },
     }
     .to_wire();
     assert_eq!(single.status, 200);
     assert_eq!(header(&single, "gatehouse-challenge"), ["1"]);
     assert_eq!(single.body["id"], 7);
-    assert_eq!(single.body["error"]["code"], -32042);
+    assert_eq!(single.body["error"]["code"], 402);
     assert_eq!(single.body["error"]["data"]["httpStatus"], 402);
     assert_eq!(single.body["error"]["data"]["challenges"][0]["type"], "pow");
     let batch = Denial::QuotaExhausted {
@@ -236,13 +241,28 @@ fn in_band_challenges_are_json_rpc_errors_per_request() {
         offers,
         verify_url,
         answer: Answer::InBand {
-            ids: vec![serde_json::json!(1), serde_json::json!("b")],
+            calls: vec![
+                InBandCall {
+                    id: serde_json::json!(1),
+                    tool_call: true,
+                },
+                InBandCall {
+                    id: serde_json::json!("b"),
+                    tool_call: false,
+                },
+            ],
             batch: true,
+            revision: Revision::V2025_11_25,
         },
     }
     .to_wire();
     assert_eq!(batch.body.as_array().unwrap().len(), 2);
     assert_eq!(batch.body[1]["id"], "b");
+    assert_eq!(
+        batch.body[0]["result"]["isError"], true,
+        "a tool call gets a tool result"
+    );
+    assert_eq!(batch.body[1]["error"]["code"], 402);
 }
 
 #[test]

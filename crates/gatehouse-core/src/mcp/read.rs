@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::revision::REVISION_META_KEY;
 use super::{Call, MAX_POLICY_BODY};
 use crate::json_strict::{self, JsonRejection};
 
@@ -181,6 +182,11 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
         name,
         id: id.cloned(),
         arguments: params.and_then(|p| p.get("arguments")).cloned(),
+        revision: params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(REVISION_META_KEY))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 

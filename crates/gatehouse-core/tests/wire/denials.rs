@@ -3,9 +3,10 @@
 
 use gatehouse_core::api_key::KeyRejection;
 use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge, RedeemError, VERIFY_PATH};
-use gatehouse_core::denial::{Answer, Denial, Dependency};
+use gatehouse_core::denial::{Answer, Denial, Dependency, InBandCall};
 use gatehouse_core::json_strict::JsonRejection;
 use gatehouse_core::l402::credential::L402Rejection;
+use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::{BodyRejection, RpcRejection};
 use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
 use gatehouse_core::token::TokenRejection;
@@ -94,12 +95,26 @@ pub fn every_denial() -> Vec<Denial> {
         exhausted(Answer::PaymentRequired),
         exhausted(Answer::TooManyRequests),
         exhausted(Answer::InBand {
-            ids: vec![json!(1)],
+            calls: vec![InBandCall {
+                id: json!(1),
+                tool_call: false,
+            }],
             batch: false,
+            revision: Revision::V2025_06_18,
         }),
         exhausted(Answer::InBand {
-            ids: vec![json!(1), json!("two")],
+            calls: vec![
+                InBandCall {
+                    id: json!(1),
+                    tool_call: true,
+                },
+                InBandCall {
+                    id: json!("two"),
+                    tool_call: false,
+                },
+            ],
             batch: true,
+            revision: Revision::V2026_07_28,
         }),
         Denial::McpHeaderMismatch { id: Some(json!(3)) },
         Denial::Body(BodyRejection::UnsupportedMediaType),
