@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """The kit's httpx.Auth flow driven directly, for the hostile-server and payment-cap tests.
-Prints one JSON line; exits non-zero on any unexpected failure.
+Prints one JSON line; exits non-zero on any unexpected failure (`run` reports the httpx error a
+request ends in instead of raising it).
 
 usage: python_kit_client.py vectors <bolt11-vectors.json>
        python_kit_client.py pow-vectors <pow-vectors.json>
        python_kit_client.py wire <wire.json>
-       python_kit_client.py run <url> <requests> [--async] [--header name:value]...
-                            [--lnbits <url> <admin key>] [--max-sats-per-invoice N] [--max-sats-total N]
+       python_kit_client.py run <url> <requests> [--async] [--stream] [--header name:value]...
+                            [--lnbits <url> <admin key> | --fake-wallet] [--max-sats-per-invoice N]
+                            [--max-sats-total N] [--max-rounds N] [--read-deadline S]
 
 `vectors` checks the flow's BOLT 11 amount reader against the shared vectors, `pow-vectors` its
 proof-of-work rule and solver, and `wire` its names on the wire against the one list of them.
 `run` POSTs an MCP initialize `requests` times through one GatehouseAuth and reports each status
-and every event.
+and every event, and the name of any httpx error a request ended in (`errors`). With `--stream`
+it reads no body itself, as the MCP SDK reads a 4xx; `--fake-wallet` "pays" with a made-up
+preimage and counts the payments (`paid`).
 """
 import asyncio
 import hashlib
@@ -98,13 +102,30 @@ def lnbits_wallet(base: str, key: str):
     return pay
 
 
-def options(args: list[str]) -> tuple[dict, dict, bool]:
-    headers, auth, use_async = dict(MCP), {}, False
+PAID: list[str] = []
+
+
+def fake_wallet(invoice: str) -> str:
+    """A wallet that pays nothing: the preimage is made up; a hostile server takes any."""
+    PAID.append(invoice)
+    return "00" * 32
+
+
+def options(args: list[str]) -> tuple[dict, dict, set[str]]:
+    headers, auth, flags = dict(MCP), {}, set()
     i = 0
     while i < len(args):
         a = args[i]
-        if a == "--async":
-            use_async = True
+        if a in ("--async", "--stream"):
+            flags.add(a[2:])
+        elif a == "--fake-wallet":
+            auth["wallet"] = fake_wallet
+        elif a == "--max-rounds":
+            auth["max_rounds"] = int(args[i + 1])
+            i += 1
+        elif a == "--read-deadline":
+            auth["read_deadline_s"] = float(args[i + 1])
+            i += 1
         elif a == "--header":
             name, _, value = args[i + 1].partition(":")
             headers[name.strip()] = value.strip()
@@ -116,31 +137,46 @@ def options(args: list[str]) -> tuple[dict, dict, bool]:
             auth[a[2:].replace("-", "_")] = int(args[i + 1])
             i += 1
         i += 1
-    return headers, auth, use_async
+    return headers, auth, flags
 
 
 def run(url: str, requests: int, args: list[str]) -> None:
-    headers, auth_args, use_async = options(args)
+    headers, auth_args, flags = options(args)
     events: list[dict] = []
     auth = GatehouseAuth(on_event=events.append, **auth_args)
     statuses: list[int] = []
     marked: list[bool] = []
+    errors: list[str] = []
 
     def note(response: httpx.Response) -> None:
         statuses.append(response.status_code)
         marked.append(gatehouse_auth.MARKER_HEADER in response.headers)
 
-    if use_async:
+    if "async" in flags:
         async def go() -> None:
             async with httpx.AsyncClient(auth=auth, headers=headers, timeout=30) as http:
                 for _ in range(requests):
-                    note(await http.post(url, json=INITIALIZE))
+                    try:
+                        if "stream" in flags:
+                            async with http.stream("POST", url, json=INITIALIZE) as response:
+                                note(response)
+                        else:
+                            note(await http.post(url, json=INITIALIZE))
+                    except httpx.HTTPError as e:
+                        errors.append(type(e).__name__)
         asyncio.run(go())
     else:
         with httpx.Client(auth=auth, headers=headers, timeout=30) as http:
             for _ in range(requests):
-                note(http.post(url, json=INITIALIZE))
-    print(json.dumps({"statuses": statuses, "marked": marked, "events": events}))
+                try:
+                    if "stream" in flags:
+                        with http.stream("POST", url, json=INITIALIZE) as response:
+                            note(response)
+                    else:
+                        note(http.post(url, json=INITIALIZE))
+                except httpx.HTTPError as e:
+                    errors.append(type(e).__name__)
+    print(json.dumps({"statuses": statuses, "marked": marked, "events": events, "errors": errors, "paid": len(PAID)}))
 
 
 if __name__ == "__main__":

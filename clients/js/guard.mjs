@@ -11,6 +11,7 @@
 //   against the total before paying. A failed payment keeps its reservation: a wallet's error
 //   does not prove that nothing was sent.
 import { invoiceAmount } from './bolt11.mjs';
+import { READ_DEADLINE_MS, REQUEST_DEADLINE_MS, discard, readJson, withDeadline } from './read.mjs';
 import { wire } from './wire.mjs';
 
 export const CHALLENGE_MARKER = wire.headers.challenge_marker;
@@ -18,8 +19,6 @@ export const CHALLENGE_MARKER = wire.headers.challenge_marker;
 export const DEFAULT_IDENTITY_HEADERS = wire.identity_headers;
 export const DEFAULT_MAX_SATS_PER_INVOICE = 10;
 export const DEFAULT_MAX_SATS_TOTAL = 100;
-/** Far more than any 402 the gateway writes; a larger body is not read. */
-const MAX_BODY_BYTES = 65_536;
 
 export const isGatewayChallenge = (response) => response.headers.get(CHALLENGE_MARKER)?.trim() === wire.header_values.challenge_marker;
 
@@ -45,32 +44,6 @@ export function verifyUrlFor(request, verifyUrl) {
   return web(request) && web(target) && request.origin === target.origin ? target : null;
 }
 
-/** A response's JSON body, or null when it is not JSON or larger than `limit` bytes. */
-export async function jsonCapped(response, limit = MAX_BODY_BYTES) {
-  const reader = response.body?.getReader();
-  if (!reader) return null;
-  const chunks = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        return null;
-      }
-      chunks.push(value);
-    }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return null;
-  }
-}
-
 /** The headers a redemption may carry: the allowed `names` found in `sources`, never a cookie. */
 export function identityHeaders(names, ...sources) {
   const allowed = new Set(names.map((n) => n.toLowerCase()));
@@ -83,12 +56,16 @@ export function identityHeaders(names, ...sources) {
   return headers;
 }
 
-/** POSTs a proof to `verifyUrl` (a URL `verifyUrlFor` returned); resolves to the redemption. */
-export async function redeem(fetchFn, verifyUrl, headers, body) {
-  const res = await fetchFn(verifyUrl.href, { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual', credentials: 'omit' });
+/**
+ * POSTs a proof to `verifyUrl` (a URL `verifyUrlFor` returned); resolves to the redemption.
+ * The exchange has `deadlineMs` in all and the answer's body `readDeadlineMs` (`read.mjs`).
+ */
+export async function redeem(fetchFn, verifyUrl, headers, body, { deadlineMs = REQUEST_DEADLINE_MS, readDeadlineMs = READ_DEADLINE_MS } = {}) {
+  const init = { method: 'POST', headers, body: JSON.stringify(body), redirect: 'manual', credentials: 'omit' };
+  const res = await fetchFn(verifyUrl.href, withDeadline(init, deadlineMs));
   const redirected = res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400);
-  const answer = redirected ? null : await jsonCapped(res);
-  if (redirected) await res.body?.cancel().catch(() => {});
+  if (redirected) discard(res);
+  const answer = redirected ? null : await readJson(res, undefined, readDeadlineMs);
   if (res.status !== 200 || typeof answer?.access_token !== 'string') {
     throw new Error(`redemption refused: ${res.status} ${redirected ? 'redirect (not followed)' : answer?.error ?? ''}`.trim());
   }

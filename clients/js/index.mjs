@@ -13,8 +13,11 @@
 // `Authorization` stays free for OAuth). Any other 402 goes back to the caller unanswered; the
 // rules are in `guard.mjs`. Concurrent requests share one solve. A token the gateway calls
 // invalid or expired (401 invalid_or_expired_token) is dropped and the request retried without it.
+// Every body it reads is bounded in bytes and time, and every body it drops is cancelled
+// (`read.mjs`); a body it has no need to read goes to the caller untouched.
 import { MAX_DIFFICULTY, POW_ALGORITHM, solvePow } from './pow.mjs';
-import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
+import { Budget, DEFAULT_IDENTITY_HEADERS, identityHeaders, isGatewayChallenge, redeem, requestUrl, verifyUrlFor } from './guard.mjs';
+import { MAX_BODY_BYTES, READ_DEADLINE_MS, REQUEST_DEADLINE_MS, discard, parseJson, readCapped } from './read.mjs';
 import { errorCode, wire } from './wire.mjs';
 import { X402Budget, payableRequirement, paymentRequired, paymentSignature } from './x402.mjs';
 
@@ -23,6 +26,7 @@ export { invoiceAmount } from './bolt11.mjs';
 export { wire } from './wire.mjs';
 export { X402Budget, payableRequirement, paymentRequired, paymentSignature } from './x402.mjs';
 export * from './guard.mjs';
+export * from './read.mjs';
 
 const TOKEN_HEADER = wire.headers.access_token;
 const TOKEN_REFUSED = errorCode('invalid_or_expired_token');
@@ -46,6 +50,9 @@ function withToken(init, token, payment) {
  * @param {number} [options.maxRounds] challenges to answer for one request before giving up (3)
  * @param {number} [options.solveBudgetMs] how long one solve may take (30 000)
  * @param {number} [options.maxUnavailableWaits] 503s with a short Retry-After to wait out (10)
+ * @param {number} [options.readDeadlineMs] how long a 401's, a 402's or a redemption's body may
+ *   take to arrive once its headers have (10 000); a body still coming then is not answered
+ * @param {number} [options.redeemDeadlineMs] how long a redemption may take in all (30 000)
  * @param {{ payInvoice(args: { invoice: string }): Promise<{ preimage: string }> }} [options.wallet]
  *   pays L402 invoices (the same shape as @getalby/lightning-tools' wallets); without one, only
  *   proof-of-work challenges are answered
@@ -64,6 +71,7 @@ function withToken(init, token, payment) {
  */
 export function gatehouseFetch({
   fetch: inner = globalThis.fetch, wallet, maxRounds = 3, maxUnavailableWaits = 10, solveBudgetMs = 30_000,
+  readDeadlineMs = READ_DEADLINE_MS, redeemDeadlineMs = REQUEST_DEADLINE_MS,
   maxSatsPerInvoice, maxSatsTotal, identityHeaders: identityNames = DEFAULT_IDENTITY_HEADERS, onEvent = () => {}, x402,
 } = {}) {
   const budget = new Budget({ maxSatsPerInvoice, maxSatsTotal });
@@ -109,13 +117,16 @@ export function gatehouseFetch({
   async function answer(plan, input, init) {
     const proof = await prove(plan);
     const headers = identityHeaders(identityNames, typeof input?.url === 'string' ? input.headers : undefined, init?.headers);
-    const body = await redeem(inner, plan.verify, headers, { challenge_id: plan.challenge.challenge_id, ...proof });
+    const body = await redeem(inner, plan.verify, headers, { challenge_id: plan.challenge.challenge_id, ...proof }, { deadlineMs: redeemDeadlineMs, readDeadlineMs });
     onEvent({ type: 'redeemed', challenge_id: plan.challenge.challenge_id, grant: body.grant, expires_in: body.expires_in });
     return body.access_token;
   }
 
-  /** Gets a fresh token for the request's origin; false when the 402 is not one to answer. */
-  async function renew(url, staleToken, response, input, init) {
+  /**
+   * Gets a fresh token for the request's origin; false when the 402 is not one to answer.
+   * `challenges` are those of the 402's body (read once per 402 by the caller of this).
+   */
+  async function renew(url, staleToken, response, challenges, input, init) {
     const { origin } = url;
     if ((tokens.get(origin) ?? null) !== staleToken) return true; // someone already got a fresh token
     if (!isGatewayChallenge(response)) {
@@ -125,7 +136,7 @@ export function gatehouseFetch({
     let job = inflight.get(origin);
     if (!job) {
       job = (async () => {
-        const plan = choose((await jsonCapped(response.clone()))?.challenges, url);
+        const plan = choose(challenges, url);
         if (!plan) return false;
         tokens.set(origin, await answer(plan, input, init));
         return true;
@@ -145,9 +156,9 @@ export function gatehouseFetch({
   }
 
   /** A PAYMENT-SIGNATURE for this request's 402, if x402 is the offer to answer and fits. */
-  async function pay(url, response) {
+  async function pay(url, response, challenges) {
     if (!x402 || !isGatewayChallenge(response)) return null;
-    if (!x402First((await jsonCapped(response.clone()))?.challenges)) return null;
+    if (!x402First(challenges)) return null;
     const required = paymentRequired(response);
     const { accepted, refused } = payableRequirement(required, url);
     const overBudget = accepted && x402Budget.reserve(accepted);
@@ -159,6 +170,17 @@ export function gatehouseFetch({
     return paymentSignature(x402.signer, required, accepted);
   }
 
+  /**
+   * Reads a 402 the gateway marked: its challenges, and the response to hand on in its place.
+   * A body over the cap or past the deadline is no challenge of the gateway's: none is answered.
+   */
+  async function challengesOf(response) {
+    if (!isGatewayChallenge(response)) return { response };
+    const read = await readCapped(response, MAX_BODY_BYTES, readDeadlineMs);
+    if (read.problem) onEvent({ type: 'ignored', reason: read.problem });
+    return { challenges: parseJson(read.bytes)?.challenges, response: read.response };
+  }
+
   return async function fetchThroughGate(input, init) {
     const url = requestUrl(input);
     let waits = 0; // 503 waits, counted apart from challenge rounds
@@ -166,7 +188,7 @@ export function gatehouseFetch({
     let paidThisCall = false;
     for (let round = 0; ; round++) {
       const sent = (url && tokens.get(url.origin)) ?? null;
-      const response = await inner(input, withToken(init, sent, payment));
+      let response = await inner(input, withToken(init, sent, payment));
       if (payment && response.headers.get(wire.headers.payment_response)) onEvent({ type: 'paid', kind: X402 });
       // A payment answered 503 may have settled while the gateway gave up on its facilitator:
       // paying again could charge twice for one answer, so the 503 goes to the caller.
@@ -176,8 +198,10 @@ export function gatehouseFetch({
       }
       payment = null;
       if (response.status === wire.errors[TOKEN_REFUSED] && sent) {
-        const body = await jsonCapped(response.clone());
-        if (body?.error === TOKEN_REFUSED) {
+        const read = await readCapped(response, MAX_BODY_BYTES, readDeadlineMs);
+        response = read.response;
+        if (parseJson(read.bytes)?.error === TOKEN_REFUSED) {
+          discard(response);
           if (tokens.get(url.origin) === sent) tokens.delete(url.origin);
           onEvent({ type: 'token_dropped' });
           continue;
@@ -190,7 +214,7 @@ export function gatehouseFetch({
           waits++;
           round--;
           onEvent({ type: 'unavailable', retry_after: wait });
-          await response.arrayBuffer().catch(() => {});
+          discard(response);
           await new Promise((r) => setTimeout(r, wait * 1000));
           continue;
         }
@@ -198,10 +222,19 @@ export function gatehouseFetch({
       if (response.status !== 402 || round >= maxRounds || !url) return response;
       // One x402 payment per call: a paid request answered with another 402 is not paid again.
       if (paidThisCall) return response;
-      payment = await pay(url, response);
+      const read = await challengesOf(response);
+      response = read.response;
+      let answered;
+      try {
+        payment = await pay(url, response, read.challenges);
+        answered = Boolean(payment) || await renew(url, sent, response, read.challenges, input, init);
+      } catch (err) {
+        discard(response);
+        throw err;
+      }
+      if (!answered) return response;
       paidThisCall = Boolean(payment);
-      if (payment) continue;
-      if (!(await renew(url, sent, response, input, init))) return response;
+      discard(response); // answered: the retry's response is the one that counts
     }
   };
 }

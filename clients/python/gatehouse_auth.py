@@ -14,7 +14,14 @@ On a 402 the gateway marked as its own (`Gatehouse-Challenge: 1`, docs/PROTOCOL.
 the proof of work (with the client kit's `gatehouse-solve` when it is on PATH, else with hashlib)
 or, given a `wallet`, pays the L402 invoice, redeems the proof at `verify_url`, keeps the access
 token for that origin, and retries with it in `x-access-token`. A token the gateway calls invalid
-or expired is dropped. Response bodies are read only for 402 and 401, so SSE streams stay streams.
+or expired is dropped. Response bodies are read only for a 402 the gateway marked and for a 401
+to a request that carried a token, so SSE streams stay streams.
+
+Every body it reads is bounded (`read_capped`): at most `MAX_BODY_BYTES` (64 KiB; the gateway's
+largest is a few KiB), complete within `read_deadline_s` (10 s) of its headers, or it stops reading
+there, answers nothing, and the caller's read of that body fails with `httpx.ReadError` rather than
+read on. A redemption has `REDEEM_TIMEOUT_S` (30 s) per phase for its headers, then the same cap and
+deadline for its body; a redemption's body is closed once read, never left open.
 
 What it never does (the same rules as the JS kit's `guard.mjs` and the Rust kit):
 - answer a 402 without the marker (the gateway strips it from every origin response), or one
@@ -41,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import itertools
 import json
 import shutil
 import subprocess
@@ -64,7 +72,10 @@ POW_ALGORITHM = "sha256"
 IDENTITY_HEADERS = ("authorization", "user-agent", "x-api-key")
 DEFAULT_MAX_SATS_PER_INVOICE = 10
 DEFAULT_MAX_SATS_TOTAL = 100
+# The bounds on every body the flow reads (`read_capped`), the same as the JS kit's `read.mjs`:
+# 64 KiB, complete within 10 s of its headers; a redemption's phases 30 s each.
 MAX_BODY_BYTES = 65_536
+READ_DEADLINE_S = 10.0
 REDEEM_TIMEOUT_S = 30
 
 Wallet = typing.Callable[[str], typing.Union[str, typing.Awaitable[str]]]
@@ -227,14 +238,119 @@ def verify_url_for(request_url: httpx.URL, verify_url: object) -> httpx.URL | No
     return target if _origin(target) == _origin(request_url) else None
 
 
-def _json(response: httpx.Response) -> dict:
-    if len(response.content) > MAX_BODY_BYTES:
-        return {}
+class _CutOff(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """What a caller finds in place of a body the flow stopped reading: reading it fails."""
+
+    def __init__(self, reason: str, request: httpx.Request):
+        self.reason, self.request = reason, request
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        raise httpx.ReadError(self.reason, request=self.request)
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
+
+class _CappedRead:
+    """One bounded read of a response body, shared by `read_capped` and `aread_capped`.
+
+    The body is read decoded, counted as it comes, and no further than `limit` bytes. It must be
+    complete within `deadline_s` of the start: the gap between chunks is bounded by lowering the
+    request's read timeout to `deadline_s` for this body (restored after, so the caller's next
+    response keeps the caller's timeouts), and the deadline is checked at each chunk; a stalled
+    body is given up within twice `deadline_s` at worst.
+    """
+
+    def __init__(self, response: httpx.Response, limit: int, deadline_s: float):
+        self.response, self.limit = response, limit
+        self.deadline = time.monotonic() + deadline_s
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.problem: str | None = None
+        extensions = response.request.extensions
+        self.timeouts = extensions.get("timeout")
+        read = (self.timeouts or {}).get("read")
+        extensions["timeout"] = {**(self.timeouts or {}), "read": deadline_s if read is None else min(read, deadline_s)}
+
+    def take(self, chunk: bytes) -> bool:
+        """Counts `chunk` in; False once reading must stop."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.problem = "body_over_cap"
+        elif time.monotonic() > self.deadline:
+            self.problem = "body_past_deadline"
+        else:
+            self.chunks.append(chunk)
+        return self.problem is None
+
+    def failed(self, error: Exception) -> None:
+        self.problem = "body_past_deadline" if isinstance(error, httpx.TimeoutException) else "body_error"
+
+    def finish(self) -> tuple[bytes | None, str | None]:
+        """The body, or None and why; the response is left read, or cut off for the caller."""
+        extensions = self.response.request.extensions
+        if self.timeouts is None:
+            extensions.pop("timeout", None)
+        else:
+            extensions["timeout"] = self.timeouts
+        if self.problem:
+            # The original stream is closed by the caller of this; what is left is a body whose
+            # reading fails, never one that reads on past the bounds.
+            self.response.stream = _CutOff(f"body not read by the Gatehouse flow: {self.problem}", self.response.request)
+            self.response.is_stream_consumed = False
+            return None, self.problem
+        # As `read()` leaves it: the caller reads the same bytes the flow did.
+        self.response._content = b"".join(self.chunks)
+        return self.response._content, None
+
+
+def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES, deadline_s: float = READ_DEADLINE_S) -> tuple[bytes | None, str | None]:
+    """Reads `response`'s body within the bounds: `(body, None)`, or `(None, problem)` with the
+    body closed unread past the point where it broke them (`body_over_cap`,
+    `body_past_deadline` or `body_error`)."""
+    reading = _CappedRead(response, limit, deadline_s)
+    chunks = response.iter_bytes()
     try:
-        body = response.json()
+        for chunk in chunks:
+            if not reading.take(chunk):
+                break
+    except httpx.TransportError as error:
+        reading.failed(error)
+    finally:
+        chunks.close()
+    if reading.problem:
+        response.stream.close()
+    return reading.finish()
+
+
+async def aread_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES, deadline_s: float = READ_DEADLINE_S) -> tuple[bytes | None, str | None]:
+    """`read_capped` for an `httpx.AsyncClient`'s response."""
+    reading = _CappedRead(response, limit, deadline_s)
+    chunks = response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            if not reading.take(chunk):
+                break
+    except httpx.TransportError as error:
+        reading.failed(error)
+    finally:
+        await chunks.aclose()
+    if reading.problem:
+        await response.stream.aclose()
+    return reading.finish()
+
+
+def _json(body: bytes | None) -> dict:
+    try:
+        value = json.loads(body) if body else None
     except ValueError:
         return {}
-    return body if isinstance(body, dict) else {}
+    return value if isinstance(value, dict) else {}
+
+
+class _Read(typing.NamedTuple):
+    response: httpx.Response
 
 
 class _Pay(typing.NamedTuple):
@@ -260,9 +376,13 @@ class GatehouseAuth(httpx.Auth):
         max_sats_total: int = DEFAULT_MAX_SATS_TOTAL,
         identity_headers: typing.Iterable[str] = IDENTITY_HEADERS,
         solve_budget_s: float = DEFAULT_SOLVE_BUDGET_S,
+        read_deadline_s: float = READ_DEADLINE_S,
     ):
+        # Challenges answered for one request at most, as in the JS kit: `max_rounds` answers,
+        # and the request sent once more after each.
         self.max_rounds = max_rounds
         self.solve_budget_s = solve_budget_s
+        self.read_deadline_s = read_deadline_s
         self.tokens: dict[tuple[str, str, int], str] = {}  # a token goes only to its issuer's origin
         self.on_event = on_event or (lambda _event: None)
         self.wallet = wallet
@@ -307,19 +427,26 @@ class GatehouseAuth(httpx.Auth):
         return None
 
     def _flow(self, request: httpx.Request) -> typing.Generator[object, object, None]:
-        """Yields requests for the caller's client, and `_Pay`/`_Redeem` steps for the driver."""
-        for _ in range(self.max_rounds + 1):
+        """Yields requests for the caller's client, and `_Read`/`_Pay`/`_Solve`/`_Redeem` steps
+        for the driver. The same rounds as the JS kit: each retry after a 402 answered or a token
+        dropped is one, and a 402 met past `max_rounds` goes back to the caller."""
+        for round_ in itertools.count():
             sent = self._prepare(request)
             response = yield request
-            if response.status_code == 401 and sent and _json(response).get("error") == TOKEN_REFUSED:
-                self.tokens.pop(_origin(request.url), None)
-                continue
-            if response.status_code != 402:
+            if response.status_code == 401 and sent:
+                body, _ = yield _Read(response)
+                if _json(body).get("error") == TOKEN_REFUSED:
+                    self.tokens.pop(_origin(request.url), None)
+                    continue
+            if response.status_code != 402 or round_ >= self.max_rounds:
                 return
             if response.headers.get(MARKER_HEADER, "").strip() != MARKER_VALUE:
                 self.on_event({"type": "ignored", "reason": "unmarked_402"})
                 return
-            plan = self._choose(request.url, _json(response))
+            body, problem = yield _Read(response)
+            if problem:
+                self.on_event({"type": "ignored", "reason": problem})
+            plan = self._choose(request.url, _json(body))
             if plan is None:
                 return
             offer, verify, msat = plan
@@ -335,32 +462,47 @@ class GatehouseAuth(httpx.Auth):
                     return
                 proof = {"solution": {"nonce": nonce}}
             headers = {k: v for k, v in request.headers.items() if k.lower() in self.identity_headers}
-            verified = yield _Redeem(httpx.Request("POST", verify, headers=headers, json={"challenge_id": offer.get("challenge_id"), **proof}))
-            token = _json(verified).get("access_token") if verified.status_code == 200 else None
+            status, body = yield _Redeem(httpx.Request("POST", verify, headers=headers, json={"challenge_id": offer.get("challenge_id"), **proof}))
+            token = _json(body).get("access_token") if status == 200 else None
             if not isinstance(token, str):
-                self.on_event({"type": "redemption_refused", "status": verified.status_code})
+                self.on_event({"type": "redemption_refused", "status": status})
                 return
             self.tokens[_origin(request.url)] = token
             self.on_event({"type": "redeemed"})
+
+    def _redeem(self, request: httpx.Request) -> tuple[int, bytes | None]:
+        with httpx.Client(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
+            response = client.send(request, stream=True)
+            try:
+                return response.status_code, read_capped(response, deadline_s=self.read_deadline_s)[0]
+            finally:
+                response.close()
+
+    async def _aredeem(self, request: httpx.Request) -> tuple[int, bytes | None]:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
+            response = await client.send(request, stream=True)
+            try:
+                return response.status_code, (await aread_capped(response, deadline_s=self.read_deadline_s))[0]
+            finally:
+                await response.aclose()
 
     def sync_auth_flow(self, request: httpx.Request) -> typing.Generator[httpx.Request, httpx.Response, None]:
         flow = self._flow(request)
         step = next(flow)
         while True:
-            if isinstance(step, _Pay):
+            if isinstance(step, _Read):
+                value = read_capped(step.response, deadline_s=self.read_deadline_s)
+            elif isinstance(step, _Pay):
                 value = self.wallet(step.invoice)
                 if inspect.isawaitable(value):
                     getattr(value, "close", lambda: None)()
                     raise TypeError("an async wallet needs httpx.AsyncClient")
             elif isinstance(step, _Redeem):
-                with httpx.Client(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
-                    value = client.send(step.request)
+                value = self._redeem(step.request)
             elif isinstance(step, _Solve):
                 value = self._solve(step)
             else:
                 value = yield step
-                if value.status_code in (401, 402):
-                    value.read()
             try:
                 step = flow.send(value)
             except StopIteration:
@@ -370,20 +512,19 @@ class GatehouseAuth(httpx.Auth):
         flow = self._flow(request)
         step = next(flow)
         while True:
-            if isinstance(step, _Pay):
+            if isinstance(step, _Read):
+                value = await aread_capped(step.response, deadline_s=self.read_deadline_s)
+            elif isinstance(step, _Pay):
                 value = self.wallet(step.invoice)
                 if inspect.isawaitable(value):
                     value = await value
             elif isinstance(step, _Redeem):
-                async with httpx.AsyncClient(follow_redirects=False, timeout=REDEEM_TIMEOUT_S) as client:
-                    value = await client.send(step.request)
+                value = await self._aredeem(step.request)
             elif isinstance(step, _Solve):
                 # Off the event loop: a proof of work must not stall the caller's other tasks.
                 value = await asyncio.to_thread(self._solve, step)
             else:
                 value = yield step
-                if value.status_code in (401, 402):
-                    await value.aread()
             try:
                 step = flow.send(value)
             except StopIteration:

@@ -8,9 +8,11 @@
 //!   a solution, so the work scales across cores.
 //!
 //! Beside it: paying L402 invoices (`lightning`) within a capped `budget` that reads amounts from
-//! the invoice itself (`bolt11`), and the rule on which challenges to answer where (`challenge`).
+//! the invoice itself (`bolt11`), and the rule on which challenges to answer where (`challenge`);
+//! every answer the kit reads over HTTP is bounded in bytes and time (`bounded`).
 
 pub mod bolt11;
+pub mod bounded;
 pub mod budget;
 pub mod challenge;
 pub mod lightning;

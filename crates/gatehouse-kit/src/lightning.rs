@@ -2,12 +2,15 @@
 //! with the wallet's admin key) or an LND node (REST `SendPaymentSync`,
 //! `POST /v1/channels/transactions` with an invoice-paying macaroon). Either returns the
 //! preimage, which with the macaroon makes the L402 credential. Every payment first passes the
-//! caller's `Budget`, which reads the amount from the invoice itself.
+//! caller's `Budget`, which reads the amount from the invoice itself; every answer is read within
+//! the bounds of `bounded` (64 KiB, and deadlines), so a backend cannot hang or bloat the kit.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
+use ureq::Agent;
 
+use crate::bounded::{read_capped, Deadlines};
 use crate::budget::Budget;
 
 pub enum Wallet {
@@ -43,17 +46,25 @@ pub fn lnd_preimage(answer: &Value) -> Result<String, String> {
     }
 }
 
-fn post(url: &str, header: (&str, &str), body: &Value) -> Result<Value, String> {
-    let mut res = ureq::post(url)
-        .header(header.0, header.1)
-        .header("content-type", "application/json")
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send(body.to_string())
-        .map_err(|e| format!("{url}: {e}"))?;
+/// One exchange with a backend: its JSON answer, or why there is none (a status other than
+/// 2xx, an answer over the cap or past a deadline, or not JSON).
+fn exchange(
+    agent: &Agent,
+    url: &str,
+    header: (&str, &str),
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let sent = match body {
+        Some(body) => agent
+            .post(url)
+            .header(header.0, header.1)
+            .header("content-type", "application/json")
+            .send(body.to_string()),
+        None => agent.get(url).header(header.0, header.1).call(),
+    };
+    let mut res = sent.map_err(|e| format!("{url}: {e}"))?;
     let status = res.status().as_u16();
-    let text = res.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    let text = read_capped(&mut res).map_err(|e| format!("{url}: {e}"))?;
     if !(200..300).contains(&status) {
         return Err(format!(
             "{url} answered {status}: {}",
@@ -66,18 +77,30 @@ fn post(url: &str, header: (&str, &str), body: &Value) -> Result<Value, String> 
 impl Wallet {
     /// Pays `bolt11` if `budget` allows its amount, and returns the preimage in hex.
     pub fn pay(&self, bolt11: &str, budget: &Budget) -> Result<String, String> {
-        budget.reserve(bolt11).map_err(|r| r.to_string())?;
-        self.send(bolt11)
+        self.pay_within(bolt11, budget, &Deadlines::default())
     }
 
-    fn send(&self, bolt11: &str) -> Result<String, String> {
+    /// [`Wallet::pay`], with the backend's answers held to `deadlines`.
+    pub fn pay_within(
+        &self,
+        bolt11: &str,
+        budget: &Budget,
+        deadlines: &Deadlines,
+    ) -> Result<String, String> {
+        budget.reserve(bolt11).map_err(|r| r.to_string())?;
+        self.send(bolt11, &deadlines.agent())
+    }
+
+    fn send(&self, bolt11: &str, agent: &Agent) -> Result<String, String> {
         match self {
             Wallet::Lnbits { url, admin_key } => {
                 let base = url.trim_end_matches('/');
-                let paid = post(
+                let key = ("x-api-key", admin_key.as_str());
+                let paid = exchange(
+                    agent,
                     &format!("{base}/api/v1/payments"),
-                    ("x-api-key", admin_key),
-                    &json!({ "out": true, "bolt11": bolt11 }),
+                    key,
+                    Some(&json!({ "out": true, "bolt11": bolt11 })),
                 )?;
                 if let Some(p) = paid
                     .get("preimage")
@@ -89,15 +112,9 @@ impl Wallet {
                 let hash = paid
                     .get("payment_hash")
                     .and_then(Value::as_str)
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                     .ok_or("LNbits answered without a payment hash")?;
-                let mut res = ureq::get(&format!("{base}/api/v1/payments/{hash}"))
-                    .header("x-api-key", admin_key)
-                    .call()
-                    .map_err(|e| e.to_string())?;
-                let status: Value = serde_json::from_str(
-                    &res.body_mut().read_to_string().map_err(|e| e.to_string())?,
-                )
-                .map_err(|e| e.to_string())?;
+                let status = exchange(agent, &format!("{base}/api/v1/payments/{hash}"), key, None)?;
                 status
                     .get("preimage")
                     .and_then(Value::as_str)
@@ -106,10 +123,11 @@ impl Wallet {
                     .ok_or_else(|| "LNbits gave no preimage".into())
             }
             Wallet::Lnd { url, macaroon_hex } => {
-                let answer = post(
+                let answer = exchange(
+                    agent,
                     &format!("{}/v1/channels/transactions", url.trim_end_matches('/')),
                     ("grpc-metadata-macaroon", macaroon_hex),
-                    &json!({ "payment_request": bolt11 }),
+                    Some(&json!({ "payment_request": bolt11 })),
                 )?;
                 lnd_preimage(&answer)
             }
