@@ -14,10 +14,17 @@
 // GATEHOUSE_MAX_SATS_PER_INVOICE (10) and GATEHOUSE_MAX_SATS_TOTAL (100) cap those payments,
 // read from each invoice (the flags win). A redemption carries only the identity headers
 // (`authorization`, `user-agent`, `x-api-key`, and any `--identity-header`).
+//
+// What it reads is bounded (`read.mjs`): a body it parses to 64 KiB within 10 s; every message
+// it passes on, from the gateway or from stdin, to 10 MiB, and one from the gateway within 60 s
+// of its first byte. Nothing here waits on stdin: a message is handled when its line ends.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
-import { DEFAULT_IDENTITY_HEADERS, MAX_DIFFICULTY, POW_ALGORITHM, gatehouseFetch, identityHeaders, isGatewayChallenge, jsonCapped, redeem, requestUrl, solvePow, verifyUrlFor, wire } from '../index.mjs';
+import {
+  DEFAULT_IDENTITY_HEADERS, MAX_DIFFICULTY, MAX_MESSAGE_BYTES, PAYMENT_DEADLINE_MS, POW_ALGORITHM, REQUEST_DEADLINE_MS, gatehouseFetch, identityHeaders,
+  isGatewayChallenge, limitMessages, parseJson, readCapped, readJson, redeem, requestUrl, solvePow, verifyUrlFor, withDeadline, wire,
+} from '../index.mjs';
 
 const IN_BAND = wire.jsonrpc.payment_required;
 const TOKEN_KEY = wire.meta.access_token; // where a token goes back in `params._meta`
@@ -66,12 +73,13 @@ function lnbitsWallet() {
   if (!base || !key) return undefined;
   return {
     async payInvoice({ invoice }) {
-      const res = await fetch(`${base}/api/v1/payments`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ out: true, bolt11: invoice }) });
-      const paid = await res.json();
+      const res = await fetch(`${base}/api/v1/payments`, withDeadline({ method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ out: true, bolt11: invoice }) }, PAYMENT_DEADLINE_MS));
+      const paid = await readJson(res);
       if (!res.ok) throw new Error(`LNbits refused the payment: ${res.status}`);
-      if (paid.preimage) return { preimage: paid.preimage };
-      const status = await (await fetch(`${base}/api/v1/payments/${paid.payment_hash}`, { headers: { 'x-api-key': key } })).json();
-      return { preimage: status.preimage };
+      if (paid?.preimage) return { preimage: paid.preimage };
+      if (typeof paid?.payment_hash !== 'string') throw new Error('LNbits answered without a payment hash');
+      const status = await readJson(await fetch(`${base}/api/v1/payments/${encodeURIComponent(paid.payment_hash)}`, withDeadline({ headers: { 'x-api-key': key } }, REQUEST_DEADLINE_MS)));
+      return { preimage: status?.preimage };
     },
   };
 }
@@ -104,13 +112,14 @@ function inBandFetch(offers) {
     const headers = new Headers(init?.headers);
     headers.delete(wire.headers.accept_402);
     const response = await fetch(input, { ...init, headers });
-    if (isGatewayChallenge(response)) {
-      const body = await jsonCapped(response.clone());
-      for (const m of [body].flat()) {
-        if (m?.error?.code === IN_BAND && m.id !== undefined && m.id !== null) offers.set(m.id, { challenges: m.error.data?.challenges, url: requestUrl(input) });
-      }
+    if (!isGatewayChallenge(response)) return response;
+    // Read here, and the SDK reads what was read: a marked answer too large or too slow to read
+    // is no in-band challenge, and passes on cut off where the read stopped.
+    const read = await readCapped(response);
+    for (const m of [parseJson(read.bytes)].flat()) {
+      if (m?.error?.code === IN_BAND && m.id !== undefined && m.id !== null) offers.set(m.id, { challenges: m.error.data?.challenges, url: requestUrl(input) });
     }
-    return response;
+    return read.response;
   };
 }
 
@@ -121,8 +130,10 @@ async function main() {
   const fetchFn = declare402
     ? gatehouseFetch({ wallet: lnbitsWallet(), maxSatsPerInvoice, maxSatsTotal, identityHeaders: identity })
     : inBandFetch(offers);
-  const remote = new StreamableHTTPClientTransport(url, { fetch: fetchFn, requestInit: { headers }, authProvider: oauthProvider() });
-  const local = new StdioServerTransport();
+  // Every body the SDK reads from the gateway is bounded per message, as stdin is.
+  const bounded = async (input, init) => limitMessages(await fetchFn(input, init));
+  const remote = new StreamableHTTPClientTransport(url, { fetch: bounded, requestInit: { headers }, authProvider: oauthProvider() });
+  const local = new StdioServerTransport(process.stdin, process.stdout, { maxBufferSize: MAX_MESSAGE_BYTES });
   const pending = new Map(); // request id -> the request, for a resend after an in-band challenge
   let token;
 
