@@ -193,7 +193,9 @@ describe('x402 attacks', () => {
         responses.push(res.headers.get(H.payment_response));
         await res.arrayBuffer();
       }
-      assert.equal(x402.facilitator.calls.settle, settles, 'nothing was ever settled');
+      // Settled before the origin is asked (a verified payment holds no funds): the one payment
+      // once, whatever the origin then answers, and never again for the replays.
+      assert.equal(x402.facilitator.calls.settle, settles + 1, 'the payment is settled exactly once');
       return { reached: failing.seen.length - seen, responses };
     }
 
@@ -204,7 +206,9 @@ describe('x402 attacks', () => {
 
     test("x402 with an origin answering 400: the origin's own PAYMENT-RESPONSE (a made-up success) reaches the client", async () => {
       const { responses } = await payFiveTimes('origin-forged-receipt');
-      assert.equal(responses.filter(Boolean).length, 0, 'a settlement nobody made is reported to the client as a success');
+      const receipts = responses.filter(Boolean).map(decodeHeader);
+      assert.ok(receipts.length <= 1, 'one receipt for one payment');
+      assert.ok(receipts.every((r) => r.transaction !== `0x${'ab'.repeat(32)}`), 'a settlement nobody made is reported to the client as a success');
     });
   });
 });

@@ -285,7 +285,7 @@ describe('the stdio bridge', () => {
   }
 
   test('passes a marked in-band answer over the cap on unread, and the call fails instead of hanging', async () => {
-    const server = await startScripted(() => ({ status: 200, headers: MARKED, body: '{"jsonrpc":"2.0","id":0,"error":{"code":-32042,"data":"', pad: 200_000 }));
+    const server = await startScripted(() => ({ status: 200, headers: MARKED, body: '{"jsonrpc":"2.0","id":0,"error":{"code":402,"data":"', pad: 200_000 }));
     try {
       assert.ok(await throughBridge(`${server.url}/mcp`, ['--no-declare-402']), 'the call fails');
     } finally {

@@ -103,7 +103,7 @@ describe('the gateway marks its own challenges', () => {
       assert.equal(paymentRequired.headers.get('gatehouse-challenge'), '1');
       const inBand = await post(fetch, gateway.mcpUrl, { 'x-api-key': testKey('marked') });
       const body = await inBand.json();
-      assert.deepEqual([inBand.status, body.error.code, inBand.headers.get('gatehouse-challenge')], [200, -32042, '1']);
+      assert.deepEqual([inBand.status, body.error.code, inBand.headers.get('gatehouse-challenge')], [200, 402, '1']);
     } finally {
       await gateway.dispose();
     }

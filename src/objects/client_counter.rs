@@ -34,6 +34,9 @@ const OUTSTANDING_KEY: &str = "outstanding";
 struct QuotaCall {
     checks: Vec<Check>,
     now_ms: u64,
+    /// The route whose outstanding challenges a denial is answered with.
+    #[serde(default)]
+    route: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -53,11 +56,26 @@ pub struct QuotaReply {
 struct OffersCall {
     minted: Vec<Offer>,
     now_ms: u64,
+    #[serde(default)]
+    route: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct ForgetCall {
     id: String,
+    #[serde(default)]
+    route: Option<String>,
+}
+
+/// Where a route's outstanding challenges are kept: apart per route, since a challenge buys a
+/// token for the route it was issued on only, and a 402 on one route must never offer another's.
+/// (Routes are the operator's, so their number is bounded.) A challenge kept before routes were
+/// kept apart, under the bare key, is never offered again.
+fn outstanding_key(route: Option<&str>) -> String {
+    match route {
+        Some(route) => format!("{OUTSTANDING_KEY}:{route}"),
+        None => OUTSTANDING_KEY.to_string(),
+    }
 }
 
 #[durable_object(alarm)]
@@ -86,21 +104,20 @@ impl DurableObject for GateCounter {
             "/offers" => {
                 let call: OffersCall = req.json().await?;
                 let storage = self.state.storage();
-                let mut o = storage
-                    .get::<Outstanding>(OUTSTANDING_KEY)
-                    .await?
-                    .unwrap_or_default();
+                let key = outstanding_key(call.route.as_deref());
+                let mut o = storage.get::<Outstanding>(&key).await?.unwrap_or_default();
                 o.prune(call.now_ms);
                 o.remember(&call.minted);
-                storage.put(OUTSTANDING_KEY, &o).await?;
+                storage.put(&key, &o).await?;
                 Response::ok("{}")
             }
             "/forget" => {
                 let call: ForgetCall = req.json().await?;
                 let storage = self.state.storage();
-                if let Some(mut o) = storage.get::<Outstanding>(OUTSTANDING_KEY).await? {
+                let key = outstanding_key(call.route.as_deref());
+                if let Some(mut o) = storage.get::<Outstanding>(&key).await? {
                     o.forget(&call.id);
-                    storage.put(OUTSTANDING_KEY, &o).await?;
+                    storage.put(&key, &o).await?;
                 }
                 Response::ok("{}")
             }
@@ -163,10 +180,14 @@ impl GateCounter {
         let outstanding = if stepped.decision.allowed {
             Outstanding::default()
         } else {
-            storage
-                .get::<Outstanding>(OUTSTANDING_KEY)
-                .await?
-                .unwrap_or_default()
+            match &call.route {
+                Some(route) => storage
+                    .get::<Outstanding>(&outstanding_key(Some(route)))
+                    .await?
+                    .unwrap_or_default(),
+                // A check that offers nothing (limits, ceilings, meters) needs no challenges.
+                None => Outstanding::default(),
+            }
         };
         Ok(QuotaReply {
             decision: stepped.decision,
@@ -190,7 +211,23 @@ pub async fn check_quota(
     checks: Vec<Check>,
     now_ms: u64,
 ) -> std::result::Result<QuotaReply, Denial> {
-    let body = QuotaCall { checks, now_ms };
+    check_route_quota(env, client_key, None, checks, now_ms).await
+}
+
+/// The same for a route's quota, whose denial brings back the route's outstanding challenges.
+pub async fn check_route_quota(
+    env: &Env,
+    client_key: &str,
+    route: Option<&str>,
+    checks: Vec<Check>,
+    now_ms: u64,
+) -> std::result::Result<QuotaReply, Denial> {
+    let route = route.map(str::to_string);
+    let body = QuotaCall {
+        checks,
+        now_ms,
+        route,
+    };
     call(
         env,
         Binding::Clients,
@@ -206,10 +243,16 @@ pub async fn check_quota(
 pub async fn remember_offers(
     env: &Env,
     client_key: &str,
+    route: &str,
     minted: Vec<Offer>,
     now_ms: u64,
 ) -> std::result::Result<(), Denial> {
-    let body = OffersCall { minted, now_ms };
+    let route = Some(route.to_string());
+    let body = OffersCall {
+        minted,
+        now_ms,
+        route,
+    };
     call::<_, serde_json::Value>(
         env,
         Binding::Clients,
@@ -226,9 +269,13 @@ pub async fn remember_offers(
 pub async fn forget_offer(
     env: &Env,
     client_key: &str,
+    route: Option<&str>,
     id: &str,
 ) -> std::result::Result<(), Denial> {
-    let body = ForgetCall { id: id.into() };
+    let body = ForgetCall {
+        id: id.into(),
+        route: route.map(str::to_string),
+    };
     call::<_, serde_json::Value>(
         env,
         Binding::Clients,

@@ -9,6 +9,7 @@
 
 use gatehouse_core::config::Config;
 use gatehouse_core::denial::Denial;
+use gatehouse_core::headers::RETRY_AFTER_HEADER;
 use gatehouse_core::headers::SESSION_ID_HEADER as SESSION_HEADER;
 use gatehouse_core::identity::RateKey;
 use gatehouse_core::policy::Route;
@@ -60,7 +61,23 @@ pub async fn forward(
         }
         Err(Failure::Timeout) => return Err(Denial::OriginTimeout),
     };
+    // A status a response cannot have (RFC 9110 §15: three digits, 2xx to 5xx once the runtime
+    // has taken its 1xx) is a broken origin: 502, never a response the runtime would refuse to
+    // build (the `worker` crate unwraps that error, which would take the isolate down).
+    let status = response.status_code();
+    if !is_final_status(status) {
+        console_error!(
+            "{{\"event\":\"origin_bad_status\",\"route\":{:?},\"status\":{status}}}",
+            route.name
+        );
+        return Err(Denial::OriginUnreachable);
+    }
     downstream_response(response, &f).map_err(|_| Denial::Internal)
+}
+
+/// A final status the runtime builds a response with.
+fn is_final_status(status: u16) -> bool {
+    (200..=599).contains(&status)
 }
 
 fn upstream_request(
@@ -110,6 +127,11 @@ fn downstream_response(response: Response, f: &Forward) -> worker::Result<Respon
     )?;
     if let Some(session) = origin_headers.get(SESSION_HEADER)? {
         headers.set(SESSION_HEADER, &(f.wrap_session)(&session))?;
+    }
+    // The origin's own rate-limit story would contradict the gateway's (docs/PROTOCOL.md §5):
+    // `Retry-After` is the origin's to give only when it is itself refusing (429, 503).
+    if !matches!(raw.status(), 429 | 503) && origin_headers.get(RETRY_AFTER_HEADER)?.is_some() {
+        headers.delete(RETRY_AFTER_HEADER)?;
     }
     for (name, value) in &f.headers {
         headers.set(name, value)?;

@@ -93,8 +93,10 @@ pub async fn handle(
     // again from there.
     gate::memo::forget(&facts.client_key, now_ms);
     let (forget_env, client_key, forget_id) = (env.clone(), facts.client_key.clone(), id.clone());
+    let route = loaded.route.clone();
     ctx.wait_until(async move {
-        let _ = client_counter::forget_offer(&forget_env, &client_key, &forget_id).await;
+        let route = route.as_deref();
+        let _ = client_counter::forget_offer(&forget_env, &client_key, route, &forget_id).await;
     });
     // The controller counts only fast solves (`difficulty::is_fast`): a solve time is the
     // client's to choose, so a slow one must move nothing (README "What a challenge costs").

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // gatehouse connect <url>: a stdio MCP bridge, so that any stdio MCP client (a desktop assistant,
 // an IDE) can use a remote MCP server behind Gatehouse. Messages pass through unchanged; on the
-// way it answers 402 challenges (the fetch wrapper), in-band challenges (JSON-RPC -32042: it
+// way it answers 402 challenges (the fetch wrapper), in-band challenges (an isError tool result or JSON-RPC error 402: it
 // solves, then resends the call with the token in `_meta`), and OAuth (client credentials).
 // It answers only challenges the gateway marked as its own, at a verify URL on the gateway's
 // origin (`guard.mjs`), and pays at most the caps below.
@@ -103,9 +103,21 @@ async function redeemInBand({ challenges, url }, headers) {
 }
 
 /**
+ * The challenges of an in-band answer (docs/PROTOCOL.md §4): a refused tool call's `isError`
+ * result carries them in `structuredContent.challenges`, any other request's JSON-RPC error 402
+ * in `error.data.challenges`. `undefined` for anything else.
+ */
+function inBandChallenges(m) {
+  if (m?.id === undefined || m.id === null) return undefined;
+  if (m.error?.code === IN_BAND) return m.error.data?.challenges;
+  if (m.result?.isError === true) return m.result.structuredContent?.challenges;
+  return undefined;
+}
+
+/**
  * A fetch for a client that has not declared 402s, so gets challenges in-band. It records the
- * -32042 errors of responses the gateway marked as its own, by request id, in `offers`: an
- * origin's look-alike error is not marked, so it passes to the client unanswered.
+ * in-band answers of responses the gateway marked as its own, by request id, in `offers`: an
+ * origin's look-alike is not marked, so it passes to the client unanswered.
  */
 function inBandFetch(offers) {
   return async (input, init) => {
@@ -117,7 +129,8 @@ function inBandFetch(offers) {
     // is no in-band challenge, and passes on cut off where the read stopped.
     const read = await readCapped(response);
     for (const m of [parseJson(read.bytes)].flat()) {
-      if (m?.error?.code === IN_BAND && m.id !== undefined && m.id !== null) offers.set(m.id, { challenges: m.error.data?.challenges, url: requestUrl(input) });
+      const challenges = inBandChallenges(m);
+      if (challenges !== undefined) offers.set(m.id, { challenges, url: requestUrl(input) });
     }
     return read.response;
   };
@@ -151,7 +164,7 @@ async function main() {
     const original = pending.get(message.id);
     const offer = message.id === undefined ? undefined : offers.get(message.id);
     if (offer) offers.delete(message.id);
-    if (message.error?.code === IN_BAND && offer && original && !original.__retried) {
+    if (offer && inBandChallenges(message) !== undefined && original && !original.__retried) {
       try {
         token = await redeemInBand(offer, identityHeaders(identity, headers));
         const params = { ...(original.params ?? {}), _meta: { ...(original.params?._meta ?? {}), [TOKEN_KEY]: token } };

@@ -113,6 +113,13 @@ pub fn dropped_toward_client(connection: Option<&str>) -> Vec<String> {
     let fixed = HOP_BY_HOP.iter().chain(SET_BY_RUNTIME).chain(&[
         RATELIMIT_HEADER,
         RATELIMIT_POLICY_HEADER,
+        // Earlier drafts' and de facto rate-limit fields, which would tell another story.
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
         CHALLENGE_MARKER_HEADER,
         // What was asked and paid is the gateway's to say: an origin cannot fake a settlement.
         crate::x402::PAYMENT_REQUIRED_HEADER,
@@ -203,6 +210,14 @@ mod tests {
     #[test]
     fn origin_rate_limit_fields_are_replaced_not_merged() {
         assert!(!forward_to_client("ratelimit", None));
+        for legacy in [
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "x-ratelimit-remaining",
+        ] {
+            assert!(!forward_to_client(legacy, None), "{legacy}");
+        }
         assert!(forward_to_client("mcp-session-id", None));
         assert!(forward_to_client("content-type", None));
         assert!(forward_to_client("www-authenticate", None));

@@ -77,9 +77,30 @@ pub const IN_BAND_TOKEN_KEY: &str = "gatehouse/access_token";
 /// bought. The token must never reach the origin, so its bytes are cut out of the body, and
 /// every other byte reaches the origin as the client sent it (`mcp/in_band.rs`).
 pub fn take_in_band_token(body: &[u8]) -> Option<(String, Vec<u8>)> {
+    let (token, rest) = take_meta_member(body, IN_BAND_TOKEN_KEY, Value::is_string)?;
+    Some((token.as_str().unwrap_or_default().to_string(), rest))
+}
+
+/// The `_meta` key of an x402 payment carried inside MCP (coinbase/x402
+/// `specs/transports-v2/mcp.md`), and of its settlement in the result.
+pub const X402_PAYMENT_META_KEY: &str = "x402/payment";
+pub const X402_PAYMENT_RESPONSE_META_KEY: &str = "x402/payment-response";
+
+/// An x402 payment in a request's `params._meta["x402/payment"]`, as an object or as the base64
+/// string some clients send, and the body without it (cut from every message, so it never
+/// reaches the origin).
+pub fn take_x402_payment(body: &[u8]) -> Option<(Value, Vec<u8>)> {
+    take_meta_member(body, X402_PAYMENT_META_KEY, |_| true)
+}
+
+fn take_meta_member(
+    body: &[u8],
+    key: &str,
+    accept: fn(&Value) -> bool,
+) -> Option<(Value, Vec<u8>)> {
     // Only a body the gateway reads strictly is cut (`in_band` assumes well-formed JSON).
     json_strict::parse(body).ok()?;
-    in_band::cut_in_band_tokens(body)
+    in_band::cut_meta_member(body, key, accept)
 }
 
 #[cfg(test)]

@@ -242,6 +242,28 @@ pub struct Check {
     pub cost: u32,
 }
 
+impl Check {
+    /// A check that charges nothing and fits exactly when this one would: to ask a counter before
+    /// deciding whether to charge it. (A cost over a window's whole quota never fits.)
+    pub fn asking(&self) -> Check {
+        let never = self.policy.windows.iter().any(|w| w.quota < self.cost);
+        let windows = self
+            .policy
+            .windows
+            .iter()
+            .map(|w| Window {
+                quota: w.quota.saturating_sub(self.cost),
+                ..w.clone()
+            })
+            .collect();
+        Check {
+            counter: self.counter.clone(),
+            policy: Policy { windows },
+            cost: u32::from(never),
+        }
+    }
+}
+
 /// Decides several counters at once, all or nothing: a request that fits its origin's quota but
 /// not its tool's limit is denied and charged nowhere. The decision lists every window, so the
 /// `RateLimit` header can name the tightest, and waits for the slowest denying counter.

@@ -266,7 +266,17 @@ proptest! {
         let (bytes, must_refuse) = apply(&text, depth, &m);
         refused_or_read_alike(&bytes)?;
         if let Some(why) = must_refuse {
-            prop_assert_eq!(calls(&bytes).err(), Some(BodyRejection::Json(why)));
+            let got = calls(&bytes).err();
+            // A bare number followed by what could continue a number (`0` then `.`) is one
+            // malformed number rather than a value with bytes after it: refused either way.
+            let continues_number = matches!(&m, Mutation::Trailing(t)
+                if text.ends_with(|c: char| c.is_ascii_digit())
+                    && t.starts_with(|c: char| c.is_ascii_digit() || ".eE+-".contains(c)));
+            if continues_number {
+                prop_assert!(matches!(got, Some(BodyRejection::Json(JsonRejection::Syntax | JsonRejection::TrailingBytes))), "{:?}", got);
+            } else {
+                prop_assert_eq!(got, Some(BodyRejection::Json(why)));
+            }
         }
     }
 }

@@ -42,6 +42,9 @@ pub async fn stats(
     let (since, until) = super::query(req)
         .and_then(|q| Ok((q.parsed::<u64>("since")?, q.parsed::<u64>("until")?)))
         .map_err(|_| Denial::InvalidRequest("query must be since and until, in Unix ms"))?;
+    if matches!((since, until), (Some(s), Some(u)) if s > u) {
+        return Err(Denial::InvalidRequest("since must not be after until"));
+    }
     // This isolate's pending events first, so the figures include what it has just seen.
     metrics_sink::flush_now(env, now_ms).await;
     let mut body = metrics_sink::stats(

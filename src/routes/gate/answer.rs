@@ -3,11 +3,12 @@
 //! again from the isolate's memory of a denial (`gatehouse_core::quota_memo`) during a burst.
 
 use gatehouse_core::challenge::{Offer, OfferKind, VERIFY_PATH};
-use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::denial::{Answer, Denial, Dependency};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::outstanding::Slot;
+use gatehouse_core::policy::runtime::RuntimePolicy;
 use gatehouse_core::policy::Route;
 use gatehouse_core::quota::{Check, Decision, Policy};
 use gatehouse_core::quota_memo::Recalled;
@@ -75,26 +76,22 @@ pub(super) async fn answer(
             // Runtime policy (admin API) bounds the difficulty and may override the offers.
             let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
             let kinds = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
-            let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
-            let (kinds, plan) = difficulty::choose(&DifficultyInputs {
-                pow: runtime.pow(p.cfg),
-                adaptive: adaptive.flatten(),
-                recent_denials: reply.recent_denials,
-                kinds: &kinds,
-                budget_s: difficulty::parse_budget(
-                    non_empty_header(req, TIME_BUDGET_HEADER).as_deref(),
-                ),
-                fallback: p.cfg.budget_fallback.is_some(),
-            });
-            let ttl_ms = u64::from(p.cfg.challenge_ttl_s) * 1_000;
-            let slots = reply.outstanding.slots(&kinds, plan, ttl_ms, p.now_ms);
-            mint_budget(p, caller, &slots).await?;
-            let to = offers::Recipient {
-                client_key: &p.facts.client_key,
-                route: &p.route.name,
-                x402: x402::offer(p).map(Offer::X402),
-            };
-            offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await?
+            match offer(req, p, caller, &reply, &runtime, &kinds).await {
+                // A Lightning backend down, and nothing else chosen beside L402 (a time budget
+                // only it fitted, say): chosen again without it, which may give a puzzle that
+                // fits (a reduced one) or leave x402; a 503 only if even that offers nothing.
+                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend))
+                    if kinds.contains(&OfferKind::L402) && kinds.len() > 1 =>
+                {
+                    let without: Vec<OfferKind> = kinds
+                        .iter()
+                        .copied()
+                        .filter(|k| *k != OfferKind::L402)
+                        .collect();
+                    offer(req, p, caller, &reply, &runtime, &without).await?
+                }
+                other => other?,
+            }
         }
     };
     Ok(Denial::QuotaExhausted {
@@ -104,6 +101,36 @@ pub(super) async fn answer(
         verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
         answer,
     })
+}
+
+/// The offers of `kinds` for this request: the difficulty chosen, outstanding ones reused, the
+/// rest minted.
+async fn offer(
+    req: &Request,
+    p: &Pass<'_>,
+    caller: &Caller,
+    reply: &QuotaReply,
+    runtime: &RuntimePolicy,
+    kinds: &[OfferKind],
+) -> Result<Vec<Offer>, Denial> {
+    let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
+    let (kinds, plan) = difficulty::choose(&DifficultyInputs {
+        pow: runtime.pow(p.cfg),
+        adaptive: adaptive.flatten(),
+        recent_denials: reply.recent_denials,
+        kinds,
+        budget_s: difficulty::parse_budget(non_empty_header(req, TIME_BUDGET_HEADER).as_deref()),
+        fallback: p.cfg.budget_fallback.is_some(),
+    });
+    let ttl_ms = u64::from(p.cfg.challenge_ttl_s) * 1_000;
+    let slots = reply.outstanding.slots(&kinds, plan, ttl_ms, p.now_ms);
+    mint_budget(p, caller, &slots).await?;
+    let to = offers::Recipient {
+        client_key: &p.facts.client_key,
+        route: &p.route.name,
+        x402: x402::offer(p).map(Offer::X402),
+    };
+    offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await
 }
 
 /// Under an unverified rate key, every header value is a new client with no outstanding offers,

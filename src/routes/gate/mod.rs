@@ -137,6 +137,11 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
             None => (None, by_quota(req, p, &caller).await?),
         },
     };
+    // A payment is settled before the origin works for it (`x402.rs`).
+    let settled = match paid {
+        Some(paid) => x402::settle(p, paid).await?,
+        None => None,
+    };
     p.trail.caller.admitted_by = admitted.by.into();
     p.trail.remaining = Some(admitted.remaining);
     let (cfg, client_key) = (p.cfg, p.facts.client_key.clone());
@@ -148,10 +153,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         wrap_session: &wrap,
     };
     let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
-    match paid {
-        Some(paid) => x402::settle(p, paid, served).await,
-        None => served,
-    }
+    x402::with_receipt(served, settled)
 }
 
 /// The body step: one reading of a POST body decides everything, and the origin gets exactly
@@ -255,21 +257,43 @@ async fn within_limits(p: &Pass<'_>, ceiling: bool) -> Result<(), Denial> {
 /// Under an unverified rate key: whatever keys one address sends, it gets this much in all.
 /// Every call counts here, whatever it weighs (at least `cost`): rotating keys must not make
 /// calls weighed at nothing, or payment attempts, unlimited from one address.
-async fn within_address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Result<(), Denial> {
-    let Some(address) = &caller.address else {
-        return Ok(());
-    };
+fn address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Option<(String, Check)> {
+    let address = caller.address.as_ref()?;
     let check = Check {
         counter: "ceiling".into(),
         policy: address.ceiling.clone(),
         cost: cost.max(call_count(&p.calls)),
     };
-    let at =
-        client_counter::check_quota(p.env, &address.key, vec![check.clone()], p.now_ms).await?;
+    Some((address.key.clone(), check))
+}
+
+/// Charges the address ceiling, or (`charge` false) asks whether it would take the charge: 429
+/// when it would not.
+async fn at_address_ceiling(
+    p: &Pass<'_>,
+    ceiling: &(String, Check),
+    charge: bool,
+) -> Result<(), Denial> {
+    let (key, check) = ceiling;
+    let sent = if charge {
+        check.clone()
+    } else {
+        check.asking()
+    };
+    let at = client_counter::check_quota(p.env, key, vec![sent], p.now_ms).await?;
     if at.decision.allowed {
         return Ok(());
     }
-    Err(too_many(&[check], at.decision, p))
+    Err(too_many(std::slice::from_ref(check), at.decision, p))
+}
+
+/// Every payment attempt is charged to the address ceiling, admitted or not: each can cost a
+/// claim row and a facilitator call.
+async fn within_address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Result<(), Denial> {
+    match address_ceiling(p, caller, cost) {
+        Some(ceiling) => at_address_ceiling(p, &ceiling, true).await,
+        None => Ok(()),
+    }
 }
 
 /// The quota step, then the answer step when it is spent.
@@ -293,12 +317,25 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         }
     }
     checks.push(call_ceiling_check(&p.cfg.limits, p.calls.len()));
-    within_address_ceiling(p, caller, checks[0].cost).await?;
+    // The address ceiling is what one address gets *through* the quota: asked first, charged only
+    // once the request is admitted, so one client's denied requests never lock out the others
+    // behind its address.
+    let ceiling = address_ceiling(p, caller, checks[0].cost);
+    if let Some(ceiling) = &ceiling {
+        at_address_ceiling(p, ceiling, false).await?;
+    }
+    let route = Some(p.route.name.as_str());
     let mut reply =
-        client_counter::check_quota(p.env, &p.facts.client_key, checks, p.now_ms).await?;
+        client_counter::check_route_quota(p.env, &p.facts.client_key, route, checks, p.now_ms)
+            .await?;
     reply.decision = without_ceiling(reply.decision);
     let remaining = reply.decision.tightest().map(|w| w.remaining);
     if reply.decision.allowed {
+        if let Some(ceiling) = &ceiling {
+            // Requests racing from one address may all have been asked before any was charged:
+            // the charge decides.
+            at_address_ceiling(p, ceiling, true).await?;
+        }
         return Ok(Admitted {
             headers: quota_headers(&shown, &reply.decision),
             remaining: remaining.unwrap_or(0),

@@ -1,7 +1,8 @@
 //! The challenges a 402 offers, in the configured order: a proof of work, stored in D1, and an
 //! L402 invoice with its macaroon, also stored so that it can be redeemed at the verify endpoint.
-//! A Lightning backend that fails drops the L402 offer when proof of work is also offered;
-//! otherwise it is a 503, never a 402 that cannot be paid. An x402 offer is the request's own
+//! A Lightning backend that fails drops the L402 offer when anything else is offered (proof of
+//! work, x402); otherwise it is a 503, never a 402 that cannot be paid (and the answer step
+//! tries once more without L402: `answer.rs`). An x402 offer is the request's own
 //! (`gate::x402`), neither stored nor remembered.
 
 use gatehouse_core::bytes::to_hex;
@@ -38,9 +39,11 @@ pub async fn build(
     to: &Recipient<'_>,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
-    let with_pow = slots
-        .iter()
-        .any(|s| matches!(s, Slot::Mint(OfferKind::Pow) | Slot::Reuse(Offer::Pow(_))));
+    let with_other = slots.iter().any(|s| match s {
+        Slot::Mint(OfferKind::L402) | Slot::Reuse(Offer::L402(_)) => false,
+        Slot::Mint(OfferKind::X402) => to.x402.is_some(),
+        _ => true,
+    });
     let mut offers = Vec::with_capacity(slots.len());
     let mut minted = Vec::new();
     for slot in slots {
@@ -49,7 +52,7 @@ pub async fn build(
             Slot::Mint(OfferKind::Pow) => Offer::Pow(pow(env, cfg, plan, to, now_ms).await?),
             Slot::Mint(OfferKind::L402) => match l402(env, cfg, to, now_ms).await {
                 Ok(offer) => Offer::L402(offer),
-                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend)) if with_pow => {
+                Err(Denial::DependencyUnavailable(Dependency::InvoiceBackend)) if with_other => {
                     continue
                 }
                 Err(denial) => return Err(denial),
@@ -68,7 +71,7 @@ pub async fn build(
         offers.push(offer);
     }
     if !minted.is_empty() {
-        client_counter::remember_offers(env, to.client_key, minted, now_ms).await?;
+        client_counter::remember_offers(env, to.client_key, to.route, minted, now_ms).await?;
     }
     Ok(offers)
 }

@@ -1,14 +1,19 @@
 //! Admission by x402 payment (docs/PROTOCOL.md §8; x402 v2 HTTP transport and `exact` scheme):
-//! a request that carries `PAYMENT-SIGNATURE` pays for itself, per call, in the order the
-//! specification gives: check the payload against this request's requirement, claim it once,
-//! verify it with the facilitator, serve, then settle and answer with `PAYMENT-RESPONSE`.
+//! a request that carries `PAYMENT-SIGNATURE` pays for itself, per call: check the payload
+//! against this request's requirement, claim it once, verify it with the facilitator, settle it,
+//! and only then serve, answering with `PAYMENT-RESPONSE`.
 //!
-//! - The claim (`stores::x402_payments`) comes before the facilitator and the origin, so two
-//!   copies of one payload never both reach either; a payment refused at `/verify`, or whose
-//!   origin could not be reached, gives its claim back. Once the origin was reached, the payload
-//!   is spent, whatever the origin answered; it is charged only for a success.
-//! - A facilitator down or slow at `/verify` or `/settle` is a 503 with `Retry-After`; at
-//!   settlement the origin's answer is dropped, never served unpaid.
+//! - Settlement comes before the origin. `/verify` only sees that the funds are there at that
+//!   instant and holds nothing: were the origin called first, a payer holding the price of one
+//!   call could send many payments at once, or move its funds away before settlement, and have
+//!   the origin run every call for one payment or none. So the origin works only for money that
+//!   has moved; the price is that a call the origin then fails (502, 504, an error) stays paid.
+//! - The claim (`stores::x402_payments`) comes before the facilitator, so two copies of one
+//!   payload never both reach it; a payment refused at `/verify` gives its claim back.
+//! - A payment refused at `/verify` or at `/settle` counts toward the client's budget of refused
+//!   payments (`REDEEM_PER_MINUTE`); past it, `429` and no facilitator call from this isolate.
+//! - A facilitator down or slow at `/verify` or `/settle` is a 503 with `Retry-After`, and the
+//!   origin is not called.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -173,46 +178,26 @@ async fn count_refusal(p: &Pass<'_>) -> Result<(), Denial> {
     Err(super::answer::too_many(&[check], reply.decision, p))
 }
 
-/// Settles the payment for the origin's answer, and serves the answer only if it settled. An
-/// answer that failed (the origin unreachable, or an HTTP error) is not charged for.
-pub(super) async fn settle(
-    p: &Pass<'_>,
-    paid: Paid,
-    served: Result<Response, Denial>,
-) -> Result<Response, Denial> {
+/// What a settled payment leaves for the answer: the `PAYMENT-RESPONSE` header.
+pub(super) struct Settled {
+    receipt: String,
+}
+
+/// Settles the payment before the origin is asked; the request is refused if it does not settle.
+pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, Denial> {
     let Some(x) = p.cfg.x402.as_ref() else {
-        return served;
+        return Ok(None);
     };
-    let mut response = match served {
-        Ok(response) => response,
-        // The origin was never reached: the payment may be used again.
-        Err(Denial::OriginUnreachable) => {
-            payments::release(p.env, &paid.payment.id).await;
-            return Err(Denial::OriginUnreachable);
-        }
-        // The origin may have acted (a timeout): the payload is spent, and not charged.
-        Err(denial) => {
-            payments::record(p.env, &paid.payment.id, None).await;
-            return Err(denial);
-        }
-    };
-    if response.status_code() >= 400 {
-        // The origin answered with an error: served, not charged, and the payload is spent, so
-        // that one payment cannot carry request after request to the origin.
-        payments::record(p.env, &paid.payment.id, None).await;
-        return Ok(response);
-    }
     match facilitator::settle(x, &paid.payment, paid.requirement()).await {
         Ok(settlement) => {
             payments::record(p.env, &paid.payment.id, Some(&settlement.transaction)).await;
-            response
-                .headers_mut()
-                .set(PAYMENT_RESPONSE_HEADER, &settlement.header())
-                .map_err(|_| Denial::Internal)?;
-            Ok(response)
+            Ok(Some(Settled {
+                receipt: settlement.header(),
+            }))
         }
         Err(Failed::Refused(rejection)) => {
             payments::record(p.env, &paid.payment.id, None).await;
+            count_refusal(p).await?;
             let reason = rejection.code().to_string();
             let settlement = failed_settlement(&reason, &x.settings.network, &paid.payment.payer);
             let Denial::InvalidX402(mut refusal) = paid.refusal(rejection) else {
@@ -222,8 +207,26 @@ pub(super) async fn settle(
             Err(Denial::InvalidX402(refusal))
         }
         Err(Failed::Unavailable(denial)) => {
+            // It may have settled after all: the payload is spent, never to be tried again.
             payments::record(p.env, &paid.payment.id, None).await;
             Err(denial)
         }
+    }
+}
+
+/// The origin's answer to a settled payment, with its receipt.
+pub(super) fn with_receipt(
+    served: Result<Response, Denial>,
+    settled: Option<Settled>,
+) -> Result<Response, Denial> {
+    match (served, settled) {
+        (Ok(mut response), Some(settled)) => {
+            response
+                .headers_mut()
+                .set(PAYMENT_RESPONSE_HEADER, &settled.receipt)
+                .map_err(|_| Denial::Internal)?;
+            Ok(response)
+        }
+        (served, _) => served,
     }
 }

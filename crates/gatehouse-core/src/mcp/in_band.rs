@@ -1,12 +1,13 @@
-//! Taking an in-band token out of a body by cutting its bytes, not by re-serializing: the origin
-//! gets the client's bytes less the `"gatehouse/access_token"` member, so every number, key order
+//! Taking a credential out of a body's `params._meta` by cutting its bytes, not by
+//! re-serializing: the origin gets the client's bytes less the member (an in-band token,
+//! `"gatehouse/access_token"`, or an x402 payment, `"x402/payment"`), so every number, key order
 //! and spelling it reads is the client's own (a re-serialization would turn `1E5` into
 //! `100000.0` and round integers past 2^53).
 //!
 //! The body has already passed the strict reading (`json_strict`), so the scanner here only has
 //! to find spans in well-formed JSON; it refuses (`None`) anything it does not understand.
 
-use super::IN_BAND_TOKEN_KEY;
+use serde_json::Value;
 
 /// Skips JSON whitespace from `i`.
 fn ws(b: &[u8], mut i: usize) -> usize {
@@ -109,8 +110,14 @@ fn find<'a>(ms: &'a [Member], key: &str) -> Option<&'a Member> {
     ms.iter().find(|m| m.key == key)
 }
 
-/// The byte range to cut for the token member of the message object at `i`, and the token.
-fn token_in_message(b: &[u8], i: usize) -> Option<((usize, usize), String)> {
+/// The byte range to cut for the `key` member of the `_meta` of the message object at `i`, and
+/// its value.
+fn member_in_message(
+    b: &[u8],
+    i: usize,
+    key: &str,
+    accept: fn(&Value) -> bool,
+) -> Option<((usize, usize), Value)> {
     let params = find(&members(b, i)?, "params").map(|m| m.value.0)?;
     if b[params] != b'{' {
         return None;
@@ -120,9 +127,11 @@ fn token_in_message(b: &[u8], i: usize) -> Option<((usize, usize), String)> {
         return None;
     }
     let in_meta = members(b, meta)?;
-    let at = in_meta.iter().position(|m| m.key == IN_BAND_TOKEN_KEY)?;
+    let at = in_meta.iter().position(|m| m.key == key)?;
     let member = &in_meta[at];
-    let token: String = serde_json::from_slice(&b[member.value.0..member.value.1]).ok()?;
+    let value: Value = serde_json::from_slice(&b[member.value.0..member.value.1])
+        .ok()
+        .filter(accept)?;
     // Cut the member with one neighbouring comma: the following one, or for the last member
     // the preceding one, so the object stays well-formed.
     let cut = match in_meta.get(at + 1) {
@@ -130,12 +139,17 @@ fn token_in_message(b: &[u8], i: usize) -> Option<((usize, usize), String)> {
         None if at > 0 => (in_meta[at - 1].value.1, member.value.1),
         None => (member.start, member.value.1),
     };
-    Some((cut, token))
+    Some((cut, value))
 }
 
-/// The first in-band token of the body, and the body without any of them; `None` when there is
-/// none.
-pub fn cut_in_band_tokens(body: &[u8]) -> Option<(String, Vec<u8>)> {
+/// The first value of the `_meta` member `key` in the body's messages, and the body without any
+/// of those members; `None` when there is none. Only values `accept` takes are cut (an in-band
+/// token is a string; anything else under its key is the origin's business).
+pub fn cut_meta_member(
+    body: &[u8],
+    key: &str,
+    accept: fn(&Value) -> bool,
+) -> Option<(Value, Vec<u8>)> {
     let start = ws(body, 0);
     let messages: Vec<usize> = match body.get(start)? {
         b'{' => vec![start],
@@ -156,12 +170,12 @@ pub fn cut_in_band_tokens(body: &[u8]) -> Option<(String, Vec<u8>)> {
     let mut cuts = Vec::new();
     let mut first = None;
     for m in messages {
-        if let Some((cut, token)) = token_in_message(body, m) {
-            first.get_or_insert(token);
+        if let Some((cut, value)) = member_in_message(body, m, key, accept) {
+            first.get_or_insert(value);
             cuts.push(cut);
         }
     }
-    let token = first?;
+    let value = first?;
     let mut out = Vec::with_capacity(body.len());
     let mut from = 0;
     for (a, z) in cuts {
@@ -169,7 +183,7 @@ pub fn cut_in_band_tokens(body: &[u8]) -> Option<(String, Vec<u8>)> {
         from = z;
     }
     out.extend_from_slice(&body[from..]);
-    Some((token, out))
+    Some((value, out))
 }
 
 #[cfg(test)]
@@ -177,7 +191,17 @@ mod tests {
     use super::*;
 
     fn cut(body: &str) -> Option<(String, String)> {
-        cut_in_band_tokens(body.as_bytes()).map(|(t, rest)| (t, String::from_utf8(rest).unwrap()))
+        cut_meta_member(
+            body.as_bytes(),
+            super::super::IN_BAND_TOKEN_KEY,
+            Value::is_string,
+        )
+        .map(|(t, rest)| {
+            (
+                t.as_str().unwrap_or("").to_string(),
+                String::from_utf8(rest).unwrap(),
+            )
+        })
     }
 
     #[test]

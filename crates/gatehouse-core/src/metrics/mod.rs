@@ -152,6 +152,8 @@ impl Series {
 
     /// Totals, per-minute series and percentiles over `[since_ms, until_ms]`.
     pub fn stats(&self, since_ms: u64, until_ms: u64) -> Value {
+        // A range that ends before it starts is empty (`BTreeMap::range` would panic on it).
+        let until_ms = until_ms.max(since_ms);
         let range = (since_ms / 60_000)..=(until_ms / 60_000);
         let mut total = Delta::default();
         let mut series = Vec::new();

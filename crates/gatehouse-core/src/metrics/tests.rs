@@ -195,3 +195,17 @@ fn the_most_throttled_are_ranked_as_a_stable_sort_ranks_them() {
         assert_eq!(most_throttled(&map, k), expected, "k = {k}");
     }
 }
+
+#[test]
+fn a_range_that_ends_before_it_starts_is_empty_not_a_panic() {
+    let mut series = Series::default();
+    let mut d = Delta::default();
+    d.count("requests", "main", "echo", 3);
+    series.add(&d, 120_000);
+    let st = series.stats(120_000, 0);
+    assert_eq!(
+        st["totals"]["requests"], 3,
+        "the range is the one minute it starts at"
+    );
+    assert_eq!(series.stats(u64::MAX, 0)["totals"]["requests"], 0);
+}

@@ -204,3 +204,44 @@ fn decide_all_charges_every_counter_or_none() {
     assert!(d.allowed);
     assert_eq!(d.windows[0].remaining, 7);
 }
+
+#[test]
+fn asking_fits_exactly_when_charging_would_and_charges_nothing() {
+    use std::collections::BTreeMap;
+    let policy = Policy::new(vec![Window::new("minute", 5, 60).unwrap()]).unwrap();
+    for cost in [1, 2, 5, 6] {
+        let check = Check {
+            counter: "c".into(),
+            policy: policy.clone(),
+            cost,
+        };
+        let mut states = BTreeMap::new();
+        for _ in 0..8 {
+            let (asked_states, asked) = decide_all(&[check.asking()], &states, 1_000);
+            let (charged_states, charged) = decide_all(&[check.clone()], &states, 1_000);
+            assert_eq!(asked.allowed, charged.allowed, "cost {cost}");
+            assert_eq!(
+                asked_states
+                    .get("c")
+                    .map(|s| s
+                        .windows
+                        .iter()
+                        .flat_map(|w| &w.buckets)
+                        .map(|b| b.1)
+                        .sum::<u32>())
+                    .unwrap_or(0),
+                states
+                    .get("c")
+                    .map(|s: &QuotaState| s
+                        .windows
+                        .iter()
+                        .flat_map(|w| &w.buckets)
+                        .map(|b| b.1)
+                        .sum::<u32>())
+                    .unwrap_or(0),
+                "asking charged nothing"
+            );
+            states = charged_states;
+        }
+    }
+}
