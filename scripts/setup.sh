@@ -64,3 +64,12 @@ if ! "$PYCLIENT_VENV/bin/python" -c 'import mcp, httpx' 2>/dev/null; then
   python3 -m venv "$PYCLIENT_VENV" >&2
   "$PYCLIENT_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==1.30.0" >&2
 fi
+
+# The official Python x402 package (its MCP client, x402.mcp) on the official Python MCP SDK 1.x,
+# for the test of x402 carried inside MCP.
+X402PY_VENV="$GATEHOUSE_ROOT/.tools/x402py"
+if ! "$X402PY_VENV/bin/python" -c 'import x402.mcp, mcp, eth_account' 2>/dev/null; then
+  step "installing x402 2.25.0 (evm, mcp) and the Python MCP SDK 1.30.0 into .tools/x402py"
+  python3 -m venv "$X402PY_VENV" >&2
+  "$X402PY_VENV/bin/pip" install --quiet --disable-pip-version-check "x402[evm,mcp]==2.25.0" "mcp==1.30.0" >&2
+fi

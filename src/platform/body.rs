@@ -8,7 +8,7 @@
 
 use futures_util::StreamExt;
 use gatehouse_core::denial::Denial;
-use worker::Request;
+use worker::{Request, Response};
 
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
     let declared = req
@@ -46,6 +46,23 @@ async fn read_stream(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
             chunk.map_err(|_| Denial::InvalidRequest("the request body could not be read"))?;
         if out.len() + chunk.len() > cap {
             return Err(Denial::PayloadTooLarge { limit: cap });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Reads an origin's response body, up to `cap` bytes; past it, the answer is a 502 (a body the
+/// gateway must rewrite but cannot hold).
+pub async fn read_response_capped(res: &mut Response, cap: usize) -> Result<Vec<u8>, Denial> {
+    let Ok(mut stream) = res.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Denial::OriginUnreachable)?;
+        if out.len() + chunk.len() > cap {
+            return Err(Denial::OriginUnreachable);
         }
         out.extend_from_slice(&chunk);
     }

@@ -252,7 +252,19 @@ fn every_answer_the_core_gives_carries_only_the_files_codes_statuses_and_headers
             seen_codes.insert(code.to_string());
         } else {
             let codes = rpc_codes(&body);
-            assert!(!codes.is_empty(), "{which}: neither `error` nor JSON-RPC");
+            // A refused tool call told inside MCP is a result, `isError: true`, and no code.
+            let tool_results = [body.clone()]
+                .into_iter()
+                .flat_map(|b| match b {
+                    Value::Array(items) => items,
+                    one => vec![one],
+                })
+                .filter(|m| m["result"]["isError"] == true)
+                .count();
+            assert!(
+                !codes.is_empty() || tool_results > 0,
+                "{which}: neither `error` nor JSON-RPC"
+            );
             for code in codes {
                 assert!(rpc.contains(&code), "{which}: JSON-RPC {code}");
                 seen_rpc.insert(code);

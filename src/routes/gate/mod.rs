@@ -28,7 +28,7 @@ use gatehouse_core::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
-    tool_names, Call, MAX_POLICY_BODY,
+    take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
@@ -61,6 +61,8 @@ struct Pass<'a> {
     calls: Vec<Call>,
     batch: bool,
     in_band_token: Option<String>,
+    /// An x402 payment carried in `params._meta["x402/payment"]` (`x402.rs`).
+    mcp_payment: Option<serde_json::Value>,
     trail: Trail,
 }
 
@@ -103,6 +105,7 @@ pub async fn handle(
         calls: Vec::new(),
         batch: false,
         in_band_token: None,
+        mcp_payment: None,
     };
     let outcome = run(&mut req, &mut pass).await;
     let record = trail::Request {
@@ -153,7 +156,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         wrap_session: &wrap,
     };
     let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
-    x402::with_receipt(served, settled)
+    x402::with_receipt(served, settled).await
 }
 
 /// The body step: one reading of a POST body decides everything, and the origin gets exactly
@@ -183,6 +186,11 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
     // not this route takes tokens in-band and whatever header came with it.
     if let Some((token, rest)) = take_in_band_token(&raw) {
         p.in_band_token = Some(token);
+        raw = rest;
+    }
+    // So is a payment in `_meta`: the gateway takes it, and the origin never sees it.
+    if let Some((payment, rest)) = take_x402_payment(&raw) {
+        p.mcp_payment = Some(payment);
         raw = rest;
     }
     p.batch = is_batch(&raw);

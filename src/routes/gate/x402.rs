@@ -20,16 +20,21 @@ use std::collections::HashMap;
 
 use gatehouse_core::challenge::OfferKind;
 use gatehouse_core::denial::Denial;
+use gatehouse_core::mcp::revision::Revision;
+use gatehouse_core::mcp::MAX_POLICY_BODY;
 use gatehouse_core::policy::charge;
 use gatehouse_core::quota::{Check, Decision};
 use gatehouse_core::x402::facilitator::failed_settlement;
+use gatehouse_core::x402::mcp::{payload_from_meta, with_settlement, InBandReply};
 use gatehouse_core::x402::payload::{self, Payment};
 use gatehouse_core::x402::{
     Refusal, Rejection, Requirement, X402Offer, PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER,
 };
+use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::objects::client_counter;
+use crate::platform::body;
 
 use super::caller::Caller;
 use super::credential::Admitted;
@@ -43,6 +48,8 @@ use crate::stores::x402_payments::{self as payments, Claim};
 pub(super) struct Paid {
     payment: Payment,
     offer: X402Offer,
+    /// Where the payment came inside MCP, the answer carries its settlement there too.
+    in_band: Option<InBandReply>,
 }
 
 impl Paid {
@@ -51,16 +58,38 @@ impl Paid {
     }
 
     fn refusal(&self, rejection: Rejection) -> Denial {
-        refusal(&self.offer, rejection)
+        refusal(&self.offer, rejection, self.in_band.clone())
     }
 }
 
-fn refusal(offer: &X402Offer, rejection: Rejection) -> Denial {
+fn refusal(offer: &X402Offer, rejection: Rejection, in_band: Option<InBandReply>) -> Denial {
     Denial::InvalidX402(Box::new(Refusal {
         rejection,
         offer: Some(offer.clone()),
         settlement: None,
+        in_band,
     }))
+}
+
+/// The payment a request carries: the HTTP header, or, for a single `tools/call`, its
+/// `params._meta["x402/payment"]` (whose refusals and receipt then go back inside MCP too).
+fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Option<InBandReply>)> {
+    if let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) {
+        return Some((payload::decode(&header), None));
+    }
+    let meta = p.mcp_payment.as_ref()?;
+    let [call] = p.calls.as_slice() else {
+        return None;
+    };
+    let id = call
+        .id
+        .clone()
+        .filter(|_| call.method == "tools/call" && !p.batch)?;
+    let revision = Revision::of(
+        non_empty_header(req, "mcp-protocol-version").as_deref(),
+        call.revision.as_deref(),
+    );
+    Some((payload_from_meta(meta), Some(InBandReply { id, revision })))
 }
 
 /// The x402 offer of this request, if x402 is configured: its amount is the request's cost.
@@ -81,7 +110,7 @@ pub(super) async fn admit(
     p: &Pass<'_>,
     caller: &Caller,
 ) -> Result<Option<(Paid, Admitted)>, Denial> {
-    let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) else {
+    let Some((decoded, in_band)) = carried(req, p) else {
         return Ok(None);
     };
     let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p)) else {
@@ -94,9 +123,10 @@ pub(super) async fn admit(
     if !offered.contains(&OfferKind::X402) {
         return Ok(None);
     }
-    let payment = payload::decode(&header)
+    let refuse = |rejection| refusal(&offer, rejection, in_band.clone());
+    let payment = decoded
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
-        .map_err(|rejection| refusal(&offer, rejection))?;
+        .map_err(refuse)?;
     // Before the claim row and the facilitator: a payload need not be valid to cost those, so
     // every attempt counts toward the client's call ceiling (`CALL_CEILING_PER_MINUTE`) and,
     // under an unverified rate key, its address's.
@@ -112,14 +142,14 @@ pub(super) async fn admit(
     }
     if !payments::claim(p.env, &payment, &claim, p.now_ms).await? {
         count_refusal(p).await?;
-        return Err(refusal(&offer, Rejection::Replayed));
+        return Err(refuse(Rejection::Replayed));
     }
     if let Err(failed) = facilitator::verify(x, &payment, &offer.requirement).await {
         payments::release(p.env, &payment.id).await;
         return Err(match failed {
             Failed::Refused(rejection) => {
                 count_refusal(p).await?;
-                refusal(&offer, rejection)
+                refuse(rejection)
             }
             Failed::Unavailable(denial) => denial,
         });
@@ -129,7 +159,14 @@ pub(super) async fn admit(
         remaining: 0,
         by: "x402",
     };
-    Ok(Some((Paid { payment, offer }, admitted)))
+    Ok(Some((
+        Paid {
+            payment,
+            offer,
+            in_band,
+        },
+        admitted,
+    )))
 }
 
 /// Clients past their budget of refused payments, until when, and the denial that said so.
@@ -178,9 +215,11 @@ async fn count_refusal(p: &Pass<'_>) -> Result<(), Denial> {
     Err(super::answer::too_many(&[check], reply.decision, p))
 }
 
-/// What a settled payment leaves for the answer: the `PAYMENT-RESPONSE` header.
+/// What a settled payment leaves for the answer: the `PAYMENT-RESPONSE` header and, for a
+/// payment made inside MCP, the `SettlementResponse` for the result's `_meta`.
 pub(super) struct Settled {
     receipt: String,
+    in_band: Option<(InBandReply, Value)>,
 }
 
 /// Settles the payment before the origin is asked; the request is refused if it does not settle.
@@ -193,6 +232,7 @@ pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
             payments::record(p.env, &paid.payment.id, Some(&settlement.transaction)).await;
             Ok(Some(Settled {
                 receipt: settlement.header(),
+                in_band: paid.in_band.map(|reply| (reply, settlement.to_json())),
             }))
         }
         Err(Failed::Refused(rejection)) => {
@@ -214,19 +254,44 @@ pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
     }
 }
 
-/// The origin's answer to a settled payment, with its receipt.
-pub(super) fn with_receipt(
+/// The origin's answer to a settled payment, with its receipt: the header, and for a payment
+/// made inside MCP the result's `_meta["x402/payment-response"]`, in a JSON answer or in the SSE
+/// event that carries the result. That answer is read whole to be rewritten, up to
+/// `MAX_POLICY_BODY`; one larger keeps the header alone.
+pub(super) async fn with_receipt(
     served: Result<Response, Denial>,
     settled: Option<Settled>,
 ) -> Result<Response, Denial> {
-    match (served, settled) {
-        (Ok(mut response), Some(settled)) => {
-            response
-                .headers_mut()
-                .set(PAYMENT_RESPONSE_HEADER, &settled.receipt)
-                .map_err(|_| Denial::Internal)?;
-            Ok(response)
-        }
-        (served, _) => served,
+    let (mut response, settled) = match (served, settled) {
+        (Ok(response), Some(settled)) => (response, settled),
+        (served, _) => return served,
+    };
+    response
+        .headers_mut()
+        .set(PAYMENT_RESPONSE_HEADER, &settled.receipt)
+        .map_err(|_| Denial::Internal)?;
+    let Some((reply, settlement)) = settled.in_band else {
+        return Ok(response);
+    };
+    let kind = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let sse = kind.starts_with("text/event-stream");
+    if !sse && !kind.starts_with("application/json") {
+        return Ok(response);
     }
+    let headers = response.headers().clone();
+    let status = response.status_code();
+    let body = body::read_response_capped(&mut response, MAX_POLICY_BODY).await?;
+    let body = with_settlement(&body, sse, &reply.id, &settlement).unwrap_or(body);
+    headers
+        .delete("content-length")
+        .map_err(|_| Denial::Internal)?;
+    Ok(Response::from_bytes(body)
+        .map_err(|_| Denial::Internal)?
+        .with_status(status)
+        .with_headers(headers))
 }

@@ -218,7 +218,8 @@ fn asking_fits_exactly_when_charging_would_and_charges_nothing() {
         let mut states = BTreeMap::new();
         for _ in 0..8 {
             let (asked_states, asked) = decide_all(&[check.asking()], &states, 1_000);
-            let (charged_states, charged) = decide_all(&[check.clone()], &states, 1_000);
+            let (charged_states, charged) =
+                decide_all(std::slice::from_ref(&check), &states, 1_000);
             assert_eq!(asked.allowed, charged.allowed, "cost {cost}");
             assert_eq!(
                 asked_states

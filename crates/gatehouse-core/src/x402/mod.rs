@@ -15,6 +15,7 @@
 //! Everything here is pure; the shell carries the payload to the facilitator and back.
 
 pub mod facilitator;
+pub mod mcp;
 pub mod payload;
 pub mod rejection;
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl Rejection {
         }
     }
 
-    fn message(&self) -> &'static str {
+    pub fn message(&self) -> &'static str {
         match self {
             Self::Malformed(detail) => detail,
             Self::Version => "only x402Version 2 is accepted",
@@ -93,6 +93,8 @@ pub struct Refusal {
     pub offer: Option<X402Offer>,
     /// The failed `SettlementResponse`, when settling is what failed.
     pub settlement: Option<Value>,
+    /// Set when the payment came inside MCP: the refusal is told there too (`x402::mcp`).
+    pub in_band: Option<super::mcp::InBandReply>,
 }
 
 impl Refusal {
@@ -108,6 +110,9 @@ impl Refusal {
         }
         if let Some(settlement) = &self.settlement {
             headers.push((PAYMENT_RESPONSE_HEADER, super::encode(settlement)));
+        }
+        if let Some(reply) = &self.in_band {
+            return (200, super::mcp::refusal_response(self, reply), headers);
         }
         let error = match self.rejection {
             Rejection::Malformed(_) => "invalid_x402_payment",

@@ -358,6 +358,7 @@ fn a_refusal_is_402_with_the_reason_offered_again_and_400_when_malformed() {
         rejection: Rejection::Replayed,
         offer: Some(offer.clone()),
         settlement: None,
+        in_band: None,
     };
     let (status, body, headers) = refusal.to_wire();
     assert_eq!(status, 402);
@@ -371,6 +372,7 @@ fn a_refusal_is_402_with_the_reason_offered_again_and_400_when_malformed() {
         rejection: Rejection::Malformed("x"),
         offer: None,
         settlement: None,
+        in_band: None,
     };
     assert_eq!(malformed.to_wire().0, 400);
 }

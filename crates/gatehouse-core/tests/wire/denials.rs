@@ -157,6 +157,16 @@ pub fn every_denial() -> Vec<Denial> {
             rejection: Rejection::Malformed("bad"),
             offer: None,
             settlement: None,
+            in_band: None,
+        })),
+        Denial::InvalidX402(Box::new(Refusal {
+            rejection: Rejection::Replayed,
+            offer: Some(x402_offer()),
+            settlement: None,
+            in_band: Some(x402::mcp::InBandReply {
+                id: json!(5),
+                revision: Revision::V2026_07_28,
+            }),
         })),
         Denial::InvalidX402(Box::new(Refusal {
             rejection: Rejection::SettleFailed("insufficient_funds".into()),
@@ -166,6 +176,7 @@ pub fn every_denial() -> Vec<Denial> {
                 "eip155:31337",
                 "0x00",
             )),
+            in_band: None,
         })),
     ];
     all.extend(
