@@ -47,4 +47,20 @@ step "the store contract's build (the release one has no contract route)"
 GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh
 
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
-node --test --test-concurrency=1 tests/*.test.mjs
+# Suites that spend most of their time waiting out a linger, a revocation refresh or a controller
+# interval run in a lane of their own beside the rest: they barely use a core meanwhile.
+waiting=(tests/hostile_payments.test.mjs tests/hostile_second_review.test.mjs tests/hostile_admission.test.mjs)
+rest=()
+for f in tests/*.test.mjs; do
+  [[ " ${waiting[*]} " == *" $f "* ]] || rest+=("$f")
+done
+mkdir -p .run
+node --test --test-concurrency=1 "${waiting[@]}" > .run/waiting-lane.log 2>&1 &
+lane=$!
+status=0
+node --test --test-concurrency=1 "${rest[@]}" || status=$?
+wait "$lane" || status=$?
+echo
+echo "== the waiting lane (${waiting[*]})"
+cat .run/waiting-lane.log
+exit "$status"

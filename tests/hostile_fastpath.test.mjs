@@ -78,17 +78,19 @@ describe('the memory of a denial and the address ceiling', () => {
   });
   after(async () => { await gateway?.dispose(); await origin?.close(); });
 
-  // The address ceiling is checked before the client's counter, and answers 429 (no payment lifts
-  // it). The memory is consulted before the ceiling, so a remembered client keeps getting a 402
-  // with challenges from an address whose ceiling is spent.
+  // The address ceiling is asked before the client's counter, and answers 429 (no payment lifts
+  // it); it counts what gets through, so denied requests do not spend it. The memory must not be
+  // consulted before the ceiling, or a remembered client would keep getting a 402 with
+  // challenges from an address whose ceiling is spent.
   test('a client whose address ceiling is spent gets the 429 its counter path gives', async () => {
     const a = { 'x-user': 'memo-a' };
     assert.equal((await post(gateway.mcpUrl, call(1), a)).status, 200);
     assert.equal((await post(gateway.mcpUrl, call(2), a)).status, 402, 'the quota is spent (remembered at max bits)');
     const b = { 'x-user': 'memo-b' };
-    assert.equal((await post(gateway.mcpUrl, call(3), b)).status, 200, 'the ceiling takes its third call');
-    assert.equal((await post(gateway.mcpUrl, call(4), b)).status, 429, 'the ceiling is spent for the address');
-    const again = await post(gateway.mcpUrl, call(5), a);
+    assert.equal((await post(gateway.mcpUrl, call(3), b)).status, 200, 'the ceiling takes its second call');
+    assert.equal((await post(gateway.mcpUrl, call(4), { 'x-user': 'memo-c' })).status, 200, 'and its third');
+    assert.equal((await post(gateway.mcpUrl, call(5), { 'x-user': 'memo-d' })).status, 429, 'the ceiling is spent for the address');
+    const again = await post(gateway.mcpUrl, call(6), a);
     assert.equal(again.status, 429, `the address is over its ceiling, got ${again.status} with ${kinds(again)}`);
   });
 });

@@ -213,7 +213,8 @@ describe('x402 attacks', () => {
   });
 });
 
-describe('L402: leased or redeemed, never both', () => {
+// The two tests run at once: each waits out a counter's linger (66 s), and they share the wait.
+describe('L402: leased or redeemed, never both', { concurrency: true }, () => {
   let ln, origin, gateway;
   before(async () => {
     [ln, origin] = await Promise.all([startLnbits(), startOrigin()]);
@@ -256,5 +257,27 @@ describe('L402: leased or redeemed, never both', () => {
     await token.arrayBuffer();
     assert.equal(token.status, 200, 'the token bought with the payment works');
     assert.equal(genuine.status, 401, 'the same payment must not also be spent as an L402 credential');
+  });
+
+  // The other order (the second attack review): the holder spends a macaroon it shortened, waits
+  // for that expiry and the counter's linger to pass, then redeems the same preimage for a token.
+  test('L402 shortened then redeemed: a macaroon spent with a shortened expiry leaves its payment unredeemable once that expiry has passed', { timeout: 120_000 }, async () => {
+    const key = { 'x-api-key': testKey('shortens-then-redeems') };
+    const [l402] = (await (await exhaust(gateway.mcpUrl, key)).json()).challenges;
+    assert.equal(l402.type, 'l402');
+    const preimage = await ln.pay(l402.invoice);
+    const mac = MacaroonLib.importMacaroon(l402.macaroon);
+    mac.addFirstPartyCaveat(new TextEncoder().encode(`gatehouse_valid_until=${Math.floor(Date.now() / 1000) + 2}`));
+    const short = `L402 ${Buffer.from(mac.exportBinary()).toString('base64')}:${preimage}`;
+    const spent = await post(gateway.mcpUrl, { authorization: short }, INITIALIZE);
+    await spent.arrayBuffer();
+    assert.equal(spent.status, 200, 'the narrower macaroon is a credential');
+    await sleep(66_000);
+    const again = await redeem(l402.verify_url, { challenge_id: l402.challenge_id, payment_proof: { preimage } }, key);
+    assert.equal(again.status, 409, `the same payment sold a token too: ${JSON.stringify(again.body)}`);
+    assert.equal(again.body.error, 'challenge_already_redeemed');
+    const genuine = await post(gateway.mcpUrl, { authorization: `L402 ${l402.macaroon}:${preimage}` }, INITIALIZE);
+    await genuine.arrayBuffer();
+    assert.equal(genuine.status, 200, 'the credential itself still works');
   });
 });
