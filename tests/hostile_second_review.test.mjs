@@ -200,6 +200,18 @@ describe('the admin secret', () => {
     }
   });
 
+  test('where no address can be believed, ten guesses from anyone do not hold the operator off', async () => {
+    const gateway = await startGateway({ originUrl: origin.url });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 20; i++) statuses.push((await stats(gateway.url, `guess-${i}`, `198.51.100.${i}`)).status);
+      assert.deepEqual(tally(statuses), { 401: 20 }, 'the total (100 a minute) is the only limit');
+      assert.equal((await stats(gateway.url, TEST_ADMIN_SECRET, '198.51.100.99')).status, 200);
+    } finally {
+      await gateway.dispose();
+    }
+  });
+
   test('a secret weaker than 128 bits is refused by the configuration', async () => {
     for (const secret of ['hunter2hunter2hunter2', 'a'.repeat(64), '0123456789abcdef0123456789abcde']) {
       const gateway = await startGateway({ originUrl: origin.url, vars: { ADMIN_SECRET: secret } });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startOrigin } from '../demo/origin.mjs';
 import { ROOT, startGateway, testKey } from './support/gateway.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
-import { PRICE_PER_CALL, encodeHeader, payer, startX402 } from './support/x402.mjs';
+import { PRICE_PER_CALL, decodeHeader, encodeHeader, payer, startX402 } from './support/x402.mjs';
 
 const PYTHON = join(ROOT, '.tools', 'x402py', 'bin', 'python');
 const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -157,4 +157,74 @@ test('the receipt reaches an SSE answer, in the event that carries the result', 
     await gateway.dispose();
     server.close();
   }
+});
+
+describe('the receipt, whatever the origin answers', () => {
+  // An origin whose answer to tools/call the test chooses by the call's message.
+  let server, gateway;
+  const big = 'x'.repeat(1_200_000);
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const m = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const mode = m.params?.arguments?.message;
+        if (mode === 'numbers') {
+          const body = `{"z":1,"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":{"a":12345678901234567890123,"f":1E5,"content":[]}}`;
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+        } else if (mode === 'big') {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: big }] } });
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+        } else {
+          // The result, then a stream left open: MCP says a server SHOULD close it, not MUST.
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'open' }] } })}\n\n`);
+        }
+      });
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    gateway = await startGateway({ originUrl: `http://127.0.0.1:${server.address().port}`, vars: x402.vars({ QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'true' }) });
+  });
+  after(async () => {
+    await gateway?.dispose();
+    server?.closeAllConnections();
+    server?.close();
+  });
+
+  async function paid(who, message) {
+    const key = { 'x-api-key': testKey(who) };
+    const call = (id, meta, m = message) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: m }, ...(meta ? { _meta: meta } : {}) } });
+    // The quota's one call and the refusal on a JSON answer; the paid call gets the mode's.
+    await (await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, ...key }, body: JSON.stringify(call(1, undefined, 'numbers')) })).arrayBuffer();
+    const denied = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, ...key }, body: JSON.stringify(call(2)) });
+    const text = await denied.text();
+    const required = JSON.parse(text.startsWith('{') ? text : text.split('\n').find((l) => l.startsWith('data:')).slice(5)).result.structuredContent;
+    const payload = await payer(x402.chain.payers[2], { chain: x402.chain }).createPaymentPayload(required);
+    return fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, ...key }, body: JSON.stringify(call(3, { 'x402/payment': payload })), signal: AbortSignal.timeout(20_000) });
+  }
+
+  test('is spliced into the origin\'s bytes, which stay the origin\'s', async () => {
+    const res = await paid('numbers', 'numbers');
+    assert.equal(await res.text().then((t) => t.replace(/"_meta":\{"x402\/payment-response":\{[^}]*\}\},/, '')), '{"z":1,"jsonrpc":"2.0","id":3,"result":{"a":12345678901234567890123,"f":1E5,"content":[]}}');
+  });
+
+  test('an answer over 1 MiB is served whole, with the receipt in its header', async () => {
+    const res = await paid('big', 'big');
+    assert.equal(res.status, 200);
+    assert.ok(decodeHeader(res.headers.get('payment-response')).success);
+    assert.equal(JSON.parse(await res.text()).result.content[0].text.length, big.length);
+  });
+
+  test('a stream the origin leaves open delivers the result with its receipt at once', async () => {
+    const res = await paid('open', 'open');
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const message = JSON.parse(text.split('\n').find((l) => l.startsWith('data:')).slice(5));
+    assert.equal(message.result.content[0].text, 'open');
+    assert.equal(message.result._meta['x402/payment-response'].success, true);
+  });
 });

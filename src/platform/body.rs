@@ -8,7 +8,7 @@
 
 use futures_util::StreamExt;
 use gatehouse_core::denial::Denial;
-use worker::{Request, Response};
+use worker::{ByteStream, Request, Response};
 
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
     let declared = req
@@ -52,19 +52,24 @@ async fn read_stream(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
     Ok(out)
 }
 
-/// Reads an origin's response body, up to `cap` bytes; past it, the answer is a 502 (a body the
-/// gateway must rewrite but cannot hold).
-pub async fn read_response_capped(res: &mut Response, cap: usize) -> Result<Vec<u8>, Denial> {
+/// An origin's response body read up to `cap` bytes: whole, or the part read and the rest of
+/// the stream when it is longer (to be passed on as it comes).
+pub enum Peeked {
+    Whole(Vec<u8>),
+    Longer(Vec<u8>, ByteStream),
+}
+
+pub async fn peek_response(res: &mut Response, cap: usize) -> Result<Peeked, Denial> {
     let Ok(mut stream) = res.stream() else {
-        return Ok(Vec::new());
+        return Ok(Peeked::Whole(Vec::new()));
     };
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Denial::OriginUnreachable)?;
-        if out.len() + chunk.len() > cap {
-            return Err(Denial::OriginUnreachable);
-        }
         out.extend_from_slice(&chunk);
+        if out.len() > cap {
+            return Ok(Peeked::Longer(out, stream));
+        }
     }
-    Ok(out)
+    Ok(Peeked::Whole(out))
 }

@@ -6,6 +6,7 @@
 mod in_band;
 mod read;
 pub mod revision;
+pub mod splice;
 
 use serde_json::Value;
 

@@ -12,6 +12,7 @@ use gatehouse_core::admin_guard::{
     failure_check, failure_counter, ALL_ADDRESSES, FAILURES_IN_TOTAL, FAILURES_PER_ADDRESS,
 };
 use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::identity::UNATTRIBUTED;
 use gatehouse_core::json_object::object;
 use gatehouse_core::quota::Decision;
 use serde_json::Value;
@@ -20,12 +21,15 @@ use worker::{Context, Env};
 use crate::objects::client_counter;
 use crate::stores::audit;
 
-/// The two counters an attempt from `address_key` is judged by, with their limits.
-fn counters(address_key: &str) -> [(String, u32); 2] {
-    [
-        (failure_counter(address_key), FAILURES_PER_ADDRESS),
-        (ALL_ADDRESSES.to_string(), FAILURES_IN_TOTAL),
-    ]
+/// The counters an attempt from `address_key` is judged by, with their limits. Where no address
+/// can be believed (`CLIENT_ADDRESS_HEADER=none`), every client is one address, and a limit per
+/// address would let ten guesses from anyone hold the operator off: the total alone applies.
+fn counters(address_key: &str) -> Vec<(String, u32)> {
+    let total = (ALL_ADDRESSES.to_string(), FAILURES_IN_TOTAL);
+    if address_key == UNATTRIBUTED {
+        return vec![total];
+    }
+    vec![(failure_counter(address_key), FAILURES_PER_ADDRESS), total]
 }
 
 /// Charges (`record`) or asks both counters; the first one that refuses, if any.

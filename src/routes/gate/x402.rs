@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use futures_util::StreamExt;
 use gatehouse_core::challenge::OfferKind;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::mcp::revision::Revision;
@@ -25,7 +26,9 @@ use gatehouse_core::mcp::MAX_POLICY_BODY;
 use gatehouse_core::policy::charge;
 use gatehouse_core::quota::{Check, Decision};
 use gatehouse_core::x402::facilitator::failed_settlement;
-use gatehouse_core::x402::mcp::{payload_from_meta, with_settlement, InBandReply};
+use gatehouse_core::x402::mcp::{
+    json_with_settlement, payload_from_meta, InBandReply, SseSettlement,
+};
 use gatehouse_core::x402::payload::{self, Payment};
 use gatehouse_core::x402::{
     Refusal, Rejection, Requirement, X402Offer, PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER,
@@ -34,7 +37,7 @@ use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::objects::client_counter;
-use crate::platform::body;
+use crate::platform::body::{self, Peeked};
 
 use super::caller::Caller;
 use super::credential::Admitted;
@@ -255,9 +258,11 @@ pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
 }
 
 /// The origin's answer to a settled payment, with its receipt: the header, and for a payment
-/// made inside MCP the result's `_meta["x402/payment-response"]`, in a JSON answer or in the SSE
-/// event that carries the result. That answer is read whole to be rewritten, up to
-/// `MAX_POLICY_BODY`; one larger keeps the header alone.
+/// made inside MCP the result's `_meta["x402/payment-response"]`, spliced into the origin's bytes:
+/// into a JSON answer of at most `MAX_POLICY_BODY` (a longer one passes on as it comes, with the
+/// header alone), or into the SSE event that carries the result, as the stream passes
+/// (`x402::mcp::SseSettlement`: nothing waits for the stream to end). Any other answer keeps the
+/// header alone.
 pub(super) async fn with_receipt(
     served: Result<Response, Denial>,
     settled: Option<Settled>,
@@ -279,19 +284,40 @@ pub(super) async fn with_receipt(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let sse = kind.starts_with("text/event-stream");
-    if !sse && !kind.starts_with("application/json") {
+    let (headers, status) = (response.headers().clone(), response.status_code());
+    let rebuilt = if kind.starts_with("text/event-stream") {
+        let stream = response.stream().map_err(|_| Denial::Internal)?;
+        let rewriter = SseSettlement::new(reply.id, settlement);
+        let passing = futures_util::stream::unfold(
+            (stream, rewriter, false),
+            |(mut stream, mut rewriter, ended)| async move {
+                if ended {
+                    return None;
+                }
+                match stream.next().await {
+                    Some(Ok(chunk)) => Some((Ok(rewriter.feed(&chunk)), (stream, rewriter, false))),
+                    Some(Err(e)) => Some((Err(e), (stream, rewriter, true))),
+                    None => Some((Ok(rewriter.finish()), (stream, rewriter, true))),
+                }
+            },
+        );
+        Response::from_stream(passing).map_err(|_| Denial::Internal)?
+    } else if kind.starts_with("application/json") {
+        match body::peek_response(&mut response, MAX_POLICY_BODY).await? {
+            Peeked::Whole(body) => {
+                let body = json_with_settlement(&body, &reply.id, &settlement).unwrap_or(body);
+                Response::from_bytes(body).map_err(|_| Denial::Internal)?
+            }
+            Peeked::Longer(read, rest) => {
+                let head = futures_util::stream::once(async move { Ok(read) });
+                Response::from_stream(head.chain(rest)).map_err(|_| Denial::Internal)?
+            }
+        }
+    } else {
         return Ok(response);
-    }
-    let headers = response.headers().clone();
-    let status = response.status_code();
-    let body = body::read_response_capped(&mut response, MAX_POLICY_BODY).await?;
-    let body = with_settlement(&body, sse, &reply.id, &settlement).unwrap_or(body);
+    };
     headers
         .delete("content-length")
         .map_err(|_| Denial::Internal)?;
-    Ok(Response::from_bytes(body)
-        .map_err(|_| Denial::Internal)?
-        .with_status(status)
-        .with_headers(headers))
+    Ok(rebuilt.with_status(status).with_headers(headers))
 }

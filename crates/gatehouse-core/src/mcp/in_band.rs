@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 /// Skips JSON whitespace from `i`.
-fn ws(b: &[u8], mut i: usize) -> usize {
+pub(super) fn ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
@@ -31,7 +31,7 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The end (exclusive) of the value starting at `i`.
-fn value_end(b: &[u8], i: usize) -> Option<usize> {
+pub(super) fn value_end(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         b'"' => string_end(b, i),
         b'{' | b'[' => {
@@ -69,14 +69,14 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// One member of an object: where it starts (its key), where its value is, where it ends.
-struct Member {
-    key: String,
-    start: usize,
-    value: (usize, usize),
+pub(super) struct Member {
+    pub(super) key: String,
+    pub(super) start: usize,
+    pub(super) value: (usize, usize),
 }
 
 /// The members of the object starting at `i` (a `{`).
-fn members(b: &[u8], i: usize) -> Option<Vec<Member>> {
+pub(super) fn members(b: &[u8], i: usize) -> Option<Vec<Member>> {
     let mut out = Vec::new();
     let mut j = ws(b, i + 1);
     if b.get(j) == Some(&b'}') {
@@ -106,7 +106,7 @@ fn members(b: &[u8], i: usize) -> Option<Vec<Member>> {
     }
 }
 
-fn find<'a>(ms: &'a [Member], key: &str) -> Option<&'a Member> {
+pub(super) fn find<'a>(ms: &'a [Member], key: &str) -> Option<&'a Member> {
     ms.iter().find(|m| m.key == key)
 }
 

@@ -13,6 +13,7 @@ use super::payload::{self, MAX_SIGNATURE_HEADER};
 use super::{Refusal, Rejection};
 use crate::json_object::object;
 use crate::mcp::revision::Revision;
+use crate::mcp::splice::add_to_result_meta;
 use crate::mcp::X402_PAYMENT_RESPONSE_META_KEY;
 
 /// The `PaymentPayload` JSON object of a payment found in `_meta`.
@@ -78,51 +79,111 @@ pub fn refusal_response(refusal: &Refusal, reply: &InBandReply) -> Value {
     ])
 }
 
-/// The origin's answer with `settlement` in the `_meta` of the result for request `id`: a JSON
-/// body, or the SSE event that carries that response. `None` when no such result is there (an
-/// error, another id, a body it cannot read), and the answer is served as it came.
-pub fn with_settlement(body: &[u8], sse: bool, id: &Value, settlement: &Value) -> Option<Vec<u8>> {
-    if !sse {
-        let mut message: Value = serde_json::from_slice(body).ok()?;
-        add_settlement(&mut message, id, settlement)?;
-        return Some(message.to_string().into_bytes());
-    }
-    // SSE (WHATWG HTML §9.2): events are separated by blank lines; a `data:` line of one event
-    // holds one JSON-RPC message in MCP's Streamable HTTP. The event with the response is
-    // rewritten as one `data:` line; every other byte stays as it came.
-    let text = std::str::from_utf8(body).ok()?;
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut done = false;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\r', '\n']);
-        let ending = &line[content.len()..];
-        if let (false, Some(data)) = (done, content.strip_prefix("data:")) {
-            if let Ok(mut message) = serde_json::from_str::<Value>(data.trim_start()) {
-                if add_settlement(&mut message, id, settlement).is_some() {
-                    out.push_str("data: ");
-                    out.push_str(&message.to_string());
-                    out.push_str(ending);
-                    done = true;
-                    continue;
-                }
-            }
-        }
-        out.push_str(line);
-    }
-    done.then(|| out.into_bytes())
+/// A JSON answer with `settlement` in the `_meta` of the result for request `id`, spliced into
+/// the origin's bytes (`mcp::splice`); `None` when no such result is there (an error, another
+/// id, a body it cannot read), and the answer is served as it came.
+pub fn json_with_settlement(body: &[u8], id: &Value, settlement: &Value) -> Option<Vec<u8>> {
+    add_to_result_meta(body, id, X402_PAYMENT_RESPONSE_META_KEY, settlement)
 }
 
-fn add_settlement(message: &mut Value, id: &Value, settlement: &Value) -> Option<()> {
-    if message.get("id") != Some(id) {
-        return None;
+/// The most of one SSE event held back while looking for the result; past it, the stream goes
+/// on as it came (the receipt is then in the `PAYMENT-RESPONSE` header alone).
+pub const MAX_HELD_EVENT: usize = 1024 * 1024;
+
+/// Puts `settlement` in the SSE event that carries the result for request `id`, as the stream
+/// passes: bytes go on as they come, event by event (WHATWG HTML §9.2: an event ends at a blank
+/// line), the one with the result spliced (a one-line `data:` message, as MCP's Streamable HTTP
+/// sends it); once that is done, or past [`MAX_HELD_EVENT`], everything passes untouched. Nothing
+/// waits for the stream to end, so a stream the origin keeps open still delivers.
+pub struct SseSettlement {
+    id: Value,
+    settlement: Value,
+    held: Vec<u8>,
+    done: bool,
+}
+
+impl SseSettlement {
+    pub fn new(id: Value, settlement: Value) -> Self {
+        Self {
+            id,
+            settlement,
+            held: Vec::new(),
+            done: false,
+        }
     }
-    let result = message.get_mut("result")?.as_object_mut()?;
-    let meta = result
-        .entry("_meta")
-        .or_insert_with(|| Value::Object(Default::default()))
-        .as_object_mut()?;
-    meta.insert(X402_PAYMENT_RESPONSE_META_KEY.into(), settlement.clone());
-    Some(())
+
+    /// What to send on for a chunk of the origin's stream.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.done {
+            return chunk.to_vec();
+        }
+        self.held.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        while let Some(end) = event_end(&self.held) {
+            let event: Vec<u8> = self.held.drain(..end).collect();
+            match self.rewrite(&event) {
+                Some(rewritten) => {
+                    out.extend_from_slice(&rewritten);
+                    self.done = true;
+                    out.append(&mut self.held);
+                    return out;
+                }
+                None => out.extend_from_slice(&event),
+            }
+        }
+        if self.held.len() > MAX_HELD_EVENT {
+            self.done = true;
+            out.append(&mut self.held);
+        }
+        out
+    }
+
+    /// What is left when the origin's stream ends.
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.done = true;
+        std::mem::take(&mut self.held)
+    }
+
+    fn rewrite(&self, event: &[u8]) -> Option<Vec<u8>> {
+        let text = std::str::from_utf8(event).ok()?;
+        let mut out = String::with_capacity(text.len() + 256);
+        let mut done = false;
+        for line in text.split_inclusive('\n') {
+            let content = line.trim_end_matches(['\r', '\n']);
+            let ending = &line[content.len()..];
+            let data = content.strip_prefix("data:").filter(|_| !done);
+            let spliced = data.and_then(|d| {
+                let d = d.strip_prefix(' ').unwrap_or(d);
+                json_with_settlement(d.as_bytes(), &self.id, &self.settlement)
+            });
+            match spliced {
+                Some(message) => {
+                    out.push_str("data: ");
+                    out.push_str(std::str::from_utf8(&message).ok()?);
+                    out.push_str(ending);
+                    done = true;
+                }
+                None => out.push_str(line),
+            }
+        }
+        done.then(|| out.into_bytes())
+    }
+}
+
+/// Where the first complete event of `held` ends (after its blank line), if one is complete.
+fn event_end(held: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 1 < held.len() {
+        if held[i] == b'\n' {
+            match (held.get(i + 1), held.get(i + 2)) {
+                (Some(b'\n'), _) => return Some(i + 2),
+                (Some(b'\r'), Some(b'\n')) => return Some(i + 3),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -150,27 +211,47 @@ mod tests {
     fn the_settlement_goes_in_the_result_of_the_paid_call_only() {
         let s = json!({"success": true, "transaction": "0xab"});
         let id = json!(3);
-        let body = br#"{"jsonrpc":"2.0","id":3,"result":{"content":[]}}"#;
-        let out: Value =
-            serde_json::from_slice(&with_settlement(body, false, &id, &s).unwrap()).unwrap();
-        assert_eq!(out["result"]["_meta"]["x402/payment-response"], s);
-        assert!(
-            with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, false, &id, &s).is_none()
-        );
-        assert!(
-            with_settlement(br#"{"jsonrpc":"2.0","id":3,"error":{}}"#, false, &id, &s).is_none()
-        );
-        let sse = "event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"_meta\":{\"k\":1}}}\r\n\r\n";
-        let out =
-            String::from_utf8(with_settlement(sse.as_bytes(), true, &id, &s).unwrap()).unwrap();
-        assert!(out.starts_with("event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n"));
-        let last = out.lines().find(|l| l.contains("\"id\":3")).unwrap();
-        let message: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+        let body = br#"{"jsonrpc":"2.0","id":3,"result":{"n":1E5,"content":[]}}"#;
+        let out = json_with_settlement(body, &id, &s).unwrap();
         assert_eq!(
-            message["result"]["_meta"],
-            json!({"k": 1, "x402/payment-response": s})
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"jsonrpc":"2.0","id":3,"result":{"_meta":{"x402/payment-response":{"success":true,"transaction":"0xab"}},"n":1E5,"content":[]}}"#
         );
-        assert!(out.ends_with("\r\n\r\n"));
+        assert!(json_with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, &id, &s).is_none());
+        assert!(json_with_settlement(br#"{"jsonrpc":"2.0","id":3,"error":{}}"#, &id, &s).is_none());
+    }
+
+    #[test]
+    fn an_sse_stream_passes_as_it_comes_with_the_result_event_spliced() {
+        let s = json!({"success": true});
+        let progress = "event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n";
+        let result = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"_meta\":{\"k\":1E5}}}\n\n";
+        let tail = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
+        let stream = format!("{progress}{result}{tail}");
+        // Fed a byte at a time: the progress event goes out whole as soon as it is complete.
+        let mut r = SseSettlement::new(json!(3), s.clone());
+        let mut out = Vec::new();
+        let mut progress_out_at = None;
+        for (i, b) in stream.as_bytes().iter().enumerate() {
+            out.extend(r.feed(std::slice::from_ref(b)));
+            if progress_out_at.is_none() && out.len() >= progress.len() {
+                progress_out_at = Some(i);
+            }
+        }
+        out.extend(r.finish());
+        assert_eq!(progress_out_at, Some(progress.len() - 1), "nothing waits for the stream to end");
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with(progress));
+        assert!(out.contains("data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"_meta\":{\"x402/payment-response\":{\"success\":true},\"k\":1E5}}}\n\n"));
+        assert!(out.ends_with(tail), "only the first result event is spliced");
+    }
+
+    #[test]
+    fn an_event_too_large_to_hold_passes_untouched() {
+        let mut r = SseSettlement::new(json!(1), json!({}));
+        let big = vec![b'x'; MAX_HELD_EVENT + 1];
+        assert_eq!(r.feed(&big).len(), big.len());
+        assert_eq!(r.feed(b"data: {}\n\n"), b"data: {}\n\n");
     }
 
     #[test]
