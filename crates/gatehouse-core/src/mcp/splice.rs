@@ -18,8 +18,8 @@ pub fn add_to_result_meta(body: &[u8], id: &Value, key: &str, value: &Value) -> 
         return None;
     }
     let top = members(body, start)?;
-    let sent_id: Value = find(&top, "id")
-        .and_then(|m| serde_json::from_slice(&body[m.value.0..m.value.1]).ok())?;
+    let sent_id: Value =
+        find(&top, "id").and_then(|m| serde_json::from_slice(&body[m.value.0..m.value.1]).ok())?;
     if sent_id != *id {
         return None;
     }
@@ -70,7 +70,8 @@ mod tests {
     #[test]
     fn every_byte_of_the_origin_stays_and_the_member_is_added() {
         assert_eq!(
-            add(r#"{"z":1,"id":1,"result":{"n":1E5,"big":123456789012345678901234567890}}"#).unwrap(),
+            add(r#"{"z":1,"id":1,"result":{"n":1E5,"big":123456789012345678901234567890}}"#)
+                .unwrap(),
             r#"{"z":1,"id":1,"result":{"_meta":{"k":{"ok":true}},"n":1E5,"big":123456789012345678901234567890}}"#
         );
         assert_eq!(

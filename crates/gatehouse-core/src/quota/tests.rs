@@ -205,6 +205,14 @@ fn decide_all_charges_every_counter_or_none() {
     assert_eq!(d.windows[0].remaining, 7);
 }
 
+/// Units charged to counter `c` in all its windows.
+fn charged_units(states: &std::collections::BTreeMap<String, QuotaState>) -> u32 {
+    states
+        .get("c")
+        .map(|s| s.windows.iter().flat_map(|w| &w.buckets).map(|b| b.1).sum())
+        .unwrap_or(0)
+}
+
 #[test]
 fn asking_fits_exactly_when_charging_would_and_charges_nothing() {
     use std::collections::BTreeMap;
@@ -222,24 +230,8 @@ fn asking_fits_exactly_when_charging_would_and_charges_nothing() {
                 decide_all(std::slice::from_ref(&check), &states, 1_000);
             assert_eq!(asked.allowed, charged.allowed, "cost {cost}");
             assert_eq!(
-                asked_states
-                    .get("c")
-                    .map(|s| s
-                        .windows
-                        .iter()
-                        .flat_map(|w| &w.buckets)
-                        .map(|b| b.1)
-                        .sum::<u32>())
-                    .unwrap_or(0),
-                states
-                    .get("c")
-                    .map(|s: &QuotaState| s
-                        .windows
-                        .iter()
-                        .flat_map(|w| &w.buckets)
-                        .map(|b| b.1)
-                        .sum::<u32>())
-                    .unwrap_or(0),
+                charged_units(&asked_states),
+                charged_units(&states),
                 "asking charged nothing"
             );
             states = charged_states;

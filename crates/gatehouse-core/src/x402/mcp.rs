@@ -217,7 +217,9 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             r#"{"jsonrpc":"2.0","id":3,"result":{"_meta":{"x402/payment-response":{"success":true,"transaction":"0xab"}},"n":1E5,"content":[]}}"#
         );
-        assert!(json_with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, &id, &s).is_none());
+        assert!(
+            json_with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, &id, &s).is_none()
+        );
         assert!(json_with_settlement(br#"{"jsonrpc":"2.0","id":3,"error":{}}"#, &id, &s).is_none());
     }
 
@@ -239,11 +241,18 @@ mod tests {
             }
         }
         out.extend(r.finish());
-        assert_eq!(progress_out_at, Some(progress.len() - 1), "nothing waits for the stream to end");
+        assert_eq!(
+            progress_out_at,
+            Some(progress.len() - 1),
+            "nothing waits for the stream to end"
+        );
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with(progress));
         assert!(out.contains("data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"_meta\":{\"x402/payment-response\":{\"success\":true},\"k\":1E5}}}\n\n"));
-        assert!(out.ends_with(tail), "only the first result event is spliced");
+        assert!(
+            out.ends_with(tail),
+            "only the first result event is spliced"
+        );
     }
 
     #[test]
