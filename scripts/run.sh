@@ -3,7 +3,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GATEHOUSE_ROOT"
+# Phase start times (Unix seconds), for the phase table `npm test` prints at its end.
+export GATEHOUSE_T_SETUP=$(date +%s)
 bash scripts/setup.sh
+export GATEHOUSE_T_BUILD=$(date +%s)
 case "${1:-}" in
   build) bash scripts/build.sh ;;
   start) bash scripts/build.sh && exec node scripts/start.mjs ;;

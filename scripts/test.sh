@@ -5,7 +5,28 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$GATEHOUSE_ROOT"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each phase's name and start time, printed as a table when the run ends, passed or not.
+phases=()
+mark() { phases+=("$(date +%s) $*"); }
+[ -n "${GATEHOUSE_T_SETUP:-}" ] && phases+=("$GATEHOUSE_T_SETUP setup (installs)")
+[ -n "${GATEHOUSE_T_BUILD:-}" ] && phases+=("$GATEHOUSE_T_BUILD build (the Worker)")
+step() { mark "$*"; printf '\n\033[1m== %s\033[0m\n' "$*"; }
+print_phases() {
+  local end i t name next
+  end=$(date +%s)
+  echo
+  echo "== phase times"
+  for i in "${!phases[@]}"; do
+    t=${phases[$i]%% *}
+    name=${phases[$i]#* }
+    next=$end
+    [ $((i + 1)) -lt ${#phases[@]} ] && next=${phases[$((i + 1))]%% *}
+    printf '%6ss  %s\n' "$((next - t))" "$name"
+  done
+  [ -n "${lane_seconds:-}" ] && printf '        (of which the waiting lane ran %ss beside the main one)\n' "$lane_seconds"
+  printf '%6ss  in all\n' "$((end - ${phases[0]%% *}))"
+}
+trap print_phases EXIT
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -55,12 +76,25 @@ for f in tests/*.test.mjs; do
   [[ " ${waiting[*]} " == *" $f "* ]] || rest+=("$f")
 done
 mkdir -p .run
-node --test --test-concurrency=1 "${waiting[@]}" > .run/waiting-lane.log 2>&1 &
+rm -f .run/waiting-lane.end
+lane_start=$(date +%s)
+(
+  code=0
+  node --test --test-concurrency=1 "${waiting[@]}" > .run/waiting-lane.log 2>&1 || code=$?
+  date +%s > .run/waiting-lane.end
+  exit "$code"
+) &
 lane=$!
 status=0
-node --test --test-concurrency=1 "${rest[@]}" || status=$?
+node --test --test-concurrency=1 "${rest[@]}" 2>&1 | tee .run/main-lane.log || status=$?
 wait "$lane" || status=$?
+lane_seconds=$(( $(cat .run/waiting-lane.end 2>/dev/null || date +%s) - lane_start ))
 echo
 echo "== the waiting lane (${waiting[*]})"
 cat .run/waiting-lane.log
+# Both lanes' counts in one closing line.
+count() { awk -v k="# $1" 'index($0, k " ") == 1 { n += $3 } END { print n + 0 }' .run/main-lane.log .run/waiting-lane.log; }
+trap - EXIT
+print_phases
+echo "e2e: $(count pass) passed, $(count fail) failed"
 exit "$status"
