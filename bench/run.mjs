@@ -125,7 +125,7 @@ try {
 
   const wasm = readFileSync(join(BUILD, 'index_bg.wasm'));
   const native = execFileSync('cargo', ['bench', '-p', 'gatehouse-core', '--quiet'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  const solver = execFileSync('cargo', ['run', '--release', '--quiet', '-p', 'gatehouse-kit', '--bin', 'gatehouse-solve', '--', 'bench', '--seconds', '2'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const solver = execFileSync('cargo', ['run', '--profile', 'kit', '--quiet', '-p', 'gatehouse-kit', '--bin', 'gatehouse-solve', '--', 'bench', '--seconds', '2'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 
   const f = (n, d = 2) => n.toFixed(d);
   const floor = main[0];

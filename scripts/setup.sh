@@ -14,6 +14,38 @@ if ! node_ok; then
   export PATH="$NODE22_BIN:$PATH"
 fi
 
+# The Python environments install in the background, beside the npm and cargo steps: they are
+# mostly downloads, and the others mostly compile.
+python_envs() {
+  # A real Lightning backend for the L402 tests and the local demo: LNbits with its FakeWallet,
+  # plus the third-party L402 client l402-requests. bitstring<5: bolt11 needs ConstBitStream.
+  LNBITS_VENV="$GATEHOUSE_ROOT/.tools/lnbits"
+  if [ ! -x "$LNBITS_VENV/bin/lnbits" ] || ! "$LNBITS_VENV/bin/python" -c 'import l402_requests' 2>/dev/null; then
+    step "installing LNbits 1.6.2 and l402-requests 0.9.0 into .tools/lnbits"
+    python3 -m venv "$LNBITS_VENV" >&2
+    "$LNBITS_VENV/bin/pip" install --quiet --disable-pip-version-check "lnbits==1.6.2" "bitstring<5" "l402-requests==0.9.0" >&2
+  fi
+
+  # The official Python MCP SDK (1.x: httpx), for the test of the kit's httpx.Auth flow.
+  PYCLIENT_VENV="$GATEHOUSE_ROOT/.tools/pyclient"
+  if ! "$PYCLIENT_VENV/bin/python" -c 'import mcp, httpx' 2>/dev/null; then
+    step "installing the Python MCP SDK 1.30.0 into .tools/pyclient"
+    python3 -m venv "$PYCLIENT_VENV" >&2
+    "$PYCLIENT_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==1.30.0" >&2
+  fi
+
+  # The official Python x402 package (its MCP client, x402.mcp) on the official Python MCP SDK 1.x,
+  # for the test of x402 carried inside MCP.
+  X402PY_VENV="$GATEHOUSE_ROOT/.tools/x402py"
+  if ! "$X402PY_VENV/bin/python" -c 'import x402.mcp, mcp, eth_account' 2>/dev/null; then
+    step "installing x402 2.25.0 (evm, mcp) and the Python MCP SDK 1.30.0 into .tools/x402py"
+    python3 -m venv "$X402PY_VENV" >&2
+    "$X402PY_VENV/bin/pip" install --quiet --disable-pip-version-check "x402[evm,mcp]==2.25.0" "mcp==1.30.0" >&2
+  fi
+}
+python_envs &
+python_pid=$!
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   step "npm install"
   # Not `npm ci`: the registry here lacks workerd's darwin/windows packages, so ci calls the lock
@@ -37,15 +69,6 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERS
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug --quiet >&2
 fi
 
-# A real Lightning backend for the L402 tests and the local demo: LNbits with its FakeWallet,
-# plus the third-party L402 client l402-requests. bitstring<5: bolt11 needs ConstBitStream.
-LNBITS_VENV="$GATEHOUSE_ROOT/.tools/lnbits"
-if [ ! -x "$LNBITS_VENV/bin/lnbits" ] || ! "$LNBITS_VENV/bin/python" -c 'import l402_requests' 2>/dev/null; then
-  step "installing LNbits 1.6.2 and l402-requests 0.9.0 into .tools/lnbits"
-  python3 -m venv "$LNBITS_VENV" >&2
-  "$LNBITS_VENV/bin/pip" install --quiet --disable-pip-version-check "lnbits==1.6.2" "bitstring<5" "l402-requests==0.9.0" >&2
-fi
-
 # A real browser for the dashboard test: Debian's Chromium, driven by playwright-core (which never
 # downloads a browser of its own).
 if ! command -v chromium >/dev/null 2>&1; then
@@ -57,19 +80,5 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# The official Python MCP SDK (1.x: httpx), for the test of the kit's httpx.Auth flow.
-PYCLIENT_VENV="$GATEHOUSE_ROOT/.tools/pyclient"
-if ! "$PYCLIENT_VENV/bin/python" -c 'import mcp, httpx' 2>/dev/null; then
-  step "installing the Python MCP SDK 1.30.0 into .tools/pyclient"
-  python3 -m venv "$PYCLIENT_VENV" >&2
-  "$PYCLIENT_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==1.30.0" >&2
-fi
 
-# The official Python x402 package (its MCP client, x402.mcp) on the official Python MCP SDK 1.x,
-# for the test of x402 carried inside MCP.
-X402PY_VENV="$GATEHOUSE_ROOT/.tools/x402py"
-if ! "$X402PY_VENV/bin/python" -c 'import x402.mcp, mcp, eth_account' 2>/dev/null; then
-  step "installing x402 2.25.0 (evm, mcp) and the Python MCP SDK 1.30.0 into .tools/x402py"
-  python3 -m venv "$X402PY_VENV" >&2
-  "$X402PY_VENV/bin/pip" install --quiet --disable-pip-version-check "x402[evm,mcp]==2.25.0" "mcp==1.30.0" >&2
-fi
+wait "$python_pid"
