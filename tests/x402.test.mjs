@@ -91,7 +91,9 @@ describe('the x402 offer', () => {
 describe('a stock x402 client under the official MCP SDK', () => {
   let gateway;
   before(async () => {
-    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '60', RATE_KEY_HEADER: 'x-api-key' }) });
+    // The gateway's defaults (in-band answers on): the client declares the one documented
+    // header, `Gatehouse-Accept: 402`, to get the HTTP 402 that @x402/fetch pays.
+    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '60', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
   });
   after(() => gateway?.dispose());
 
@@ -114,7 +116,7 @@ describe('a stock x402 client under the official MCP SDK', () => {
       return res;
     };
     const settlesBefore = x402.facilitator.calls.settle;
-    const mcp = await connect(gateway.mcpUrl, { fetch: timed, headers: { 'x-api-key': testKey('stock-client') } });
+    const mcp = await connect(gateway.mcpUrl, { fetch: timed, headers: { 'x-api-key': testKey('stock-client'), 'gatehouse-accept': '402' } });
     try {
       for (let i = 0; i < 200; i++) {
         const r = await mcp.client.callTool({ name: 'echo', arguments: { message: `call ${i}` } });

@@ -41,7 +41,8 @@ describe('the official Python x402 MCP client', () => {
   let origin, gateway;
   before(async () => {
     origin = await startOrigin();
-    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'true' }) });
+    // The gateway's defaults: a stock MCP-native payer needs no configuration.
+    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
   });
   after(async () => {
     await gateway?.dispose();

@@ -35,7 +35,9 @@ export function migrationStatements() {
 
 /**
  * Starts the gateway. `vars` are merged over test defaults (origin at `originUrl`, LOCAL_DEV on,
- * test signing keys and admin secret). `workerOverrides` replaces parts of the worker options,
+ * test signing keys and admin secret, and the HTTP 402 for every client: most suites test that
+ * exchange; the default, in-band answers for clients that do not declare `Gatehouse-Accept: 402`,
+ * is tested where a suite sets `IN_BAND_CHALLENGES: undefined` or `'true'`). `workerOverrides` replaces parts of the worker options,
  * for fault injection (for example a Durable Object binding to a failing class). `build` is the
  * directory of the built Worker (the release build by default).
  */
@@ -45,6 +47,7 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
     LOCAL_DEV: 'true',
     TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS,
     ADMIN_SECRET: TEST_ADMIN_SECRET,
+    IN_BAND_CHALLENGES: 'false',
     ...vars,
   };
   for (const [k, v] of Object.entries(bindings)) if (v === undefined) delete bindings[k];

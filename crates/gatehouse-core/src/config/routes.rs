@@ -30,7 +30,7 @@ pub fn read_routes(
     let defaults = Defaults {
         quota: quota.clone(),
         offers: offers.to_vec(),
-        in_band: r.flag("IN_BAND_CHALLENGES", false),
+        in_band: r.flag("IN_BAND_CHALLENGES", true),
         legacy,
     };
     if let Some(doc) = r.text("POLICY") {

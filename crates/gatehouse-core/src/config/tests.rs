@@ -357,6 +357,14 @@ fn tiers_and_client_tiers_are_checked() {
 }
 
 #[test]
+fn in_band_answers_are_the_default_and_can_be_turned_off() {
+    // Stock MCP clients throw on an HTTP 402; clients that handle one declare it per request.
+    assert!(load(&[]).unwrap().routes[0].in_band);
+    let off = load(&[("IN_BAND_CHALLENGES", "false")]).unwrap();
+    assert!(!off.routes[0].in_band);
+}
+
+#[test]
 fn without_policy_one_route_serves_every_path() {
     let c = load(&[
         ("LEGACY_USER_AGENTS", "OldBot/*, curl/*"),
