@@ -321,7 +321,9 @@ impl Denial {
                 vec![],
             ),
         };
-        headers.push(("content-type", "application/json".into()));
+        if !headers.iter().any(|(k, _)| *k == "content-type") {
+            headers.push(("content-type", "application/json".into()));
+        }
         headers.push(("cache-control", "no-store".into()));
         Wire {
             status,

@@ -3,8 +3,9 @@
 //! - A legacy client, or one still in its grace period, gets `429` with `Retry-After`.
 //! - A request denied only by per-tool limits gets `429` too: a payment buys past the route's
 //!   quota, never past a limit, so offering one would sell something that cannot be delivered.
-//! - A client that has not said it handles HTTP 402, on a route with in-band challenges, gets
-//!   them as JSON-RPC errors, one per request id.
+//! - A client that has not said it handles HTTP 402 (`Gatehouse-Accept: 402`, or MPP's
+//!   `Accept-Payment`), on a route with in-band answers (the default), gets them inside MCP, one
+//!   per request id (`denial::exhausted`).
 //! - Everyone else gets the `402`.
 
 use crate::denial::{Answer, InBandCall};
@@ -17,8 +18,11 @@ use crate::policy::Route;
 /// What the answer depends on, read from the request and the quota's reply.
 pub struct ExhaustionFacts<'a> {
     pub user_agent: Option<&'a str>,
-    /// The `Gatehouse-Accept-402` header.
+    /// The `Gatehouse-Accept` header.
     pub accepts: Option<&'a str>,
+    /// Whether the request carries `Accept-Payment` (MPP): its client pays HTTP `Payment`
+    /// challenges, so it handles a 402.
+    pub accepts_payment: bool,
     /// Whether the body was a JSON-RPC batch (an array).
     pub batch: bool,
     pub calls: &'a [Call],
@@ -41,9 +45,9 @@ pub fn answer(route: &Route, f: &ExhaustionFacts) -> Answer {
     if legacy_agent || in_grace || limits_only {
         return Answer::TooManyRequests;
     }
-    let accepts_402 = f
-        .accepts
-        .is_some_and(|v| v.split(',').any(|p| p.trim() == ACCEPT_402_VALUE));
+    let accepts_402 = f.accepts_payment
+        || f.accepts
+            .is_some_and(|v| v.split(',').any(|p| p.trim() == ACCEPT_402_VALUE));
     let calls: Vec<InBandCall> = f
         .calls
         .iter()
@@ -74,6 +78,7 @@ mod tests {
         ExhaustionFacts {
             user_agent: Some("agent/1"),
             accepts: None,
+            accepts_payment: false,
             batch: false,
             calls,
             denied_by,
@@ -152,5 +157,10 @@ mod tests {
             ..facts(&calls, &denied)
         };
         assert_eq!(answer(&r, &f), Answer::PaymentRequired);
+        let mpp_client = ExhaustionFacts {
+            accepts_payment: true,
+            ..facts(&calls, &denied)
+        };
+        assert_eq!(answer(&r, &mpp_client), Answer::PaymentRequired);
     }
 }

@@ -28,6 +28,7 @@ pub mod l402;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;
+pub mod mpp;
 pub mod oauth;
 pub mod origin;
 pub mod outstanding;

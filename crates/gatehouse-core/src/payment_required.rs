@@ -48,10 +48,15 @@ pub fn payment_required(
         let (line, body) = match offer {
             Offer::Pow(pow) => pow_offer(pow, verify_url),
             Offer::L402(l402) => l402_offer(l402, verify_url),
-            // x402 has no `WWW-Authenticate` scheme: its HTTP transport's header is its own.
+            // x402 has no `WWW-Authenticate` scheme: its HTTP transport's header is its own. The
+            // same requirement as an MPP `Payment` challenge is a `WWW-Authenticate` line.
             Offer::X402(x402) => {
                 headers.push((PAYMENT_REQUIRED_HEADER, x402.header(None)));
                 challenges.push(x402_offer(x402));
+                if let Some(mpp) = &x402.mpp {
+                    headers.push((WWW_AUTHENTICATE_HEADER, mpp.header()));
+                    challenges.push(mpp.offer_json());
+                }
                 continue;
             }
         };

@@ -16,9 +16,9 @@ use gatehouse_core::denial::{
 };
 use gatehouse_core::headers::{self, *};
 use gatehouse_core::mcp::revision::Revision;
-use gatehouse_core::mcp::IN_BAND_TOKEN_KEY;
-use gatehouse_core::pow;
+use gatehouse_core::mcp::{self, IN_BAND_TOKEN_KEY};
 use gatehouse_core::x402;
+use gatehouse_core::{mpp, pow};
 use serde_json::{json, Value};
 
 #[path = "wire/denials.rs"]
@@ -70,6 +70,8 @@ fn header_names_and_values_are_the_files() {
             ("payment_required", json!(x402::PAYMENT_REQUIRED_HEADER)),
             ("payment_signature", json!(x402::PAYMENT_SIGNATURE_HEADER)),
             ("payment_response", json!(x402::PAYMENT_RESPONSE_HEADER)),
+            ("payment_receipt", json!(mpp::RECEIPT_HEADER)),
+            ("accept_payment", json!(mpp::ACCEPT_PAYMENT_HEADER)),
         ],
     );
     section_is(
@@ -107,18 +109,39 @@ fn paths_meta_key_challenge_names_and_json_rpc_codes_are_the_files() {
             ("admin_keys_revoke", json!(ADMIN_KEYS_REVOKE_PATH)),
         ],
     );
-    section_is("meta", &[("access_token", json!(IN_BAND_TOKEN_KEY))]);
+    section_is(
+        "meta",
+        &[
+            ("access_token", json!(IN_BAND_TOKEN_KEY)),
+            ("x402_payment", json!(mcp::X402_PAYMENT_META_KEY)),
+            (
+                "x402_payment_response",
+                json!(mcp::X402_PAYMENT_RESPONSE_META_KEY),
+            ),
+            ("mpp_credential", json!(mpp::CREDENTIAL_META_KEY)),
+            (
+                "mpp_payment_required",
+                json!(mpp::PAYMENT_REQUIRED_META_KEY),
+            ),
+            ("mpp_receipt", json!(mpp::RECEIPT_META_KEY)),
+        ],
+    );
     section_is(
         "challenge_types",
         &[
             ("pow", json!(POW_TYPE)),
             ("l402", json!(L402_TYPE)),
             ("x402", json!(x402::X402_TYPE)),
+            ("mpp", json!(mpp::MPP_TYPE)),
         ],
     );
     section_is(
         "schemes",
-        &[("pow", json!(POW_SCHEME)), ("l402", json!(L402_SCHEME))],
+        &[
+            ("pow", json!(POW_SCHEME)),
+            ("l402", json!(L402_SCHEME)),
+            ("mpp", json!(mpp::SCHEME)),
+        ],
     );
     assert_eq!(wire()["pow_algorithm"], json!(pow::ALGORITHM));
     section_is(
@@ -312,7 +335,14 @@ fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
     );
     let lines = header(&w, file["headers"]["www_authenticate"].as_str().unwrap());
     let schemes: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(schemes, [&file["schemes"]["l402"], &file["schemes"]["pow"]]);
+    assert_eq!(
+        schemes,
+        [
+            &file["schemes"]["l402"],
+            &file["schemes"]["pow"],
+            &file["schemes"]["mpp"]
+        ]
+    );
     let types: Vec<&Value> = w.body["challenges"]
         .as_array()
         .unwrap()
@@ -324,7 +354,8 @@ fn a_402_names_its_challenges_with_the_files_types_schemes_and_algorithm() {
         [
             &file["challenge_types"]["l402"],
             &file["challenge_types"]["pow"],
-            &file["challenge_types"]["x402"]
+            &file["challenge_types"]["x402"],
+            &file["challenge_types"]["mpp"]
         ]
     );
     // x402 has no `WWW-Authenticate` line: its offer is the file's `PAYMENT-REQUIRED` header.

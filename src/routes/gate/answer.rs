@@ -7,6 +7,7 @@ use gatehouse_core::denial::{Answer, Denial, Dependency};
 use gatehouse_core::difficulty::{self, DifficultyInputs};
 use gatehouse_core::exhaustion::{self, ExhaustionFacts};
 use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
+use gatehouse_core::mpp::ACCEPT_PAYMENT_HEADER;
 use gatehouse_core::outstanding::Slot;
 use gatehouse_core::policy::runtime::RuntimePolicy;
 use gatehouse_core::policy::Route;
@@ -21,6 +22,15 @@ use crate::objects::client_counter::{self, QuotaReply};
 use crate::objects::metrics_sink;
 use crate::stores::runtime;
 
+/// Where an answer goes: inside MCP, or over HTTP (which decides whether an MPP challenge binds
+/// the body).
+fn transport(answer: &Answer) -> x402::Transport {
+    match answer {
+        Answer::InBand { .. } => x402::Transport::Mcp,
+        _ => x402::Transport::Http,
+    }
+}
+
 /// Which answer this request gets for a spent quota.
 fn which(req: &Request, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -> Answer {
     let (user_agent, accepts, protocol_version) = (
@@ -28,11 +38,13 @@ fn which(req: &Request, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -
         non_empty_header(req, ACCEPT_402_HEADER),
         non_empty_header(req, "mcp-protocol-version"),
     );
+    let accepts_payment = non_empty_header(req, ACCEPT_PAYMENT_HEADER).is_some();
     exhaustion::answer(
         p.route,
         &ExhaustionFacts {
             user_agent: user_agent.as_deref(),
             accepts: accepts.as_deref(),
+            accepts_payment,
             batch: p.batch,
             calls: &p.calls,
             denied_by: &decision.denied_by,
@@ -50,7 +62,16 @@ pub(super) fn recalled(req: &Request, p: &Pass<'_>, r: Recalled) -> Option<Denia
     let offers = match answer {
         Answer::TooManyRequests => Vec::new(),
         _ if r.offers.is_empty() => return None,
-        _ => r.offers,
+        // The x402 offer is this request's own (its price, its MPP challenge's body and
+        // expiry): made again, never recalled.
+        _ => r
+            .offers
+            .into_iter()
+            .filter_map(|o| match o {
+                Offer::X402(_) => x402::offer(p, transport(&answer)).map(Offer::X402),
+                other => Some(other),
+            })
+            .collect(),
     };
     Some(Denial::QuotaExhausted {
         policy: r.shown,
@@ -76,7 +97,8 @@ pub(super) async fn answer(
             // Runtime policy (admin API) bounds the difficulty and may override the offers.
             let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
             let kinds = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
-            match offer(req, p, caller, &reply, &runtime, &kinds).await {
+            let transport = || transport(&answer);
+            match offer(req, p, caller, &reply, &runtime, &kinds, transport()).await {
                 // A Lightning backend down, and nothing else chosen beside L402 (a time budget
                 // only it fitted, say): chosen again without it, which may give a puzzle that
                 // fits (a reduced one) or leave x402; a 503 only if even that offers nothing.
@@ -88,7 +110,7 @@ pub(super) async fn answer(
                         .copied()
                         .filter(|k| *k != OfferKind::L402)
                         .collect();
-                    offer(req, p, caller, &reply, &runtime, &without).await?
+                    offer(req, p, caller, &reply, &runtime, &without, transport()).await?
                 }
                 other => other?,
             }
@@ -112,6 +134,7 @@ async fn offer(
     reply: &QuotaReply,
     runtime: &RuntimePolicy,
     kinds: &[OfferKind],
+    transport: x402::Transport,
 ) -> Result<Vec<Offer>, Denial> {
     let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
     let (kinds, plan) = difficulty::choose(&DifficultyInputs {
@@ -128,7 +151,7 @@ async fn offer(
     let to = offers::Recipient {
         client_key: &p.facts.client_key,
         route: &p.route.name,
-        x402: x402::offer(p).map(Offer::X402),
+        x402: x402::offer(p, transport).map(Offer::X402),
     };
     offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await
 }

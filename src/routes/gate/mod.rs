@@ -28,7 +28,7 @@ use gatehouse_core::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
-    take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
+    take_mpp_credential, take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
@@ -63,6 +63,8 @@ struct Pass<'a> {
     in_band_token: Option<String>,
     /// An x402 payment carried in `params._meta["x402/payment"]` (`x402.rs`).
     mcp_payment: Option<serde_json::Value>,
+    /// An MPP credential carried in `params._meta["org.paymentauth/credential"]` (`x402.rs`).
+    mcp_credential: Option<serde_json::Value>,
     trail: Trail,
 }
 
@@ -106,6 +108,7 @@ pub async fn handle(
         batch: false,
         in_band_token: None,
         mcp_payment: None,
+        mcp_credential: None,
     };
     let outcome = run(&mut req, &mut pass).await;
     let record = trail::Request {
@@ -191,6 +194,10 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
     // So is a payment in `_meta`: the gateway takes it, and the origin never sees it.
     if let Some((payment, rest)) = take_x402_payment(&raw) {
         p.mcp_payment = Some(payment);
+        raw = rest;
+    }
+    if let Some((credential, rest)) = take_mpp_credential(&raw) {
+        p.mcp_credential = Some(credential);
         raw = rest;
     }
     p.batch = is_batch(&raw);

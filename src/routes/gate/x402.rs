@@ -1,7 +1,10 @@
-//! Admission by x402 payment (docs/PROTOCOL.md §8; x402 v2 HTTP transport and `exact` scheme):
-//! a request that carries `PAYMENT-SIGNATURE` pays for itself, per call: check the payload
-//! against this request's requirement, claim it once, verify it with the facilitator, settle it,
-//! and only then serve, answering with `PAYMENT-RESPONSE`.
+//! Admission by a payment on the EIP-3009 rail (docs/PROTOCOL.md §8), whichever protocol carries
+//! it: x402 v2 (`PAYMENT-SIGNATURE`, or `_meta["x402/payment"]` inside MCP) or MPP
+//! (`Authorization: Payment`, or `_meta["org.paymentauth/credential"]`; `gatehouse_core::mpp`).
+//! A request that carries one pays for itself, per call: check it against this request's
+//! requirement, claim it once, verify it with the facilitator, settle it, and only then serve,
+//! answering with the protocol's receipt (`PAYMENT-RESPONSE`, `Payment-Receipt`, or the result's
+//! `_meta`). The two protocols differ only in how the payment comes and how answers go back.
 //!
 //! - Settlement comes before the origin. `/verify` only sees that the funds are there at that
 //!   instant and holds nothing: were the origin called first, a payer holding the price of one
@@ -22,7 +25,10 @@ use futures_util::StreamExt;
 use gatehouse_core::challenge::OfferKind;
 use gatehouse_core::denial::Denial;
 use gatehouse_core::mcp::revision::Revision;
-use gatehouse_core::mcp::MAX_POLICY_BODY;
+use gatehouse_core::mcp::{MAX_POLICY_BODY, X402_PAYMENT_RESPONSE_META_KEY};
+use gatehouse_core::mpp::binding::body_digest;
+use gatehouse_core::mpp::credential::{self as mpp_credential, Expected};
+use gatehouse_core::mpp::{self, Issue, MppChallenge};
 use gatehouse_core::policy::charge;
 use gatehouse_core::quota::{Check, Decision};
 use gatehouse_core::x402::facilitator::failed_settlement;
@@ -47,12 +53,20 @@ use crate::platform::facilitator::{self, Failed};
 use crate::stores::runtime;
 use crate::stores::x402_payments::{self as payments, Claim};
 
+/// How a payment came: its protocol, and inside MCP the request it answers. Refusals and the
+/// receipt go back the same way.
+#[derive(Clone)]
+struct Wire {
+    in_band: Option<InBandReply>,
+    /// MPP, with the id of the challenge it answered once judged (the receipt names it).
+    mpp: Option<String>,
+}
+
 /// A payment verified and claimed, waiting to be settled once the origin has answered.
 pub(super) struct Paid {
     payment: Payment,
     offer: X402Offer,
-    /// Where the payment came inside MCP, the answer carries its settlement there too.
-    in_band: Option<InBandReply>,
+    wire: Wire,
 }
 
 impl Paid {
@@ -61,26 +75,35 @@ impl Paid {
     }
 
     fn refusal(&self, rejection: Rejection) -> Denial {
-        refusal(&self.offer, rejection, self.in_band.clone())
+        refusal(&self.offer, rejection, &self.wire)
     }
 }
 
-fn refusal(offer: &X402Offer, rejection: Rejection, in_band: Option<InBandReply>) -> Denial {
+fn refusal(offer: &X402Offer, rejection: Rejection, wire: &Wire) -> Denial {
     Denial::InvalidX402(Box::new(Refusal {
         rejection,
         offer: Some(offer.clone()),
         settlement: None,
-        in_band,
+        in_band: wire.in_band.clone(),
+        mpp: wire.mpp.is_some(),
     }))
 }
 
-/// The payment a request carries: the HTTP header, or, for a single `tools/call`, its
-/// `params._meta["x402/payment"]` (whose refusals and receipt then go back inside MCP too).
-fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Option<InBandReply>)> {
+/// The payment a request carries, undecoded where it is MPP's (judging it needs the offer): the
+/// HTTP headers, or, for a single `tools/call`, its `params._meta` (whose refusals and receipt
+/// then go back inside MCP too). An x402 payment is taken before an MPP one; either way only one.
+fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Wire)> {
+    let http = |mpp| Wire { in_band: None, mpp };
     if let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) {
-        return Some((payload::decode(&header), None));
+        return Some((payload::decode(&header), http(None)));
     }
-    let meta = p.mcp_payment.as_ref()?;
+    let authorization = non_empty_header(req, "authorization");
+    if let Some(credential) = authorization
+        .as_deref()
+        .and_then(mpp_credential::from_header)
+    {
+        return Some((credential, http(Some(String::new()))));
+    }
     let [call] = p.calls.as_slice() else {
         return None;
     };
@@ -92,18 +115,81 @@ fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Opt
         non_empty_header(req, "mcp-protocol-version").as_deref(),
         call.revision.as_deref(),
     );
-    Some((payload_from_meta(meta), Some(InBandReply { id, revision })))
+    let in_band = Some(InBandReply { id, revision });
+    if let Some(meta) = p.mcp_payment.as_ref() {
+        return Some((payload_from_meta(meta), Wire { in_band, mpp: None }));
+    }
+    let credential = p.mcp_credential.as_ref()?;
+    let wire = Wire {
+        in_band,
+        mpp: Some(String::new()),
+    };
+    Some((mpp_credential::from_meta(credential), wire))
 }
 
-/// The x402 offer of this request, if x402 is configured: its amount is the request's cost.
-pub(super) fn offer(p: &Pass) -> Option<X402Offer> {
+/// Over HTTP an MPP challenge binds the body it was asked for; inside MCP it cannot, since the
+/// retry's body carries the credential.
+pub(super) enum Transport {
+    Http,
+    Mcp,
+}
+
+/// The x402 offer of this request, if x402 is configured: its amount is the request's cost; and
+/// the same as an MPP challenge for `transport`.
+pub(super) fn offer(p: &Pass, transport: Transport) -> Option<X402Offer> {
     let x = p.cfg.x402.as_ref()?;
+    let requirement = x
+        .settings
+        .requirement(charge::credential_cost(p.route, &p.calls));
+    let mpp = mpp::chain_id(&x.settings.network).map(|chain_id| {
+        Box::new(MppChallenge::issue(&Issue {
+            keys: &p.cfg.token.keys,
+            realm: &p.facts.host,
+            route: &p.route.name,
+            chain_id,
+            requirement: &requirement,
+            expires_ms: p.now_ms + u64::from(p.cfg.challenge_ttl_s) * 1_000,
+            digest: match transport {
+                Transport::Http => Some(body_digest(p.body.as_deref().unwrap_or_default())),
+                Transport::Mcp => None,
+            },
+        }))
+    });
     Some(X402Offer {
         resource: format!("{}{}", p.facts.audience, p.facts.path),
-        requirement: x
-            .settings
-            .requirement(charge::credential_cost(p.route, &p.calls)),
+        requirement,
+        mpp,
     })
+}
+
+/// An MPP credential judged against this request's challenge (`mpp::credential`): the x402
+/// `PaymentPayload` it carries, and the challenge id for the receipt.
+fn judge_mpp(
+    p: &Pass<'_>,
+    credential: Value,
+    offer: &X402Offer,
+    wire: &mut Wire,
+) -> Result<Value, Rejection> {
+    let chain_id = p
+        .cfg
+        .x402
+        .as_ref()
+        .and_then(|x| mpp::chain_id(&x.settings.network))
+        .ok_or(Rejection::MethodUnsupported)?;
+    let accepted = mpp_credential::accept(
+        &credential,
+        &Expected {
+            keys: &p.cfg.token.keys,
+            realm: &p.facts.host,
+            route: &p.route.name,
+            chain_id,
+            requirement: &offer.requirement,
+            body: p.body.as_deref().unwrap_or_default(),
+            now_ms: p.now_ms,
+        },
+    )?;
+    wire.mpp = Some(accepted.challenge_id);
+    Ok(accepted.payload)
 }
 
 /// Admits the request on the payment it carries, if it carries one; `None` if it carries none
@@ -113,10 +199,14 @@ pub(super) async fn admit(
     p: &Pass<'_>,
     caller: &Caller,
 ) -> Result<Option<(Paid, Admitted)>, Denial> {
-    let Some((decoded, in_band)) = carried(req, p) else {
+    let Some((decoded, mut wire)) = carried(req, p) else {
         return Ok(None);
     };
-    let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p)) else {
+    let transport = match wire.in_band {
+        Some(_) => Transport::Mcp,
+        None => Transport::Http,
+    };
+    let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p, transport)) else {
         return Ok(None);
     };
     // Only where x402 is offered now: on this route, unless the operator's runtime policy
@@ -126,7 +216,11 @@ pub(super) async fn admit(
     if !offered.contains(&OfferKind::X402) {
         return Ok(None);
     }
-    let refuse = |rejection| refusal(&offer, rejection, in_band.clone());
+    let decoded = match (decoded, wire.mpp.is_some()) {
+        (Ok(credential), true) => judge_mpp(p, credential, &offer, &mut wire),
+        (decoded, _) => decoded,
+    };
+    let refuse = |rejection| refusal(&offer, rejection, &wire);
     let payment = decoded
         .and_then(|v| payload::check(v, &offer.requirement, p.now_ms / 1_000))
         .map_err(refuse)?;
@@ -166,7 +260,7 @@ pub(super) async fn admit(
         Paid {
             payment,
             offer,
-            in_band,
+            wire,
         },
         admitted,
     )))
@@ -218,11 +312,12 @@ async fn count_refusal(p: &Pass<'_>) -> Result<(), Denial> {
     Err(super::answer::too_many(&[check], reply.decision, p))
 }
 
-/// What a settled payment leaves for the answer: the `PAYMENT-RESPONSE` header and, for a
-/// payment made inside MCP, the `SettlementResponse` for the result's `_meta`.
+/// What a settled payment leaves for the answer: the receipt header (`PAYMENT-RESPONSE` for
+/// x402, `Payment-Receipt` for MPP) and, for a payment made inside MCP, the receipt for the
+/// result's `_meta` under the protocol's key.
 pub(super) struct Settled {
-    receipt: String,
-    in_band: Option<(InBandReply, Value)>,
+    receipt: (&'static str, String),
+    in_band: Option<(InBandReply, &'static str, Value)>,
 }
 
 /// Settles the payment before the origin is asked; the request is refused if it does not settle.
@@ -233,9 +328,21 @@ pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
     match facilitator::settle(x, &paid.payment, paid.requirement()).await {
         Ok(settlement) => {
             payments::record(p.env, &paid.payment.id, Some(&settlement.transaction)).await;
+            let (header, key, receipt) = match &paid.wire.mpp {
+                Some(challenge_id) => {
+                    let receipt = mpp::receipt(&settlement.transaction, challenge_id, p.now_ms);
+                    let header = (mpp::RECEIPT_HEADER, mpp::receipt_header(&receipt));
+                    (header, mpp::RECEIPT_META_KEY, receipt)
+                }
+                None => (
+                    (PAYMENT_RESPONSE_HEADER, settlement.header()),
+                    X402_PAYMENT_RESPONSE_META_KEY,
+                    settlement.to_json(),
+                ),
+            };
             Ok(Some(Settled {
-                receipt: settlement.header(),
-                in_band: paid.in_band.map(|reply| (reply, settlement.to_json())),
+                receipt: header,
+                in_band: paid.wire.in_band.map(|reply| (reply, key, receipt)),
             }))
         }
         Err(Failed::Refused(rejection)) => {
@@ -273,9 +380,9 @@ pub(super) async fn with_receipt(
     };
     response
         .headers_mut()
-        .set(PAYMENT_RESPONSE_HEADER, &settled.receipt)
+        .set(settled.receipt.0, &settled.receipt.1)
         .map_err(|_| Denial::Internal)?;
-    let Some((reply, settlement)) = settled.in_band else {
+    let Some((reply, key, settlement)) = settled.in_band else {
         return Ok(response);
     };
     let kind = response
@@ -287,7 +394,7 @@ pub(super) async fn with_receipt(
     let (headers, status) = (response.headers().clone(), response.status_code());
     let rebuilt = if kind.starts_with("text/event-stream") {
         let stream = response.stream().map_err(|_| Denial::Internal)?;
-        let rewriter = SseSettlement::new(reply.id, settlement);
+        let rewriter = SseSettlement::new(reply.id, key, settlement);
         let passing = futures_util::stream::unfold(
             (stream, rewriter, false),
             |(mut stream, mut rewriter, ended)| async move {
@@ -305,7 +412,7 @@ pub(super) async fn with_receipt(
     } else if kind.starts_with("application/json") {
         match body::peek_response(&mut response, MAX_POLICY_BODY).await? {
             Peeked::Whole(body) => {
-                let body = json_with_settlement(&body, &reply.id, &settlement).unwrap_or(body);
+                let body = json_with_settlement(&body, &reply.id, key, &settlement).unwrap_or(body);
                 Response::from_bytes(body).map_err(|_| Denial::Internal)?
             }
             Peeked::Longer(read, rest) => {

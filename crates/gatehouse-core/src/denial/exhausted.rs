@@ -18,6 +18,7 @@ use crate::challenge::Offer;
 use crate::headers::{CHALLENGE_MARKER_HEADER, WWW_AUTHENTICATE_HEADER};
 use crate::json_object::object;
 use crate::mcp::revision::Revision;
+use crate::mpp::PAYMENT_REQUIRED_META_KEY;
 use crate::payment_required::payment_required;
 use crate::quota::{Decision, Policy};
 
@@ -57,6 +58,7 @@ fn explanation(body: &Value) -> String {
             "pow" => "solve the proof of work (a SHA-256 puzzle; no money)",
             "l402" => "pay the Lightning invoice (L402)",
             "x402" => "pay with x402 (the `accepts` of structuredContent, sent back in _meta[\"x402/payment\"])",
+            "mpp" => "pay the MPP challenge (_meta[\"org.paymentauth/payment-required\"], the credential sent back in _meta[\"org.paymentauth/credential\"])",
             _ => "answer the offer",
         })
         .collect();
@@ -97,7 +99,7 @@ fn payment_required_object(offers: &[Offer], body: &Value) -> Value {
     required
 }
 
-fn tool_result(required: &Value, text: &str, revision: Revision) -> Value {
+fn tool_result(required: &Value, text: &str, revision: Revision, offers: &[Offer]) -> Value {
     let wrapper = object([(
         "x402/error",
         object([
@@ -120,6 +122,15 @@ fn tool_result(required: &Value, text: &str, revision: Revision) -> Value {
     ]);
     if let (true, Some(o)) = (revision.typed_results(), result.as_object_mut()) {
         o.insert("resultType".into(), "complete".into());
+    }
+    // MPP's MCP transport reads its challenge from the result's `_meta`.
+    let mpp = offers.iter().find_map(|o| match o {
+        Offer::X402(x) => x.mpp.as_deref(),
+        _ => None,
+    });
+    if let (Some(mpp), Some(o)) = (mpp, result.as_object_mut()) {
+        let meta = object([(PAYMENT_REQUIRED_META_KEY, mpp.payment_required_meta())]);
+        o.insert("_meta".into(), meta);
     }
     result
 }
@@ -175,7 +186,7 @@ pub(super) fn exhausted(
                 .iter()
                 .map(|call| {
                     let (field, value) = if call.tool_call {
-                        ("result", tool_result(&required, &text, *revision))
+                        ("result", tool_result(&required, &text, *revision, offers))
                     } else {
                         let error = object([
                             ("code", RPC_PAYMENT_REQUIRED.into()),

@@ -79,11 +79,58 @@ pub fn refusal_response(refusal: &Refusal, reply: &InBandReply) -> Value {
     ])
 }
 
-/// A JSON answer with `settlement` in the `_meta` of the result for request `id`, spliced into
-/// the origin's bytes (`mcp::splice`); `None` when no such result is there (an error, another
-/// id, a body it cannot read), and the answer is served as it came.
-pub fn json_with_settlement(body: &[u8], id: &Value, settlement: &Value) -> Option<Vec<u8>> {
-    add_to_result_meta(body, id, X402_PAYMENT_RESPONSE_META_KEY, settlement)
+/// The JSON-RPC response that tells an MPP credential's refusal inside MCP (the MPP MCP
+/// transport): a tool result with `isError: true` whose `_meta` carries the fresh challenge
+/// under `org.paymentauth/payment-required`, with the problem beside it, and the problem's
+/// detail as its text.
+pub fn mpp_refusal_response(refusal: &Refusal, reply: &InBandReply, problem: Value) -> Value {
+    let mut required = refusal
+        .offer
+        .as_ref()
+        .and_then(|o| o.mpp.as_ref())
+        .map(|c| c.payment_required_meta())
+        .unwrap_or_else(|| object([("httpStatus", 402.into())]));
+    if let Some(o) = required.as_object_mut() {
+        o.insert("problem".into(), problem.clone());
+    }
+    let text = format!(
+        "Payment refused: {} Pay the fresh challenge in _meta[\"{}\"] to call the tool.",
+        refusal.rejection.message(),
+        crate::mpp::PAYMENT_REQUIRED_META_KEY
+    );
+    let mut result = object([
+        ("isError", true.into()),
+        (
+            "content",
+            vec![object([("type", "text".into()), ("text", text.into())])].into(),
+        ),
+        ("structuredContent", problem),
+        (
+            "_meta",
+            object([(crate::mpp::PAYMENT_REQUIRED_META_KEY, required)]),
+        ),
+    ]);
+    if let (true, Some(o)) = (reply.revision.typed_results(), result.as_object_mut()) {
+        o.insert("resultType".into(), "complete".into());
+    }
+    object([
+        ("jsonrpc", "2.0".into()),
+        ("id", reply.id.clone()),
+        ("result", result),
+    ])
+}
+
+/// A JSON answer with `settlement` in the `_meta` of the result for request `id` under `key`
+/// (`x402/payment-response`, or MPP's `org.paymentauth/receipt`), spliced into the origin's
+/// bytes (`mcp::splice`); `None` when no such result is there (an error, another id, a body it
+/// cannot read), and the answer is served as it came.
+pub fn json_with_settlement(
+    body: &[u8],
+    id: &Value,
+    key: &str,
+    settlement: &Value,
+) -> Option<Vec<u8>> {
+    add_to_result_meta(body, id, key, settlement)
 }
 
 /// The most of one SSE event held back while looking for the result; past it, the stream goes
@@ -97,15 +144,17 @@ pub const MAX_HELD_EVENT: usize = 1024 * 1024;
 /// waits for the stream to end, so a stream the origin keeps open still delivers.
 pub struct SseSettlement {
     id: Value,
+    key: &'static str,
     settlement: Value,
     held: Vec<u8>,
     done: bool,
 }
 
 impl SseSettlement {
-    pub fn new(id: Value, settlement: Value) -> Self {
+    pub fn new(id: Value, key: &'static str, settlement: Value) -> Self {
         Self {
             id,
+            key,
             settlement,
             held: Vec::new(),
             done: false,
@@ -154,7 +203,7 @@ impl SseSettlement {
             let data = content.strip_prefix("data:").filter(|_| !done);
             let spliced = data.and_then(|d| {
                 let d = d.strip_prefix(' ').unwrap_or(d);
-                json_with_settlement(d.as_bytes(), &self.id, &self.settlement)
+                json_with_settlement(d.as_bytes(), &self.id, self.key, &self.settlement)
             });
             match spliced {
                 Some(message) => {
@@ -191,6 +240,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const K: &str = X402_PAYMENT_RESPONSE_META_KEY;
+
     #[test]
     fn a_payment_is_an_object_or_its_base64() {
         let p = json!({"x402Version": 2, "payload": {}});
@@ -212,15 +263,17 @@ mod tests {
         let s = json!({"success": true, "transaction": "0xab"});
         let id = json!(3);
         let body = br#"{"jsonrpc":"2.0","id":3,"result":{"n":1E5,"content":[]}}"#;
-        let out = json_with_settlement(body, &id, &s).unwrap();
+        let out = json_with_settlement(body, &id, K, &s).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"jsonrpc":"2.0","id":3,"result":{"_meta":{"x402/payment-response":{"success":true,"transaction":"0xab"}},"n":1E5,"content":[]}}"#
         );
         assert!(
-            json_with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, &id, &s).is_none()
+            json_with_settlement(br#"{"jsonrpc":"2.0","id":4,"result":{}}"#, &id, K, &s).is_none()
         );
-        assert!(json_with_settlement(br#"{"jsonrpc":"2.0","id":3,"error":{}}"#, &id, &s).is_none());
+        assert!(
+            json_with_settlement(br#"{"jsonrpc":"2.0","id":3,"error":{}}"#, &id, K, &s).is_none()
+        );
     }
 
     #[test]
@@ -231,7 +284,7 @@ mod tests {
         let tail = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
         let stream = format!("{progress}{result}{tail}");
         // Fed a byte at a time: the progress event goes out whole as soon as it is complete.
-        let mut r = SseSettlement::new(json!(3), s.clone());
+        let mut r = SseSettlement::new(json!(3), K, s.clone());
         let mut out = Vec::new();
         let mut progress_out_at = None;
         for (i, b) in stream.as_bytes().iter().enumerate() {
@@ -257,7 +310,7 @@ mod tests {
 
     #[test]
     fn an_event_too_large_to_hold_passes_untouched() {
-        let mut r = SseSettlement::new(json!(1), json!({}));
+        let mut r = SseSettlement::new(json!(1), K, json!({}));
         let big = vec![b'x'; MAX_HELD_EVENT + 1];
         assert_eq!(r.feed(&big).len(), big.len());
         assert_eq!(r.feed(b"data: {}\n\n"), b"data: {}\n\n");
@@ -266,6 +319,7 @@ mod tests {
     #[test]
     fn a_refusal_inside_mcp_is_an_is_error_result_with_the_requirement() {
         let refusal = Refusal {
+            mpp: false,
             rejection: Rejection::Replayed,
             offer: None,
             settlement: Some(json!({"success": false})),

@@ -1,7 +1,9 @@
-//! Every reason an x402 payment is refused, and its one mapping to the wire. The codes are the
-//! x402 v2 specification's own where it has one (§9 "Error Handling"), so a client that knows
-//! them reads ours; a malformed payload is `400` (HTTP transport, "Invalid Payment"), every other
-//! refusal `402` with a fresh `PAYMENT-REQUIRED` whose `error` names the reason.
+//! Every reason a payment on the EIP-3009 rail is refused, whichever protocol carried it (x402 or
+//! MPP), and its one mapping to each wire. The codes are the x402 v2 specification's own where it
+//! has one (§9 "Error Handling"), so a client that knows them reads ours; over x402 a malformed
+//! payload is `400` (HTTP transport, "Invalid Payment"), every other refusal `402` with a fresh
+//! `PAYMENT-REQUIRED` whose `error` names the reason. Over MPP every refusal is a `402` problem
+//! with a fresh `Payment` challenge (`mpp::problem`).
 
 use serde_json::Value;
 
@@ -29,6 +31,12 @@ pub enum Rejection {
     Refused(String),
     /// The facilitator could not settle it; its reason, sanitized.
     SettleFailed(String),
+    /// MPP: the echoed challenge is not one this gateway issued for this request.
+    Challenge(&'static str),
+    /// MPP: the echoed challenge's `expires` has passed.
+    ChallengeExpired,
+    /// MPP: a method or intent other than `evm`/`charge`.
+    MethodUnsupported,
 }
 
 impl Rejection {
@@ -46,6 +54,9 @@ impl Rejection {
             Self::ValidTooLong => "invalid_exact_evm_payload_authorization_valid_before_too_far",
             Self::Replayed => "payment_already_used",
             Self::Refused(reason) | Self::SettleFailed(reason) => reason,
+            Self::Challenge(_) => "invalid_challenge",
+            Self::ChallengeExpired => "challenge_expired",
+            Self::MethodUnsupported => "method_unsupported",
         }
     }
 
@@ -64,6 +75,9 @@ impl Rejection {
             Self::Replayed => "this payment was already used; sign a new one",
             Self::Refused(_) => "the facilitator found the payment invalid",
             Self::SettleFailed(_) => "the facilitator could not settle the payment",
+            Self::Challenge(detail) => detail,
+            Self::ChallengeExpired => "the challenge has expired; pay the fresh one",
+            Self::MethodUnsupported => "only the evm method's charge intent is accepted",
         }
     }
 }
@@ -95,10 +109,16 @@ pub struct Refusal {
     pub settlement: Option<Value>,
     /// Set when the payment came inside MCP: the refusal is told there too (`x402::mcp`).
     pub in_band: Option<super::mcp::InBandReply>,
+    /// Set when the payment came as an MPP credential: the refusal is told in MPP's terms, with
+    /// the offer's fresh `Payment` challenge.
+    pub mpp: bool,
 }
 
 impl Refusal {
     pub fn to_wire(&self) -> (u16, Value, Vec<(&'static str, String)>) {
+        if self.mpp {
+            return self.to_mpp_wire();
+        }
         let code = self.rejection.code();
         let status = match self.rejection {
             Rejection::Malformed(_) => 400,
@@ -124,5 +144,30 @@ impl Refusal {
             ("message", self.rejection.message().into()),
         ]);
         (status, body, headers)
+    }
+}
+
+impl Refusal {
+    fn fresh_mpp(&self) -> Option<&crate::mpp::MppChallenge> {
+        self.offer.as_ref().and_then(|o| o.mpp.as_deref())
+    }
+
+    /// Over MPP: a `402` problem with a fresh challenge, or inside MCP an `isError` result
+    /// that carries the fresh challenge where MPP's MCP transport reads it.
+    fn to_mpp_wire(&self) -> (u16, Value, Vec<(&'static str, String)>) {
+        let fresh = self.fresh_mpp();
+        let problem = crate::mpp::problem::body(&self.rejection, fresh.map(|c| c.id.as_str()));
+        if let Some(reply) = &self.in_band {
+            return (
+                200,
+                super::mcp::mpp_refusal_response(self, reply, problem),
+                Vec::new(),
+            );
+        }
+        let mut headers = vec![("content-type", "application/problem+json".to_string())];
+        if let Some(challenge) = fresh {
+            headers.push((crate::headers::WWW_AUTHENTICATE_HEADER, challenge.header()));
+        }
+        (402, problem, headers)
     }
 }

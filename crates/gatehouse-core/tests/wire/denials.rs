@@ -82,9 +82,23 @@ fn x402_offer() -> X402Offer {
         asset_version: "2".into(),
         max_timeout_s: 60,
     };
+    let requirement = settings.requirement(1);
+    let keys =
+        gatehouse_core::keys::parse_key_ring("k1:test-signing-key-0123456789abcdef0123456789")
+            .expect("a test key");
+    let mpp = gatehouse_core::mpp::MppChallenge::issue(&gatehouse_core::mpp::Issue {
+        keys: &keys,
+        realm: "gw.example",
+        route: "default",
+        chain_id: 31337,
+        requirement: &requirement,
+        expires_ms: 1_800_000_000_000,
+        digest: None,
+    });
     X402Offer {
         resource: "https://gw.example/mcp".into(),
-        requirement: settings.requirement(1),
+        requirement,
+        mpp: Some(Box::new(mpp)),
     }
 }
 
@@ -158,6 +172,7 @@ pub fn every_denial() -> Vec<Denial> {
             offer: None,
             settlement: None,
             in_band: None,
+            mpp: false,
         })),
         Denial::InvalidX402(Box::new(Refusal {
             rejection: Rejection::Replayed,
@@ -167,6 +182,25 @@ pub fn every_denial() -> Vec<Denial> {
                 id: json!(5),
                 revision: Revision::V2026_07_28,
             }),
+            mpp: false,
+        })),
+        // The same rail's refusals told over MPP: over HTTP, and inside MCP.
+        Denial::InvalidX402(Box::new(Refusal {
+            rejection: Rejection::Challenge("the challenge was issued for another route"),
+            offer: Some(x402_offer()),
+            settlement: None,
+            in_band: None,
+            mpp: true,
+        })),
+        Denial::InvalidX402(Box::new(Refusal {
+            rejection: Rejection::Replayed,
+            offer: Some(x402_offer()),
+            settlement: None,
+            in_band: Some(x402::mcp::InBandReply {
+                id: json!(6),
+                revision: Revision::V2025_11_25,
+            }),
+            mpp: true,
         })),
         Denial::InvalidX402(Box::new(Refusal {
             rejection: Rejection::SettleFailed("insufficient_funds".into()),
@@ -177,6 +211,7 @@ pub fn every_denial() -> Vec<Denial> {
                 "0x00",
             )),
             in_band: None,
+            mpp: false,
         })),
     ];
     all.extend(
