@@ -42,6 +42,15 @@ python_envs() {
     python3 -m venv "$X402PY_VENV" >&2
     "$X402PY_VENV/bin/pip" install --quiet --disable-pip-version-check "x402[evm,mcp]==2.25.0" "mcp==1.30.0" >&2
   fi
+
+  # The official Python MCP SDK 2.x, which speaks MCP 2026-07-28: the demo's second origin
+  # (demo/origin_2026.py) and the stock client of that revision (tests/python2_client.py).
+  PY2_VENV="$GATEHOUSE_ROOT/.tools/py2"
+  if ! "$PY2_VENV/bin/python" -c 'import mcp, httpx2' 2>/dev/null; then
+    step "installing the Python MCP SDK 2.3.0 into .tools/py2"
+    python3 -m venv "$PY2_VENV" >&2
+    "$PY2_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==2.3.0" >&2
+  fi
 }
 python_envs &
 python_pid=$!

@@ -63,8 +63,15 @@ pub fn check_headers(
         _ => return Err(None),
     };
     let id = single.id.clone();
+    // MCP 2026-07-28 defines `Mcp-Name` for these three methods only; for any other an
+    // extension may use it (the tasks extension sends a task id), and the gateway reads no name
+    // from those to decide on, so it has nothing to compare.
+    let named = matches!(
+        single.method.as_str(),
+        "tools/call" | "resources/read" | "prompts/get"
+    );
     if method.is_some_and(|m| m != single.method)
-        || name.is_some_and(|n| Some(n) != single.name.as_deref())
+        || (named && name.is_some_and(|n| Some(n) != single.name.as_deref()))
     {
         return Err(id);
     }
@@ -161,6 +168,19 @@ mod tests {
             Err(Some(serde_json::json!(7)))
         );
         assert_eq!(check_headers(Some("tools/call"), None, None), Err(None));
+        // An extension's `Mcp-Name` (the tasks extension's task id) names nothing the gateway
+        // reads; the method must still agree.
+        let task =
+            calls(br#"{"jsonrpc":"2.0","id":8,"method":"tasks/get","params":{"taskId":"t-1"}}"#)
+                .unwrap();
+        assert_eq!(
+            check_headers(Some("tasks/get"), Some("t-1"), Some(&task)),
+            Ok(())
+        );
+        assert_eq!(
+            check_headers(Some("tools/call"), Some("t-1"), Some(&task)),
+            Err(Some(serde_json::json!(8)))
+        );
     }
 
     #[test]

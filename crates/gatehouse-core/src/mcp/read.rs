@@ -46,7 +46,8 @@ pub enum RpcRejection {
     NotAResponse,
     /// `tools/call` or `prompts/get` without a string `params.name`.
     Name,
-    /// `resources/read`, `/subscribe` or `/unsubscribe` without a string `params.uri`.
+    /// `resources/read` without a string `params.uri`, or `/subscribe` or `/unsubscribe` with a
+    /// `params.uri` that is not a string.
     Uri,
     /// A resource URI not in canonical form, which the origin could read as another URI than
     /// the one the gateway priced (`TEST://x` for `test://x`, `a/../b`, `%61`, spaces).
@@ -168,12 +169,15 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
     };
     let name = match method.as_str() {
         "tools/call" | "prompts/get" => named("name", RpcRejection::Name)?,
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            let uri = named("uri", RpcRejection::Uri)?;
-            if !uri.as_deref().is_some_and(is_canonical_uri) {
-                return Err(RpcRejection::NonCanonicalUri);
+        "resources/read" => canonical(named("uri", RpcRejection::Uri)?)?,
+        // No rule prices these by their URI; one given must still be canonical. Without one
+        // they go to the origin, which answers them: MCP 2026-07-28 removed both methods, and
+        // its servers answer "method not found".
+        "resources/subscribe" | "resources/unsubscribe" => {
+            match params.and_then(|p| p.get("uri")) {
+                None => None,
+                Some(_) => canonical(named("uri", RpcRejection::Uri)?)?,
             }
-            uri
         }
         _ => None,
     };
@@ -188,6 +192,13 @@ fn call(item: &Value) -> Result<Call, RpcRejection> {
             .and_then(Value::as_str)
             .map(str::to_string),
     })
+}
+
+fn canonical(uri: Option<String>) -> Result<Option<String>, RpcRejection> {
+    match uri {
+        Some(u) if is_canonical_uri(&u) => Ok(Some(u)),
+        _ => Err(RpcRejection::NonCanonicalUri),
+    }
 }
 
 /// Schemes the WHATWG URL standard treats specially, with their default ports (`file` has none).

@@ -26,12 +26,21 @@ fn matches(rule: &Rule, call: &Call) -> bool {
     }
 }
 
+/// A call no rule prices weighs one unit, but for `server/discover`, which weighs none: a
+/// 2026-07-28 client sends it on every connection and takes any error for a server of an older
+/// revision, so charging it would change what a client past its quota negotiates, not only what
+/// it pays. It still counts toward the call ceiling (`limits`), like every zero-weight call.
 pub fn weight(route: &Route, call: &Call) -> u32 {
+    let unpriced = if call.method == "server/discover" {
+        0
+    } else {
+        1
+    };
     route
         .costs
         .iter()
         .find(|c| matches(&c.rule, call))
-        .map_or(1, |c| c.weight)
+        .map_or(unpriced, |c| c.weight)
 }
 
 /// What the request's calls cost, weighed by the route's cost rules. The same price is charged
@@ -113,6 +122,28 @@ mod tests {
         assert_eq!(weight(r, &call("tools/list", None)), 0);
         assert_eq!(weight(r, &call("initialize", None)), 0);
         assert_eq!(weight(r, &call("resources/read", Some("file:///big/x"))), 5);
+    }
+
+    #[test]
+    fn discovery_is_free_unless_a_rule_prices_it_and_still_meets_the_ceiling() {
+        let mut r = policy_routes().remove(0);
+        r.costs.clear();
+        assert_eq!(weight(&r, &call("server/discover", None)), 0);
+        assert_eq!(weight(&r, &call("initialize", None)), 1);
+        assert_eq!(cost(&r, &[call("server/discover", None)]), 0);
+        assert_eq!(credential_cost(&r, &[call("server/discover", None)]), 1);
+        let mut priced = policy_routes().remove(0);
+        priced.costs.insert(
+            0,
+            super::super::CostRule {
+                rule: Rule {
+                    target: Target::Method,
+                    pattern: super::super::Pattern::new("server/discover"),
+                },
+                weight: 2,
+            },
+        );
+        assert_eq!(weight(&priced, &call("server/discover", None)), 2);
     }
 
     #[test]

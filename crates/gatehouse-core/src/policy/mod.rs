@@ -46,7 +46,7 @@ pub struct Rule {
 }
 
 /// Each matching call costs `weight` units of the route's quota (first matching rule wins;
-/// unmatched calls cost 1).
+/// unmatched calls cost 1, but `server/discover`: `charge::weight`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostRule {
     pub rule: Rule,

@@ -130,8 +130,6 @@ fn a_call_the_gateway_prices_by_name_must_carry_the_name_as_a_string() {
         ("tools/call", "name", RpcRejection::Name),
         ("prompts/get", "name", RpcRejection::Name),
         ("resources/read", "uri", RpcRejection::Uri),
-        ("resources/subscribe", "uri", RpcRejection::Uri),
-        ("resources/unsubscribe", "uri", RpcRejection::Uri),
     ] {
         for params in [
             String::new(),
@@ -152,6 +150,27 @@ fn a_call_the_gateway_prices_by_name_must_carry_the_name_as_a_string() {
             calls(good.as_bytes()).unwrap()[0].name.as_deref(),
             Some(value)
         );
+    }
+}
+
+#[test]
+fn a_subscription_needs_no_uri_but_one_given_is_a_canonical_string() {
+    // MCP 2026-07-28 removed both methods: its clients' probes go to the origin, which answers.
+    for method in ["resources/subscribe", "resources/unsubscribe"] {
+        for params in ["", r#","params":{}"#, r#","params":{"_meta":{}}"#] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"{params}}}"#);
+            assert_eq!(calls(body.as_bytes()).unwrap()[0].name, None, "{body}");
+        }
+        for (uri, why) in [
+            ("1", RpcRejection::Uri),
+            ("null", RpcRejection::Uri),
+            (r#""TEST://x""#, RpcRejection::NonCanonicalUri),
+        ] {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"uri":{uri}}}}}"#
+            );
+            assert_eq!(rpc_refusal(&body), why, "{body}");
+        }
     }
 }
 
