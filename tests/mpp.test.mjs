@@ -37,8 +37,8 @@ describe('mppx over HTTP, its fetch wrapper under the official MCP SDK', () => {
   let origin, gateway;
   before(async () => {
     origin = await startOrigin();
-    // The gateway's defaults: x402 configured, which offers MPP on the same rail.
-    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '3', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
+    // The gateway's defaults, offering MPP beside x402 on the same rail.
+    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ CHALLENGE_OFFERS: 'x402,mpp,pow', QUOTA_PER_MINUTE: '3', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
   });
   after(async () => {
     await gateway?.dispose();
@@ -91,7 +91,7 @@ describe('mppx inside MCP: McpClient.wrap around the official MCP SDK client', (
   let origin, gateway;
   before(async () => {
     origin = await startOrigin();
-    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ QUOTA_PER_MINUTE: '3', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
+    gateway = await startGateway({ originUrl: origin.url, vars: x402.vars({ CHALLENGE_OFFERS: 'x402,mpp,pow', QUOTA_PER_MINUTE: '3', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
   });
   after(async () => {
     await gateway?.dispose();
@@ -154,7 +154,7 @@ describe('the draft\'s rules, attacked', () => {
   };
   before(async () => {
     recording = await startRecordingOrigin();
-    gateway = await startGateway({ originUrl: recording.url, vars: x402.vars({ QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
+    gateway = await startGateway({ originUrl: recording.url, vars: x402.vars({ CHALLENGE_OFFERS: 'x402,mpp,pow', QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: undefined }) });
     mppx = { pay };
     await post(call(0));
   });

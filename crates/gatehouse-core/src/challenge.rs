@@ -83,6 +83,9 @@ pub enum OfferKind {
     L402,
     /// An x402 v2 payment (`crate::x402`): stateless, nothing is minted to offer it.
     X402,
+    /// An MPP `Payment` challenge (`crate::mpp`), on the x402 rail's token and facilitator:
+    /// stateless too, its id an HMAC over what it offers.
+    Mpp,
 }
 
 impl OfferKind {
@@ -92,6 +95,7 @@ impl OfferKind {
             "pow" => Some(Self::Pow),
             "l402" => Some(Self::L402),
             "x402" => Some(Self::X402),
+            "mpp" => Some(Self::Mpp),
             _ => None,
         }
     }
@@ -101,6 +105,7 @@ impl OfferKind {
             Self::Pow => POW_TYPE,
             Self::L402 => L402_TYPE,
             Self::X402 => crate::x402::X402_TYPE,
+            Self::Mpp => crate::mpp::MPP_TYPE,
         }
     }
 }
@@ -111,6 +116,7 @@ pub enum Offer {
     Pow(PowChallenge),
     L402(L402Offer),
     X402(X402Offer),
+    Mpp(Box<crate::mpp::MppChallenge>),
 }
 
 /// What the store holds about a challenge, as far as redemption cares.

@@ -87,6 +87,8 @@ pub enum Denial {
     InvalidL402(L402Rejection),
     /// An x402 payment refused before or at settlement (`crate::x402::rejection`).
     InvalidX402(Box<Refusal>),
+    /// An MPP credential refused (`crate::mpp::refusal`).
+    InvalidMpp(Box<crate::mpp::refusal::MppRefusal>),
     /// OAuth `401`: no token, or a bad one (`reason`); the header is `oauth::challenge`'s.
     OAuthUnauthorized {
         www_authenticate: String,
@@ -209,6 +211,7 @@ impl Denial {
             ),
             Self::Redeem(e) => redeem_error(*e),
             Self::InvalidX402(refusal) => refusal.to_wire(),
+            Self::InvalidMpp(refusal) => refusal.to_wire(),
             Self::PayloadTooLarge { limit } => (
                 413,
                 error(

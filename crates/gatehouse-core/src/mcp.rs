@@ -101,13 +101,9 @@ pub fn take_x402_payment(body: &[u8]) -> Option<(Value, Vec<u8>)> {
     take_meta_member(body, X402_PAYMENT_META_KEY, |_| true)
 }
 
-/// The MPP credential of a body (`params._meta["org.paymentauth/credential"]`, MPP's MCP
-/// transport), cut out of its bytes like an x402 payment.
-pub fn take_mpp_credential(body: &[u8]) -> Option<(Value, Vec<u8>)> {
-    take_meta_member(body, crate::mpp::CREDENTIAL_META_KEY, |_| true)
-}
-
-fn take_meta_member(
+/// Takes the `_meta` member `key` out of every message of a body the gateway reads strictly, and
+/// returns its first value: how a credential carried inside MCP is kept from the origin.
+pub fn take_meta_member(
     body: &[u8],
     key: &str,
     accept: fn(&Value) -> bool,

@@ -66,7 +66,7 @@ impl Outstanding {
                     _ => Slot::Mint(*kind),
                 },
                 // Costs no row and no invoice, and its amount is the request's own.
-                OfferKind::X402 => Slot::Mint(*kind),
+                OfferKind::X402 | OfferKind::Mpp => Slot::Mint(*kind),
             })
             .collect()
     }
@@ -78,7 +78,7 @@ impl Outstanding {
                 Offer::Pow(p) if p.reduced => self.reduced_pow = Some(p.clone()),
                 Offer::Pow(p) => self.pow = Some(p.clone()),
                 Offer::L402(o) => self.l402 = Some(o.clone()),
-                Offer::X402(_) => {}
+                Offer::X402(_) | Offer::Mpp(_) => {}
             }
         }
     }

@@ -31,6 +31,11 @@ const X402_INSTRUCTIONS: &str = "Pay with x402 v2: sign the `exact` requirement 
 PAYMENT-REQUIRED header (EIP-3009) and send the same request again with the PAYMENT-SIGNATURE \
 header; the answer carries PAYMENT-RESPONSE. One payment pays for that one request.";
 
+const MPP_INSTRUCTIONS: &str = "Pay the `Payment` challenge of the WWW-Authenticate header (MPP, \
+method evm, intent charge: an EIP-3009 authorization) and send the same request again with \
+`Authorization: Payment <credential>`; the answer carries Payment-Receipt. One payment pays for \
+that one request.";
+
 pub fn payment_required(
     policy: &Policy,
     decision: &Decision,
@@ -48,17 +53,13 @@ pub fn payment_required(
         let (line, body) = match offer {
             Offer::Pow(pow) => pow_offer(pow, verify_url),
             Offer::L402(l402) => l402_offer(l402, verify_url),
-            // x402 has no `WWW-Authenticate` scheme: its HTTP transport's header is its own. The
-            // same requirement as an MPP `Payment` challenge is a `WWW-Authenticate` line.
+            // x402 has no `WWW-Authenticate` scheme: its HTTP transport's header is its own.
             Offer::X402(x402) => {
                 headers.push((PAYMENT_REQUIRED_HEADER, x402.header(None)));
                 challenges.push(x402_offer(x402));
-                if let Some(mpp) = &x402.mpp {
-                    headers.push((WWW_AUTHENTICATE_HEADER, mpp.header()));
-                    challenges.push(mpp.offer_json());
-                }
                 continue;
             }
+            Offer::Mpp(mpp) => (mpp.header(), mpp.offer_json()),
         };
         headers.push((WWW_AUTHENTICATE_HEADER, line));
         challenges.push(body);
@@ -67,6 +68,7 @@ pub fn payment_required(
     let instructions = match offers.first() {
         Some(Offer::L402(_)) => L402_INSTRUCTIONS,
         Some(Offer::X402(_)) => X402_INSTRUCTIONS,
+        Some(Offer::Mpp(_)) => MPP_INSTRUCTIONS,
         _ => POW_INSTRUCTIONS,
     };
     let body = object([

@@ -10,17 +10,21 @@ use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::mpp::ACCEPT_PAYMENT_HEADER;
 use gatehouse_core::outstanding::Slot;
 use gatehouse_core::policy::runtime::RuntimePolicy;
-use gatehouse_core::policy::Route;
 use gatehouse_core::quota::{Check, Decision, Policy};
 use gatehouse_core::quota_memo::Recalled;
 use worker::Request;
 
 use super::caller::Caller;
 use super::facts::non_empty_header;
+use super::refuse::too_many;
 use super::{offers, x402, Pass};
 use crate::objects::client_counter::{self, QuotaReply};
 use crate::objects::metrics_sink;
 use crate::stores::runtime;
+
+fn mpp_box(challenge: gatehouse_core::mpp::MppChallenge) -> Offer {
+    Offer::Mpp(Box::new(challenge))
+}
 
 /// Where an answer goes: inside MCP, or over HTTP (which decides whether an MPP challenge binds
 /// the body).
@@ -62,13 +66,14 @@ pub(super) fn recalled(req: &Request, p: &Pass<'_>, r: Recalled) -> Option<Denia
     let offers = match answer {
         Answer::TooManyRequests => Vec::new(),
         _ if r.offers.is_empty() => return None,
-        // The x402 offer is this request's own (its price, its MPP challenge's body and
-        // expiry): made again, never recalled.
+        // The x402 and MPP offers are this request's own (its price; the MPP challenge's body
+        // and expiry): made again, never recalled.
         _ => r
             .offers
             .into_iter()
             .filter_map(|o| match o {
-                Offer::X402(_) => x402::offer(p, transport(&answer)).map(Offer::X402),
+                Offer::X402(_) => x402::offer(p).map(Offer::X402),
+                Offer::Mpp(_) => x402::mpp_offer(p, transport(&answer)).map(mpp_box),
                 other => Some(other),
             })
             .collect(),
@@ -151,7 +156,8 @@ async fn offer(
     let to = offers::Recipient {
         client_key: &p.facts.client_key,
         route: &p.route.name,
-        x402: x402::offer(p, transport).map(Offer::X402),
+        x402: x402::offer(p).map(Offer::X402),
+        mpp: x402::mpp_offer(p, transport).map(mpp_box),
     };
     offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await
 }
@@ -159,10 +165,10 @@ async fn offer(
 /// Under an unverified rate key, every header value is a new client with no outstanding offers,
 /// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
 async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
-    // An x402 offer costs nothing to make: no row, no invoice.
+    // An x402 or MPP offer costs nothing to make: no row, no invoice.
     let minted = slots
         .iter()
-        .filter(|s| matches!(s, Slot::Mint(k) if *k != OfferKind::X402))
+        .filter(|s| matches!(s, Slot::Mint(k) if !matches!(k, OfferKind::X402 | OfferKind::Mpp)))
         .count() as u32;
     let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
         return Ok(());
@@ -178,26 +184,4 @@ async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<()
         return Ok(());
     }
     Err(too_many(&[check], reply.decision, p))
-}
-
-/// A denial no payment can lift (a per-tool limit, an address ceiling): 429 with its reset.
-pub(super) fn too_many(checks: &[Check], decision: Decision, p: &Pass) -> Denial {
-    Denial::QuotaExhausted {
-        policy: shown_policy(checks, p.route),
-        decision,
-        offers: Vec::new(),
-        verify_url: format!("{}{VERIFY_PATH}", p.facts.audience),
-        answer: Answer::TooManyRequests,
-    }
-}
-
-/// Every window of every check, for the `RateLimit-Policy` header.
-pub(super) fn shown_policy(checks: &[Check], route: &Route) -> Policy {
-    Policy::new(
-        checks
-            .iter()
-            .flat_map(|c| c.policy.windows().to_vec())
-            .collect(),
-    )
-    .unwrap_or_else(|| route.quota.clone())
 }

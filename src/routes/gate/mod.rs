@@ -18,6 +18,7 @@ pub mod facts;
 pub mod memo;
 pub mod oauth;
 pub mod offers;
+mod refuse;
 pub mod trail;
 pub mod usage;
 mod x402;
@@ -28,7 +29,7 @@ use gatehouse_core::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
-    take_mpp_credential, take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
+    take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
 };
 use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
@@ -41,10 +42,10 @@ use crate::objects::client_counter;
 use crate::platform::body;
 use crate::platform::proxy::{self, Forward};
 use crate::stores::runtime;
-use answer::{shown_policy, too_many};
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
 use facts::{non_empty_header, RequestFacts};
+use refuse::{shown_policy, too_many};
 use trail::Trail;
 
 /// One request on its way through the gate.
@@ -196,7 +197,7 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
         p.mcp_payment = Some(payment);
         raw = rest;
     }
-    if let Some((credential, rest)) = take_mpp_credential(&raw) {
+    if let Some((credential, rest)) = gatehouse_core::mpp::credential::take_from_body(&raw) {
         p.mcp_credential = Some(credential);
         raw = rest;
     }

@@ -27,8 +27,10 @@ use crate::stores::{self, D1Challenges};
 pub struct Recipient<'a> {
     pub client_key: &'a str,
     pub route: &'a str,
-    /// This request's x402 offer, when x402 is configured: made for it, never stored.
+    /// This request's x402 offer and MPP challenge, when x402 is configured: made for it, never
+    /// stored.
     pub x402: Option<Offer>,
+    pub mpp: Option<Offer>,
 }
 
 pub async fn build(
@@ -42,6 +44,7 @@ pub async fn build(
     let with_other = slots.iter().any(|s| match s {
         Slot::Mint(OfferKind::L402) | Slot::Reuse(Offer::L402(_)) => false,
         Slot::Mint(OfferKind::X402) => to.x402.is_some(),
+        Slot::Mint(OfferKind::Mpp) => to.mpp.is_some(),
         _ => true,
     });
     let mut offers = Vec::with_capacity(slots.len());
@@ -57,13 +60,15 @@ pub async fn build(
                 }
                 Err(denial) => return Err(denial),
             },
-            Slot::Mint(OfferKind::X402) => match &to.x402 {
-                Some(offer) => {
-                    offers.push(offer.clone());
-                    continue;
-                }
-                None => continue,
-            },
+            Slot::Mint(kind @ (OfferKind::X402 | OfferKind::Mpp)) => {
+                let made = if *kind == OfferKind::X402 {
+                    &to.x402
+                } else {
+                    &to.mpp
+                };
+                offers.extend(made.iter().cloned());
+                continue;
+            }
         };
         if matches!(slot, Slot::Mint(_)) {
             minted.push(offer.clone());

@@ -103,6 +103,7 @@ fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<
                         }
                         Offer::L402(_) => "l402",
                         Offer::X402(_) => "x402",
+                        Offer::Mpp(_) => "mpp",
                     };
                     d.count("offered", route, kind, 1);
                     d.count("challenges_issued", route, kind, 1);

@@ -28,6 +28,7 @@ use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::{MAX_POLICY_BODY, X402_PAYMENT_RESPONSE_META_KEY};
 use gatehouse_core::mpp::binding::body_digest;
 use gatehouse_core::mpp::credential::{self as mpp_credential, Expected};
+use gatehouse_core::mpp::refusal::MppRefusal;
 use gatehouse_core::mpp::{self, Issue, MppChallenge};
 use gatehouse_core::policy::charge;
 use gatehouse_core::quota::{Check, Decision};
@@ -58,8 +59,9 @@ use crate::stores::x402_payments::{self as payments, Claim};
 #[derive(Clone)]
 struct Wire {
     in_band: Option<InBandReply>,
-    /// MPP, with the id of the challenge it answered once judged (the receipt names it).
-    mpp: Option<String>,
+    /// MPP: the challenge this request would be offered now (for a refusal), and the id of the
+    /// one the credential answered once judged (the receipt names it).
+    mpp: Option<(Option<MppChallenge>, String)>,
 }
 
 /// A payment verified and claimed, waiting to be settled once the origin has answered.
@@ -80,12 +82,18 @@ impl Paid {
 }
 
 fn refusal(offer: &X402Offer, rejection: Rejection, wire: &Wire) -> Denial {
+    if let Some((fresh, _)) = &wire.mpp {
+        return Denial::InvalidMpp(Box::new(MppRefusal {
+            rejection,
+            fresh: fresh.clone(),
+            in_band: wire.in_band.clone(),
+        }));
+    }
     Denial::InvalidX402(Box::new(Refusal {
         rejection,
         offer: Some(offer.clone()),
         settlement: None,
         in_band: wire.in_band.clone(),
-        mpp: wire.mpp.is_some(),
     }))
 }
 
@@ -102,7 +110,7 @@ fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Wir
         .as_deref()
         .and_then(mpp_credential::from_header)
     {
-        return Some((credential, http(Some(String::new()))));
+        return Some((credential, http(Some((None, String::new())))));
     }
     let [call] = p.calls.as_slice() else {
         return None;
@@ -122,7 +130,7 @@ fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Wir
     let credential = p.mcp_credential.as_ref()?;
     let wire = Wire {
         in_band,
-        mpp: Some(String::new()),
+        mpp: Some((None, String::new())),
     };
     Some((mpp_credential::from_meta(credential), wire))
 }
@@ -134,32 +142,37 @@ pub(super) enum Transport {
     Mcp,
 }
 
-/// The x402 offer of this request, if x402 is configured: its amount is the request's cost; and
-/// the same as an MPP challenge for `transport`.
-pub(super) fn offer(p: &Pass, transport: Transport) -> Option<X402Offer> {
+/// The x402 offer of this request, if x402 is configured: its amount is the request's cost.
+pub(super) fn offer(p: &Pass) -> Option<X402Offer> {
     let x = p.cfg.x402.as_ref()?;
+    Some(X402Offer {
+        resource: format!("{}{}", p.facts.audience, p.facts.path),
+        requirement: x
+            .settings
+            .requirement(charge::credential_cost(p.route, &p.calls)),
+    })
+}
+
+/// The MPP challenge of this request for `transport`, on the x402 rail: the same requirement,
+/// bound to this route, this host and (over HTTP) this body, for the challenge TTL.
+pub(super) fn mpp_offer(p: &Pass, transport: Transport) -> Option<MppChallenge> {
+    let x = p.cfg.x402.as_ref()?;
+    let chain_id = mpp::chain_id(&x.settings.network)?;
     let requirement = x
         .settings
         .requirement(charge::credential_cost(p.route, &p.calls));
-    let mpp = mpp::chain_id(&x.settings.network).map(|chain_id| {
-        Box::new(MppChallenge::issue(&Issue {
-            keys: &p.cfg.token.keys,
-            realm: &p.facts.host,
-            route: &p.route.name,
-            chain_id,
-            requirement: &requirement,
-            expires_ms: p.now_ms + u64::from(p.cfg.challenge_ttl_s) * 1_000,
-            digest: match transport {
-                Transport::Http => Some(body_digest(p.body.as_deref().unwrap_or_default())),
-                Transport::Mcp => None,
-            },
-        }))
-    });
-    Some(X402Offer {
-        resource: format!("{}{}", p.facts.audience, p.facts.path),
-        requirement,
-        mpp,
-    })
+    Some(MppChallenge::issue(&Issue {
+        keys: &p.cfg.token.keys,
+        realm: &p.facts.host,
+        route: &p.route.name,
+        chain_id,
+        requirement: &requirement,
+        expires_ms: p.now_ms + u64::from(p.cfg.challenge_ttl_s) * 1_000,
+        digest: match transport {
+            Transport::Http => Some(body_digest(p.body.as_deref().unwrap_or_default())),
+            Transport::Mcp => None,
+        },
+    }))
 }
 
 /// An MPP credential judged against this request's challenge (`mpp::credential`): the x402
@@ -188,7 +201,9 @@ fn judge_mpp(
             now_ms: p.now_ms,
         },
     )?;
-    wire.mpp = Some(accepted.challenge_id);
+    if let Some((_, id)) = wire.mpp.as_mut() {
+        *id = accepted.challenge_id;
+    }
     Ok(accepted.payload)
 }
 
@@ -202,19 +217,26 @@ pub(super) async fn admit(
     let Some((decoded, mut wire)) = carried(req, p) else {
         return Ok(None);
     };
-    let transport = match wire.in_band {
-        Some(_) => Transport::Mcp,
-        None => Transport::Http,
-    };
-    let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p, transport)) else {
+    let (Some(x), Some(offer)) = (p.cfg.x402.as_ref(), offer(p)) else {
         return Ok(None);
     };
-    // Only where x402 is offered now: on this route, unless the operator's runtime policy
-    // withdrew it. Elsewhere the payment is not taken (and never forwarded).
+    // Only where its protocol is offered now: on this route, unless the operator's runtime
+    // policy withdrew it. Elsewhere the payment is not taken (and never forwarded).
     let runtime = runtime::runtime_policy(p.env, p.now_ms).await?;
     let offered = runtime.offers().unwrap_or_else(|| p.route.offers.clone());
-    if !offered.contains(&OfferKind::X402) {
+    let kind = match wire.mpp {
+        Some(_) => OfferKind::Mpp,
+        None => OfferKind::X402,
+    };
+    if !offered.contains(&kind) {
         return Ok(None);
+    }
+    if let Some((fresh, _)) = wire.mpp.as_mut() {
+        let transport = match wire.in_band {
+            Some(_) => Transport::Mcp,
+            None => Transport::Http,
+        };
+        *fresh = mpp_offer(p, transport);
     }
     let decoded = match (decoded, wire.mpp.is_some()) {
         (Ok(credential), true) => judge_mpp(p, credential, &offer, &mut wire),
@@ -285,7 +307,7 @@ fn refusals_check(p: &Pass<'_>) -> Check {
 /// redemptions) gets 429 from this isolate without a claim row or a facilitator call.
 fn refused_recently(p: &Pass<'_>) -> Option<Denial> {
     let (until, decision) = REFUSED.with(|r| r.borrow().get(&p.facts.client_key).cloned())?;
-    (p.now_ms < until).then(|| super::answer::too_many(&[refusals_check(p)], decision, p))
+    (p.now_ms < until).then(|| super::refuse::too_many(&[refusals_check(p)], decision, p))
 }
 
 /// Counts a payment refused after it cost a claim row or a facilitator call; past the budget,
@@ -309,7 +331,7 @@ async fn count_refusal(p: &Pass<'_>) -> Result<(), Denial> {
             r.insert(p.facts.client_key.clone(), entry);
         }
     });
-    Err(super::answer::too_many(&[check], reply.decision, p))
+    Err(super::refuse::too_many(&[check], reply.decision, p))
 }
 
 /// What a settled payment leaves for the answer: the receipt header (`PAYMENT-RESPONSE` for
@@ -329,7 +351,7 @@ pub(super) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
         Ok(settlement) => {
             payments::record(p.env, &paid.payment.id, Some(&settlement.transaction)).await;
             let (header, key, receipt) = match &paid.wire.mpp {
-                Some(challenge_id) => {
+                Some((_, challenge_id)) => {
                     let receipt = mpp::receipt(&settlement.transaction, challenge_id, p.now_ms);
                     let header = (mpp::RECEIPT_HEADER, mpp::receipt_header(&receipt));
                     (header, mpp::RECEIPT_META_KEY, receipt)

@@ -80,7 +80,8 @@ pub struct Config {
     /// Challenge kinds offered at quota exhaustion, in the order offered, where a route sets none.
     pub offers: Vec<OfferKind>,
     pub l402: Option<L402Config>,
-    /// Set when a route offers x402 (every `X402_*` is then required).
+    /// Set when a route offers x402 or MPP, which share its rail (every `X402_*` is then
+    /// required).
     pub x402: Option<X402Config>,
     pub oauth: Option<OAuthSettings>,
     pub audit: AuditSettings,
@@ -142,10 +143,9 @@ impl Config {
         } else {
             None
         };
-        let wants_x402 = routes
-            .iter()
-            .flatten()
-            .any(|route| route.offers.contains(&OfferKind::X402));
+        let wants_x402 = routes.iter().flatten().any(|route| {
+            route.offers.contains(&OfferKind::X402) || route.offers.contains(&OfferKind::Mpp)
+        });
         let x402 = wants_x402
             .then(|| x402::read_x402(&mut r, local_dev))
             .flatten();

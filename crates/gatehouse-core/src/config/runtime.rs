@@ -17,7 +17,7 @@ impl RuntimePolicy {
         let available = |kind: OfferKind| match kind {
             OfferKind::Pow => true,
             OfferKind::L402 => cfg.l402.is_some(),
-            OfferKind::X402 => cfg.x402.is_some(),
+            OfferKind::X402 | OfferKind::Mpp => cfg.x402.is_some(),
         };
         self.updated_over(update, cfg.pow, &available)
     }

@@ -125,7 +125,7 @@ fn tool_result(required: &Value, text: &str, revision: Revision, offers: &[Offer
     }
     // MPP's MCP transport reads its challenge from the result's `_meta`.
     let mpp = offers.iter().find_map(|o| match o {
-        Offer::X402(x) => x.mpp.as_deref(),
+        Offer::Mpp(challenge) => Some(challenge),
         _ => None,
     });
     if let (Some(mpp), Some(o)) = (mpp, result.as_object_mut()) {

@@ -10,6 +10,7 @@ impl Denial {
             Self::InvalidToken(r) => format!("invalid_token:{}", r.as_str()),
             Self::InvalidL402(r) => format!("invalid_l402:{}", r.as_str()),
             Self::InvalidX402(r) => format!("invalid_x402:{}", r.rejection.code()),
+            Self::InvalidMpp(r) => format!("invalid_mpp:{}", r.rejection.code()),
             Self::InvalidApiKey(r) => format!("invalid_api_key:{}", r.as_str()),
             Self::OAuthUnauthorized { reason, .. } => {
                 format!("oauth_unauthorized:{}", reason.unwrap_or("no_token"))
@@ -33,6 +34,7 @@ impl Denial {
             Self::InvalidToken(_) => "InvalidToken",
             Self::InvalidL402(_) => "InvalidL402",
             Self::InvalidX402(_) => "InvalidX402",
+            Self::InvalidMpp(_) => "InvalidMpp",
             Self::OAuthUnauthorized { .. } => "OAuthUnauthorized",
             Self::InsufficientScope { .. } => "InsufficientScope",
             Self::Redeem(_) => "Redeem",

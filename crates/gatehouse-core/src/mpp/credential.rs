@@ -63,6 +63,12 @@ pub fn from_header(value: &str) -> Option<Result<Value, Rejection>> {
     Some(parsed)
 }
 
+/// The credential of a body (`params._meta["org.paymentauth/credential"]`), cut out of its
+/// bytes like every credential for the gateway, and the body without it.
+pub fn take_from_body(body: &[u8]) -> Option<(Value, Vec<u8>)> {
+    crate::mcp::take_meta_member(body, super::CREDENTIAL_META_KEY, |_| true)
+}
+
 /// `params._meta["org.paymentauth/credential"]`: an object.
 pub fn from_meta(value: &Value) -> Result<Value, Rejection> {
     match value {

@@ -23,6 +23,7 @@
 pub mod binding;
 pub mod credential;
 pub mod problem;
+pub mod refusal;
 #[cfg(test)]
 mod tests;
 

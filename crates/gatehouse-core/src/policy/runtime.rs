@@ -72,12 +72,15 @@ impl RuntimePolicy {
             }
             for o in list {
                 match OfferKind::parse(o) {
-                    None => return Err(format!("offer {o:?} is not pow, l402 or x402")),
+                    None => return Err(format!("offer {o:?} is not pow, l402, x402 or mpp")),
                     Some(OfferKind::L402) if !available(OfferKind::L402) => {
                         return Err("l402 needs a configured Lightning backend".into())
                     }
                     Some(OfferKind::X402) if !available(OfferKind::X402) => {
                         return Err("x402 needs the X402_* settings and a facilitator".into())
+                    }
+                    Some(OfferKind::Mpp) if !available(OfferKind::Mpp) => {
+                        return Err("mpp needs the X402_* settings and a facilitator".into())
                     }
                     _ => {}
                 }

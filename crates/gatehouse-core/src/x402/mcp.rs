@@ -79,47 +79,6 @@ pub fn refusal_response(refusal: &Refusal, reply: &InBandReply) -> Value {
     ])
 }
 
-/// The JSON-RPC response that tells an MPP credential's refusal inside MCP (the MPP MCP
-/// transport): a tool result with `isError: true` whose `_meta` carries the fresh challenge
-/// under `org.paymentauth/payment-required`, with the problem beside it, and the problem's
-/// detail as its text.
-pub fn mpp_refusal_response(refusal: &Refusal, reply: &InBandReply, problem: Value) -> Value {
-    let mut required = refusal
-        .offer
-        .as_ref()
-        .and_then(|o| o.mpp.as_ref())
-        .map(|c| c.payment_required_meta())
-        .unwrap_or_else(|| object([("httpStatus", 402.into())]));
-    if let Some(o) = required.as_object_mut() {
-        o.insert("problem".into(), problem.clone());
-    }
-    let text = format!(
-        "Payment refused: {} Pay the fresh challenge in _meta[\"{}\"] to call the tool.",
-        refusal.rejection.message(),
-        crate::mpp::PAYMENT_REQUIRED_META_KEY
-    );
-    let mut result = object([
-        ("isError", true.into()),
-        (
-            "content",
-            vec![object([("type", "text".into()), ("text", text.into())])].into(),
-        ),
-        ("structuredContent", problem),
-        (
-            "_meta",
-            object([(crate::mpp::PAYMENT_REQUIRED_META_KEY, required)]),
-        ),
-    ]);
-    if let (true, Some(o)) = (reply.revision.typed_results(), result.as_object_mut()) {
-        o.insert("resultType".into(), "complete".into());
-    }
-    object([
-        ("jsonrpc", "2.0".into()),
-        ("id", reply.id.clone()),
-        ("result", result),
-    ])
-}
-
 /// A JSON answer with `settlement` in the `_meta` of the result for request `id` under `key`
 /// (`x402/payment-response`, or MPP's `org.paymentauth/receipt`), spliced into the origin's
 /// bytes (`mcp::splice`); `None` when no such result is there (an error, another id, a body it
@@ -319,7 +278,6 @@ mod tests {
     #[test]
     fn a_refusal_inside_mcp_is_an_is_error_result_with_the_requirement() {
         let refusal = Refusal {
-            mpp: false,
             rejection: Rejection::Replayed,
             offer: None,
             settlement: Some(json!({"success": false})),

@@ -74,13 +74,11 @@ pub struct Requirement {
     pub asset_version: String,
 }
 
-/// An x402 offer of a 402: the requirement, and the resource it pays for; and the same
-/// requirement as an MPP `Payment` challenge (`crate::mpp`), which the same rail settles.
+/// An x402 offer of a 402: the requirement, and the resource it pays for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct X402Offer {
     pub resource: String,
     pub requirement: Requirement,
-    pub mpp: Option<Box<crate::mpp::MppChallenge>>,
 }
 
 impl X402Settings {

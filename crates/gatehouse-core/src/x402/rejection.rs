@@ -109,16 +109,10 @@ pub struct Refusal {
     pub settlement: Option<Value>,
     /// Set when the payment came inside MCP: the refusal is told there too (`x402::mcp`).
     pub in_band: Option<super::mcp::InBandReply>,
-    /// Set when the payment came as an MPP credential: the refusal is told in MPP's terms, with
-    /// the offer's fresh `Payment` challenge.
-    pub mpp: bool,
 }
 
 impl Refusal {
     pub fn to_wire(&self) -> (u16, Value, Vec<(&'static str, String)>) {
-        if self.mpp {
-            return self.to_mpp_wire();
-        }
         let code = self.rejection.code();
         let status = match self.rejection {
             Rejection::Malformed(_) => 400,
@@ -144,30 +138,5 @@ impl Refusal {
             ("message", self.rejection.message().into()),
         ]);
         (status, body, headers)
-    }
-}
-
-impl Refusal {
-    fn fresh_mpp(&self) -> Option<&crate::mpp::MppChallenge> {
-        self.offer.as_ref().and_then(|o| o.mpp.as_deref())
-    }
-
-    /// Over MPP: a `402` problem with a fresh challenge, or inside MCP an `isError` result
-    /// that carries the fresh challenge where MPP's MCP transport reads it.
-    fn to_mpp_wire(&self) -> (u16, Value, Vec<(&'static str, String)>) {
-        let fresh = self.fresh_mpp();
-        let problem = crate::mpp::problem::body(&self.rejection, fresh.map(|c| c.id.as_str()));
-        if let Some(reply) = &self.in_band {
-            return (
-                200,
-                super::mcp::mpp_refusal_response(self, reply, problem),
-                Vec::new(),
-            );
-        }
-        let mut headers = vec![("content-type", "application/problem+json".to_string())];
-        if let Some(challenge) = fresh {
-            headers.push((crate::headers::WWW_AUTHENTICATE_HEADER, challenge.header()));
-        }
-        (402, problem, headers)
     }
 }

@@ -72,7 +72,6 @@ fn the_amount_is_the_per_call_price_times_the_call_cost() {
 #[test]
 fn payment_required_is_version_2_with_one_exact_requirement() {
     let offer = X402Offer {
-        mpp: None,
         resource: "http://gw/mcp".into(),
         requirement: settings().requirement(2),
     };
@@ -97,7 +96,6 @@ fn the_header_is_standard_base64_of_the_json() {
     // Known answer: `echo -n '{"a":"b?"}' | base64` (a `?` makes `/` in standard base64).
     assert_eq!(encode(&json!({ "a": "b?" })), "eyJhIjoiYj8ifQ==");
     let offer = X402Offer {
-        mpp: None,
         resource: "http://gw/mcp".into(),
         requirement: settings().requirement(1),
     };
@@ -353,12 +351,10 @@ fn settle_answers_need_a_transaction_on_the_offered_network() {
 #[test]
 fn a_refusal_is_402_with_the_reason_offered_again_and_400_when_malformed() {
     let offer = X402Offer {
-        mpp: None,
         resource: "http://gw/mcp".into(),
         requirement: settings().requirement(1),
     };
     let refusal = Refusal {
-        mpp: false,
         rejection: Rejection::Replayed,
         offer: Some(offer.clone()),
         settlement: None,
@@ -373,7 +369,6 @@ fn a_refusal_is_402_with_the_reason_offered_again_and_400_when_malformed() {
     assert_eq!(again["error"], "payment_already_used");
     assert_eq!(again["accepts"], offer.payment_required(None)["accepts"]);
     let malformed = Refusal {
-        mpp: false,
         rejection: Rejection::Malformed("x"),
         offer: None,
         settlement: None,

@@ -8,6 +8,8 @@ use gatehouse_core::json_strict::JsonRejection;
 use gatehouse_core::l402::credential::L402Rejection;
 use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::{BodyRejection, RpcRejection};
+use gatehouse_core::mpp::refusal::MppRefusal;
+use gatehouse_core::mpp::{Issue, MppChallenge};
 use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
 use gatehouse_core::token::TokenRejection;
 use gatehouse_core::x402::{self, Refusal, Rejection, X402Offer, X402Settings};
@@ -43,9 +45,10 @@ pub fn variant(d: &Denial) -> usize {
         Denial::InvalidPolicy(_) => 24,
         Denial::Internal => 25,
         Denial::InvalidX402(_) => 26,
+        Denial::InvalidMpp(_) => 27,
     }
 }
-pub const VARIANTS: usize = 27;
+pub const VARIANTS: usize = 28;
 
 pub fn exhausted(answer: Answer) -> Denial {
     let policy = Policy::new(vec![Window::new("minute", 1, 60).unwrap()]).unwrap();
@@ -66,6 +69,7 @@ pub fn exhausted(answer: Answer) -> Denial {
             Offer::L402(l402),
             Offer::Pow(PowChallenge::new(&[7u8; 32], 14, 44_000, 60)),
             Offer::X402(x402_offer()),
+            Offer::Mpp(Box::new(mpp_challenge())),
         ],
         verify_url: format!("https://gw.example{VERIFY_PATH}"),
         answer,
@@ -82,24 +86,26 @@ fn x402_offer() -> X402Offer {
         asset_version: "2".into(),
         max_timeout_s: 60,
     };
-    let requirement = settings.requirement(1);
+    X402Offer {
+        resource: "https://gw.example/mcp".into(),
+        requirement: settings.requirement(1),
+    }
+}
+
+/// The MPP challenge for the same requirement.
+pub fn mpp_challenge() -> MppChallenge {
     let keys =
         gatehouse_core::keys::parse_key_ring("k1:test-signing-key-0123456789abcdef0123456789")
             .expect("a test key");
-    let mpp = gatehouse_core::mpp::MppChallenge::issue(&gatehouse_core::mpp::Issue {
+    MppChallenge::issue(&Issue {
         keys: &keys,
         realm: "gw.example",
         route: "default",
         chain_id: 31337,
-        requirement: &requirement,
+        requirement: &x402_offer().requirement,
         expires_ms: 1_800_000_000_000,
         digest: None,
-    });
-    X402Offer {
-        resource: "https://gw.example/mcp".into(),
-        requirement,
-        mpp: Some(Box::new(mpp)),
-    }
+    })
 }
 
 /// At least one of every variant, and every variant of the errors they carry whose mapping
@@ -172,7 +178,6 @@ pub fn every_denial() -> Vec<Denial> {
             offer: None,
             settlement: None,
             in_band: None,
-            mpp: false,
         })),
         Denial::InvalidX402(Box::new(Refusal {
             rejection: Rejection::Replayed,
@@ -182,25 +187,20 @@ pub fn every_denial() -> Vec<Denial> {
                 id: json!(5),
                 revision: Revision::V2026_07_28,
             }),
-            mpp: false,
         })),
         // The same rail's refusals told over MPP: over HTTP, and inside MCP.
-        Denial::InvalidX402(Box::new(Refusal {
+        Denial::InvalidMpp(Box::new(MppRefusal {
             rejection: Rejection::Challenge("the challenge was issued for another route"),
-            offer: Some(x402_offer()),
-            settlement: None,
+            fresh: Some(mpp_challenge()),
             in_band: None,
-            mpp: true,
         })),
-        Denial::InvalidX402(Box::new(Refusal {
+        Denial::InvalidMpp(Box::new(MppRefusal {
             rejection: Rejection::Replayed,
-            offer: Some(x402_offer()),
-            settlement: None,
+            fresh: Some(mpp_challenge()),
             in_band: Some(x402::mcp::InBandReply {
                 id: json!(6),
                 revision: Revision::V2025_11_25,
             }),
-            mpp: true,
         })),
         Denial::InvalidX402(Box::new(Refusal {
             rejection: Rejection::SettleFailed("insufficient_funds".into()),
@@ -211,7 +211,6 @@ pub fn every_denial() -> Vec<Denial> {
                 "0x00",
             )),
             in_band: None,
-            mpp: false,
         })),
     ];
     all.extend(
