@@ -3,9 +3,14 @@
 
 Granularity: the top-level modules of each crate (the `mod` items of its `lib.rs`/`main.rs`), plus
 the crate root itself. `token.rs`, `token/tests.rs` and `token/*.rs` are all `token`; `policy/mod.rs`
-and `policy/parse.rs` are both `policy`. Files inside one top-level module may refer to each other
+and `policy/parse.rs` are both `policy`. Files inside one such module may refer to each other
 freely (a parent declares its children and they use its items, which is how Rust modules are
-built); what must stay acyclic is the graph between top-level modules.
+built); what must stay acyclic is the graph between them.
+
+A family is a top-level module that only groups others (its file declares child modules and holds
+no item of its own, such as the core's `credentials` or `rails`): it is a folder, not a module with
+a meaning of its own, so its children are the graph's nodes (`rails::x402`, `rails::mpp`) and must
+be acyclic among themselves and with every other node.
 
 An edge `a -> b` is any path in non-test code of `a` that resolves to an item of `b`:
 `use crate::b::…`, `use super::…` that climbs into `b`, `crate::b::x` in an expression or type, and
@@ -230,18 +235,40 @@ def module_files(root_file: Path):
             pending.append((mod_path, child))
 
 
+def families(modules: list) -> set:
+    """Top-level modules whose own code declares children and nothing else."""
+    own = {}
+    for path, code in modules:
+        if len(path) == 1:
+            own[path[0]] = code
+    return {
+        name
+        for name, code in own.items()
+        if not re.sub(r"(?:#\s*\[[^\]]*\]\s*)*\bpub\s*mod\s+\w+\s*;", "", code).strip()
+        and any(len(p) == 2 and p[0] == name for p, _ in modules)
+    }
+
+
 def crate_graph(root_file: Path):
     modules = list(module_files(root_file))
+    grouping = families(modules)
     tops = {path[0] for path, _ in modules if path}
-    edges = {name: set() for name in tops | {CRATE_ROOT}}
+
+    def node(abs_path):
+        if not abs_path or abs_path[0] not in tops:
+            return CRATE_ROOT
+        if abs_path[0] in grouping and len(abs_path) > 1:
+            return "::".join(abs_path[:2])
+        return abs_path[0]
+
+    nodes = {node(path) for path, _ in modules if path} | {CRATE_ROOT}
+    edges = {name: set() for name in nodes}
 
     def owner(abs_path):
-        if abs_path and abs_path[0] in tops:
-            return abs_path[0]
-        return CRATE_ROOT
+        return node(abs_path)
 
     for path, code in modules:
-        here = path[0] if path else CRATE_ROOT
+        here = node(path)
         code = VISIBILITY.sub(" ", code)
         targets = []
         for use in USE.finditer(code):

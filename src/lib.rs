@@ -15,8 +15,8 @@ use routes::store_contract;
 use routes::{admin, discovery, gate, purge, redeem};
 use stores::runtime;
 
-use gatehouse_core::challenge::VERIFY_PATH;
-use gatehouse_core::denial::Denial;
+use gatehouse_core::rails::challenge::VERIFY_PATH;
+use gatehouse_core::wire::denial::Denial;
 use worker::{
     event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
@@ -51,7 +51,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let controller = cfg.adaptive.enabled.then(|| {
         let pow = runtime::cached_runtime_policy().pow(&cfg);
-        gatehouse_core::controller::ControllerCall {
+        gatehouse_core::rails::controller::ControllerCall {
             min: pow.min_bits,
             base: pow.base_bits,
             max: pow.max_bits,

@@ -3,7 +3,7 @@
 //! own class through it, so no object module needs another's.
 
 use crate::platform::{outbound, respond};
-use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use serde::{de::DeserializeOwned, Serialize};
 // serde-wasm-bindgen as worker re-exports it (the version worker itself uses).
 use worker::d1::serde_wasm_bindgen;

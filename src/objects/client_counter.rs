@@ -1,7 +1,7 @@
 //! `GateCounter`: one Durable Object per client (named by its client key), holding its
 //! sliding-window counters (one per route and per matching limit), its recent denials and when
-//! it was first seen (`gatehouse_core::client_counter`), and the challenges it was last offered
-//! (`gatehouse_core::outstanding`). The class keeps the name it had when it also held credentials
+//! it was first seen (`gatehouse_core::metering::client_counter`), and the challenges it was last offered
+//! (`gatehouse_core::rails::outstanding`). The class keeps the name it had when it also held credentials
 //! and metrics, so that a deployment upgrades to the split objects without a rename migration and
 //! every client's counters carry over.
 //!
@@ -13,11 +13,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use gatehouse_core::challenge::Offer;
-use gatehouse_core::client_counter::{alarm_move, step, ClientState};
-use gatehouse_core::denial::Denial;
-use gatehouse_core::outstanding::Outstanding;
-use gatehouse_core::quota::{Check, Decision, QuotaState};
+use gatehouse_core::metering::client_counter::{alarm_move, step, ClientState};
+use gatehouse_core::metering::quota::{Check, Decision, QuotaState};
+use gatehouse_core::rails::challenge::Offer;
+use gatehouse_core::rails::outstanding::Outstanding;
+use gatehouse_core::wire::denial::Denial;
 
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -47,7 +47,7 @@ pub struct QuotaReply {
     /// Denials in the last ten minutes, for repeat-offender escalation.
     #[serde(default)]
     pub recent_denials: u32,
-    /// On a denial, the challenges this client was offered last (`gatehouse_core::outstanding`).
+    /// On a denial, the challenges this client was offered last (`gatehouse_core::rails::outstanding`).
     #[serde(default)]
     pub outstanding: Outstanding,
 }

@@ -2,15 +2,15 @@
 //! `jti`), holding how many units of its grant were leased to isolates, and whether the
 //! payment behind an L402 credential was redeemed for a token instead. One payment buys one
 //! grant: whichever comes first, leasing the credential or redeeming its preimage, wins here
-//! (`gatehouse_core::grant::Counter`).
+//! (`gatehouse_core::credentials::grant::Counter`).
 //!
 //! Each handler is read → core step → write with only storage operations in between: the input
 //! gate holds back every other event for this object meanwhile, so a spend and a claim racing
 //! each other cannot both win, and the output gate holds the reply until the write is durable.
 
-use gatehouse_core::client_counter::LINGER_MS;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::grant::{Counter, Leased};
+use gatehouse_core::credentials::grant::{Counter, Leased};
+use gatehouse_core::metering::client_counter::LINGER_MS;
+use gatehouse_core::wire::denial::Denial;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -103,7 +103,7 @@ impl CredentialCounter {
 }
 
 /// Leases units of credential `jti`'s grant to this isolate, at least `at_least` of them if
-/// that many are left (`gatehouse_core::grant::Counter::lease`).
+/// that many are left (`gatehouse_core::credentials::grant::Counter::lease`).
 pub async fn lease(
     env: &Env,
     jti: &str,

@@ -1,10 +1,10 @@
 //! `MetricsObject`: the one object that aggregates every isolate's metrics deltas
 //! (`gatehouse_core::metrics::Series`) and runs the adaptive difficulty controller
-//! (`gatehouse_core::controller`). Read → core step → write, under the input gate.
+//! (`gatehouse_core::rails::controller`). Read → core step → write, under the input gate.
 
-use gatehouse_core::controller::Controller;
-use gatehouse_core::json_object::object;
 use gatehouse_core::metrics::Series;
+use gatehouse_core::rails::controller::Controller;
+use gatehouse_core::wire::json_object::object;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use crate::objects::metrics_sink::{AddCall, ReadCall};

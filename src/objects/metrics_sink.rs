@@ -5,8 +5,8 @@
 
 use std::cell::RefCell;
 
-use gatehouse_core::controller::ControllerCall;
 use gatehouse_core::metrics::Delta;
+use gatehouse_core::rails::controller::ControllerCall;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use worker::{console_error, Context, Delay, Env};

@@ -7,7 +7,7 @@
 //! cap. The one-call read matters: each chunk of a stream costs two crossings into the runtime.
 
 use futures_util::StreamExt;
-use gatehouse_core::denial::Denial;
+use gatehouse_core::wire::denial::Denial;
 use worker::{ByteStream, Request, Response};
 
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {

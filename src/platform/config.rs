@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gatehouse_core::config::Config;
-use gatehouse_core::json_object::object;
+use gatehouse_core::wire::json_object::object;
 use worker::{console_error, Env};
 
 /// Names read as secrets; every other name is read as a plain variable.

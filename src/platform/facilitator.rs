@@ -1,17 +1,17 @@
 //! The HTTP calls to the x402 facilitator's `/verify` and `/settle` (x402 v2 §7). What is sent
-//! and how an answer is read is `gatehouse_core::x402::facilitator`; this is only the transport:
+//! and how an answer is read is `gatehouse_core::rails::x402::facilitator`; this is only the transport:
 //! a deadline on the whole exchange, no redirect followed (the configured URL is the one the
 //! SSRF rules checked, not wherever it points), and a capped body. A facilitator that is down,
 //! slow, or answers with anything but the specification's objects is a 503 with `Retry-After`.
 
 use gatehouse_core::config::X402Config;
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::x402::facilitator::{
+use gatehouse_core::rails::x402::facilitator::{
     read_settle, read_verify, request_body, Settlement, MAX_FACILITATOR_BODY, SETTLE_PATH,
     VERIFY_PATH,
 };
-use gatehouse_core::x402::payload::Payment;
-use gatehouse_core::x402::{Rejection, Requirement};
+use gatehouse_core::rails::x402::payload::Payment;
+use gatehouse_core::rails::x402::{Rejection, Requirement};
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use worker::Headers;
 
 use crate::platform::outbound::{self, Failure};

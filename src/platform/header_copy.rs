@@ -1,4 +1,4 @@
-//! Copies a header list less the names the gateway drops (`gatehouse_core::headers`), in one call
+//! Copies a header list less the names the gateway drops (`gatehouse_core::wire::headers`), in one call
 //! into the runtime. Deleting each dropped name from a copy took a crossing from Wasm into the
 //! runtime per name, 36 a request (22 toward the origin, 14 back), a tenth of the token path's
 //! time in the profile (bench/results.md); the deletions below run in JavaScript. (Copying field by field instead,
@@ -47,7 +47,7 @@ thread_local! {
 
 /// A copy of `headers` without the fixed names for `toward`, nor the names `connection` lists.
 pub fn copy(headers: &Headers, toward: Toward, connection: Option<&str>) -> Result<Headers> {
-    use gatehouse_core::headers::{
+    use gatehouse_core::wire::headers::{
         connection_tokens, dropped_toward_client, dropped_toward_origin,
     };
     let (cell, fixed) = match toward {

@@ -1,8 +1,8 @@
 //! Asks the configured Lightning backend (LNbits or LND REST) for an invoice. The request and the
-//! reading of the answer are `gatehouse_core::l402::invoice`; this is only the HTTP call.
+//! reading of the answer are `gatehouse_core::rails::l402::invoice`; this is only the HTTP call.
 
 use gatehouse_core::config::L402Config;
-use gatehouse_core::l402::invoice::{parse_answer, request, Invoice};
+use gatehouse_core::rails::l402::invoice::{parse_answer, request, Invoice};
 use worker::Headers;
 
 use crate::platform::outbound::{self, Failure};

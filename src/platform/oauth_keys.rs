@@ -10,12 +10,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use gatehouse_core::json_object::object;
 use gatehouse_core::oauth::access_token::{Parsed, Rejection};
 use gatehouse_core::oauth::fetch_schedule::{FetchSchedule, Plan};
 use gatehouse_core::oauth::jwk::{parse_jwks, Alg, MAX_JWKS_BYTES};
 use gatehouse_core::oauth::settings::OAuthSettings;
 use gatehouse_core::origin::{parse_origin, OriginUrl};
+use gatehouse_core::wire::json_object::object;
 use serde_json::Value;
 use worker::{console_error, wasm_bindgen::JsValue, Delay};
 

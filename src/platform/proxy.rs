@@ -5,14 +5,14 @@
 //! cannot steer the gateway elsewhere. The timeout covers the wait for response headers only.
 //!
 //! Session ids cross in disguise: the client holds the gateway's caller-bound wrapping of the
-//! origin's id (`gatehouse_core::session`); the origin only ever sees its own.
+//! origin's id (`gatehouse_core::credentials::session`); the origin only ever sees its own.
 
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::headers::RETRY_AFTER_HEADER;
-use gatehouse_core::headers::SESSION_ID_HEADER as SESSION_HEADER;
-use gatehouse_core::identity::RateKey;
+use gatehouse_core::credentials::identity::RateKey;
 use gatehouse_core::policy::Route;
+use gatehouse_core::wire::denial::Denial;
+use gatehouse_core::wire::headers::RETRY_AFTER_HEADER;
+use gatehouse_core::wire::headers::SESSION_ID_HEADER as SESSION_HEADER;
 use worker::{console_error, Headers, Method, Request, Response, ResponseBody};
 
 use crate::platform::header_copy::{self, Toward};

@@ -1,8 +1,8 @@
 //! Turns the core's wire descriptions into runtime responses, and writes the operator's log line
 //! for each refusal (one JSON object per line, the Workers Logs convention).
 
-use gatehouse_core::denial::{Denial, Dependency, Wire};
-use gatehouse_core::json_object::object;
+use gatehouse_core::wire::denial::{Denial, Dependency, Wire};
+use gatehouse_core::wire::json_object::object;
 use worker::{console_error, console_log, Headers, Response, Result};
 
 /// Fails only if the runtime cannot construct a Response at all.

@@ -3,8 +3,8 @@
 //! resource's host, the authorization server's own metadata (RFC 8414), served from its source.
 
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Denial, Dependency, Wire};
 use gatehouse_core::oauth::challenge::metadata;
+use gatehouse_core::wire::denial::{Denial, Dependency, Wire};
 use worker::Response;
 
 use crate::platform::oauth_keys;

@@ -1,17 +1,19 @@
 //! `POST /api/verify-challenge` (docs/PROTOCOL.md §1): judge a solution, spend the challenge exactly
 //! once, and mint the access token.
 
-use gatehouse_core::bytes::to_hex;
-use gatehouse_core::challenge::{assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY};
 use gatehouse_core::config::Config;
-use gatehouse_core::controller::FAST_SOLVES;
-use gatehouse_core::denial::{Answer, Denial, Dependency};
-use gatehouse_core::difficulty::is_fast;
-use gatehouse_core::headers::ACCESS_TOKEN_HEADER;
-use gatehouse_core::json_object::object;
-use gatehouse_core::quota::Check;
+use gatehouse_core::credentials::token::{issue, Issue, Via};
+use gatehouse_core::metering::quota::Check;
+use gatehouse_core::rails::challenge::{
+    assess, parse_redemption, Puzzle, RedeemError, MAX_REDEEM_BODY,
+};
+use gatehouse_core::rails::controller::FAST_SOLVES;
+use gatehouse_core::rails::difficulty::is_fast;
 use gatehouse_core::store::ChallengeStore;
-use gatehouse_core::token::{issue, Issue, Via};
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::{Answer, Denial, Dependency};
+use gatehouse_core::wire::headers::ACCESS_TOKEN_HEADER;
+use gatehouse_core::wire::json_object::object;
 use worker::{console_log, Context, Date, Env, Request, Response};
 
 use crate::objects::client_counter;

@@ -5,10 +5,10 @@
 //! even there answers only with `LOCAL_DEV` and `STORE_CONTRACT_ROUTE=enabled`; anywhere else the
 //! path is the origin's.
 
-use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
 use gatehouse_core::store::contract::run_all;
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::Denial;
 use serde_json::json;
 use worker::{Env, Response};
 

@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 
 use gatehouse_core::audit::bounds::{Batcher, Pushed, FLUSH_MS};
-use gatehouse_core::json_object::object;
+use gatehouse_core::wire::json_object::object;
 use serde::Deserialize;
 use serde_json::Value;
 use worker::{console_error, console_log, wasm_bindgen::JsValue, Context, Delay, Env};

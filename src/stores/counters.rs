@@ -2,10 +2,10 @@
 //! contract route (`routes::store_contract`) only: the gate calls `client_counter` and
 //! `credential_counter` directly, so these exist only in the `store-contract` build.
 
-use gatehouse_core::denial::Dependency;
-use gatehouse_core::grant::Leased;
-use gatehouse_core::quota::{Check, Decision};
+use gatehouse_core::credentials::grant::Leased;
+use gatehouse_core::metering::quota::{Check, Decision};
 use gatehouse_core::store::{Counters, CredentialUsage, Unavailable};
+use gatehouse_core::wire::denial::Dependency;
 use worker::Env;
 
 use crate::objects::client_counter;

@@ -16,10 +16,10 @@ pub mod revocation;
 pub mod runtime;
 pub mod x402_payments;
 
-use gatehouse_core::bytes::{from_hex, to_hex};
-use gatehouse_core::challenge::Puzzle;
-use gatehouse_core::denial::{Denial, Dependency};
+use gatehouse_core::rails::challenge::Puzzle;
 use gatehouse_core::store::{ChallengeRecord, ChallengeStore, Revocations, Unavailable};
+use gatehouse_core::wire::bytes::{from_hex, to_hex};
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::{wasm_bindgen::JsValue, Env};
 

@@ -1,12 +1,12 @@
 //! Token revocation by `jti`. The list lives in D1; each isolate keeps a copy so that the hot path
 //! does no I/O. When the copy is refreshed, and how a refresh and a revocation made meanwhile are
-//! reconciled, is `gatehouse_core::revocation`'s to say; this module does the reads and writes.
+//! reconciled, is `gatehouse_core::credentials::revocation`'s to say; this module does the reads and writes.
 
 use std::cell::RefCell;
 
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::revocation::{Refresh, RevocationCache, Ticket};
+use gatehouse_core::credentials::revocation::{Refresh, RevocationCache, Ticket};
 use gatehouse_core::store::{Revocations, Unavailable};
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use worker::{Context, Env};
 
 use crate::stores::D1Revocations;

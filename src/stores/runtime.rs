@@ -5,8 +5,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::policy::runtime::RuntimePolicy;
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use serde::Deserialize;
 use worker::Env;
 

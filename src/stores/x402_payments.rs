@@ -3,8 +3,8 @@
 //! serialises the inserts, so of two copies of a payload arriving at once exactly one goes on to
 //! the facilitator and the origin.
 
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::x402::payload::Payment;
+use gatehouse_core::rails::x402::payload::Payment;
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use worker::Env;
 
 use crate::platform::respond;
@@ -32,7 +32,7 @@ pub async fn claim(
             by.client_key.into(),
             by.route.into(),
             payment.payer.as_str().into(),
-            gatehouse_core::x402::decimal(by.amount).into(),
+            gatehouse_core::rails::x402::decimal(by.amount).into(),
             (now_ms as f64).into(),
             ((payment.valid_before_s * 1_000) as f64).into(),
         ],

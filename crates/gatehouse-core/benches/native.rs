@@ -5,8 +5,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gatehouse_core::config::{parse_key_ring, TokenSettings};
-use gatehouse_core::pow;
-use gatehouse_core::token::{binding_hash, check, issue, Binding, Fingerprint, Issue, Via};
+use gatehouse_core::credentials::token::{
+    binding_hash, check, issue, Binding, Fingerprint, Issue, Via,
+};
+use gatehouse_core::rails::pow;
 
 fn per_second(label: &str, mut f: impl FnMut()) -> f64 {
     for _ in 0..1_000 {

@@ -16,8 +16,8 @@
 //! alone. Framing is refused with CSP `frame-ancestors 'none'` (CSP Level 3) and, for browsers
 //! without it, `X-Frame-Options: DENY` (RFC 7034).
 
-use crate::denial::Denial;
-use crate::quota::{Check, Policy, Window};
+use crate::metering::quota::{Check, Policy, Window};
+use crate::wire::denial::Denial;
 
 /// Failed admin authentications an address may make in a minute; past it, every attempt from
 /// there gets `429` without its secret being looked at, the right one included.

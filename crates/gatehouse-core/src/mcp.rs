@@ -10,7 +10,7 @@ pub mod splice;
 
 use serde_json::Value;
 
-use crate::json_strict;
+use crate::wire::json_strict;
 pub use read::{calls, check_content_encoding, check_media_type, BodyRejection, RpcRejection};
 
 /// A policy decision never needs more of a request than this.

@@ -4,8 +4,8 @@
 //! the same value and the same calls. Where a mutation is known to make a body ambiguous, it must
 //! be refused, with the reason it was made for.
 
-use gatehouse_core::json_strict::{self, JsonRejection, MAX_DEPTH};
 use gatehouse_core::mcp::{calls, BodyRejection};
+use gatehouse_core::wire::json_strict::{self, JsonRejection, MAX_DEPTH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

@@ -8,17 +8,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
-use gatehouse_core::challenge::{L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE, VERIFY_PATH};
-use gatehouse_core::denial::{
+use gatehouse_core::credentials::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
+use gatehouse_core::mcp::revision::Revision;
+use gatehouse_core::mcp::{self, IN_BAND_TOKEN_KEY};
+use gatehouse_core::rails::challenge::{L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE, VERIFY_PATH};
+use gatehouse_core::rails::x402;
+use gatehouse_core::wire::denial::{
     Answer, InBandCall, Wire, RPC_HEADER_MISMATCH, RPC_INVALID_REQUEST, RPC_PARSE_ERROR,
     RPC_PAYMENT_REQUIRED, RPC_SESSION_NOT_FOUND,
 };
-use gatehouse_core::headers::{self, *};
-use gatehouse_core::mcp::revision::Revision;
-use gatehouse_core::mcp::{self, IN_BAND_TOKEN_KEY};
-use gatehouse_core::x402;
-use gatehouse_core::{mpp, pow};
+use gatehouse_core::wire::headers::{self, *};
+use gatehouse_core::{rails::mpp, rails::pow};
 use serde_json::{json, Value};
 
 #[path = "wire/denials.rs"]

@@ -38,7 +38,7 @@ mod tests {
     fn the_kit_and_the_gateway_agree_on_the_marker() {
         assert_eq!(
             MARKER_HEADER,
-            gatehouse_core::headers::CHALLENGE_MARKER_HEADER
+            gatehouse_core::wire::headers::CHALLENGE_MARKER_HEADER
         );
         assert!(is_marked(Some("1")));
         assert!(!is_marked(None));

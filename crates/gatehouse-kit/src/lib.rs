@@ -199,7 +199,7 @@ mod tests {
             let salt = format!("{:032x}", 0xfeed_0000 + i);
             let s = solve(&salt, bits, 4);
             assert!(
-                gatehouse_core::pow::meets_difficulty(&salt, &s.nonce.to_string(), bits),
+                gatehouse_core::rails::pow::meets_difficulty(&salt, &s.nonce.to_string(), bits),
                 "{salt} {bits} {}",
                 s.nonce
             );

@@ -2,9 +2,9 @@
 //! dashboard page. Every change made here is itself written to the audit trail.
 
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::json_object::object;
 use gatehouse_core::policy::runtime::RuntimePolicy;
+use gatehouse_core::wire::denial::{Denial, Dependency};
+use gatehouse_core::wire::json_object::object;
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
 

@@ -1,15 +1,15 @@
-//! Gateway-issued API keys through the admin API (`gatehouse_core::api_key`):
+//! Gateway-issued API keys through the admin API (`gatehouse_core::credentials::api_key`):
 //! - `POST /admin/api/keys` `{"id"?, "tier"?}` mints a key (a random id when none is given) and
 //!   returns it once; the gateway keeps no copy, since a key verifies by its signature alone;
 //! - `POST /admin/api/keys/revoke` `{"id"}` revokes every key minted for that id, through the
 //!   revocation list that access tokens use.
 
-use gatehouse_core::api_key::{self, is_word};
-use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::json_object::object;
-use gatehouse_core::revocation::{kept_until_ms, Revoked};
+use gatehouse_core::credentials::api_key::{self, is_word};
+use gatehouse_core::credentials::revocation::{kept_until_ms, Revoked};
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::{Denial, Dependency};
+use gatehouse_core::wire::json_object::object;
 use serde::Deserialize;
 use worker::{console_log, Response};
 

@@ -21,16 +21,16 @@ mod throttle;
 
 use base64::Engine;
 use gatehouse_core::admin_guard::{self, AdminRequest};
-use gatehouse_core::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
-use gatehouse_core::bytes::ct_eq;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::json_object::object;
-use gatehouse_core::jwt;
-use gatehouse_core::query::{Query, QueryError};
-use gatehouse_core::request_url;
-use gatehouse_core::revocation::{kept_until_ms, Revoked};
-use gatehouse_core::token::AccessClaims;
+use gatehouse_core::credentials::api_key::{ADMIN_KEYS_PATH, ADMIN_KEYS_REVOKE_PATH};
+use gatehouse_core::credentials::jwt;
+use gatehouse_core::credentials::revocation::{kept_until_ms, Revoked};
+use gatehouse_core::credentials::token::AccessClaims;
+use gatehouse_core::wire::bytes::ct_eq;
+use gatehouse_core::wire::denial::{Denial, Dependency};
+use gatehouse_core::wire::json_object::object;
+use gatehouse_core::wire::query::{Query, QueryError};
+use gatehouse_core::wire::request_url;
 use serde::Deserialize;
 use worker::{console_log, Context, Env, Method, Request, Response};
 

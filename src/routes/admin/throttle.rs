@@ -11,10 +11,10 @@
 use gatehouse_core::admin_guard::{
     failure_check, failure_counter, ALL_ADDRESSES, FAILURES_IN_TOTAL, FAILURES_PER_ADDRESS,
 };
-use gatehouse_core::denial::{Answer, Denial};
-use gatehouse_core::identity::UNATTRIBUTED;
-use gatehouse_core::json_object::object;
-use gatehouse_core::quota::Decision;
+use gatehouse_core::credentials::identity::UNATTRIBUTED;
+use gatehouse_core::metering::quota::Decision;
+use gatehouse_core::wire::denial::{Answer, Denial};
+use gatehouse_core::wire::json_object::object;
 use serde_json::Value;
 use worker::{Context, Env};
 

@@ -1,17 +1,17 @@
 //! The answer step (docs/PROTOCOL.md §2, §5): what a spent quota gets. A 402 with challenges
 //! (offered again while outstanding), an in-band JSON-RPC error, or a 429; and the same answer
-//! again from the isolate's memory of a denial (`gatehouse_core::quota_memo`) during a burst.
+//! again from the isolate's memory of a denial (`gatehouse_core::metering::quota_memo`) during a burst.
 
-use gatehouse_core::challenge::{Offer, OfferKind, VERIFY_PATH};
-use gatehouse_core::denial::{Answer, Denial, Dependency};
-use gatehouse_core::difficulty::{self, DifficultyInputs};
-use gatehouse_core::exhaustion::{self, ExhaustionFacts};
-use gatehouse_core::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
-use gatehouse_core::mpp::ACCEPT_PAYMENT_HEADER;
-use gatehouse_core::outstanding::Slot;
+use gatehouse_core::metering::exhaustion::{self, ExhaustionFacts};
+use gatehouse_core::metering::quota::{Check, Decision, Policy};
+use gatehouse_core::metering::quota_memo::Recalled;
 use gatehouse_core::policy::runtime::RuntimePolicy;
-use gatehouse_core::quota::{Check, Decision, Policy};
-use gatehouse_core::quota_memo::Recalled;
+use gatehouse_core::rails::challenge::{Offer, OfferKind, VERIFY_PATH};
+use gatehouse_core::rails::difficulty::{self, DifficultyInputs};
+use gatehouse_core::rails::mpp::ACCEPT_PAYMENT_HEADER;
+use gatehouse_core::rails::outstanding::Slot;
+use gatehouse_core::wire::denial::{Answer, Denial, Dependency};
+use gatehouse_core::wire::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use worker::Request;
 
 use super::caller::Caller;
@@ -22,7 +22,7 @@ use crate::objects::client_counter::{self, QuotaReply};
 use crate::objects::metrics_sink;
 use crate::stores::runtime;
 
-fn mpp_box(challenge: gatehouse_core::mpp::MppChallenge) -> Offer {
+fn mpp_box(challenge: gatehouse_core::rails::mpp::MppChallenge) -> Offer {
     Offer::Mpp(Box::new(challenge))
 }
 

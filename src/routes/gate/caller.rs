@@ -5,14 +5,14 @@
 //! The only exception is the operator's explicit opt-in to trust an unverified header, which
 //! is then held to a per-address ceiling.
 
-use gatehouse_core::api_key::{self, KeyRejection};
 use gatehouse_core::audit;
-use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::identity::RateKey;
+use gatehouse_core::credentials::api_key::{self, KeyRejection};
+use gatehouse_core::credentials::identity::RateKey;
+use gatehouse_core::metering::quota::Policy;
 use gatehouse_core::oauth::access_token::Identity;
-use gatehouse_core::quota::Policy;
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::Denial;
 use sha2::{Digest, Sha256};
 use worker::{Context, Env, Request};
 

@@ -1,18 +1,18 @@
 //! Admission by credential (docs/PROTOCOL.md §1, §2): the gateway's own access token
 //! (`x-access-token`, or handed back in-band) or a paid L402 credential. Either pays for a request
 //! with units of its grant, what the request's calls cost, spent from this isolate's lease of the
-//! grant with no I/O (`gatehouse_core::grant`). The next lease is asked for in the background
+//! grant with no I/O (`gatehouse_core::credentials::grant`). The next lease is asked for in the background
 //! once half of the current one is gone.
 //!
 //! A credential's first use in an isolate waits for its first lease. That is also where an L402
 //! credential meets a redemption of the same payment, so that only one of the two wins.
 
-use gatehouse_core::bytes::to_hex;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::l402::credential::{parse_authorization, verify};
-use gatehouse_core::ratelimit::token_headers;
-use gatehouse_core::token::{self, AccessClaims, TokenRejection};
+use gatehouse_core::credentials::token::{self, AccessClaims, TokenRejection};
+use gatehouse_core::metering::ratelimit::token_headers;
+use gatehouse_core::rails::l402::credential::{parse_authorization, verify};
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::Denial;
 use worker::{Context, Env};
 
 use crate::objects::credential_counter;

@@ -4,9 +4,9 @@
 
 use gatehouse_core::address::address_key;
 use gatehouse_core::config::Config;
-use gatehouse_core::identity::UNATTRIBUTED;
-use gatehouse_core::request_url;
-use gatehouse_core::token::{binding_hash, Fingerprint};
+use gatehouse_core::credentials::identity::UNATTRIBUTED;
+use gatehouse_core::credentials::token::{binding_hash, Fingerprint};
+use gatehouse_core::wire::request_url;
 use worker::Request;
 
 /// A request header's value, treating an empty one as absent.

@@ -1,9 +1,9 @@
-//! This isolate's memory of denied clients (`gatehouse_core::quota_memo`).
+//! This isolate's memory of denied clients (`gatehouse_core::metering::quota_memo`).
 
 use std::cell::RefCell;
 
-use gatehouse_core::denial::Denial;
-use gatehouse_core::quota_memo::{at_hardest, until, Memo, Recalled, Remembered};
+use gatehouse_core::metering::quota_memo::{at_hardest, until, Memo, Recalled, Remembered};
+use gatehouse_core::wire::denial::Denial;
 
 thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());

@@ -24,18 +24,18 @@ pub mod usage;
 mod x402;
 
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::Denial;
-use gatehouse_core::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
-use gatehouse_core::limits::{call_ceiling_check, without_ceiling};
+use gatehouse_core::credentials::session;
 use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
     take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
 };
+use gatehouse_core::metering::limits::{call_ceiling_check, without_ceiling};
+use gatehouse_core::metering::quota::Check;
+use gatehouse_core::metering::ratelimit::quota_headers;
 use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
-use gatehouse_core::quota::Check;
-use gatehouse_core::ratelimit::quota_headers;
-use gatehouse_core::session;
+use gatehouse_core::wire::denial::Denial;
+use gatehouse_core::wire::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::objects::client_counter;
@@ -197,7 +197,7 @@ async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
         p.mcp_payment = Some(payment);
         raw = rest;
     }
-    if let Some((credential, rest)) = gatehouse_core::mpp::credential::take_from_body(&raw) {
+    if let Some((credential, rest)) = gatehouse_core::rails::mpp::credential::take_from_body(&raw) {
         p.mcp_credential = Some(credential);
         raw = rest;
     }

@@ -2,10 +2,10 @@
 //! (`oauth_keys`), issuer, audience, lifetime and scope (`gatehouse_core::oauth`), and whether its
 //! scopes cover the tools this request calls. Refusals carry the spec's `WWW-Authenticate` forms.
 
-use gatehouse_core::denial::{Denial, Dependency};
 use gatehouse_core::oauth::access_token::{check_claims, parse, Identity, Rejection};
 use gatehouse_core::oauth::challenge::{insufficient_scope, unauthorized};
 use gatehouse_core::oauth::settings::{Mode, OAuthSettings};
+use gatehouse_core::wire::denial::{Denial, Dependency};
 
 use worker::Env;
 

@@ -5,14 +5,14 @@
 //! tries once more without L402: `answer.rs`). An x402 offer is the request's own
 //! (`gate::x402`), neither stored nor remembered.
 
-use gatehouse_core::bytes::to_hex;
-use gatehouse_core::challenge::{L402Offer, Offer, OfferKind, PowChallenge, Puzzle};
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Denial, Dependency};
-use gatehouse_core::difficulty::PowPlan;
-use gatehouse_core::l402::credential::{encode_macaroon, mint, Identifier};
-use gatehouse_core::outstanding::Slot;
+use gatehouse_core::rails::challenge::{L402Offer, Offer, OfferKind, PowChallenge, Puzzle};
+use gatehouse_core::rails::difficulty::PowPlan;
+use gatehouse_core::rails::l402::credential::{encode_macaroon, mint, Identifier};
+use gatehouse_core::rails::outstanding::Slot;
 use gatehouse_core::store::{ChallengeRecord, ChallengeStore};
+use gatehouse_core::wire::bytes::to_hex;
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use worker::Env;
 
 use crate::objects::client_counter;

@@ -2,10 +2,10 @@
 //! payments): a `429` with the reset of the counters that said no. Used by every step that
 //! counts, so that none of them depends on the answer step.
 
-use gatehouse_core::challenge::VERIFY_PATH;
-use gatehouse_core::denial::{Answer, Denial};
+use gatehouse_core::metering::quota::{Check, Decision, Policy};
 use gatehouse_core::policy::Route;
-use gatehouse_core::quota::{Check, Decision, Policy};
+use gatehouse_core::rails::challenge::VERIFY_PATH;
+use gatehouse_core::wire::denial::{Answer, Denial};
 
 use super::Pass;
 

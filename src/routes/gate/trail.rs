@@ -2,11 +2,11 @@
 //! trail's records (`gatehouse_core::audit`). Neither ever fails the request.
 
 use gatehouse_core::audit::{records, Caller, Outcome};
-use gatehouse_core::challenge::Offer;
 use gatehouse_core::config::Config;
-use gatehouse_core::denial::{Answer, Denial};
 use gatehouse_core::mcp::Call;
 use gatehouse_core::metrics::SERVED_BITS;
+use gatehouse_core::rails::challenge::Offer;
+use gatehouse_core::wire::denial::{Answer, Denial};
 use worker::{Context, Date, Env, Response};
 
 use crate::objects::metrics_sink;

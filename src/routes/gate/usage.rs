@@ -1,10 +1,10 @@
-//! This isolate's leases of credentials' grants: the state behind `gatehouse_core::grant`, kept
+//! This isolate's leases of credentials' grants: the state behind `gatehouse_core::credentials::grant`, kept
 //! per isolate so that admission by credential needs no I/O once a lease is held.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use gatehouse_core::grant::{Lease, Leased, Taken};
+use gatehouse_core::credentials::grant::{Lease, Leased, Taken};
 
 /// Keeps the map small: expired credentials are dropped once it grows past this.
 const PRUNE_ABOVE: usize = 10_000;

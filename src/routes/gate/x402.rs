@@ -1,6 +1,6 @@
 //! Admission by a payment on the EIP-3009 rail (docs/PROTOCOL.md §8), whichever protocol carries
 //! it: x402 v2 (`PAYMENT-SIGNATURE`, or `_meta["x402/payment"]` inside MCP) or MPP
-//! (`Authorization: Payment`, or `_meta["org.paymentauth/credential"]`; `gatehouse_core::mpp`).
+//! (`Authorization: Payment`, or `_meta["org.paymentauth/credential"]`; `gatehouse_core::rails::mpp`).
 //! A request that carries one pays for itself, per call: check it against this request's
 //! requirement, claim it once, verify it with the facilitator, settle it, and only then serve,
 //! answering with the protocol's receipt (`PAYMENT-RESPONSE`, `Payment-Receipt`, or the result's
@@ -22,24 +22,24 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use futures_util::StreamExt;
-use gatehouse_core::challenge::OfferKind;
-use gatehouse_core::denial::Denial;
 use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::{MAX_POLICY_BODY, X402_PAYMENT_RESPONSE_META_KEY};
-use gatehouse_core::mpp::binding::body_digest;
-use gatehouse_core::mpp::credential::{self as mpp_credential, Expected};
-use gatehouse_core::mpp::refusal::MppRefusal;
-use gatehouse_core::mpp::{self, Issue, MppChallenge};
+use gatehouse_core::metering::quota::{Check, Decision};
 use gatehouse_core::policy::charge;
-use gatehouse_core::quota::{Check, Decision};
-use gatehouse_core::x402::facilitator::failed_settlement;
-use gatehouse_core::x402::mcp::{
+use gatehouse_core::rails::challenge::OfferKind;
+use gatehouse_core::rails::mpp::binding::body_digest;
+use gatehouse_core::rails::mpp::credential::{self as mpp_credential, Expected};
+use gatehouse_core::rails::mpp::refusal::MppRefusal;
+use gatehouse_core::rails::mpp::{self, Issue, MppChallenge};
+use gatehouse_core::rails::x402::facilitator::failed_settlement;
+use gatehouse_core::rails::x402::mcp::{
     json_with_settlement, payload_from_meta, InBandReply, SseSettlement,
 };
-use gatehouse_core::x402::payload::{self, Payment};
-use gatehouse_core::x402::{
+use gatehouse_core::rails::x402::payload::{self, Payment};
+use gatehouse_core::rails::x402::{
     Refusal, Rejection, Requirement, X402Offer, PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER,
 };
+use gatehouse_core::wire::denial::Denial;
 use serde_json::Value;
 use worker::{Request, Response};
 

@@ -18,7 +18,7 @@ fn refusal(req: &AdminRequest) -> Option<(u16, String)> {
     })
 }
 
-fn wire(req: &AdminRequest) -> crate::denial::Wire {
+fn wire(req: &AdminRequest) -> crate::wire::denial::Wire {
     Denial::from(check(req).unwrap_err()).to_wire()
 }
 
@@ -234,7 +234,7 @@ fn weak_admin_secrets_fall_short_of_128_bits() {
 
 #[test]
 fn failures_are_counted_to_the_limit_and_asking_charges_nothing() {
-    use crate::quota::decide_all;
+    use crate::metering::quota::decide_all;
     use std::collections::BTreeMap;
     let mut states = BTreeMap::new();
     let now = 1_000_000;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::json_object::object;
+use crate::wire::json_object::object;
 
 /// Names, labels and identities are cut to this many bytes (at a character boundary).
 pub const MAX_FIELD_BYTES: usize = 128;

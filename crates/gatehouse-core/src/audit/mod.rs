@@ -12,8 +12,8 @@ pub mod redact;
 
 use serde_json::Value;
 
-use crate::json_object::object;
 use crate::mcp::Call;
+use crate::wire::json_object::object;
 use bounds::{cut, MAX_FIELD_BYTES};
 pub use redact::DEFAULT_REDACT_KEYS;
 

@@ -1,5 +1,5 @@
-//! Reads who a client is counted as (`crate::identity`) and the limits on what an unpaid request
-//! may cost the operator (`crate::limits`; README "Threat model"), from:
+//! Reads who a client is counted as (`crate::credentials::identity`) and the limits on what an unpaid request
+//! may cost the operator (`crate::metering::limits`; README "Threat model"), from:
 //! - `RATE_KEY_HEADER`: the header carrying a gateway-issued API key (`api_key.rs`). Unset: clients
 //!   are keyed by address.
 //! - `RATE_KEY_UNVERIFIED=true`: count the header's value as it arrives, unchecked. Safe only
@@ -18,9 +18,9 @@
 use super::oauth::read_tiers;
 use super::Reader;
 use crate::address::DEFAULT_IPV6_PREFIX_BITS;
-use crate::identity::{AddressSource, IdentitySettings, RateKey};
-use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
-use crate::quota::{Policy, Window};
+use crate::credentials::identity::{AddressSource, IdentitySettings, RateKey};
+use crate::metering::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
+use crate::metering::quota::{Policy, Window};
 
 pub(super) fn read_identity(
     r: &mut Reader,

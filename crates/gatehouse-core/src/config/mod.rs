@@ -12,25 +12,25 @@ mod x402;
 // What the configuration builds is owned by the modules that use it; it is re-exported here so a
 // reader of `Config` finds every part of it in one place. Nothing outside `config` imports
 // `config` (scripts/check_cycles.py).
-pub use crate::challenge::OfferKind;
-pub use crate::difficulty::{AdaptiveSettings, PowSettings};
-pub use crate::identity::{IdentitySettings, RateKey};
-pub use crate::keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
-pub use crate::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
+pub use crate::credentials::identity::{IdentitySettings, RateKey};
+pub use crate::credentials::keys::{parse_key_ring, KeyRing, SigningKey, MIN_SECRET_BYTES};
+pub use crate::credentials::token::{BudgetFallback, TokenSettings, DEFAULT_REDUCED_METHODS};
+pub use crate::metering::limits::{RequestLimits, DEFAULT_MAX_BATCH_CALLS};
 pub use crate::origin::{parse_origin, OriginProblem, OriginUrl};
 pub use crate::policy::OriginCredential;
-pub use crate::token::{BudgetFallback, TokenSettings, DEFAULT_REDUCED_METHODS};
+pub use crate::rails::challenge::OfferKind;
+pub use crate::rails::difficulty::{AdaptiveSettings, PowSettings};
 pub use x402::X402Config;
 
 use crate::admin_guard::{secret_bits, MIN_ADMIN_SECRET_BITS};
 use crate::audit::{AuditSettings, DEFAULT_REDACT_KEYS};
-use crate::l402::credential::L402Settings;
-use crate::l402::invoice::Backend;
+use crate::credentials::revocation::Lifetimes;
+use crate::credentials::token::Binding;
+use crate::metering::quota::{Policy, Window};
 use crate::oauth::settings::OAuthSettings;
 use crate::policy::Route;
-use crate::quota::{Policy, Window};
-use crate::revocation::Lifetimes;
-use crate::token::Binding;
+use crate::rails::l402::credential::L402Settings;
+use crate::rails::l402::invoice::Backend;
 use reader::Reader;
 
 fn list(raw: &str) -> Vec<String> {

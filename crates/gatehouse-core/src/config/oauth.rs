@@ -2,9 +2,9 @@
 //! configuration because there are many rules, each with a test in `tests.rs`.
 
 use super::reader::Reader;
+use crate::metering::quota::{Policy, Tier, Window};
 use crate::oauth::settings::{Mode, OAuthSettings};
 use crate::origin::{parse_origin, OriginUrl};
-use crate::quota::{Policy, Tier, Window};
 
 const DEFAULT_TIERS: &str = "basic=1000/3600,production=10000/3600";
 

@@ -4,10 +4,10 @@
 
 use super::reader::Reader;
 use super::{read_origin, read_origin_credential};
-use crate::challenge::OfferKind;
+use crate::metering::quota::Policy;
 use crate::policy::parse::{parse_policy, Defaults};
 use crate::policy::{Legacy, Pattern, Route};
-use crate::quota::Policy;
+use crate::rails::challenge::OfferKind;
 
 pub fn read_routes(
     r: &mut Reader,

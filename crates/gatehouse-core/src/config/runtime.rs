@@ -3,8 +3,8 @@
 //! and an x402 offer a configured facilitator.
 
 use super::{Config, OfferKind};
-use crate::difficulty::PowSettings;
 use crate::policy::runtime::RuntimePolicy;
+use crate::rails::difficulty::PowSettings;
 
 impl RuntimePolicy {
     /// The difficulty bounds in force: this policy's overrides over the configured ones.

@@ -3,7 +3,7 @@
 
 use super::reader::Reader;
 use crate::origin::{parse_origin, OriginUrl};
-use crate::x402::{is_address, is_evm_network, X402Settings};
+use crate::rails::x402::{is_address, is_evm_network, X402Settings};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct X402Config {

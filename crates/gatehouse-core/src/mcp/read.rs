@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::revision::REVISION_META_KEY;
 use super::{Call, MAX_POLICY_BODY};
-use crate::json_strict::{self, JsonRejection};
+use crate::wire::json_strict::{self, JsonRejection};
 
 /// Why a POST body is refused. `denial.rs` maps each to the wire: 415, 413, or 400 with a
 /// JSON-RPC error (-32700 for `Json`, -32600 for `Rpc`).

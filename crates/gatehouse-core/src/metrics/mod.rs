@@ -15,7 +15,7 @@ use bounds::{clean, Folder, DELTA_LABELS, MAX_IDENTITY_BYTES, SERIES_LABELS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::json_object::object;
+use crate::wire::json_object::object;
 
 /// Upper bounds (ms) of the histogram buckets; the last catches everything above.
 pub const BUCKETS_MS: [u64; 12] = [

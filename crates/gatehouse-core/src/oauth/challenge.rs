@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::settings::OAuthSettings;
-use crate::json_object::object;
+use crate::wire::json_object::object;
 
 /// The protected-resource metadata document (RFC 9728 §2). `offline_access` is never listed:
 /// refresh is between the client and its authorization server, not this resource's business.

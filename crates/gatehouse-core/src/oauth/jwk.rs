@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::json_object::object;
+use crate::wire::json_object::object;
 
 /// The two algorithms accepted for access tokens (RFC 7518 §3.3 and §3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

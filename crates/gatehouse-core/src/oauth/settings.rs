@@ -1,7 +1,7 @@
 //! OAuth settings, parsed by `config` and used by the checks here.
 
+use crate::metering::quota::Tier;
 use crate::origin::OriginUrl;
-use crate::quota::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

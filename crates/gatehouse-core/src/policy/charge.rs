@@ -4,7 +4,7 @@
 
 use super::{Route, Rule, Target};
 use crate::mcp::Call;
-use crate::quota::Check;
+use crate::metering::quota::Check;
 
 fn matches(rule: &Rule, call: &Call) -> bool {
     match rule.target {
@@ -90,7 +90,11 @@ pub const LIMIT_PREFIX: &str = "limit:";
 
 /// The route's quota check, under `policy` (the route's own, or the caller's tier), then every
 /// limit the calls meet.
-pub fn checks(route: &Route, policy: &crate::quota::Policy, calls: &[Call]) -> Vec<Check> {
+pub fn checks(
+    route: &Route,
+    policy: &crate::metering::quota::Policy,
+    calls: &[Call],
+) -> Vec<Check> {
     let mut out = vec![Check {
         counter: format!("route:{}", route.name),
         policy: policy.clone(),

@@ -11,9 +11,9 @@ pub mod runtime;
 
 pub use glob::Pattern;
 
-use crate::challenge::OfferKind;
+use crate::metering::quota::Policy;
 use crate::origin::OriginUrl;
-use crate::quota::Policy;
+use crate::rails::challenge::OfferKind;
 
 /// An HTTP header the gateway adds on its way to the origin, from a secret.
 #[derive(Clone, PartialEq, Eq)]

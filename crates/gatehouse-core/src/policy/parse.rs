@@ -29,9 +29,9 @@ pub struct Defaults {
     pub in_band: bool,
     pub legacy: Legacy,
 }
-use crate::challenge::OfferKind;
+use crate::metering::quota::{Policy, Window};
 use crate::origin::parse_origin;
-use crate::quota::{Policy, Window};
+use crate::rails::challenge::OfferKind;
 
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 

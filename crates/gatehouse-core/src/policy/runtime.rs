@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::challenge::OfferKind;
-use crate::difficulty::PowSettings;
+use crate::rails::challenge::OfferKind;
+use crate::rails::difficulty::PowSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimePolicy {

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::{ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations};
-use crate::challenge::Puzzle;
-use crate::quota::{Check, Policy, Window};
+use crate::metering::quota::{Check, Policy, Window};
+use crate::rails::challenge::Puzzle;
 
 pub type Outcome = (&'static str, Result<(), String>);
 

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable};
-use crate::grant::{Counter, Leased};
-use crate::quota::{decide_all, Check, Decision, QuotaState};
+use crate::credentials::grant::{Counter, Leased};
+use crate::metering::quota::{decide_all, Check, Decision, QuotaState};
 
 #[derive(Default)]
 pub struct MemoryChallenges(RefCell<BTreeMap<String, ChallengeRecord>>);

@@ -12,9 +12,9 @@
 pub mod contract;
 pub mod memory;
 
-use crate::challenge::{Puzzle, StoredChallenge};
-use crate::grant::Leased;
-use crate::quota::{Check, Decision};
+use crate::credentials::grant::Leased;
+use crate::metering::quota::{Check, Decision};
+use crate::rails::challenge::{Puzzle, StoredChallenge};
 
 /// A backend failure: the caller answers `503` with `Retry-After`, never a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,18 +1,18 @@
 //! Every `Denial` the core can give, for `wire.rs`: at least one of each variant, and one of each
 //! variant of the errors they carry whose mapping differs.
 
-use gatehouse_core::api_key::KeyRejection;
-use gatehouse_core::challenge::{L402Offer, Offer, PowChallenge, RedeemError, VERIFY_PATH};
-use gatehouse_core::denial::{Answer, Denial, Dependency, InBandCall};
-use gatehouse_core::json_strict::JsonRejection;
-use gatehouse_core::l402::credential::L402Rejection;
+use gatehouse_core::credentials::api_key::KeyRejection;
+use gatehouse_core::credentials::token::TokenRejection;
 use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::mcp::{BodyRejection, RpcRejection};
-use gatehouse_core::mpp::refusal::MppRefusal;
-use gatehouse_core::mpp::{Issue, MppChallenge};
-use gatehouse_core::quota::{decide, Policy, QuotaState, Window};
-use gatehouse_core::token::TokenRejection;
-use gatehouse_core::x402::{self, Refusal, Rejection, X402Offer, X402Settings};
+use gatehouse_core::metering::quota::{decide, Policy, QuotaState, Window};
+use gatehouse_core::rails::challenge::{L402Offer, Offer, PowChallenge, RedeemError, VERIFY_PATH};
+use gatehouse_core::rails::l402::credential::L402Rejection;
+use gatehouse_core::rails::mpp::refusal::MppRefusal;
+use gatehouse_core::rails::mpp::{Issue, MppChallenge};
+use gatehouse_core::rails::x402::{self, Refusal, Rejection, X402Offer, X402Settings};
+use gatehouse_core::wire::denial::{Answer, Denial, Dependency, InBandCall};
+use gatehouse_core::wire::json_strict::JsonRejection;
 use serde_json::json;
 
 /// Each variant's number; exhaustive, so a new variant must be counted here.
@@ -94,9 +94,10 @@ fn x402_offer() -> X402Offer {
 
 /// The MPP challenge for the same requirement.
 pub fn mpp_challenge() -> MppChallenge {
-    let keys =
-        gatehouse_core::keys::parse_key_ring("k1:test-signing-key-0123456789abcdef0123456789")
-            .expect("a test key");
+    let keys = gatehouse_core::credentials::keys::parse_key_ring(
+        "k1:test-signing-key-0123456789abcdef0123456789",
+    )
+    .expect("a test key");
     MppChallenge::issue(&Issue {
         keys: &keys,
         realm: "gw.example",

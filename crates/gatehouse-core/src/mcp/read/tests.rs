@@ -1,5 +1,5 @@
 use super::*;
-use crate::denial::Denial;
+use crate::wire::denial::Denial;
 use serde_json::json;
 
 fn rpc_refusal(body: &str) -> RpcRejection {
