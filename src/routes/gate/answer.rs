@@ -10,6 +10,7 @@ use gatehouse_core::rails::challenge::{Offer, OfferKind, VERIFY_PATH};
 use gatehouse_core::rails::difficulty::{self, DifficultyInputs};
 use gatehouse_core::rails::mpp::ACCEPT_PAYMENT_HEADER;
 use gatehouse_core::rails::outstanding::Slot;
+use gatehouse_core::rails::table::Minting;
 use gatehouse_core::wire::denial::{Answer, Denial, Dependency};
 use gatehouse_core::wire::headers::{ACCEPT_402_HEADER, TIME_BUDGET_HEADER};
 use worker::Request;
@@ -165,10 +166,10 @@ async fn offer(
 /// Under an unverified rate key, every header value is a new client with no outstanding offers,
 /// so minting is also charged to the address (`limits::mints_per_address`), then `429`.
 async fn mint_budget(p: &Pass<'_>, caller: &Caller, slots: &[Slot]) -> Result<(), Denial> {
-    // An x402 or MPP offer costs nothing to make: no row, no invoice.
+    // A stateless offer (x402, MPP) costs nothing to make: no row, no invoice.
     let minted = slots
         .iter()
-        .filter(|s| matches!(s, Slot::Mint(k) if !matches!(k, OfferKind::X402 | OfferKind::Mpp)))
+        .filter(|s| matches!(s, Slot::Mint(k) if k.rail().minting != Minting::Stateless))
         .count() as u32;
     let Some(address) = caller.address.as_ref().filter(|_| minted > 0) else {
         return Ok(());

@@ -10,6 +10,7 @@ use gatehouse_core::rails::challenge::{L402Offer, Offer, OfferKind, PowChallenge
 use gatehouse_core::rails::difficulty::PowPlan;
 use gatehouse_core::rails::l402::credential::{encode_macaroon, mint, Identifier};
 use gatehouse_core::rails::outstanding::Slot;
+use gatehouse_core::rails::table::Minting;
 use gatehouse_core::store::{ChallengeRecord, ChallengeStore};
 use gatehouse_core::wire::bytes::to_hex;
 use gatehouse_core::wire::denial::{Denial, Dependency};
@@ -41,8 +42,10 @@ pub async fn build(
     to: &Recipient<'_>,
     now_ms: u64,
 ) -> Result<Vec<Offer>, Denial> {
+    // Whether anything is offered beside what needs the Lightning backend, which may fail.
     let with_other = slots.iter().any(|s| match s {
-        Slot::Mint(OfferKind::L402) | Slot::Reuse(Offer::L402(_)) => false,
+        Slot::Mint(k) if k.rail().minting == Minting::Invoiced => false,
+        Slot::Reuse(o) if o.kind().rail().minting == Minting::Invoiced => false,
         Slot::Mint(OfferKind::X402) => to.x402.is_some(),
         Slot::Mint(OfferKind::Mpp) => to.mpp.is_some(),
         _ => true,

@@ -31,6 +31,7 @@ use crate::oauth::settings::OAuthSettings;
 use crate::policy::Route;
 use crate::rails::l402::credential::L402Settings;
 use crate::rails::l402::invoice::Backend;
+use crate::rails::table::Needs;
 use reader::Reader;
 
 fn list(raw: &str) -> Vec<String> {
@@ -134,18 +135,20 @@ impl Config {
         let routes = quota
             .as_ref()
             .and_then(|q| routes::read_routes(&mut r, get, local_dev, q, &offers));
-        let wants_l402 = routes
-            .iter()
-            .flatten()
-            .any(|route| route.offers.contains(&OfferKind::L402));
+        // A rail's settings are read only where a route offers it, so only then required.
+        let wants = |needs: Needs| {
+            routes
+                .iter()
+                .flatten()
+                .any(|route| route.offers.iter().any(|k| k.rail().needs == needs))
+        };
+        let wants_l402 = wants(Needs::Lightning);
         let l402 = if wants_l402 {
             read_l402(&mut r, local_dev)
         } else {
             None
         };
-        let wants_x402 = routes.iter().flatten().any(|route| {
-            route.offers.contains(&OfferKind::X402) || route.offers.contains(&OfferKind::Mpp)
-        });
+        let wants_x402 = wants(Needs::EvmToken);
         let x402 = wants_x402
             .then(|| x402::read_x402(&mut r, local_dev))
             .flatten();

@@ -5,6 +5,7 @@
 use super::{Config, OfferKind};
 use crate::policy::runtime::RuntimePolicy;
 use crate::rails::difficulty::PowSettings;
+use crate::rails::table::Needs;
 
 impl RuntimePolicy {
     /// The difficulty bounds in force: this policy's overrides over the configured ones.
@@ -14,10 +15,10 @@ impl RuntimePolicy {
 
     /// Applies `update` over `self`, or says why it cannot be under `cfg`.
     pub fn updated(&self, update: &RuntimePolicy, cfg: &Config) -> Result<RuntimePolicy, String> {
-        let available = |kind: OfferKind| match kind {
-            OfferKind::Pow => true,
-            OfferKind::L402 => cfg.l402.is_some(),
-            OfferKind::X402 | OfferKind::Mpp => cfg.x402.is_some(),
+        let available = |kind: OfferKind| match kind.rail().needs {
+            Needs::Nothing => true,
+            Needs::Lightning => cfg.l402.is_some(),
+            Needs::EvmToken => cfg.x402.is_some(),
         };
         self.updated_over(update, cfg.pow, &available)
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rails::challenge::OfferKind;
 use crate::rails::difficulty::PowSettings;
+use crate::rails::table::RAILS;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimePolicy {
@@ -72,15 +73,13 @@ impl RuntimePolicy {
             }
             for o in list {
                 match OfferKind::parse(o) {
-                    None => return Err(format!("offer {o:?} is not pow, l402, x402 or mpp")),
-                    Some(OfferKind::L402) if !available(OfferKind::L402) => {
-                        return Err("l402 needs a configured Lightning backend".into())
+                    None => {
+                        let names: Vec<&str> = RAILS.iter().map(|r| r.name).collect();
+                        return Err(format!("offer {o:?} is not one of {}", names.join(", ")));
                     }
-                    Some(OfferKind::X402) if !available(OfferKind::X402) => {
-                        return Err("x402 needs the X402_* settings and a facilitator".into())
-                    }
-                    Some(OfferKind::Mpp) if !available(OfferKind::Mpp) => {
-                        return Err("mpp needs the X402_* settings and a facilitator".into())
+                    Some(kind) if !available(kind) => {
+                        let rail = kind.rail();
+                        return Err(format!("{} needs {}", rail.name, rail.needs.describe()));
                     }
                     _ => {}
                 }

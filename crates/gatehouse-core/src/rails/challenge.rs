@@ -88,28 +88,6 @@ pub enum OfferKind {
     Mpp,
 }
 
-impl OfferKind {
-    /// The kind's name in `offers` lists and `CHALLENGE_OFFERS`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "pow" => Some(Self::Pow),
-            "l402" => Some(Self::L402),
-            "x402" => Some(Self::X402),
-            "mpp" => Some(Self::Mpp),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Pow => POW_TYPE,
-            Self::L402 => L402_TYPE,
-            Self::X402 => crate::rails::x402::X402_TYPE,
-            Self::Mpp => crate::rails::mpp::MPP_TYPE,
-        }
-    }
-}
-
 /// One challenge offered in a 402, in the order the operator configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Offer {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::metering::quota::{Decision, Policy};
 use crate::metering::ratelimit::quota_headers;
 use crate::rails::challenge::{
-    L402Offer, Offer, PowChallenge, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
+    L402Offer, Offer, OfferKind, PowChallenge, L402_SCHEME, L402_TYPE, POW_SCHEME, POW_TYPE,
 };
 use crate::rails::difficulty::{estimated_cpu_seconds, REFERENCE_HASH_RATE};
 use crate::rails::pow::{estimated_hashes, ALGORITHM};
@@ -18,23 +18,6 @@ use crate::wire::headers::{
     CHALLENGE_MARKER_HEADER, CHALLENGE_MARKER_VALUE, RETRY_AFTER_HEADER, WWW_AUTHENTICATE_HEADER,
 };
 use crate::wire::json_object::object;
-
-const POW_INSTRUCTIONS: &str = "Find a decimal nonce such that sha256(salt + nonce) has at least \
-`difficulty` leading zero bits, POST {\"challenge_id\", \"solution\": {\"nonce\"}} to verify_url, \
-then send the returned access_token in the x-access-token header.";
-
-const L402_INSTRUCTIONS: &str = "Pay the invoice, then either send `Authorization: L402 \
-<macaroon>:<preimage hex>`, or POST {\"challenge_id\", \"payment_proof\": {\"preimage\"}} to \
-verify_url and send the returned access_token in the x-access-token header.";
-
-const X402_INSTRUCTIONS: &str = "Pay with x402 v2: sign the `exact` requirement of the \
-PAYMENT-REQUIRED header (EIP-3009) and send the same request again with the PAYMENT-SIGNATURE \
-header; the answer carries PAYMENT-RESPONSE. One payment pays for that one request.";
-
-const MPP_INSTRUCTIONS: &str = "Pay the `Payment` challenge of the WWW-Authenticate header (MPP, \
-method evm, intent charge: an EIP-3009 authorization) and send the same request again with \
-`Authorization: Payment <credential>`; the answer carries Payment-Receipt. One payment pays for \
-that one request.";
 
 pub fn payment_required(
     policy: &Policy,
@@ -65,12 +48,11 @@ pub fn payment_required(
         challenges.push(body);
     }
     let first = challenges.first().cloned().unwrap_or(Value::Null);
-    let instructions = match offers.first() {
-        Some(Offer::L402(_)) => L402_INSTRUCTIONS,
-        Some(Offer::X402(_)) => X402_INSTRUCTIONS,
-        Some(Offer::Mpp(_)) => MPP_INSTRUCTIONS,
-        _ => POW_INSTRUCTIONS,
-    };
+    let instructions = offers
+        .first()
+        .map_or(OfferKind::Pow, Offer::kind)
+        .rail()
+        .instructions;
     let body = object([
         ("error", "quota_exhausted".into()),
         ("type", first["type"].clone()),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::RPC_PAYMENT_REQUIRED;
 use crate::mcp::revision::Revision;
 use crate::metering::quota::{Decision, Policy};
-use crate::rails::challenge::Offer;
+use crate::rails::challenge::{Offer, OfferKind};
 use crate::rails::mpp::PAYMENT_REQUIRED_META_KEY;
 use crate::rails::payment_required::payment_required;
 use crate::wire::headers::{CHALLENGE_MARKER_HEADER, WWW_AUTHENTICATE_HEADER};
@@ -54,13 +54,7 @@ fn explanation(body: &Value) -> String {
         .unwrap_or_default();
     let ways: Vec<&str> = kinds
         .iter()
-        .map(|k| match *k {
-            "pow" => "solve the proof of work (a SHA-256 puzzle; no money)",
-            "l402" => "pay the Lightning invoice (L402)",
-            "x402" => "pay with x402 (the `accepts` of structuredContent, sent back in _meta[\"x402/payment\"])",
-            "mpp" => "pay the MPP challenge (_meta[\"org.paymentauth/payment-required\"], the credential sent back in _meta[\"org.paymentauth/credential\"])",
-            _ => "answer the offer",
-        })
+        .map(|k| OfferKind::parse(k).map_or("answer the offer", |kind| kind.rail().way))
         .collect();
     format!(
         "Payment required: the gateway in front of this MCP server refused this call because the \
