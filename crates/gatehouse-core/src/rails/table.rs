@@ -53,7 +53,7 @@ pub struct Rail {
 }
 
 /// Every rail, in the order an unconfigured list names them.
-pub const RAILS: [Rail; 4] = [
+pub static RAILS: [Rail; 4] = [
     Rail {
         kind: OfferKind::Pow,
         name: challenge::POW_TYPE,
