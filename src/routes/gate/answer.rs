@@ -18,7 +18,7 @@ use worker::Request;
 use super::caller::Caller;
 use super::facts::non_empty_header;
 use super::refuse::too_many;
-use super::{offers, x402, Pass};
+use super::{evm, offers, Pass};
 use crate::objects::client_counter::{self, QuotaReply};
 use crate::objects::metrics_sink;
 use crate::stores::runtime;
@@ -29,10 +29,10 @@ fn mpp_box(challenge: gatehouse_core::rails::mpp::MppChallenge) -> Offer {
 
 /// Where an answer goes: inside MCP, or over HTTP (which decides whether an MPP challenge binds
 /// the body).
-fn transport(answer: &Answer) -> x402::Transport {
+fn transport(answer: &Answer) -> evm::Transport {
     match answer {
-        Answer::InBand { .. } => x402::Transport::Mcp,
-        _ => x402::Transport::Http,
+        Answer::InBand { .. } => evm::Transport::Mcp,
+        _ => evm::Transport::Http,
     }
 }
 
@@ -73,8 +73,8 @@ pub(super) fn recalled(req: &Request, p: &Pass<'_>, r: Recalled) -> Option<Denia
             .offers
             .into_iter()
             .filter_map(|o| match o {
-                Offer::X402(_) => x402::offer(p).map(Offer::X402),
-                Offer::Mpp(_) => x402::mpp_offer(p, transport(&answer)).map(mpp_box),
+                Offer::X402(_) => evm::offer(p).map(Offer::X402),
+                Offer::Mpp(_) => evm::mpp_offer(p, transport(&answer)).map(mpp_box),
                 other => Some(other),
             })
             .collect(),
@@ -140,7 +140,7 @@ async fn offer(
     reply: &QuotaReply,
     runtime: &RuntimePolicy,
     kinds: &[OfferKind],
-    transport: x402::Transport,
+    transport: evm::Transport,
 ) -> Result<Vec<Offer>, Denial> {
     let adaptive = p.cfg.adaptive.enabled.then(metrics_sink::adaptive_bits);
     let (kinds, plan) = difficulty::choose(&DifficultyInputs {
@@ -157,8 +157,8 @@ async fn offer(
     let to = offers::Recipient {
         client_key: &p.facts.client_key,
         route: &p.route.name,
-        x402: x402::offer(p).map(Offer::X402),
-        mpp: x402::mpp_offer(p, transport).map(mpp_box),
+        x402: evm::offer(p).map(Offer::X402),
+        mpp: evm::mpp_offer(p, transport).map(mpp_box),
     };
     offers::build(p.env, p.cfg, &slots, plan, &to, p.now_ms).await
 }

@@ -14,6 +14,7 @@
 pub mod answer;
 pub mod caller;
 pub mod credential;
+mod evm;
 pub mod facts;
 pub mod memo;
 pub mod oauth;
@@ -21,7 +22,6 @@ pub mod offers;
 mod refuse;
 pub mod trail;
 pub mod usage;
-mod x402;
 
 use gatehouse_core::config::Config;
 use gatehouse_core::credentials::session;
@@ -137,7 +137,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         ),
         None => None,
     };
-    let (paid, admitted) = match x402::admit(req, p, &caller).await? {
+    let (paid, admitted) = match evm::admit(req, p, &caller).await? {
         Some((paid, admitted)) => (Some(paid), admitted),
         None => match by_credential(req, p).await? {
             Some(admitted) => (None, admitted),
@@ -146,7 +146,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
     };
     // A payment is settled before the origin works for it (`x402.rs`).
     let settled = match paid {
-        Some(paid) => x402::settle(p, paid).await?,
+        Some(paid) => evm::settle(p, paid).await?,
         None => None,
     };
     p.trail.caller.admitted_by = admitted.by.into();
@@ -160,7 +160,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         wrap_session: &wrap,
     };
     let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
-    x402::with_receipt(served, settled).await
+    evm::with_receipt(served, settled).await
 }
 
 /// The body step: one reading of a POST body decides everything, and the origin gets exactly

@@ -357,14 +357,6 @@ fn tiers_and_client_tiers_are_checked() {
 }
 
 #[test]
-fn in_band_answers_are_the_default_and_can_be_turned_off() {
-    // Stock MCP clients throw on an HTTP 402; clients that handle one declare it per request.
-    assert!(load(&[]).unwrap().routes[0].in_band);
-    let off = load(&[("IN_BAND_CHALLENGES", "false")]).unwrap();
-    assert!(!off.routes[0].in_band);
-}
-
-#[test]
 fn without_policy_one_route_serves_every_path() {
     let c = load(&[
         ("LEGACY_USER_AGENTS", "OldBot/*, curl/*"),
@@ -376,6 +368,8 @@ fn without_policy_one_route_serves_every_path() {
     let r = &c.routes[0];
     assert_eq!((r.name.as_str(), r.prefix.as_str()), ("default", "/"));
     assert!(r.in_band);
+    // The default too: stock MCP clients throw on an HTTP 402.
+    assert!(load(&[]).unwrap().routes[0].in_band);
     assert_eq!(r.legacy.grace_s, 30);
     assert!(r.legacy.user_agents[1].matches("curl/8.4"));
 }
