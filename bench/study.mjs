@@ -2,18 +2,25 @@
 // the official MCP SDK each call a tool at 100 requests a minute against a 60-a-minute quota (STUDY_QUOTA), for
 // STUDY_SECONDS (default 120), under five server behaviours in turn: 429 without Retry-After, 429
 // with Retry-After, 402 with proof of work, 402 with L402 against a real LNbits, and 402 with
-// x402 against a local chain and the official facilitator. 429 agents follow the typical policy
-// (retry at once, at most 3 times; or wait Retry-After, at most 3 times); 402 agents use the kit
-// (the fetch wrapper, with a wallet for L402, a signer for x402). During the proof-of-work run a
-// D1 fault is injected for 12 s. Prints a table, writes bench/study.md and bench/study.png;
-// STUDY_ONLY=<key> (429, 429ra, pow, l402, x402) runs one behaviour and only prints.
+// x402 against a local chain and the official facilitator, then two stock payers of other
+// clients' making on that chain: x402 inside MCP (the in-band refusal, paid in `_meta`) with the
+// official Python x402 MCP client, and MPP (HTTP 402, `Authorization: Payment`) with mppx's fetch
+// wrapper. 429 agents follow the typical policy (retry at once, at most 3 times; or wait
+// Retry-After, at most 3 times); the other 402 agents use the kit (the fetch wrapper, with a
+// wallet for L402, a signer for x402). During the proof-of-work run a D1 fault is injected for
+// 12 s. Prints a table, writes bench/study.md and bench/study.png; STUDY_ONLY=<key> (429, 429ra,
+// pow, l402, x402, x402mcp, mpp) runs one behaviour and only prints.
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Mppx, evm } from 'mppx-client/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { chromium } from 'playwright-core';
 import { startOrigin } from '../demo/origin.mjs';
 import { startLnbits } from '../demo/lnbits.mjs';
+import { TOKEN_NAME, TOKEN_VERSION } from '../demo/x402/chain.mjs';
 import { gatehouseFetch } from '../clients/js/index.mjs';
 import { ROOT, startGateway, testKey } from '../tests/support/gateway.mjs';
 import { startX402 } from '../tests/support/x402.mjs';
@@ -26,15 +33,29 @@ const FAULT_MS = 12_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const quantile = (xs, q) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] : null);
 
-/** CPU seconds used so far by this process's workerd children (utime + stime, /proc). */
+/**
+ * CPU seconds used so far by this process's workerd children (utime + stime, /proc). Only its own
+ * descendants: a test run or a demo sharing the machine has workerd processes too, and counting
+ * theirs made the figure depend on what else was running.
+ */
 function workerdCpuSeconds() {
-  let ticks = 0;
+  const procs = new Map();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('workerd')) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      procs.set(Number(pid), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {}
+  }
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of procs) if (!ours.has(pid) && ours.has(p.ppid)) { ours.add(pid); grew = true; }
+  }
+  let ticks = 0;
+  for (const pid of ours) {
+    try {
+      if (pid !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('workerd')) ticks += procs.get(pid).ticks;
     } catch {}
   }
   return ticks / 100;
@@ -70,9 +91,20 @@ async function agent(i, behaviour, url, pay, deadline, stats) {
     if (res.status >= 500 && !(res.status === 503 && stats.faultActive)) stats.fiveXX++;
     return res;
   };
+  // mppx's fetch wrapper (it sends Accept-Payment, so it is answered with the HTTP 402) over a
+  // fetch that only watches for the 402s it meets.
+  const mppx = behaviour.policy === 'mppx' && Mppx.create({
+    methods: [evm.charge({ account: pay(i).signer, authorization: { name: TOKEN_NAME, version: TOKEN_VERSION } })],
+    polyfill: false,
+    fetch: counting(async (u, init) => {
+      const res = await fetch(u, init);
+      if (res.status === 402) onDenied();
+      return res;
+    }),
+  });
   const fetchFn = behaviour.policy === 'kit'
     ? gatehouseFetch({ fetch: counting(fetch), ...pay(i), onEvent: (e) => { if (e.type === 'challenge') onDenied(); if (e.type === 'unavailable') stats.recoveredFromFault++; } })
-    : retrying429({ honourRetryAfter: behaviour.policy === 'retry-after', onDenied, stats });
+    : mppx ? mppx.fetch : retrying429({ honourRetryAfter: behaviour.policy === 'retry-after', onDenied, stats });
   const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: fetchFn, requestInit: { headers: { 'x-api-key': testKey(`study-${behaviour.key}-${i}`), 'user-agent': 'study-agent/1.0' } } });
   const client = new Client({ name: `study-agent-${i}`, version: '1.0.0' });
   try {
@@ -95,17 +127,73 @@ async function agent(i, behaviour, url, pay, deadline, stats) {
   }
 }
 
+/**
+ * The agents of the x402-in-MCP row: the official Python x402 MCP client, all of them in one
+ * Python process (demo/x402_mcp_agent.py), each with its own API key and funded account, calling
+ * at the same rate until the same deadline; its JSON lines fill `stats` as the JS agents do.
+ * Started before the run's clock, and resolved once the interpreter has imported everything;
+ * `go(deadline)` then sends the configuration and resolves when the agents are done.
+ */
+async function pythonX402Agents(behaviour, url, x402, stats) {
+  const python = join(ROOT, '.tools', 'x402py', 'bin', 'python');
+  const privateKey = (account) => `0x${Buffer.from(account.getHdKey().privateKey).toString('hex')}`;
+  const child = spawn(python, [join(ROOT, 'demo', 'x402_mcp_agent.py')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => { stderr = (stderr + c).slice(-2000); });
+  const exited = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`x402_mcp_agent.py exited ${code}: ${stderr}`))));
+  });
+  let ready;
+  const isReady = new Promise((r) => { ready = r; });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const e = JSON.parse(line);
+    if (e.event === 'ready') ready();
+    if (e.event === 'call') {
+      stats.ok++;
+      if (e.recovery_ms !== null && e.recovery_ms !== undefined) stats.recovery.push(e.recovery_ms);
+    }
+    if (e.event === 'refused') stats.errors.push(`refused: ${e.error}`.slice(0, 120));
+    if (e.event === 'http' && !(e.status === 503 && stats.faultActive)) stats.fiveXX++;
+    if (e.event === 'failed') { stats.failedRuns++; stats.errors.push(e.error.slice(0, 120)); }
+  });
+  await Promise.race([isReady, exited]);
+  return {
+    go: (deadline) => {
+      child.stdin.end(JSON.stringify({
+        url,
+        network: x402.chain.network,
+        asset: x402.chain.token,
+        cap: '100000',
+        calls: null,
+        // The JS agents' deadline, on the wall clock both processes share.
+        deadline_unix_ms: Date.now() + (deadline - performance.now()),
+        interval_ms: INTERVAL_MS,
+        user_agent: 'study-agent/1.0',
+        agents: Array.from({ length: AGENTS }, (_, i) => ({
+          name: String(i),
+          api_key: testKey(`study-${behaviour.key}-${i}`),
+          private_key: privateKey(x402.chain.payers[i % x402.chain.payers.length]),
+        })),
+      }));
+      return exited;
+    },
+  };
+}
+
 async function run(behaviour, ln, x402) {
   let echoes = 0;
   const origin = await startOrigin({ onEvent: (e) => { if (e.kind === 'echo') echoes++; } });
   const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: String(QUOTA), ...behaviour.vars(ln, x402) } });
   const stats = { ok: 0, failedRuns: 0, recovery: [], fiveXX: 0, errors: [], recoveredFromFault: 0, faultActive: false };
+  const python = behaviour.policy === 'python-x402-mcp' ? await pythonX402Agents(behaviour, gateway.mcpUrl, x402, stats) : null;
   const cpuBefore = workerdCpuSeconds();
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
   const wallet = behaviour.key === 'l402' ? { payInvoice: async ({ invoice }) => ({ preimage: await ln.pay(invoice) }) } : undefined;
-  // Each x402 agent signs with its own funded account.
-  const pay = (i) => (behaviour.key === 'x402' ? { x402: { signer: x402.chain.payers[i % x402.chain.payers.length] } } : { wallet });
+  // Each paying agent (x402, MPP) signs with its own funded account.
+  const pay = (i) => (behaviour.key === 'x402' ? { x402: { signer: x402.chain.payers[i % x402.chain.payers.length] } }
+    : behaviour.key === 'mpp' ? { signer: x402.chain.payers[i % x402.chain.payers.length] } : { wallet });
   const fault = behaviour.fault ? (async () => {
     await sleep(SECONDS * 400);
     stats.faultActive = true;
@@ -118,7 +206,10 @@ async function run(behaviour, ln, x402) {
     await sleep(2_000);
     stats.faultActive = false;
   })() : Promise.resolve();
-  await Promise.all([...Array.from({ length: AGENTS }, (_, i) => agent(i, behaviour, gateway.mcpUrl, pay, deadline, stats)), fault]);
+  const agents = python
+    ? [python.go(deadline)]
+    : Array.from({ length: AGENTS }, (_, i) => agent(i, behaviour, gateway.mcpUrl, pay, deadline, stats));
+  await Promise.all([...agents, fault]);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = workerdCpuSeconds() - cpuBefore;
   await sleep(500);
@@ -146,8 +237,12 @@ const behaviours = [
   { name: '402 with proof of work', key: 'pow', policy: 'kit', fault: true, vars: () => ({ CHALLENGE_OFFERS: 'pow' }) },
   { name: '402 with L402 (LNbits)', key: 'l402', policy: 'kit', vars: (ln) => ({ CHALLENGE_OFFERS: 'l402', L402_BACKEND_URL: ln.url, L402_BACKEND_KEY: ln.gateway.inkey, L402_ROOT_KEY: 'study-root-key-0123456789abcdef0123456789' }) },
   { name: '402 with x402 (local chain)', key: 'x402', policy: 'kit', vars: (_, x402) => x402.vars({ CHALLENGE_OFFERS: 'x402' }) },
+  // In-band answers (the gateway's default) for the client that reads them: the refused tool call
+  // carries the x402 PaymentRequired, paid in `_meta["x402/payment"]`.
+  { name: '402 in-band, x402 in MCP (local chain)', key: 'x402mcp', policy: 'python-x402-mcp', vars: (_, x402) => x402.vars({ CHALLENGE_OFFERS: 'x402', IN_BAND_CHALLENGES: 'true' }) },
+  { name: '402 with MPP (local chain)', key: 'mpp', policy: 'mppx', vars: (_, x402) => x402.vars({ CHALLENGE_OFFERS: 'mpp', IN_BAND_CHALLENGES: 'true' }) },
 ].filter((b) => !process.env.STUDY_ONLY || b.key === process.env.STUDY_ONLY);
-const POLICIES = { '429': 'retry at once, 3 times', '429ra': 'wait Retry-After, 3 times', pow: 'kit: solve, redeem, retry', l402: 'kit: pay, redeem, retry', x402: 'kit: sign, pay per call, retry' };
+const POLICIES = { '429': 'retry at once, 3 times', '429ra': 'wait Retry-After, 3 times', pow: 'kit: solve, redeem, retry', l402: 'kit: pay, redeem, retry', x402: 'kit: sign, pay per call, retry', x402mcp: 'official Python x402 MCP client: pay in _meta, retry', mpp: 'mppx fetch: sign a Payment credential, retry' };
 
 function plotHtml(rows) {
   const bar = (title, key, fmt) => {

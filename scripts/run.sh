@@ -9,7 +9,12 @@ bash scripts/setup.sh
 export GATEHOUSE_T_BUILD=$(date +%s)
 case "${1:-}" in
   build) bash scripts/build.sh ;;
-  start) bash scripts/build.sh && exec node scripts/start.mjs ;;
+  start)
+    # The build's chatter goes to a log of its own (start.mjs starts .run/start.log afresh).
+    mkdir -p .run
+    echo "  building the Worker (details in .run/build.log)"
+    bash scripts/build.sh > .run/build.log 2>&1 || { tail -40 .run/build.log; exit 1; }
+    exec node scripts/start.mjs ;;
   test) bash scripts/build.sh && exec bash scripts/test.sh ;;
   bench)
     # A profile maps the wasm's functions by name: keep the name section for it.

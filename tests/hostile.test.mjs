@@ -1,4 +1,4 @@
-// The attacker's suite (README "Threat model"): each way a hostile client got more than it paid
+// The attacker's suite (docs/threat-model.md): each way a hostile client got more than it paid
 // for, or in sideways, sent against the built gateway in workerd with a real D1, real Durable
 // Objects and a real LNbits, asserting the refusal and that nothing reached the origin.
 import { after, before, describe, test } from 'node:test';

@@ -1,6 +1,6 @@
 // Attacks on what unpaid requests cost the operator, and on who a client is counted as, run
-// against the built gateway in workerd (real D1, real Durable Objects, real LNbits). README
-// "Threat model": bounded cost per request nobody paid for; verified identities, or identities
+// against the built gateway in workerd (real D1, real Durable Objects, real LNbits).
+// docs/threat-model.md: bounded cost per request nobody paid for; verified identities, or identities
 // that cost something; challenges cost what they say.
 //
 // Each test is a way an unpaid request cost the operator without bound, in an earlier version;

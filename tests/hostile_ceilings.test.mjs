@@ -1,5 +1,5 @@
 // Ceilings against the built gateway in workerd; each was dodged in an earlier version, and each
-// test asserts the bound the README "Threat model" promises.
+// test asserts the bound docs/threat-model.md promises.
 //  - "Calls weighed at 0 still meet a per-client call ceiling": not on the credential path, where
 //    a request of 64 zero-weight calls costs one unit of a grant and no ceiling is checked.
 //  - Under RATE_KEY_UNVERIFIED the address ceiling is charged the quota cost, 0 for zero-weight

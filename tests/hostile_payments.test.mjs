@@ -151,7 +151,7 @@ describe('x402 attacks', () => {
 
     // The rule: a facilitator slow at /settle is a 503, never a served request. If the
     // settlement lands after the gateway gave up, the payer has paid for nothing; what the kit
-    // can do is never pay a second time for the same call (README, "x402: what one payment buys").
+    // can do is never pay a second time for the same call (docs/agents.md, "x402": one payment buys one request).
     test('x402 settle timeout: the JS kit never pays twice for one call; the 503 goes to the caller', async () => {
       const account = x402.chain.payers[3];
       const key = { 'x-api-key': testKey('slow-settle') };

@@ -1,5 +1,5 @@
 // The second attack review's gateway classes, each sent as the attacker sent it and asserted as
-// the refusal the gateway now gives (README "Threat model"):
+// the refusal the gateway now gives (docs/threat-model.md):
 // 1. one Lightning payment, two grants: spend a macaroon shortened by its holder, wait for the
 //    short expiry to pass, then redeem the same preimage for a token (in hostile_payments.test.mjs,
 //    beside the other order, so that the two share their wait);

@@ -1,5 +1,5 @@
 // The adversarial review after the second one, given only the README: each class it reproduced,
-// sent as it sent it, asserted as the refusal the gateway now gives (README "Threat model"):
+// sent as it sent it, asserted as the refusal the gateway now gives (docs/threat-model.md):
 // - x402 payments that verify but hold no funds: many calls run at the origin for one payment;
 // - a 402 on one route offering a challenge outstanding on another, which cannot buy this one;
 // - under RATE_KEY_UNVERIFIED, one client's denied requests spending its address's ceiling;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A Gatehouse client written from the README's "For agent authors" section alone, with Python's
-standard library: meet the quota, solve the proof of work, redeem it, and get through with the
-token. Prints one JSON line describing what happened; exits non-zero if it did not get through.
+"""A Gatehouse client written from the "Proof of work" section of docs/agents.md alone, with
+Python's standard library: meet the quota, solve the proof of work, redeem it, and get through
+with the token. Prints one JSON line describing what happened; exits non-zero if it did not get
+through.
 
 usage: independent_client.py <mcp url> <api key header> <api key>
 """

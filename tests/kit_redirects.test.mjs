@@ -1,5 +1,5 @@
 // Attacks on the client kit, each of which got through an earlier version; each test now asserts
-// what the README promises ("What the kit guarantees").
+// what docs/client-kit.md promises ("What the kit guarantees").
 //
 // - An origin behind the gateway answers with a redirect to another host. The gateway passes it
 //   back unfollowed, as documented, but the wrapper's fetch follows it, carrying the access token

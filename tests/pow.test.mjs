@@ -204,7 +204,7 @@ test('a solution after the challenge TTL gets 410', async () => {
   }
 });
 
-test('a client written from the README alone, in Python, solves, redeems and gets through', async () => {
+test('a client written from docs/agents.md alone, in Python, solves, redeems and gets through', async () => {
   const { execFile } = await import('node:child_process');
   const origin = await startOrigin();
   const gateway = await startGateway({ originUrl: origin.url, vars: { QUOTA_PER_MINUTE: '5', RATE_KEY_HEADER: 'x-api-key' } });
