@@ -25,7 +25,7 @@ export const gatewayWorker = (name, host, originUrl, vars) => ({
   compatibilityDate: COMPATIBILITY_DATE,
   durableObjects: DURABLE_OBJECTS,
   d1Databases: { DB: `bench-${name}` },
-  bindings: { ORIGIN_URL: originUrl, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS, RATE_KEY_HEADER: 'x-api-key', ...vars },
+  bindings: { ORIGIN_URL: originUrl, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS, RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'false', ...vars },
 });
 
 export const JS_FLOOR_SCRIPT =

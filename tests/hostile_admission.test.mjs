@@ -1,6 +1,6 @@
 // Attacks on admission and payments, run against the built gateway in workerd (real D1, real
 // Durable Objects, real LNbits, the official MCP SDK as the origin where its reading matters).
-// README "Threat model": per-call accounting on every path, one grant per payment, one reading of
+// docs/threat-model.md: per-call accounting on every path, one grant per payment, one reading of
 // every body.
 //
 // Each test is a way a hostile client got more than it paid for, got in sideways, or made a
@@ -49,7 +49,7 @@ describe('a spent token stays spent in every isolate', () => {
         d1Databases: { DB: 'gatehouse-attack1' },
         bindings: {
           ORIGIN_URL: origin.url, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS, ADMIN_SECRET: TEST_ADMIN_SECRET,
-          RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '1', TOKEN_GRANT_REQUESTS: '10', POW_ADAPTIVE: 'false', POW_MIN_BITS: '8', POW_BASE_BITS: '8',
+          RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '1', TOKEN_GRANT_REQUESTS: '10', POW_ADAPTIVE: 'false', POW_MIN_BITS: '8', POW_BASE_BITS: '8', IN_BAND_CHALLENGES: 'false',
         },
       }],
     }));
@@ -227,7 +227,7 @@ describe('zero-weight calls are free against the quota, never unlimited', () => 
   let origin, gateway;
   before(async () => {
     origin = await startRecordingOrigin();
-    // The README's own example weights.
+    // The example weights of docs/policy.md.
     const POLICY = JSON.stringify({ origins: [{ name: 'main', prefix: '/', url: origin.url, quota: { per_minute: 2 }, costs: [{ method: '*/list', weight: 0 }, { method: 'ping', weight: 0 }] }] });
     gateway = await startGateway({ originUrl: origin.url, vars: { POLICY, RATE_KEY_HEADER: 'x-api-key', MAX_BATCH_CALLS: '64', CALL_CEILING_PER_MINUTE: '128' } });
   });

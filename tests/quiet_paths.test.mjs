@@ -6,63 +6,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin } from '../demo/origin.mjs';
-import { startGateway, testKey, DURABLE_OBJECTS } from './support/gateway.mjs';
+import { startGateway, testKey } from './support/gateway.mjs';
+import { spyCalls, withCounterSpy } from './support/counter-spy.mjs';
 import { exhaust, redeem, solve } from './support/pow-flow.mjs';
 
 const GRANT = 1_000;
-const SPY = `
-let calls = { CredentialCounter: 0, GateCounter: 0 };
-let broken = false;
-function spy(className) {
-  return class {
-    constructor(state, env) { this.env = env; this.state = state; }
-    async fetch(req) {
-      calls[className]++;
-      if (broken) throw new Error('injected fault');
-      const ns = className === 'CredentialCounter' ? this.env.REAL_CREDENTIALS : this.env.REAL_COUNTERS;
-      return ns.get(ns.idFromName(this.state.id.name ?? this.state.id.toString())).fetch(req);
-    }
-  };
-}
-export const SpyCredentials = spy('CredentialCounter');
-export const SpyCounters = spy('GateCounter');
-export default {
-  async fetch(req) {
-    const u = new URL(req.url);
-    if (u.pathname === '/break') broken = true;
-    if (u.pathname === '/mend') broken = false;
-    return Response.json(calls);
-  },
-};`;
-
 let origin, gateway;
 before(async () => {
   origin = await startOrigin();
   gateway = await startGateway({
     originUrl: origin.url,
     vars: { QUOTA_PER_MINUTE: '1', RATE_KEY_HEADER: 'x-api-key', TOKEN_GRANT_REQUESTS: String(GRANT), TOKEN_TTL_SECONDS: '3600' },
-    workerOverrides: {
-      durableObjects: {
-        ...DURABLE_OBJECTS,
-        // The real classes stay defined here, reached by the spy under these names.
-        REAL_CREDENTIALS: DURABLE_OBJECTS.CREDENTIALS,
-        REAL_COUNTERS: DURABLE_OBJECTS.COUNTERS,
-        CREDENTIALS: { className: 'SpyCredentials', scriptName: 'spy', useSQLite: true },
-        COUNTERS: { className: 'SpyCounters', scriptName: 'spy', useSQLite: true },
-      },
-    },
-    extraWorkers: [{
-      name: 'spy',
-      modules: true,
-      script: SPY,
-      compatibilityDate: '2026-11-01',
-      durableObjects: {
-        SPY_C: { className: 'SpyCredentials', useSQLite: true },
-        SPY_Q: { className: 'SpyCounters', useSQLite: true },
-        REAL_CREDENTIALS: { className: 'CredentialCounter', scriptName: 'gatehouse', useSQLite: true },
-        REAL_COUNTERS: { className: 'GateCounter', scriptName: 'gatehouse', useSQLite: true },
-      },
-    }],
+    ...withCounterSpy(),
   });
 });
 after(async () => {
@@ -70,7 +25,7 @@ after(async () => {
   await origin?.close();
 });
 
-const spy = async (path = '/') => (await (await gateway.mf.getWorker('spy')).fetch(`http://spy${path}`)).json();
+const spy = (path) => spyCalls(gateway, path);
 // An initialize, which the SDK origin answers 200 without a session.
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'lease', version: '1' } } });
 const call = (token) => fetch(gateway.mcpUrl, {

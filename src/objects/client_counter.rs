@@ -13,7 +13,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use gatehouse_core::metering::client_counter::{alarm_move, step, ClientState};
+use gatehouse_core::metering::client_counter::{alarm_move, step_leasing, ClientState};
+use gatehouse_core::metering::lease::Unspent;
 use gatehouse_core::metering::quota::{Check, Decision, QuotaState};
 use gatehouse_core::rails::challenge::Offer;
 use gatehouse_core::rails::outstanding::Outstanding;
@@ -37,6 +38,12 @@ struct QuotaCall {
     /// The route whose outstanding challenges a denial is answered with.
     #[serde(default)]
     route: Option<String>,
+    /// Units the isolate asks to lease beyond each check's cost (`metering::lease`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    wants: Vec<u32>,
+    /// Units of expired leases the isolate did not spend, given back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unspent: Vec<Unspent>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,6 +57,9 @@ pub struct QuotaReply {
     /// On a denial, the challenges this client was offered last (`gatehouse_core::rails::outstanding`).
     #[serde(default)]
     pub outstanding: Outstanding,
+    /// Units leased beyond each check's cost, counted with the request.
+    #[serde(default)]
+    pub granted: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,11 +171,17 @@ impl GateCounter {
         })
     }
 
-    /// Read → `client_counter::step` → write.
+    /// Read → `client_counter::step_leasing` → write.
     async fn quota(&self, call: QuotaCall) -> Result<QuotaReply> {
         let storage = self.state.storage();
         let current = self.load().await?;
-        let (next, stepped) = step(&current, &call.checks, call.now_ms);
+        let (next, stepped, granted) = step_leasing(
+            &current,
+            &call.checks,
+            &call.wants,
+            &call.unspent,
+            call.now_ms,
+        );
         storage
             .put(COUNTERS_KEY, serde_json::to_string(&next.states)?)
             .await?;
@@ -194,6 +210,7 @@ impl GateCounter {
             first_seen_ms: stepped.first_seen_ms,
             recent_denials: stepped.recent_denials,
             outstanding,
+            granted,
         })
     }
 }
@@ -211,7 +228,15 @@ pub async fn check_quota(
     checks: Vec<Check>,
     now_ms: u64,
 ) -> std::result::Result<QuotaReply, Denial> {
-    check_route_quota(env, client_key, None, checks, now_ms).await
+    let lease = Lease::default();
+    check_route_quota(env, client_key, None, checks, lease, now_ms).await
+}
+
+/// What a request asks to lease and gives back (`gatehouse_core::metering::lease`).
+#[derive(Default)]
+pub struct Lease {
+    pub wants: Vec<u32>,
+    pub unspent: Vec<Unspent>,
 }
 
 /// The same for a route's quota, whose denial brings back the route's outstanding challenges.
@@ -220,6 +245,7 @@ pub async fn check_route_quota(
     client_key: &str,
     route: Option<&str>,
     checks: Vec<Check>,
+    lease: Lease,
     now_ms: u64,
 ) -> std::result::Result<QuotaReply, Denial> {
     let route = route.map(str::to_string);
@@ -227,6 +253,8 @@ pub async fn check_route_quota(
         checks,
         now_ms,
         route,
+        wants: lease.wants,
+        unspent: lease.unspent,
     };
     call(
         env,

@@ -101,7 +101,7 @@ pub async fn handle(
         let _ = client_counter::forget_offer(&forget_env, &client_key, route, &forget_id).await;
     });
     // The controller counts only fast solves (`difficulty::is_fast`): a solve time is the
-    // client's to choose, so a slow one must move nothing (README "What a challenge costs").
+    // client's to choose, so a slow one must move nothing (docs/threat-model.md, "The difficulty controller").
     let solve_ms = now_ms.saturating_sub(created_at_ms);
     let fast = is_fast(solve_ms, cfg.adaptive.target_solve_ms);
     metrics_sink::record(|d| {

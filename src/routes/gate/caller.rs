@@ -1,4 +1,4 @@
-//! Who is calling, decided once per request (README "Threat model", docs/PROTOCOL.md §6): an
+//! Who is calling, decided once per request (docs/threat-model.md, docs/PROTOCOL.md §6): an
 //! OAuth identity when the operator runs OAuth, else a gateway-issued API key, else the address
 //! (IPv6 aggregated to a prefix). Every identity is either verified or costs its holder something
 //! to mint: a forged, unknown or revoked key is refused with 401, never counted as a fresh quota.

@@ -16,6 +16,7 @@ pub mod caller;
 pub mod credential;
 mod evm;
 pub mod facts;
+mod leases;
 pub mod memo;
 pub mod oauth;
 pub mod offers;
@@ -29,6 +30,7 @@ use gatehouse_core::mcp::{
     calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
     take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
 };
+use gatehouse_core::metering::lease::with_grants;
 use gatehouse_core::metering::limits::{call_ceiling_check, without_ceiling};
 use gatehouse_core::metering::quota::Check;
 use gatehouse_core::metering::ratelimit::quota_headers;
@@ -340,10 +342,36 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     if let Some(ceiling) = &ceiling {
         at_address_ceiling(p, ceiling, false).await?;
     }
+    // A verified caller's quota is leased to this isolate (`gatehouse_core::metering::lease`):
+    // admitted from the lease with no counter call while it lasts. Not under an unverified key,
+    // whose address ceiling is charged request by request.
+    let leasing = ceiling.is_none();
+    if leasing {
+        if let Some(local) = leases::spend(&p.facts.client_key, &checks, p.now_ms) {
+            let decision = without_ceiling(local.decision);
+            return Ok(Admitted {
+                headers: quota_headers(&shown, &decision),
+                remaining: decision.tightest().map_or(0, |w| w.remaining),
+                by: "quota",
+            });
+        }
+    }
+    let lease = match leasing {
+        true => {
+            let (wants, unspent) = leases::asking(&p.facts.client_key, &checks, p.now_ms);
+            client_counter::Lease { wants, unspent }
+        }
+        false => client_counter::Lease::default(),
+    };
     let route = Some(p.route.name.as_str());
+    let key = &p.facts.client_key;
     let mut reply =
-        client_counter::check_route_quota(p.env, &p.facts.client_key, route, checks, p.now_ms)
+        client_counter::check_route_quota(p.env, key, route, checks.clone(), lease, p.now_ms)
             .await?;
+    if reply.decision.allowed && leasing {
+        leases::record(key, &checks, &reply.granted, &reply.decision, p.now_ms);
+        reply.decision = with_grants(reply.decision, &checks, &reply.granted);
+    }
     reply.decision = without_ceiling(reply.decision);
     let remaining = reply.decision.tightest().map(|w| w.remaining);
     if reply.decision.allowed {

@@ -1,5 +1,5 @@
 //! Reads who a client is counted as (`crate::credentials::identity`) and the limits on what an unpaid request
-//! may cost the operator (`crate::metering::limits`; README "Threat model"), from:
+//! may cost the operator (`crate::metering::limits`; docs/threat-model.md), from:
 //! - `RATE_KEY_HEADER`: the header carrying a gateway-issued API key (`api_key.rs`). Unset: clients
 //!   are keyed by address.
 //! - `RATE_KEY_UNVERIFIED=true`: count the header's value as it arrives, unchecked. Safe only

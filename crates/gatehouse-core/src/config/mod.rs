@@ -31,7 +31,7 @@ use crate::oauth::settings::OAuthSettings;
 use crate::policy::Route;
 use crate::rails::l402::credential::L402Settings;
 use crate::rails::l402::invoice::Backend;
-use crate::rails::table::Needs;
+use crate::rails::table::{Needs, RAILS};
 use reader::Reader;
 
 fn list(raw: &str) -> Vec<String> {
@@ -312,8 +312,10 @@ fn read_offers(r: &mut Reader) -> Vec<OfferKind> {
     let mut offers = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some(kind) = OfferKind::parse(part) else {
+            let names: Vec<&str> = RAILS.iter().map(|rail| rail.name).collect();
             r.problem(format!(
-                "CHALLENGE_OFFERS names {part:?}; allowed: pow, l402, x402"
+                "CHALLENGE_OFFERS names {part:?}; allowed: {}",
+                names.join(", ")
             ));
             continue;
         };

@@ -1,4 +1,4 @@
-//! Who a client is counted as (README "Threat model"): its address, a gateway-issued API key
+//! Who a client is counted as (docs/threat-model.md): its address, a gateway-issued API key
 //! (`api_key.rs`), or a header's value taken on trust under a per-address ceiling. `config` reads
 //! these from `RATE_KEY_HEADER`, `RATE_KEY_UNVERIFIED`, `KEY_TIERS` and `IPV6_PREFIX_BITS`.
 
@@ -22,7 +22,7 @@ pub enum RateKey {
 }
 
 /// Where a client's address comes from, which decides whether it can be believed
-/// (`CLIENT_ADDRESS_HEADER`; README "Threat model"). An address a client can write itself is no
+/// (`CLIENT_ADDRESS_HEADER`; docs/threat-model.md). An address a client can write itself is no
 /// identity: every value would be a fresh quota.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressSource {

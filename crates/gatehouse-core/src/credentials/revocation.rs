@@ -1,4 +1,4 @@
-//! An isolate's copy of the revocation list (README, "Revocation"): when to refresh it
+//! An isolate's copy of the revocation list (docs/accounting.md, "Revocation"): when to refresh it
 //! from the store, and how a refresh and a local revocation that overlap are reconciled.
 //!
 //! The copy is refreshed in the background once older than `SOFT_MS`, and before answering once

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::metering::lease::{give_back, grant, Unspent};
 use crate::metering::quota::{decide_all, Check, Decision, Policy, QuotaState, Window};
 
 const DENIALS: &str = "denials";
@@ -78,6 +79,49 @@ pub fn step(current: &ClientState, checks: &[Check], now_ms: u64) -> (ClientStat
         alarm_at_ms: now_ms + longest + LINGER_MS,
     };
     (next, stepped)
+}
+
+/// [`step`] for a request that may lease (`metering::lease`): the units given back are taken out
+/// first, then each check is charged its cost plus what the counter grants of `wants`, all or
+/// nothing; a request that fits only without the grants is charged without them. Returns the
+/// grants beside the step.
+pub fn step_leasing(
+    current: &ClientState,
+    checks: &[Check],
+    wants: &[u32],
+    unspent: &[Unspent],
+    now_ms: u64,
+) -> (ClientState, Stepped, Vec<u32>) {
+    let mut given_back = current.clone();
+    for u in unspent {
+        if let Some(state) = given_back.states.get_mut(&u.counter) {
+            give_back(state, u.counted_at_ms, u.units);
+        }
+    }
+    let empty = QuotaState::default();
+    let granted: Vec<u32> = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let state = given_back.states.get(&c.counter).unwrap_or(&empty);
+            grant(c, state, wants.get(i).copied().unwrap_or(0), now_ms)
+        })
+        .collect();
+    let enlarged: Vec<Check> = checks
+        .iter()
+        .zip(&granted)
+        .map(|(c, g)| Check {
+            cost: c.cost.saturating_add(*g),
+            ..c.clone()
+        })
+        .collect();
+    let (_, fits) = decide_all(&enlarged, &given_back.states, now_ms);
+    if fits.allowed && granted.iter().any(|g| *g > 0) {
+        let (next, stepped) = step(&given_back, &enlarged, now_ms);
+        return (next, stepped, granted);
+    }
+    let (next, stepped) = step(&given_back, checks, now_ms);
+    (next, stepped, vec![0; checks.len()])
 }
 
 /// When to move the counter's alarm, if at all: the state must outlive `needed_at_ms`, and an

@@ -1,4 +1,4 @@
-//! Bounds on what one request, paid or not, may make the gateway do (README "Threat model"):
+//! Bounds on what one request, paid or not, may make the gateway do (docs/threat-model.md):
 //! how many JSON-RPC calls one body may hold (413 past it, `MAX_BATCH_CALLS`) and how often a
 //! client may attempt a redemption (429 past it, `REDEEM_PER_MINUTE`).
 

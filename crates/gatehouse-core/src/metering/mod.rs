@@ -3,6 +3,7 @@
 
 pub mod client_counter;
 pub mod exhaustion;
+pub mod lease;
 pub mod limits;
 pub mod quota;
 pub mod quota_memo;

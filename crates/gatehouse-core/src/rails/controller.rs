@@ -1,4 +1,4 @@
-//! The adaptive difficulty controller's state machine (README "What a challenge costs"): the
+//! The adaptive difficulty controller's state machine (docs/threat-model.md, "The difficulty controller"): the
 //! metrics object folds every isolate's delta into one interval's observations, and at the end
 //! of each interval moves the difficulty one step (`difficulty::adjust`, which states the
 //! threat model). Pure: the object reads the state, calls [`Controller::step`] with `now`, and

@@ -70,7 +70,7 @@ pub fn is_fast(solve_ms: u64, target_ms: u32) -> bool {
 
 /// The controller, one bit per interval within `[base, max]`.
 ///
-/// Its threat model (README "What a challenge costs"): solve times are the clients' to choose,
+/// Its threat model (docs/threat-model.md, "The difficulty controller"): solve times are the clients' to choose,
 /// since a client can always wait before redeeming, and the population may be hostile. So:
 /// - **nothing lowers the puzzle below `base`**, and solve times never lower it at all: only
 ///   quiet does (fewer than [`BUSY_PER_MIN`] challenges a minute), one bit per interval back

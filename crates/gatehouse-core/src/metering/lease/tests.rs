@@ -1,0 +1,174 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::metering::client_counter::{step_leasing, ClientState};
+use crate::metering::quota::{Policy, Window};
+
+const CLIENT: &str = "key:agent";
+
+fn check(cost: u32, per_minute: u32) -> Check {
+    Check {
+        counter: "route:main".into(),
+        policy: Policy::new(vec![
+            Window::new("minute", per_minute, 60).unwrap(),
+            Window::new("hour", per_minute * 20, 3_600).unwrap(),
+        ])
+        .unwrap(),
+        cost,
+    }
+}
+
+/// A client's counter and the isolates in front of it, as the shell drives them: each request is
+/// admitted from the isolate's leases, or else asks the counter (giving back what expired).
+struct World {
+    counter: ClientState,
+    isolates: Vec<Leases>,
+    /// Every admitted unit: when the counter counted it, and when it was admitted.
+    admitted: Vec<(u64, u64)>,
+    calls: u32,
+}
+
+impl World {
+    fn new(isolates: usize) -> Self {
+        Self {
+            counter: ClientState::default(),
+            isolates: (0..isolates).map(|_| Leases::default()).collect(),
+            admitted: Vec::new(),
+            calls: 0,
+        }
+    }
+
+    /// One request at isolate `i` at `now`; whether it was admitted.
+    fn request(&mut self, i: usize, c: &Check, now: u64) -> bool {
+        let leases = &mut self.isolates[i];
+        if leases.spend(CLIENT, std::slice::from_ref(c), now).is_some() {
+            let counted = leases.last_counted_at(CLIENT, &c.counter);
+            self.admitted.extend((0..c.cost).map(|_| (counted, now)));
+            return true;
+        }
+        let wants = leases.wants(CLIENT, std::slice::from_ref(c));
+        let unspent = leases.take_unspent(CLIENT, now);
+        self.calls += 1;
+        let (next, stepped, granted) = step_leasing(
+            &self.counter,
+            std::slice::from_ref(c),
+            &wants,
+            &unspent,
+            now,
+        );
+        self.counter = next;
+        if !stepped.decision.allowed {
+            return false;
+        }
+        leases.record(
+            CLIENT,
+            std::slice::from_ref(c),
+            &granted,
+            &stepped.decision,
+            now,
+            now,
+        );
+        self.admitted.extend((0..c.cost).map(|_| (now, now)));
+        true
+    }
+}
+
+impl Leases {
+    /// When the lease a unit was just spent from was counted.
+    fn last_counted_at(&self, client: &str, counter: &str) -> u64 {
+        self.held[&key(client, counter)].counted_at_ms
+    }
+}
+
+#[test]
+fn a_client_that_calls_now_and_then_is_counted_call_by_call() {
+    let mut w = World::new(1);
+    let c = check(1, 60);
+    for n in 0..30u64 {
+        assert!(w.request(0, &c, n * 5_000));
+    }
+    assert_eq!(w.calls, 30, "every request asked the counter");
+    // What it holds is what it would have spent at its own pace: twice one call, given back once
+    // the lease is over.
+    assert!(w.isolates[0].held_units(CLIENT) <= 2);
+    let back = w.isolates[0].take_unspent(CLIENT, 30 * 5_000 + LEASE_MS);
+    assert!(back.iter().map(|u| u.units).sum::<u32>() <= 2);
+    assert_eq!(w.isolates[0].held_units(CLIENT), 0);
+}
+
+#[test]
+fn a_busy_client_calls_the_counter_rarely_and_the_quota_still_ends_where_it_should() {
+    let mut w = World::new(1);
+    let c = check(1, 100_000);
+    let admitted = (0..20_000u64).filter(|n| w.request(0, &c, *n)).count();
+    assert_eq!(admitted, 20_000);
+    assert!(
+        w.calls * 100 <= 20_000,
+        "{} counter calls for 20,000 requests",
+        w.calls
+    );
+    // Near the quota every request is the counter's again: exactly 60 of a 60 quota.
+    let mut near = World::new(3);
+    let small = check(1, 60);
+    let served = (0..200u64)
+        .filter(|n| near.request((n % 3) as usize, &small, n * 10))
+        .count();
+    assert_eq!(served, 60);
+}
+
+#[test]
+fn what_an_isolate_did_not_spend_is_given_back_and_counted_again_for_others() {
+    let mut w = World::new(2);
+    let c = check(1, 100);
+    for n in 0..40 {
+        w.request(0, &c, n);
+    }
+    let held = w.isolates[0].held_units(CLIENT);
+    assert!(held > 0, "a lease is held");
+    // After the lease expires, the next call from that isolate gives it back; the other
+    // isolate then gets the whole rest of the quota.
+    w.request(0, &c, 40 + LEASE_MS);
+    let rest = (0..200u64)
+        .filter(|n| w.request(1, &c, 50 + LEASE_MS + n))
+        .count();
+    let admitted = w.admitted.len() as u32;
+    let still_held = w.isolates[0].held_units(CLIENT);
+    assert!(rest > 0);
+    assert_eq!(
+        admitted + still_held,
+        100,
+        "the quota: no unit lost, none twice"
+    );
+}
+
+proptest! {
+    #[test]
+    fn isolates_never_admit_past_what_was_counted(
+        events in prop::collection::vec((0usize..4, 0u64..1_500, 1u32..3, any::<bool>(), 0u8..20), 1..400),
+        per_minute in prop::sample::select(vec![20u32, 60, 500, 5_000]),
+    ) {
+        let mut w = World::new(4);
+        let mut now = 1_000_000u64;
+        for (i, dt, cost, burst, evict) in events {
+            now += if burst { dt / 50 } else { dt };
+            if evict == 0 {
+                // The isolate goes away: what it held is stranded, never spent.
+                w.isolates[i] = Leases::default();
+                continue;
+            }
+            w.request(i, &check(cost, per_minute), now);
+        }
+        // Every unit was admitted no sooner than it was counted and within a lease's life.
+        for (counted, at) in &w.admitted {
+            prop_assert!(counted <= at && *at <= counted + LEASE_MS);
+        }
+        // Counted units, by when they were counted, never exceed the quota in any minute: the
+        // counter's sliding window holds for what the isolates admitted.
+        let mut counted: Vec<u64> = w.admitted.iter().map(|(c, _)| *c).collect();
+        counted.sort_unstable();
+        for (j, t) in counted.iter().enumerate() {
+            let start = counted.partition_point(|x| *x + 60_000 <= *t);
+            prop_assert!((j + 1 - start) as u32 <= per_minute, "{} in a minute", j + 1 - start);
+        }
+    }
+}
