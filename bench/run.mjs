@@ -1,12 +1,15 @@
 // `npm run bench [-- --label <name>]`: in one run, on loopback, in one workerd, against a fixed
 // origin (origin.mjs): a bare JS pass-through worker (the floor this platform allows), the same
-// floor in Rust on the `worker` crate, a hand-written TypeScript peer (ts-peer.ts), and the
-// gateway on its token fast path and its quota path (Durable Object). For each: workerd's own CPU
-// per request from /proc (cpu.mjs), throughput, p50/p99 latency, each the median of 3 rounds.
+// floor in Rust on the `worker` crate, two hand-written TypeScript peers (ts-peer.ts: the token
+// check alone; ts-peer-hardened.ts: the token path's hardened work, with the body read, parsed and
+// charged against the grant), and the gateway on its token fast path and its quota path (Durable
+// Object). For each: workerd's own CPU per request from /proc (cpu.mjs), throughput, p50/p99
+// latency, each the median of 3 rounds.
 // Then streamed SSE and 100 KB bodies through the token path and the floor (CPU per request shows
 // whether a body is copied), cold start, the full 402 -> solve -> redeem -> retry round trip, the
 // wasm size and the native figures. Prints a table and writes it to bench/results.md under the
-// label. `-- --profile` runs profile.mjs instead. A benchmark: it asserts nothing about speed.
+// label. `-- --profile` runs profile.mjs instead, `-- --hotkey` hotkey.mjs (one client through
+// several isolates: counter calls per admitted request). A benchmark: it asserts nothing about speed.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -16,13 +19,18 @@ import { request, summarize } from './load.mjs';
 import { rounds } from './measure.mjs';
 import { coldStart } from './cold.mjs';
 import { CLK_TCK } from './cpu.mjs';
-import { BUILD, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
+import { BUILD, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, tsPeerHardenedWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
 import { labelArg, writeBlock } from './results-file.mjs';
 import { spendAndBuy } from './buy-token.mjs';
+import { checkHardenedPeer, checkPeer } from './peer-checks.mjs';
 import { ROOT, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 if (process.argv.includes('--profile')) {
   await import('./profile.mjs');
+  process.exit(process.exitCode ?? 0);
+}
+if (process.argv.includes('--hotkey')) {
+  await import('./hotkey.mjs');
   process.exit(process.exitCode ?? 0);
 }
 
@@ -48,6 +56,7 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     rustFloorWorker('rust-passthrough', 'rust.bench', originUrl),
     jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
     tsPeerWorker('ts-peer', originUrl),
+    tsPeerHardenedWorker('ts-peer-hardened', originUrl),
   ],
 }));
 
@@ -69,21 +78,19 @@ try {
   const tight = { url: `${base}/mcp`, host: 'tight.bench', headers: mcpHeaders, body: INIT };
   const { token } = await spendAndBuy(tight, 'fast');
   const withToken = { 'x-api-key': testKey('fast'), 'x-access-token': token };
-  // The peer must refuse what the gateway refuses, or its row measures a lesser check.
-  const peer = (extra) => request({ url: `${base}/mcp`, host: 'tight.bench', headers: { ...mcpHeaders, ...withToken, 'mf-route-override': 'ts-peer', ...extra }, body: CALL });
-  const at = token.length - 10; // inside the signature, clear of its last character's spare bits
-  const forged = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
-  for (const [why, extra] of [['a forged signature', { 'x-access-token': forged }], ['another user agent', { 'user-agent': 'other/1' }], ['another client key', { 'x-api-key': testKey('other') }]]) {
-    const r = await peer(extra);
-    if (r.status !== 401) throw new Error(`the TypeScript peer let ${why} through: ${r.status}`);
-  }
+  // The peers must refuse what the gateway refuses, or their rows measure a lesser check.
+  const peer = (name) => (extra, body = CALL) => request({ url: `${base}/mcp`, host: 'tight.bench', headers: { ...mcpHeaders, ...withToken, 'mf-route-override': name, ...extra }, body });
+  await checkPeer('the TypeScript peer', peer('ts-peer'), { token });
+  await checkHardenedPeer('the hardened TypeScript peer', peer('ts-peer-hardened'), { token, keyId: 'fast' });
 
   const FLOOR = 'bare pass-through worker (JS) — the floor';
   const TOKEN = 'gateway, token fast path';
+  const HARDENED = 'TS peer, hardened token work (ts-peer-hardened.ts)';
   const main = await rounds([
     target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
     target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
     target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
+    target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
@@ -97,6 +104,7 @@ try {
     target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
     target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
     target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
+    target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
   ], { rounds: ROUNDS, total: SEQUENTIAL, concurrency: 1, warmup: 50 });

@@ -1,7 +1,8 @@
 // The workers the bench runs side by side in one workerd: the gateway (twice: quota path, and a
 // tight quota whose token buys the fast path), a bare JS pass-through (the floor), the same floor
-// on the Rust `worker` crate, and the hand-written TypeScript peer (ts-peer.ts, types stripped by
-// node:module so workerd runs it as plain JS). Hosts pick the worker through Miniflare's routes.
+// on the Rust `worker` crate, and the hand-written TypeScript peers (ts-peer.ts and
+// ts-peer-hardened.ts, types stripped by node:module so workerd runs them as plain JS). Hosts
+// pick the worker through Miniflare's routes.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
@@ -49,16 +50,21 @@ export const rustFloorWorker = (name, host, originUrl) => ({
   bindings: { ORIGIN_URL: originUrl },
 });
 
-/** The TypeScript peer. It has no route: the bench reaches it by name (Miniflare's
- * MF-Route-Override header), so the request keeps the tight gateway's host and the token's
- * audience matches, as it would for a peer deployed in the gateway's place. */
-export const tsPeerWorker = (name, originUrl) => ({
+/** A TypeScript peer (`file` under bench/: ts-peer.ts by default). It has no route: the bench
+ * reaches it by name (Miniflare's MF-Route-Override header), so the request keeps the tight
+ * gateway's host and the token's audience matches, as it would for a peer deployed in the
+ * gateway's place. */
+export const tsPeerWorker = (name, originUrl, file = 'ts-peer.ts') => ({
   name,
   modules: true,
   compatibilityDate: COMPATIBILITY_DATE,
   bindings: { ORIGIN_URL: originUrl, TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS },
-  script: stripTypeScriptTypes(readFileSync(join(ROOT, 'bench', 'ts-peer.ts'), 'utf8')),
+  script: stripTypeScriptTypes(readFileSync(join(ROOT, 'bench', file), 'utf8')),
 });
+
+/** The hardened peer (ts-peer-hardened.ts): the token path's work with the body read, parsed
+ * and charged against the grant, reached by name like the other peer. */
+export const tsPeerHardenedWorker = (name, originUrl) => tsPeerWorker(name, originUrl, 'ts-peer-hardened.ts');
 
 /** workerd's log lines, without the gateway's one audit line per request (and its failure to
  * write one where the bench keeps no audit table): thousands of them would bury the tables. */

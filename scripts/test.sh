@@ -70,7 +70,7 @@ GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/buil
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
 # Suites that spend most of their time waiting out a linger, a revocation refresh or a controller
 # interval run in a lane of their own beside the rest: they barely use a core meanwhile.
-waiting=(tests/hostile_payments.test.mjs tests/hostile_second_review.test.mjs tests/hostile_admission.test.mjs tests/hostile_bounds.test.mjs)
+waiting=(tests/hostile_payments.test.mjs tests/hostile_second_review.test.mjs tests/hostile_admission.test.mjs tests/hostile_bounds.test.mjs tests/start.test.mjs)
 rest=()
 for f in tests/*.test.mjs; do
   [[ " ${waiting[*]} " == *" $f "* ]] || rest+=("$f")

@@ -34,9 +34,9 @@ describe('a busy client under its quota', () => {
 
   test('makes at most one counter call per hundred admitted requests once its leases grew', async () => {
     const key = testKey('busy');
-    for (let i = 0; i < 400; i++) assert.equal((await send(gateway, key)).status, 200);
+    for (let i = 0; i < 300; i++) assert.equal((await send(gateway, key)).status, 200);
     const before = (await spyCalls(gateway)).GateCounter;
-    const N = 1_500;
+    const N = 1_000;
     for (let i = 0; i < N; i++) {
       const res = await send(gateway, key);
       assert.equal(res.status, 200);
@@ -80,7 +80,8 @@ describe('near the quota', () => {
     }
     assert.equal(statuses.filter((s) => s === 200).length, 60, `${statuses}`);
     assert.ok(statuses.slice(60).every((s) => s === 402));
-    assert.ok(refusal.retryAfter > 0 && refusal.retryAfter <= 60, JSON.stringify(refusal));
+    // Never early, and late by at most one of the window's 60 buckets (metering::quota).
+    assert.ok(refusal.retryAfter > 0 && refusal.retryAfter <= 61, JSON.stringify(refusal));
     assert.match(refusal.ratelimit, /r=0\b/);
   });
 });

@@ -3,6 +3,7 @@
 //! a URI). A body may be one request or, in revision 2025-03-26, a batch. Size-capped. `read`
 //! holds the one reading of a body that everything here, and the shell, decides on.
 
+pub mod cache;
 mod in_band;
 mod read;
 pub mod revision;

@@ -17,10 +17,7 @@ pub fn spend(client: &str, checks: &[Check], now_ms: u64) -> Option<FromLease> {
 
 /// What to ask the counter to lease, and what to give back to it.
 pub fn asking(client: &str, checks: &[Check], now_ms: u64) -> (Vec<u32>, Vec<Unspent>) {
-    LEASES.with(|l| {
-        let mut l = l.borrow_mut();
-        (l.wants(client, checks), l.take_unspent(client, now_ms))
-    })
+    LEASES.with(|l| l.borrow_mut().asking(client, checks, now_ms))
 }
 
 /// Keeps what the counter granted with an admitted request.

@@ -17,6 +17,7 @@ pub mod credential;
 mod evm;
 pub mod facts;
 mod leases;
+mod list_cache;
 pub mod memo;
 pub mod oauth;
 pub mod offers;
@@ -42,7 +43,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::objects::client_counter;
 use crate::platform::body;
-use crate::platform::proxy::{self, Forward};
+use crate::platform::proxy::Forward;
 use crate::stores::runtime;
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
@@ -161,7 +162,7 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
         session: session.as_deref(),
         wrap_session: &wrap,
     };
-    let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
+    let served = list_cache::through(req, p, forward).await;
     evm::with_receipt(served, settled).await
 }
 

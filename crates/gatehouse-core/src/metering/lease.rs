@@ -14,7 +14,9 @@
 //! - **Lifetime.** A lease lives [`LEASE_MS`]. What it did not spend by then is given back with
 //!   the isolate's next call to that counter ([`give_back`] takes it out of the bucket it was
 //!   counted in, if that bucket is still in the window); an isolate that goes away strands what
-//!   it held, at most its last grant: half of what was left, and at most [`MAX_WANT`].
+//!   it held, at most its last grant: half of what was left, and at most [`MAX_WANT`]. A request
+//!   its leases cannot admit gives back the rest of its leases on the same counters with its
+//!   call ([`Leases::asking`]), so that call's decision and headers are exact.
 //! - **What a client can get in any window of `w`.** Its quota `q`, plus what it had leased and
 //!   not spent when the window began: the units were counted before the window and spent in it.
 //!   That is at most [`MAX_WANT`] per isolate holding a lease, and, since each grant is at most
@@ -31,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::quota::{decide, Check, Decision, QuotaState, WindowStatus};
 
 /// How long a lease may be spent from.
-pub const LEASE_MS: u64 = 2_000;
+pub const LEASE_MS: u64 = 10_000;
 /// The most an isolate asks for at once.
 pub const MAX_WANT: u32 = 4_096;
 /// Below this many units left after a request (in its tightest window), nothing is leased.
@@ -158,6 +160,25 @@ impl Leases {
             .iter()
             .map(|c| want(self.spent.get(&key(client, &c.counter)).copied()))
             .collect()
+    }
+
+    /// What to ask the counter for, on a request the leases could not admit: the extra units
+    /// wanted on each check, and everything this isolate gives back, which includes the rest of
+    /// any lease it holds on these counters (the counter then counts exactly what is spent, and
+    /// the request's headers are the counter's own).
+    pub fn asking(
+        &mut self,
+        client: &str,
+        checks: &[Check],
+        now_ms: u64,
+    ) -> (Vec<u32>, Vec<Unspent>) {
+        for c in checks {
+            if let Some(lease) = self.held.remove(&key(client, &c.counter)) {
+                self.release(client, &lease);
+            }
+        }
+        let wants = self.wants(client, checks);
+        (wants, self.take_unspent(client, now_ms))
     }
 
     /// What to give back with the next call to `client`'s counter (taken: sent once).

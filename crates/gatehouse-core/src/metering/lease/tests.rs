@@ -46,8 +46,7 @@ impl World {
             self.admitted.extend((0..c.cost).map(|_| (counted, now)));
             return true;
         }
-        let wants = leases.wants(CLIENT, std::slice::from_ref(c));
-        let unspent = leases.take_unspent(CLIENT, now);
+        let (wants, unspent) = leases.asking(CLIENT, std::slice::from_ref(c), now);
         self.calls += 1;
         let (next, stepped, granted) = step_leasing(
             &self.counter,
@@ -85,13 +84,13 @@ fn a_client_that_calls_now_and_then_is_counted_call_by_call() {
     let mut w = World::new(1);
     let c = check(1, 60);
     for n in 0..30u64 {
-        assert!(w.request(0, &c, n * 5_000));
+        assert!(w.request(0, &c, n * (LEASE_MS + 5_000)));
     }
     assert_eq!(w.calls, 30, "every request asked the counter");
     // What it holds is what it would have spent at its own pace: twice one call, given back once
     // the lease is over.
     assert!(w.isolates[0].held_units(CLIENT) <= 2);
-    let back = w.isolates[0].take_unspent(CLIENT, 30 * 5_000 + LEASE_MS);
+    let back = w.isolates[0].take_unspent(CLIENT, 31 * (LEASE_MS + 5_000));
     assert!(back.iter().map(|u| u.units).sum::<u32>() <= 2);
     assert_eq!(w.isolates[0].held_units(CLIENT), 0);
 }
