@@ -220,6 +220,33 @@ describe('the draft\'s rules, attacked', () => {
     assert.equal((await post(body, { authorization: credential })).status, 200);
   });
 
+  test('a settlement the facilitator refuses is a 402 problem with a fresh challenge, over HTTP and inside MCP', async () => {
+    x402.facilitator.faults.settle = 'refuse';
+    try {
+      const body = call(8, 'refused at settle');
+      const credential = await mppx.pay(body);
+      const refused = await post(body, { authorization: credential });
+      assert.equal(refused.status, 402, refused.text);
+      const problem = JSON.parse(refused.text);
+      assert.equal(problem.type, 'https://paymentauth.org/problems/verification-failed');
+      assert.equal(problem.reason, 'insufficient_funds');
+      assert.match(refused.headers.get('www-authenticate'), new RegExp(`Payment id="${problem.challengeId}"`));
+      // Inside MCP: the same refusal as a tool result that carries the fresh challenge.
+      const inBand = JSON.parse((await post(call(9, 'refused in-band'))).text).result;
+      const challenge = inBand._meta['org.paymentauth/payment-required'].challenges[0];
+      const decoded = b64json((await mppx.pay(call(10, 'x'))).slice('Payment '.length));
+      const withMeta = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { message: 'refused in-band' }, _meta: { 'org.paymentauth/credential': { ...decoded, challenge: { ...challenge } } } } });
+      const r = await post(withMeta);
+      assert.equal(r.status, 200, r.text);
+      const result = JSON.parse(r.text).result;
+      assert.equal(result.isError, true);
+      assert.ok(result._meta['org.paymentauth/payment-required'].challenges[0].id);
+    } finally {
+      x402.facilitator.faults.settle = 'ok';
+    }
+    assert.equal(recording.seen.filter((s) => s.raw.includes('refused')).length, 0, 'the origin worked for no money');
+  });
+
   test('a credential inside MCP is cut from the bytes, and its refusal is a tool result with a fresh challenge', async () => {
     const refused = await post(call(6, 'in-band'));
     assert.equal(refused.status, 200);

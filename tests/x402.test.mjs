@@ -75,7 +75,7 @@ describe('the x402 offer', () => {
     assert.equal(decodeHeader(res.headers.get(H.payment_required)).accepts[0].amount, String(3 * PRICE_PER_CALL));
   });
 
-  test('an in-band -32042 answer carries the x402 requirement too', async () => {
+  test('an in-band answer (JSON-RPC error 402) carries the x402 requirement too', async () => {
     const key = { 'x-api-key': testKey('in-band') };
     await (await post(gateway.mcpUrl, key)).arrayBuffer();
     const res = await post(gateway.mcpUrl, key);

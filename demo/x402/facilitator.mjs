@@ -1,7 +1,8 @@
 // The official x402 facilitator (`x402Facilitator` of @x402/core with the `exact` EVM scheme of
 // @x402/evm), served over HTTP as the x402 v2 facilitator interface: POST /verify, POST /settle,
 // GET /supported. It signs and pays for settlements with its own account on the local chain.
-// `faults` lets a test make an endpoint fail the way a real one can: answer 500, or hang.
+// `faults` lets a test make an endpoint fail the way a real one can: answer 500, hang, or (for
+// /settle) refuse the payment the way a facilitator does when the funds moved after /verify.
 import http from 'node:http';
 import { x402Facilitator } from '@x402/core/facilitator';
 import { toFacilitatorEvmSigner } from '@x402/evm';
@@ -41,6 +42,7 @@ export async function startFacilitator(chain, { port = 0 } = {}) {
       const fault = faults[req.url.slice(1)];
       if (fault === 'hang') return;
       if (fault === 'error') return send(500, { error: 'facilitator failure (injected)' });
+      if (fault === 'refuse' && req.url === '/settle') return send(200, { success: false, errorReason: 'insufficient_funds', transaction: '', network: '' });
       const { paymentPayload, paymentRequirements } = await readJson(req);
       if (req.url === '/verify') {
         calls.verify += 1;

@@ -68,14 +68,15 @@ pub fn grant(check: &Check, state: &QuotaState, want: u32, now_ms: u64) -> u32 {
     want.min(left / 2).min(MAX_WANT)
 }
 
-/// Takes `units` given back out of the bucket of each window they were counted in, if it is still
-/// there: counted once, uncounted once. (A bucket that slid out needs nothing.)
+/// Takes `units` given back out of the bucket of each window they were counted in, if that
+/// bucket is still there: counted once, uncounted once. Never out of another bucket: a bucket
+/// that slid out needs nothing, and a later one holds other admissions (units the counter filed
+/// under a later bucket, for clocks that disagree, stay counted: stricter, never looser).
 pub fn give_back(state: &mut QuotaState, counted_at_ms: u64, units: u32) {
     for counts in &mut state.windows {
         let bucket_ms = (u64::from(counts.seconds) * 1_000).div_ceil(super::quota::BUCKETS);
         let bucket = counted_at_ms / bucket_ms.max(1);
-        // Counted in that bucket, or (clocks of two isolates) filed under a later one.
-        if let Some((_, n)) = counts.buckets.iter_mut().find(|(b, _)| *b >= bucket) {
+        if let Some((_, n)) = counts.buckets.iter_mut().find(|(b, _)| *b == bucket) {
             *n = n.saturating_sub(units);
         }
         counts.buckets.retain(|(_, n)| *n > 0);
@@ -238,7 +239,10 @@ impl Leases {
                 .min_by_key(|(_, l)| l.until_ms)
                 .map(|(k, _)| k.clone());
             let Some(k) = oldest else { break };
-            self.held.remove(&k);
+            // Still given back with that client's next call, if this isolate sees it again.
+            if let Some(lease) = self.held.remove(&k) {
+                self.release(&k.0, &lease);
+            }
             self.spent.remove(&k);
         }
         while self.spent.len() > MAX_LEASES * 2 {

@@ -57,11 +57,15 @@ pub(crate) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
             count_refusal(p).await?;
             let reason = rejection.code().to_string();
             let settlement = failed_settlement(&reason, &x.settings.network, &paid.payment.payer);
-            let Denial::InvalidX402(mut refusal) = paid.refusal(rejection) else {
-                return Err(Denial::Internal);
-            };
-            refusal.settlement = Some(settlement);
-            Err(Denial::InvalidX402(refusal))
+            // Over x402 the failed `SettlementResponse` goes back with the refusal; over MPP the
+            // refusal is the protocol's own problem, with a fresh challenge.
+            Err(match paid.refusal(rejection) {
+                Denial::InvalidX402(mut refusal) => {
+                    refusal.settlement = Some(settlement);
+                    Denial::InvalidX402(refusal)
+                }
+                other => other,
+            })
         }
         Err(Failed::Unavailable(denial)) => {
             // It may have settled after all: the payload is spent, never to be tried again.
