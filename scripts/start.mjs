@@ -187,6 +187,11 @@ const chain = await step('EVM chain: Hardhat', async () => {
   children.push({ pid: started.pid });
   return started;
 }, (c) => `${c.rpcUrl} (${c.network}), token ${TOKEN_NAME} deployed, ${c.payers.length} payer accounts funded`);
+// Compiling the token loads solc, whose module makes every unhandled rejection fatal. A demo
+// agent closing its client aborts a request the client library left in flight; that is noise for
+// the log, not a reason to stop the demo.
+process.removeAllListeners('unhandledRejection');
+process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason?.stack ?? reason}\n`));
 const facilitator = await step('x402 facilitator (official, also settles MPP)', () => startFacilitator(chain, { port: FACILITATOR_PORT }), (f) => f.url);
 const you = chain.payers[AGENT_PAYERS];
 writeFileSync(join(RUN, 'x402.json'), JSON.stringify({
