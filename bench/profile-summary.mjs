@@ -10,11 +10,12 @@ const isWasm = (f) => f.url.startsWith('wasm://');
 const EXCLUDED = new Set(['(idle)', '(program)', '(root)']);
 
 /** What a function is, for the category table. */
-function category(f) {
+export function category(f) {
   if (isWasm(f)) return 'Wasm (Rust, gatehouse.wasm)';
   if (f.functionName === 'wasm-to-js' || f.functionName === 'js-to-wasm') return 'Wasm <-> JS boundary (V8 trampolines)';
   if (f.url === 'index.js') return 'JS glue (wasm-bindgen + worker shim, build/index.js)';
   if (f.functionName === '(garbage collector)') return 'garbage collector';
+  if (f.url && !/^[a-z-]+-internal:/.test(f.url)) return 'JS (the worker\'s own script)';
   return 'platform (fetch, Request/Response/Headers, streams, timers, DO storage, console)';
 }
 
@@ -41,7 +42,7 @@ function selfTimes(profile) {
   return self;
 }
 
-function analyse(profile) {
+export function analyse(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

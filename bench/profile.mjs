@@ -15,17 +15,21 @@ import { cpuSeconds, workerdPids } from './cpu.mjs';
 import { spendAndBuy } from './buy-token.mjs';
 import { summarize } from './profile-summary.mjs';
 import { labelArg, writeBlock } from './results-file.mjs';
-import { gatewayWorker, quietLogs, startOrigin, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
+import { gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
+import { compare } from './profile-compare.mjs';
 import { ROOT, freePort, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 import { customSectionNames } from '../scripts/strip-names.mjs';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3_000);
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const SAMPLING_US = 100;
 const ORIGIN_PORT = 18792;
 const label = labelArg();
 // `--quota`: the quota path (the client's Durable Object on every request) instead of the token path.
 const QUOTA = process.argv.includes('--quota');
+// `--peers`: the JS floor and the hardened TypeScript peer profiled too, under the same load one
+// after the other, for a side-by-side table of where each spends its isolate's time.
+const PEERS = process.argv.includes('--peers') && !QUOTA;
 const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
 
 if (!customSectionNames(readFileSync(join(ROOT, 'build', 'index_bg.wasm'))).includes('name')) {
@@ -52,11 +56,39 @@ async function devtools(url) {
   return { send, close: () => ws.close() };
 }
 
+/** One worker's isolate (and Miniflare's entry worker) profiled over `TOTAL` requests. */
+async function profileUnderLoad(port, worker, make) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const sessions = {};
+  for (const [name, id] of [['gateway', `core:user:${worker}`], ['entry', 'core:entry']]) {
+    const target = targets.find((t) => t.id === id);
+    if (!target) throw new Error(`no inspector target ${id}; have ${targets.map((t) => t.id).join(', ')}`);
+    sessions[name] = await devtools(target.webSocketDebuggerUrl);
+    await sessions[name].send('Profiler.enable');
+    await sessions[name].send('Profiler.setSamplingInterval', { interval: SAMPLING_US });
+  }
+  for (const s of Object.values(sessions)) await s.send('Profiler.start');
+  const pids = workerdPids();
+  const cpuBefore = cpuSeconds(pids);
+  const load = await run(make, { total: TOTAL, concurrency: CONCURRENCY });
+  const cpuUs = ((cpuSeconds(pids) - cpuBefore) * 1e6) / TOTAL;
+  const profiles = {};
+  for (const [name, s] of Object.entries(sessions)) {
+    profiles[name] = (await s.send('Profiler.stop')).profile;
+    await s.send('Profiler.disable');
+    s.close();
+  }
+  return { profiles, cpuUs, load };
+}
+
 const origin = await startOrigin(ORIGIN_PORT);
 const inspectorPort = await freePort();
 const mf = new Miniflare(convertV4MiniflareOptions({
   host: '127.0.0.1', port: 0, cf: false, inspectorPort, handleStructuredLogs: quietLogs,
-  workers: [gatewayWorker('gateway-tight', null, origin.url, QUOTA ? QUOTA_VARS : TIGHT_VARS)],
+  workers: [
+    gatewayWorker('gateway-tight', null, origin.url, QUOTA ? QUOTA_VARS : TIGHT_VARS),
+    ...(PEERS ? [jsFloorWorker('passthrough', null, origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)] : []),
+  ],
 }));
 try {
   const base = (await mf.ready).origin;
@@ -67,26 +99,8 @@ try {
   const req = { url: `${base}/mcp`, headers, body: CALL };
   await run(() => req, { total: 300, concurrency: CONCURRENCY }); // warm: compiled, caches filled
 
-  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
-  const sessions = {};
-  for (const [name, id] of [['gateway', 'core:user:gateway-tight'], ['entry', 'core:entry']]) {
-    const target = targets.find((t) => t.id === id);
-    if (!target) throw new Error(`no inspector target ${id}; have ${targets.map((t) => t.id).join(', ')}`);
-    sessions[name] = await devtools(target.webSocketDebuggerUrl);
-    await sessions[name].send('Profiler.enable');
-    await sessions[name].send('Profiler.setSamplingInterval', { interval: SAMPLING_US });
-  }
-  for (const s of Object.values(sessions)) await s.send('Profiler.start');
-  const pids = workerdPids();
-  const cpuBefore = cpuSeconds(pids);
-  const load = await run(() => req, { total: TOTAL, concurrency: CONCURRENCY });
-  const cpuUs = ((cpuSeconds(pids) - cpuBefore) * 1e6) / TOTAL;
-  const profiles = {};
-  for (const [name, s] of Object.entries(sessions)) {
-    profiles[name] = (await s.send('Profiler.stop')).profile;
-    s.close();
-  }
-
+  const profiled = await profileUnderLoad(inspectorPort, 'gateway-tight', () => req);
+  const { profiles, cpuUs, load } = profiled;
   const dir = join(ROOT, 'bench', 'profiles');
   mkdirSync(dir, { recursive: true });
   const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -95,6 +109,19 @@ try {
   const markdown = summarize(profiles, { total: TOTAL, concurrency: CONCURRENCY, samplingUs: SAMPLING_US, cpuUs, rps: load.rps, file: `bench/profiles/${slug}.cpuprofile`, path: QUOTA ? 'quota' : 'token' });
   console.log(markdown);
   writeBlock({ label, block: QUOTA ? 'profile-quota' : 'profile', markdown });
+  if (PEERS) {
+    // The peers are reached by name with the gateway's own request (its host, token and key).
+    const peers = [['JS floor (bare pass-through)', 'passthrough'], ['hardened TS peer', 'ts-peer-hardened']];
+    const runs = [['gateway, token path', profiled]];
+    for (const [title, name] of peers) {
+      const peerReq = { ...req, headers: { ...headers, 'mf-route-override': name } };
+      await run(() => peerReq, { total: 300, concurrency: CONCURRENCY });
+      runs.push([title, await profileUnderLoad(inspectorPort, name, () => peerReq)]);
+    }
+    const table = compare(runs, { total: TOTAL, concurrency: CONCURRENCY });
+    console.log(table);
+    writeBlock({ label, block: 'profile-peers', markdown: table });
+  }
 } catch (e) {
   console.error(e);
   process.exitCode = 1;

@@ -18,11 +18,13 @@ export function buildRustFloor() {
   execFileSync('worker-build', ['--release'], { cwd: join(ROOT, 'bench', 'rust-passthrough'), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-export const gatewayWorker = (name, host, originUrl, vars) => ({
+/** The gateway from `build` (default: this checkout's build/; another commit's build for a
+ * before-and-after run). */
+export const gatewayWorker = (name, host, originUrl, vars, build = BUILD) => ({
   name,
   routes: host ? [`${host}/*`] : undefined,
-  modulesRoot: BUILD,
-  modules: [{ type: 'ESModule', path: join(BUILD, 'index.js') }, { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') }],
+  modulesRoot: build,
+  modules: [{ type: 'ESModule', path: join(build, 'index.js') }, { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') }],
   compatibilityDate: COMPATIBILITY_DATE,
   durableObjects: DURABLE_OBJECTS,
   d1Databases: { DB: `bench-${name}` },

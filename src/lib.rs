@@ -27,7 +27,7 @@ pub use objects::metrics::MetricsObject;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let now_ms = Date::now().as_millis();
+    let now_ms = worker::js_sys::Date::now() as u64;
     let Some(cfg) = config::config(&env) else {
         return respond::denial(&Denial::Misconfigured);
     };

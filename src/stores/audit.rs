@@ -9,6 +9,8 @@
 use std::cell::{Cell, RefCell};
 
 use gatehouse_core::audit::bounds::{Batcher, Pushed, FLUSH_MS};
+use gatehouse_core::audit::record::{Column, COLUMNS};
+use gatehouse_core::audit::Record;
 use gatehouse_core::wire::json_object::object;
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,29 +27,12 @@ pub fn failures() -> u64 {
     FAILURES.with(Cell::get)
 }
 
-const COLUMNS: [&str; 14] = [
-    "ts",
-    "route",
-    "identity",
-    "sub",
-    "client_id",
-    "tier",
-    "admitted_by",
-    "method",
-    "name",
-    "arguments",
-    "status",
-    "latency_ms",
-    "remaining",
-    "challenge",
-];
-
-fn js(v: &Value) -> JsValue {
-    match v {
-        Value::Null => JsValue::NULL,
-        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(0.0)),
-        Value::String(s) => JsValue::from_str(s),
-        other => JsValue::from_str(&other.to_string()),
+/// A column's value as D1 binds it.
+fn js(c: Column) -> JsValue {
+    match c {
+        Column::Null => JsValue::NULL,
+        Column::Int(n) => JsValue::from_f64(n as f64),
+        Column::Text(s) => JsValue::from_str(s),
     }
 }
 
@@ -61,7 +46,7 @@ pub fn dropped() -> u64 {
 }
 
 /// Logs each record and queues it for D1, within the interval's budget.
-pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
+pub fn write(env: &Env, ctx: &Context, records: Vec<Record>, now_ms: u64) {
     log(env, ctx, &records, now_ms);
     let pushed = PENDING.with(|p| p.borrow_mut().push(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
@@ -69,7 +54,7 @@ pub fn write(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
 
 /// Like `write`, outside the budget: for the operator's own changes, which a flood of calls
 /// must not push out of the trail.
-pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Value>, now_ms: u64) {
+pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Record>, now_ms: u64) {
     log(env, ctx, &records, now_ms);
     let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(records, now_ms));
     carry_out(env, ctx, pushed, now_ms);
@@ -85,10 +70,10 @@ thread_local! {
 
 /// Adds the records to the next log line: written at once when it is full, else within
 /// `FLUSH_MS` by a flush this request leaves behind.
-fn log(env: &Env, ctx: &Context, records: &[Value], now_ms: u64) {
+fn log(env: &Env, ctx: &Context, records: &[Record], now_ms: u64) {
     let (full, schedule) = LOG.with(|l| {
         let mut l = l.borrow_mut();
-        l.0.extend(records.iter().map(Value::to_string));
+        l.0.extend(records.iter().map(Record::to_json));
         let full = (l.0.len() >= LOG_BATCH).then(|| std::mem::take(&mut l.0));
         let schedule = full.is_none() && !l.0.is_empty() && !l.1;
         l.1 |= schedule;
@@ -139,7 +124,7 @@ pub async fn flush_now(env: &Env, now_ms: u64) {
     }
 }
 
-async fn insert(env: &Env, records: Vec<Value>) {
+async fn insert(env: &Env, records: Vec<Record>) {
     let result = async {
         let db = db(env)?;
         let placeholders = (1..=COLUMNS.len())
@@ -152,10 +137,7 @@ async fn insert(env: &Env, records: Vec<Value>) {
         );
         let statements = records
             .iter()
-            .map(|r| {
-                db.prepare(&sql)
-                    .bind(&COLUMNS.iter().map(|c| js(&r[*c])).collect::<Vec<_>>())
-            })
+            .map(|r| db.prepare(&sql).bind(&r.columns().map(js)))
             .collect::<worker::Result<Vec<_>>>()?;
         db.batch(statements).await.map(|_| ())
     }

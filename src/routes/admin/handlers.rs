@@ -1,6 +1,7 @@
 //! The operational half of the admin API: metrics, client tiers, runtime policy, and the
 //! dashboard page. Every change made here is itself written to the audit trail.
 
+use gatehouse_core::audit::Record;
 use gatehouse_core::config::Config;
 use gatehouse_core::policy::runtime::RuntimePolicy;
 use gatehouse_core::wire::denial::{Denial, Dependency};
@@ -163,22 +164,16 @@ pub async fn set_policy(
 }
 
 fn audit_change(env: &Env, ctx: &Context, method: &str, name: &str, arguments: Value, now_ms: u64) {
-    let record = object([
-        ("event", "audit".into()),
-        ("ts", now_ms.into()),
-        ("route", "admin".into()),
-        ("identity", "admin".into()),
-        ("sub", Value::Null),
-        ("client_id", Value::Null),
-        ("tier", Value::Null),
-        ("admitted_by", "admin_secret".into()),
-        ("method", method.into()),
-        ("name", name.into()),
-        ("arguments", arguments.to_string().into()),
-        ("status", 200.into()),
-        ("latency_ms", 0.into()),
-        ("remaining", Value::Null),
-        ("challenge", "".into()),
-    ]);
+    let record = Record {
+        ts: now_ms,
+        route: "admin".into(),
+        identity: "admin".into(),
+        admitted_by: Some("admin_secret".into()),
+        method: method.into(),
+        name: Some(name.into()),
+        arguments: arguments.to_string(),
+        status: 200,
+        ..Record::default()
+    };
     audit::write_exempt(env, ctx, vec![record], now_ms);
 }

@@ -11,11 +11,10 @@
 use gatehouse_core::admin_guard::{
     failure_check, failure_counter, ALL_ADDRESSES, FAILURES_IN_TOTAL, FAILURES_PER_ADDRESS,
 };
+use gatehouse_core::audit::Record;
 use gatehouse_core::credentials::identity::UNATTRIBUTED;
 use gatehouse_core::metering::quota::Decision;
 use gatehouse_core::wire::denial::{Answer, Denial};
-use gatehouse_core::wire::json_object::object;
-use serde_json::Value;
 use worker::{Context, Env};
 
 use crate::objects::client_counter;
@@ -95,22 +94,15 @@ pub fn audit_refusal(
     status: u16,
     now_ms: u64,
 ) {
-    let record = object([
-        ("event", "audit".into()),
-        ("ts", now_ms.into()),
-        ("route", "admin".into()),
-        ("identity", address_key.into()),
-        ("sub", Value::Null),
-        ("client_id", Value::Null),
-        ("tier", Value::Null),
-        ("admitted_by", "".into()),
-        ("method", "admin/auth".into()),
-        ("name", path.chars().take(64).collect::<String>().into()),
-        ("arguments", "".into()),
-        ("status", status.into()),
-        ("latency_ms", 0.into()),
-        ("remaining", Value::Null),
-        ("challenge", "".into()),
-    ]);
+    let record = Record {
+        ts: now_ms,
+        route: "admin".into(),
+        identity: address_key.into(),
+        admitted_by: Some(String::new()),
+        method: "admin/auth".into(),
+        name: Some(path.chars().take(64).collect()),
+        status,
+        ..Record::default()
+    };
     audit::write(env, ctx, vec![record], now_ms);
 }

@@ -7,7 +7,7 @@ use gatehouse_core::mcp::Call;
 use gatehouse_core::metrics::SERVED_BITS;
 use gatehouse_core::rails::challenge::Offer;
 use gatehouse_core::wire::denial::{Answer, Denial};
-use worker::{Context, Date, Env, Response};
+use worker::{Context, Env, Response};
 
 use crate::objects::metrics_sink;
 use crate::stores::audit;
@@ -39,7 +39,7 @@ pub fn leave(
         return;
     }
     // A second clock read, for the audit's latency figure only; no decision depends on it.
-    let latency_ms = Date::now().as_millis().saturating_sub(r.now_ms);
+    let latency_ms = (worker::js_sys::Date::now() as u64).saturating_sub(r.now_ms);
     let (status, challenge) = match outcome {
         Ok(resp) => (resp.status_code(), String::new()),
         Err(d) => (d.to_wire().status, challenge_label(d)),

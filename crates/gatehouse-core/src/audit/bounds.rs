@@ -2,8 +2,7 @@
 //! (in `records`), and rows per flush interval per isolate (here, in `Batcher`). Rows beyond the
 //! interval's budget are counted, not written, and the count is written as one `other` row.
 
-use serde_json::Value;
-
+use super::record::Record;
 use crate::wire::json_object::object;
 
 /// Names, labels and identities are cut to this many bytes (at a character boundary).
@@ -30,7 +29,7 @@ pub fn cut(s: &str, max: usize) -> &str {
 /// One isolate's queue of rows on their way to D1, and its interval budget.
 #[derive(Debug, Default)]
 pub struct Batcher {
-    pending: Vec<Value>,
+    pending: Vec<Record>,
     last_flush_ms: u64,
     window_start_ms: u64,
     queued_in_window: usize,
@@ -42,7 +41,7 @@ pub struct Batcher {
 /// What a push asks of the shell: write this batch now, or make sure a later flush will come.
 #[derive(Debug, PartialEq)]
 pub struct Pushed {
-    pub batch: Option<Vec<Value>>,
+    pub batch: Option<Vec<Record>>,
     /// The queue was idle and is not due yet: schedule a flush `FLUSH_MS` from now.
     pub schedule_flush: bool,
 }
@@ -60,7 +59,7 @@ impl Batcher {
     }
 
     /// Queues what this window's budget allows of `rows` and counts the rest as dropped.
-    pub fn push(&mut self, rows: Vec<Value>, now_ms: u64) -> Pushed {
+    pub fn push(&mut self, rows: Vec<Record>, now_ms: u64) -> Pushed {
         if now_ms.saturating_sub(self.window_start_ms) >= FLUSH_MS {
             self.window_start_ms = now_ms;
             self.queued_in_window = 0;
@@ -76,12 +75,12 @@ impl Batcher {
 
     /// Queues `rows` outside the budget: the few the operator's own changes produce, which a
     /// flood of calls must not be able to push out of the trail.
-    pub fn push_exempt(&mut self, rows: Vec<Value>, now_ms: u64) -> Pushed {
+    pub fn push_exempt(&mut self, rows: Vec<Record>, now_ms: u64) -> Pushed {
         let was_idle = self.is_idle();
         self.queue(rows.into_iter(), now_ms, was_idle)
     }
 
-    fn queue(&mut self, rows: impl Iterator<Item = Value>, now_ms: u64, was_idle: bool) -> Pushed {
+    fn queue(&mut self, rows: impl Iterator<Item = Record>, now_ms: u64, was_idle: bool) -> Pushed {
         self.pending.extend(rows);
         let due = !self.is_idle()
             && (self.pending.len() >= FLUSH_ROWS
@@ -104,7 +103,7 @@ impl Batcher {
 
     /// Everything queued, plus one `other` row saying how many rows were dropped since the last
     /// such row, if any were.
-    pub fn take(&mut self, now_ms: u64) -> Vec<Value> {
+    pub fn take(&mut self, now_ms: u64) -> Vec<Record> {
         self.last_flush_ms = now_ms;
         let mut batch = std::mem::take(&mut self.pending);
         if self.dropped_unreported > 0 {
@@ -120,42 +119,40 @@ impl Batcher {
     }
 }
 
-fn dropped_row(dropped: u64, now_ms: u64) -> Value {
-    let arguments = object([("dropped_rows", dropped.into())]).to_string();
-    object([
-        ("event", "audit".into()),
-        ("ts", now_ms.into()),
-        ("route", "-".into()),
-        ("identity", "-".into()),
-        ("sub", Value::Null),
-        ("client_id", Value::Null),
-        ("tier", Value::Null),
-        ("admitted_by", Value::Null),
-        ("method", "other".into()),
-        ("name", "other".into()),
-        ("arguments", arguments.into()),
-        ("status", 0.into()),
-        ("latency_ms", 0.into()),
-        ("remaining", Value::Null),
-        ("challenge", "audit_rows_dropped".into()),
-    ])
+fn dropped_row(dropped: u64, now_ms: u64) -> Record {
+    Record {
+        ts: now_ms,
+        route: "-".into(),
+        identity: "-".into(),
+        method: "other".into(),
+        name: Some("other".into()),
+        arguments: object([("dropped_rows", dropped.into())]).to_string(),
+        challenge: "audit_rows_dropped".into(),
+        ..Record::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
-    fn rows(n: usize) -> Vec<Value> {
-        (0..n).map(|i| json!({ "name": format!("t{i}") })).collect()
+    fn rows(n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| Record {
+                method: "tools/call".into(),
+                name: Some(format!("t{i}")),
+                ..Record::default()
+            })
+            .collect()
     }
 
-    fn dropped_in(batch: &[Value]) -> u64 {
+    fn dropped_in(batch: &[Record]) -> u64 {
         batch
             .iter()
-            .filter(|r| r["method"] == "other")
+            .filter(|r| r.method == "other")
             .map(|r| {
-                let args: Value = serde_json::from_str(r["arguments"].as_str().unwrap()).unwrap();
+                let args: Value = serde_json::from_str(&r.arguments).unwrap();
                 args["dropped_rows"].as_u64().unwrap()
             })
             .sum()
@@ -180,7 +177,7 @@ mod tests {
             }
         }
         written.extend(b.take(t0 + 100));
-        let calls = written.iter().filter(|r| r["method"] != "other").count();
+        let calls = written.iter().filter(|r| r.method != "other").count();
         assert_eq!(calls, MAX_ROWS_PER_INTERVAL);
         assert_eq!(dropped_in(&written), 1_600 - MAX_ROWS_PER_INTERVAL as u64);
         assert_eq!(b.dropped_total(), 1_600 - MAX_ROWS_PER_INTERVAL as u64);
@@ -194,7 +191,7 @@ mod tests {
         b.take(10_000);
         let p = b.push(rows(300), 10_000 + FLUSH_MS);
         let batch = p.batch.expect("a full queue is due");
-        assert_eq!(batch.iter().filter(|r| r["method"] != "other").count(), 200);
+        assert_eq!(batch.iter().filter(|r| r.method != "other").count(), 200);
         assert_eq!(dropped_in(&batch), 100);
         assert_eq!(b.dropped_total(), 200);
     }
@@ -235,7 +232,7 @@ mod tests {
         b.push_exempt(rows(1), 3_001);
         batch.extend(b.take(3_002));
         assert_eq!(
-            batch.iter().filter(|r| r["method"] != "other").count(),
+            batch.iter().filter(|r| r.method != "other").count(),
             MAX_ROWS_PER_INTERVAL + 1
         );
         assert_eq!(dropped_in(&batch), 10);

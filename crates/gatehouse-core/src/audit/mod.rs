@@ -8,6 +8,7 @@
 //! cut to `bounds::MAX_FIELD_BYTES`, and `bounds::Batcher` caps rows per isolate and interval.
 
 pub mod bounds;
+pub mod record;
 pub mod redact;
 
 use serde_json::Value;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::mcp::Call;
 use crate::wire::json_object::object;
 use bounds::{cut, MAX_FIELD_BYTES};
+pub use record::Record;
 pub use redact::DEFAULT_REDACT_KEYS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,29 +88,29 @@ pub fn records(
     outcome: &Outcome,
     now_ms: u64,
     s: &AuditSettings,
-) -> Vec<Value> {
+) -> Vec<Record> {
     let calls: Vec<&Call> = calls.iter().filter(|c| audited(c)).collect();
     let field = |v: &str| cut(v, MAX_FIELD_BYTES).to_string();
     let opt = |v: &Option<String>| v.as_deref().map(field);
     let row = |method: &str, name: Option<&str>, arguments: String| {
         let name = name.map(|n| field(&redact::mask_secrets(cut(n, 4 * MAX_FIELD_BYTES))));
-        object([
-            ("event", "audit".into()),
-            ("ts", now_ms.into()),
-            ("route", field(route).into()),
-            ("identity", field(&caller.client_key).into()),
-            ("sub", opt(&caller.subject).into()),
-            ("client_id", opt(&caller.client_id).into()),
-            ("tier", opt(&caller.tier).into()),
-            ("admitted_by", field(&caller.admitted_by).into()),
-            ("method", field(method).into()),
-            ("name", name.into()),
-            ("arguments", arguments.into()),
-            ("status", outcome.status.into()),
-            ("latency_ms", outcome.latency_ms.into()),
-            ("remaining", outcome.remaining.into()),
-            ("challenge", field(&outcome.challenge).into()),
-        ])
+        Record {
+            ts: now_ms,
+            route: field(route),
+            identity: field(&caller.client_key),
+            sub: opt(&caller.subject),
+            client_id: opt(&caller.client_id),
+            tier: opt(&caller.tier),
+            admitted_by: Some(field(&caller.admitted_by)),
+            method: field(method),
+            name,
+            arguments,
+            status: outcome.status,
+            latency_ms: outcome.latency_ms,
+            remaining: outcome.remaining,
+            challenge: field(&outcome.challenge),
+            ..Record::default()
+        }
     };
     let call_row = |c: &Call| {
         row(
@@ -128,7 +130,7 @@ pub fn records(
         _ if calls.len() <= MAX_ROWS_PER_REQUEST => calls.iter().map(|c| call_row(c)).collect(),
         _ => {
             let (kept, folded) = calls.split_at(MAX_ROWS_PER_REQUEST - 1);
-            let mut out: Vec<Value> = kept.iter().map(|c| call_row(c)).collect();
+            let mut out: Vec<Record> = kept.iter().map(|c| call_row(c)).collect();
             out.push(row(
                 "other",
                 Some("other"),

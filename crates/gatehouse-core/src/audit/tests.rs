@@ -61,9 +61,9 @@ fn only_calls_are_recorded_one_each() {
     };
     let r = records("files", &calls, &caller, &outcome, 5, &settings(100));
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0]["name"], "echo");
-    assert_eq!(r[0]["arguments"], r#"{"message":"hi"}"#);
-    assert_eq!(r[1]["method"], "resources/read");
+    assert_eq!(r[0].name.as_deref(), Some("echo"));
+    assert_eq!(r[0].arguments, r#"{"message":"hi"}"#);
+    assert_eq!(r[1].method, "resources/read");
 }
 
 fn tool(name: &str) -> Call {
@@ -94,14 +94,14 @@ fn a_large_batch_is_capped_and_the_rest_folded_into_one_other_row() {
         &settings(512),
     );
     assert_eq!(r.len(), MAX_ROWS_PER_REQUEST);
-    assert_eq!(r[0]["name"], "t0");
+    assert_eq!(r[0].name.as_deref(), Some("t0"));
     let last = &r[MAX_ROWS_PER_REQUEST - 1];
     assert_eq!(
-        (&last["method"], &last["name"]),
-        (&json!("other"), &json!("other"))
+        (last.method.as_str(), last.name.as_deref()),
+        ("other", Some("other"))
     );
     let folded = 500 - (MAX_ROWS_PER_REQUEST - 1);
-    assert_eq!(last["arguments"], format!("{{\"folded_calls\":{folded}}}"));
+    assert_eq!(last.arguments, format!("{{\"folded_calls\":{folded}}}"));
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn a_batch_of_exactly_the_cap_is_not_folded() {
         &settings(512),
     );
     assert_eq!(r.len(), MAX_ROWS_PER_REQUEST);
-    assert!(r.iter().all(|row| row["method"] == "tools/call"));
+    assert!(r.iter().all(|row| row.method == "tools/call"));
 }
 
 #[test]
@@ -134,8 +134,8 @@ fn a_request_refused_before_identity_or_payment_is_one_row() {
             &settings(512),
         );
         assert_eq!(r.len(), 1, "{status}");
-        assert_eq!(r[0]["name"], "t0");
-        assert_eq!(r[0]["arguments"], "{\"calls\":500}");
+        assert_eq!(r[0].name.as_deref(), Some("t0"));
+        assert_eq!(r[0].arguments, "{\"calls\":500}");
     }
     let one = records(
         "f",
@@ -146,7 +146,7 @@ fn a_request_refused_before_identity_or_payment_is_one_row() {
         &settings(512),
     );
     assert_eq!(
-        one[0]["arguments"], "{\"n\":2}",
+        one[0].arguments, "{\"n\":2}",
         "a lone call keeps its arguments"
     );
 }
@@ -168,8 +168,15 @@ fn names_identities_and_labels_are_cut_at_a_character_boundary() {
         1,
         &settings(512),
     );
-    for f in ["route", "identity", "sub", "name"] {
-        let v = r[0][f].as_str().unwrap();
+    let row = &r[0];
+    let fields = [
+        ("route", Some(&row.route)),
+        ("identity", Some(&row.identity)),
+        ("sub", row.sub.as_ref()),
+        ("name", row.name.as_ref()),
+    ];
+    for (f, v) in fields {
+        let v = v.unwrap();
         assert!(
             v.len() <= bounds::MAX_FIELD_BYTES && v.starts_with('é'),
             "{f}"
@@ -188,5 +195,44 @@ fn secret_looking_tool_names_are_masked() {
         1,
         &settings(512),
     );
-    assert_eq!(r[0]["name"], "lookup [redacted]");
+    assert_eq!(r[0].name.as_deref(), Some("lookup [redacted]"));
+}
+
+#[test]
+fn a_record_is_logged_and_stored_with_the_same_fields() {
+    let r = records(
+        "files",
+        &[tool("echo")],
+        &Caller {
+            client_key: "key:a".into(),
+            tier: Some("pro".into()),
+            admitted_by: "token".into(),
+            ..Caller::default()
+        },
+        &Outcome {
+            status: 200,
+            latency_ms: 3,
+            remaining: Some(7),
+            challenge: String::new(),
+        },
+        42,
+        &settings(512),
+    );
+    let logged: serde_json::Value = serde_json::from_str(&r[0].to_json()).unwrap();
+    assert_eq!(logged["event"], "audit");
+    let columns = r[0].columns();
+    for (name, column) in record::COLUMNS.iter().zip(columns) {
+        let expected = match column {
+            record::Column::Null => serde_json::Value::Null,
+            record::Column::Int(n) => n.into(),
+            record::Column::Text(t) => t.into(),
+        };
+        assert_eq!(logged[*name], expected, "{name}");
+    }
+    assert_eq!(logged.as_object().unwrap().len(), record::COLUMNS.len() + 1);
+    assert_eq!(
+        (&logged["tier"], &logged["remaining"]),
+        (&json!("pro"), &json!(7))
+    );
+    assert_eq!(logged["sub"], serde_json::Value::Null);
 }

@@ -61,10 +61,15 @@ pub fn step(current: &ClientState, checks: &[Check], now_ms: u64) -> (ClientStat
         })
         .unwrap_or(0);
     let first_seen_ms = current.first_seen_ms.unwrap_or(now_ms);
+    // Every window the state keeps, not only this request's: a counter also holds the windows of
+    // other policies (a tier the client was judged under before) and of other counters, and
+    // deleting them early would start those counts afresh.
     let longest = checks
         .iter()
         .flat_map(|c| c.policy.windows())
-        .map(|w| u64::from(w.seconds) * 1_000)
+        .map(|w| w.seconds)
+        .chain(states.values().flat_map(|s| &s.windows).map(|w| w.seconds))
+        .map(|seconds| u64::from(seconds) * 1_000)
         .max()
         .unwrap_or(0)
         .max(DENIAL_WINDOW_MS);
@@ -95,7 +100,7 @@ pub fn step_leasing(
     let mut given_back = current.clone();
     for u in unspent {
         if let Some(state) = given_back.states.get_mut(&u.counter) {
-            give_back(state, u.counted_at_ms, u.units);
+            give_back(state, u);
         }
     }
     let empty = QuotaState::default();
@@ -178,8 +183,12 @@ mod tests {
             policy: Policy::new(vec![Window::new("hour", 10, 3_600).unwrap()]).unwrap(),
             cost: 1,
         }];
-        let (_, stepped) = step(&ClientState::default(), &hourly, 1_000);
+        let (s, stepped) = step(&ClientState::default(), &hourly, 1_000);
         assert_eq!(stepped.alarm_at_ms, 1_000 + 3_600_000 + LINGER_MS);
+        // A request under a per-minute tier next: the hour tier's count is still kept, and
+        // waited for.
+        let (_, stepped) = step(&s, &check(5), 2_000);
+        assert_eq!(stepped.alarm_at_ms, 2_000 + 3_600_000 + LINGER_MS);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::{decide, Check, Decision, QuotaState, WindowStatus};
+use super::quota::{bucket_ms, decide, Check, Decision, QuotaState, WindowStatus};
 
 /// How long a lease may be spent from.
 pub const LEASE_MS: u64 = 10_000;
@@ -42,12 +42,18 @@ pub const MIN_LEFT: u32 = 16;
 pub const MAX_LEASES: usize = 4_096;
 
 /// Units an isolate did not spend, given back: the counter, the instant the counter counted
-/// them (its own clock, as it told the isolate), and how many.
+/// them (its own clock, as it told the isolate), how many, and the lengths of the windows they
+/// were counted in (the lease's policy's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unspent {
     pub counter: String,
     pub counted_at_ms: u64,
     pub units: u32,
+    /// A counter also keeps windows of other policies (`quota`), which never counted these
+    /// units. Sent without it (an isolate of an older build), nothing is given back: the units
+    /// stay counted, stricter, never looser.
+    #[serde(default)]
+    pub seconds: Vec<u32>,
 }
 
 /// The extra units the counter grants `check` when the isolate wants `want`: at most half of
@@ -68,14 +74,18 @@ pub fn grant(check: &Check, state: &QuotaState, want: u32, now_ms: u64) -> u32 {
     want.min(left / 2).min(MAX_WANT)
 }
 
-/// Takes `units` given back out of the bucket of each window they were counted in, if that
+/// Takes the units of `given` out of the bucket of each window they were counted in, if that
 /// bucket is still there: counted once, uncounted once. Never out of another bucket: a bucket
 /// that slid out needs nothing, and a later one holds other admissions (units the counter filed
-/// under a later bucket, for clocks that disagree, stay counted: stricter, never looser).
-pub fn give_back(state: &mut QuotaState, counted_at_ms: u64, units: u32) {
+/// under a later bucket, for clocks that disagree, stay counted: stricter, never looser). Never
+/// out of a window of another length either: it holds admissions under other policies.
+pub fn give_back(state: &mut QuotaState, given: &Unspent) {
+    let (counted_at_ms, units) = (given.counted_at_ms, given.units);
     for counts in &mut state.windows {
-        let bucket_ms = (u64::from(counts.seconds) * 1_000).div_ceil(super::quota::BUCKETS);
-        let bucket = counted_at_ms / bucket_ms.max(1);
+        if !given.seconds.contains(&counts.seconds) {
+            continue;
+        }
+        let bucket = counted_at_ms / bucket_ms(counts.seconds);
         if let Some((_, n)) = counts.buckets.iter_mut().find(|(b, _)| *b == bucket) {
             *n = n.saturating_sub(units);
         }
@@ -286,6 +296,13 @@ impl Leases {
                 counter: lease.check.counter.clone(),
                 counted_at_ms: lease.counted_at_ms,
                 units: lease.units,
+                seconds: lease
+                    .check
+                    .policy
+                    .windows()
+                    .iter()
+                    .map(|w| w.seconds)
+                    .collect(),
             });
     }
 

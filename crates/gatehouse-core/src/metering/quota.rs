@@ -10,10 +10,26 @@
 //! A denial says when to come back: the earliest instant at which enough old buckets have slid
 //! out for the request to fit, rounded up to whole seconds (draft-ietf-httpapi-ratelimit-headers
 //! §5: `Retry-After` never earlier than `t`). Everything takes `now` in milliseconds.
+//!
+//! A counter's state keeps one count per window length, whichever policy it was charged under:
+//! a caller may be judged under different policies on one counter (one identity reached through
+//! keys or clients in different tiers, a tier changed live). A decision charges the windows of
+//! its own policy and keeps every other length as it is, so switching policies never resets a
+//! count; a length is dropped once all its buckets have slid out of its own window.
+//!
+//! **Bound.** A state holds at most `max(MAX_WINDOWS, n)` window lengths, `n` the number of
+//! distinct lengths in the policy of the last decision, each with at most `BUCKETS + 1` buckets.
+//! Buckets are added only at the newest index and those before the window are dropped, and a
+//! window spans at most `BUCKETS` bucket lengths; past [`MAX_WINDOWS`] lengths, the kept ones that
+//! would empty soonest go first.
 
 use serde::{Deserialize, Serialize};
 
 pub const BUCKETS: u64 = 60;
+/// Window lengths a state keeps when they are not the current policy's (which are always kept).
+/// Configured policies use a handful of lengths; the cap only matters to a counter that sees
+/// more, and dropping a kept length lets its policy's count start afresh, so it is generous.
+pub const MAX_WINDOWS: usize = 8;
 
 /// One window of a policy: at most `quota` units of cost per `seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,12 +50,26 @@ impl Window {
     }
 
     fn window_ms(&self) -> u64 {
-        u64::from(self.seconds) * 1_000
+        window_ms(self.seconds)
     }
 
     fn bucket_ms(&self) -> u64 {
-        self.window_ms().div_ceil(BUCKETS)
+        bucket_ms(self.seconds)
     }
+}
+
+fn window_ms(seconds: u32) -> u64 {
+    u64::from(seconds) * 1_000
+}
+
+/// How long one bucket of a window of `seconds` lasts.
+pub fn bucket_ms(seconds: u32) -> u64 {
+    window_ms(seconds).div_ceil(BUCKETS).max(1)
+}
+
+/// The oldest bucket of a window of `seconds` that still overlaps the window ending at `now_ms`.
+fn first_live(seconds: u32, now_ms: u64) -> u64 {
+    now_ms.saturating_sub(window_ms(seconds)) / bucket_ms(seconds)
 }
 
 /// A non-empty set of windows; a request must fit all of them.
@@ -111,7 +141,8 @@ impl Decision {
 }
 
 /// Decides whether `cost` more units fit `policy` at `now_ms`, and returns the state to store.
-/// The state changes only on admission; a denial costs the caller nothing.
+/// The state changes only on admission; a denial costs the caller nothing. Windows of lengths
+/// `policy` does not have are kept as they are (see the module's bound).
 pub fn decide(
     policy: &Policy,
     state: &QuotaState,
@@ -153,18 +184,60 @@ pub fn decide(
         windows,
         retry_after_s: retry_ms.map(|ms| ms_to_whole_seconds(ms).max(1)),
     };
-    (QuotaState { windows: counts }, decision)
+    (stored(counts, state, now_ms), decision)
+}
+
+/// The state to keep after a decision: the policy's counts, one per window length, then every
+/// other length `state` held, untouched (not charged: the request was not judged by it), unless
+/// all its buckets have slid out of its own window. See the module's bound.
+fn stored(counts: Vec<WindowCounts>, state: &QuotaState, now_ms: u64) -> QuotaState {
+    let mut windows: Vec<WindowCounts> = Vec::with_capacity(counts.len() + state.windows.len());
+    for c in counts {
+        // Two windows of one length in a policy are charged alike: one count serves both.
+        if !windows.iter().any(|k| k.seconds == c.seconds) {
+            windows.push(c);
+        }
+    }
+    let own = windows.len();
+    for c in &state.windows {
+        let known = windows.iter().any(|k| k.seconds == c.seconds);
+        let live = c
+            .buckets
+            .iter()
+            .any(|(b, _)| *b >= first_live(c.seconds, now_ms));
+        if !known && live {
+            windows.push(c.clone());
+        }
+    }
+    let room = MAX_WINDOWS.max(own);
+    if windows.len() > room {
+        let mut kept = windows.split_off(own);
+        kept.sort_by_key(|c| std::cmp::Reverse(empties_at(c)));
+        kept.truncate(room - own);
+        windows.extend(kept);
+    }
+    QuotaState { windows }
+}
+
+/// When the newest bucket of `c` slides out of its window: when nothing of it is counted any more.
+fn empties_at(c: &WindowCounts) -> u64 {
+    let bucket_ms = bucket_ms(c.seconds);
+    c.buckets.iter().map(|(b, _)| *b).max().map_or(0, |b| {
+        b.saturating_add(1)
+            .saturating_mul(bucket_ms)
+            .saturating_add(window_ms(c.seconds))
+    })
 }
 
 fn ms_to_whole_seconds(ms: u64) -> u32 {
     u32::try_from(ms.div_ceil(1_000)).unwrap_or(u32::MAX)
 }
 
-/// The buckets of `w` that still overlap the window ending at `now_ms`. State recorded under a
-/// different window length (a changed policy) starts afresh rather than being misread.
+/// The buckets of `w` that still overlap the window ending at `now_ms`. Only counts kept for
+/// this very length are read: another length's buckets are other instants, never misread as
+/// these (a length first seen starts afresh).
 fn live_counts(w: &Window, state: &QuotaState, now_ms: u64) -> WindowCounts {
-    let bucket_ms = w.bucket_ms();
-    let first_live = now_ms.saturating_sub(w.window_ms()) / bucket_ms;
+    let first_live = first_live(w.seconds, now_ms);
     let buckets = state
         .windows
         .iter()
@@ -231,6 +304,8 @@ fn status(w: &Window, c: &WindowCounts, now_ms: u64) -> WindowStatus {
     }
 }
 
+#[cfg(test)]
+mod switching_tests;
 #[cfg(test)]
 mod tests;
 

@@ -2,6 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::metering::client_counter::{step_leasing, ClientState};
+use crate::metering::quota::decide;
 use crate::metering::quota::{Policy, Window};
 
 const CLIENT: &str = "key:agent";
@@ -25,6 +26,8 @@ struct World {
     isolates: Vec<Leases>,
     /// Every admitted unit: when the counter counted it, and when it was admitted.
     admitted: Vec<(u64, u64)>,
+    /// Every admitted unit's policy, beside `admitted`.
+    under: Vec<Policy>,
     calls: u32,
 }
 
@@ -34,6 +37,7 @@ impl World {
             counter: ClientState::default(),
             isolates: (0..isolates).map(|_| Leases::default()).collect(),
             admitted: Vec::new(),
+            under: Vec::new(),
             calls: 0,
         }
     }
@@ -44,6 +48,7 @@ impl World {
         if leases.spend(CLIENT, std::slice::from_ref(c), now).is_some() {
             let counted = leases.last_counted_at(CLIENT, &c.counter);
             self.admitted.extend((0..c.cost).map(|_| (counted, now)));
+            self.under.extend((0..c.cost).map(|_| c.policy.clone()));
             return true;
         }
         let (wants, unspent) = leases.asking(CLIENT, std::slice::from_ref(c), now);
@@ -68,6 +73,7 @@ impl World {
             now,
         );
         self.admitted.extend((0..c.cost).map(|_| (now, now)));
+        self.under.extend((0..c.cost).map(|_| c.policy.clone()));
         true
     }
 }
@@ -142,12 +148,52 @@ fn what_an_isolate_did_not_spend_is_given_back_and_counted_again_for_others() {
 
 /// The most units counted (by when the counter counted them) in any minute.
 fn most_in_a_minute(admitted: &[(u64, u64)]) -> usize {
-    let mut counted: Vec<u64> = admitted.iter().map(|(c, _)| *c).collect();
+    most_within(admitted.iter().map(|(c, _)| *c).collect(), 60_000)
+}
+
+/// The most of `counted` instants in any `w_ms`.
+fn most_within(mut counted: Vec<u64>, w_ms: u64) -> usize {
     counted.sort_unstable();
     (0..counted.len())
-        .map(|j| j + 1 - counted.partition_point(|x| *x + 60_000 <= counted[j]))
+        .map(|j| j + 1 - counted.partition_point(|x| *x + w_ms <= counted[j]))
         .max()
         .unwrap_or(0)
+}
+
+fn tier(name: &str, quota: u32, seconds: u32, cost: u32) -> Check {
+    Check {
+        counter: "route:main".into(),
+        policy: Policy::new(vec![Window::new(name, quota, seconds).unwrap()]).unwrap(),
+        cost,
+    }
+}
+
+#[test]
+fn a_give_back_takes_units_only_out_of_the_windows_they_were_counted_in() {
+    // One identity in two tiers on one counter: the hour tier admits, the minute tier leases in
+    // the same minute, and the lease's rest comes back with the hour tier's next request.
+    let (hour, minute) = (tier("hour", 30, 3_600, 1), tier("minute", 1_000, 60, 1));
+    let t = 1_000_000;
+    let start = ClientState::default();
+    let (s, _, _) = step_leasing(&start, std::slice::from_ref(&hour), &[0], &[], t);
+    let (s, stepped, granted) =
+        step_leasing(&s, std::slice::from_ref(&minute), &[100], &[], t + 10);
+    assert_eq!(granted, vec![100]);
+    let mut leases = Leases::default();
+    let minutes = std::slice::from_ref(&minute);
+    leases.record(CLIENT, minutes, &granted, &stepped.decision, t + 10, t + 10);
+    let (_, unspent) = leases.asking(CLIENT, std::slice::from_ref(&hour), t + 20);
+    assert_eq!(unspent[0].seconds, vec![60]);
+    let (s, stepped, _) = step_leasing(&s, std::slice::from_ref(&hour), &[0], &unspent, t + 20);
+    assert_eq!(
+        stepped.decision.windows[0].remaining, 28,
+        "the hour tier's first admission is still counted"
+    );
+    let (_, d) = decide(&minute.policy, &s.states["route:main"], 0, t + 30);
+    assert_eq!(
+        d.windows[0].remaining, 999,
+        "the rest went back to the minute"
+    );
 }
 
 #[test]
@@ -204,5 +250,34 @@ proptest! {
         // counter's sliding window holds for what the isolates admitted.
         let most = most_in_a_minute(&w.admitted);
         prop_assert!(most as u32 <= per_minute, "{most} in a minute");
+    }
+}
+
+proptest! {
+    #[test]
+    fn tiers_in_turn_through_leases_each_stay_within_their_quota(
+        events in prop::collection::vec(
+            (0usize..3, 0u64..3_000, 1u32..3, any::<bool>(), any::<bool>()), 1..400),
+    ) {
+        // One counter, two tiers with no window length in common, three isolates.
+        let tiers = |cost| [tier("minute", 60, 60, cost), tier("hour", 200, 3_600, cost)];
+        let mut w = World::new(3);
+        let mut now = 1_000_000u64;
+        for (i, dt, cost, hourly, burst) in events {
+            now += if burst { dt / 50 } else { dt };
+            w.request(i, &tiers(cost)[usize::from(hourly)], now);
+        }
+        for c in tiers(1) {
+            let window = &c.policy.windows()[0];
+            let counted: Vec<u64> = w
+                .admitted
+                .iter()
+                .zip(&w.under)
+                .filter(|(_, p)| **p == c.policy)
+                .map(|((counted, _), _)| *counted)
+                .collect();
+            let most = most_within(counted, u64::from(window.seconds) * 1_000);
+            prop_assert!(most as u32 <= window.quota, "{most} under {} in its window", window.name);
+        }
     }
 }

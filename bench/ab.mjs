@@ -1,0 +1,52 @@
+// `node bench/ab.mjs [<build dir> ...]`: a quick comparison, in one workerd and interleaved, of
+// the gateway's token path and quota path in one or more builds (default: build/; give another
+// commit's build directory to compare before and after) against the JS floor and the hardened
+// TypeScript peer. Prints workerd CPU per request and the ratios; asserts nothing.
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { request } from './load.mjs';
+import { rounds } from './measure.mjs';
+import { BUILD, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
+import { spendAndBuy } from './buy-token.mjs';
+import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
+
+const builds = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (builds.length === 0) builds.push(BUILD);
+const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
+
+const origin = await startOrigin(18794);
+const workers = [jsFloorWorker('passthrough', 'passthrough.bench', origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)];
+builds.forEach((b, i) => {
+  workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, TIGHT_VARS, b));
+  workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, QUOTA_VARS, b));
+});
+const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs, workers }));
+try {
+  const base = (await mf.ready).origin;
+  const headers = { ...MCP_HEADERS, 'x-api-key': testKey('ab') };
+  const targets = [
+    { label: 'JS floor', make: () => ({ url: `${base}/mcp`, host: 'passthrough.bench', headers, body: CALL }) },
+  ];
+  for (let i = 0; i < builds.length; i++) {
+    for (const kind of ['tight', 'quota']) {
+      const db = await mf.getD1Database('DB', `${kind}-${i}`);
+      for (const stmt of migrationStatements()) await db.prepare(stmt).run();
+    }
+    const host = `tight-${i}.bench`;
+    const { token } = await spendAndBuy({ url: `${base}/mcp`, host, headers: MCP_HEADERS, body: INIT }, `ab-${i}`);
+    const withToken = { ...MCP_HEADERS, 'x-api-key': testKey(`ab-${i}`), 'x-access-token': token };
+    if (i === 0) targets.push({ label: 'hardened TS peer', make: () => ({ url: `${base}/mcp`, host, headers: { ...withToken, 'mf-route-override': 'ts-peer-hardened' }, body: CALL }) });
+    targets.push({ label: `token path, ${builds[i]}`, make: () => ({ url: `${base}/mcp`, host, headers: withToken, body: CALL }) });
+    targets.push({ label: `quota path, ${builds[i]}`, make: () => ({ url: `${base}/mcp`, host: `quota-${i}.bench`, headers, body: CALL }) });
+  }
+  const out = await rounds(targets, { rounds: ROUNDS, total: TOTAL, concurrency: 8 });
+  const [floor, peer] = out;
+  console.log(`${TOTAL} requests per round, 8 in flight, median of ${ROUNDS} interleaved rounds`);
+  console.log('| target | CPU µs/req | × JS floor | × hardened peer | req/s |\n|---|---|---|---|---|');
+  for (const r of out) console.log(`| ${r.label} | ${r.cpuUs.toFixed(0)} | ${(r.cpuUs / floor.cpuUs).toFixed(2)} | ${(r.cpuUs / peer.cpuUs).toFixed(2)} | ${r.rps.toFixed(0)} |`);
+} finally {
+  await mf.dispose();
+  origin.stop();
+  request.agent.destroy();
+}
