@@ -1,7 +1,8 @@
-// `node bench/ab.mjs [<build dir> ...]`: a quick comparison, in one workerd and interleaved, of
-// the gateway's token path and quota path in one or more builds (default: build/; give another
-// commit's build directory to compare before and after) against the JS floor and the hardened
-// TypeScript peer. Prints workerd CPU per request and the ratios; asserts nothing.
+// `node bench/ab.mjs [<build dir>[:NAME=value,...] ...]`: a quick comparison, in one workerd and
+// interleaved, of the gateway's token path and quota path in one or more builds (default: build/;
+// give another commit's build directory to compare before and after), each with extra settings if
+// given (`build:AUDIT_ENABLED=false` prices the audit trail), against the JS floor and the
+// hardened TypeScript peer. Prints workerd CPU per request and the ratios; asserts nothing.
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
 import { rounds } from './measure.mjs';
@@ -11,6 +12,10 @@ import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 const builds = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (builds.length === 0) builds.push(BUILD);
+const split = (arg) => {
+  const [dir, settings = ''] = arg.split(':');
+  return { dir, vars: Object.fromEntries(settings.split(',').filter(Boolean).map((kv) => kv.split('='))) };
+};
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
@@ -18,8 +23,9 @@ const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000
 const origin = await startOrigin(18794);
 const workers = [jsFloorWorker('passthrough', 'passthrough.bench', origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)];
 builds.forEach((b, i) => {
-  workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, TIGHT_VARS, b));
-  workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, QUOTA_VARS, b));
+  const { dir, vars } = split(b);
+  workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, { ...TIGHT_VARS, ...vars }, dir));
+  workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, { ...QUOTA_VARS, ...vars }, dir));
 });
 const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs, workers }));
 try {

@@ -16,7 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request, summarize } from './load.mjs';
-import { rounds } from './measure.mjs';
+import { interleaved, rounds } from './measure.mjs';
 import { coldStart } from './cold.mjs';
 import { CLK_TCK } from './cpu.mjs';
 import { BUILD, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, tsPeerHardenedWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
@@ -36,11 +36,14 @@ if (process.argv.includes('--hotkey')) {
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3_000); // smaller for a quick look
 const CONCURRENCY = 8;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BODY_TOTAL = Math.ceil(TOTAL / 3);
 const COLD_STARTS = 5;
 const ROUND_TRIPS = 30;
 const ORIGIN_PORT = 18790;
+// `--baseline <build dir>`: another commit's build beside this one (its token and quota paths), for
+// a before-and-after table from one run.
+const BASELINE = process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : null;
 const started = performance.now();
 buildRustFloor();
 
@@ -57,13 +60,17 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
     tsPeerWorker('ts-peer', originUrl),
     tsPeerHardenedWorker('ts-peer-hardened', originUrl),
+    ...(BASELINE ? [
+      gatewayWorker('before', 'before.bench', originUrl, { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' }, BASELINE),
+      gatewayWorker('before-tight', 'before-tight.bench', originUrl, TIGHT_VARS, BASELINE),
+    ] : []),
   ],
 }));
 
 let exitCode = 0;
 try {
   const base = (await mf.ready).origin;
-  for (const name of ['gateway', 'gateway-tight']) {
+  for (const name of ['gateway', 'gateway-tight', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
     const db = await mf.getD1Database('DB', name);
     for (const stmt of migrationStatements()) await db.prepare(stmt).run();
   }
@@ -83,31 +90,44 @@ try {
   await checkPeer('the TypeScript peer', peer('ts-peer'), { token });
   await checkHardenedPeer('the hardened TypeScript peer', peer('ts-peer-hardened'), { token, keyId: 'fast' });
 
+  const before = [];
+  if (BASELINE) {
+    const tightBefore = { url: `${base}/mcp`, host: 'before-tight.bench', headers: mcpHeaders, body: INIT };
+    const { token: old } = await spendAndBuy(tightBefore, 'before');
+    before.push(
+      target(`before: gateway, token path (${BASELINE})`, `${base}/mcp`, 'before-tight.bench', { 'x-api-key': testKey('before'), 'x-access-token': old }),
+      target(`before: gateway, quota path (${BASELINE})`, `${base}/mcp`, 'before.bench'),
+    );
+  }
   const FLOOR = 'bare pass-through worker (JS) — the floor';
   const TOKEN = 'gateway, token fast path';
   const HARDENED = 'TS peer, hardened token work (ts-peer-hardened.ts)';
+  const QUOTA = 'gateway, quota path (leased from the client\'s Durable Object)';
   const main = await rounds([
     target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
     target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
     target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
     target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
-    target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
+    target(QUOTA, `${base}/mcp`, null),
+    ...before,
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
   ], { rounds: ROUNDS, total: TOTAL, concurrency: CONCURRENCY });
   const mainSecs = (performance.now() - started) / 1000;
 
   // Latency one request at a time: what a request adds when the cores are not saturated (under
-  // load, p50 mostly measures the queue for a shared core).
-  const SEQUENTIAL = Math.ceil(TOTAL / 6);
-  const sequential = await rounds([
+  // load, p50 mostly measures the queue for a shared core). The targets take turns request by
+  // request, so drift on the shared machine touches each alike.
+  const SEQUENTIAL = Math.ceil(TOTAL / 2);
+  const sequential = await interleaved([
     target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
     target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
     target('hand-written TypeScript peer (ts-peer.ts)', `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer' }),
     target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
-    target('gateway, quota path (Durable Object)', `${base}/mcp`, null),
-  ], { rounds: ROUNDS, total: SEQUENTIAL, concurrency: 1, warmup: 50 });
+    target(QUOTA, `${base}/mcp`, null),
+    { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null) },
+  ], { passes: SEQUENTIAL });
 
   const bodies = await rounds([
     target(`${FLOOR.split(' —')[0]}, SSE (16 events, 9 KB)`, `${base}/mcp`, 'passthrough.bench', { 'x-bench-shape': 'sse' }),
@@ -138,8 +158,11 @@ try {
   const f = (n, d = 2) => n.toFixed(d);
   const floor = main[0];
   const bodyFloor = (row) => bodies.find((b) => b.label.startsWith(FLOOR.split(' —')[0]) && b.label.split(', ').at(-1) === row.label.split(', ').at(-1));
+  const peerRow = main.find((r) => r.label === HARDENED);
   const row = (r, ref) => `| ${r.label} | ${r.noCpu ? '—' : f(r.cpuUs, 0)} | ${r.noCpu ? '—' : `${f(r.cpuUs / ref.cpuUs)}×`} | ${f(r.rps, 0)} | ${f((r.rps / ref.rps) * 100, 0)}% | ${f(r.p50)} | ${f(r.p99)} |`;
+  const mainRow = (r) => `| ${r.label} | ${r.noCpu ? '—' : f(r.cpuUs, 0)} | ${r.noCpu ? '—' : `${f(r.cpuUs / floor.cpuUs)}×`} | ${r.noCpu ? '—' : `${f(r.cpuUs / peerRow.cpuUs)}×`} | ${f(r.rps, 0)} | ${f((r.rps / floor.rps) * 100, 0)}% | ${f(r.p50)} | ${f(r.p99)} |`;
   const header = ['| target | CPU µs/req | × floor | req/s | vs floor | p50 ms | p99 ms |', '|---|---|---|---|---|---|---|'];
+  const mainHeader = ['| target | CPU µs/req | × JS floor | × hardened TS peer | req/s | vs floor | p50 ms | p99 ms |', '|---|---|---|---|---|---|---|---|'];
   const elapsed = (performance.now() - started) / 1000;
   const lines = [
     `tools/call over keep-alive HTTP/1.1 on loopback, ${TOTAL} requests per round, ${CONCURRENCY} in flight, each figure the median of ${ROUNDS} rounds ` +
@@ -148,14 +171,15 @@ try {
       `${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores with workerd. workerd's CPU includes Miniflare's entry worker, which routes every request here and not in ` +
       'production: the same for every target, so the × floor ratios understate what separates the targets.',
     '',
-    ...header,
-    ...main.map((r) => row(r, floor)),
+    ...mainHeader,
+    ...main.map(mainRow),
     '',
-    `One request at a time (${SEQUENTIAL} requests per round, median of ${ROUNDS}): latency, and what each adds to the floor's p50.`,
+    `One request at a time, ${SEQUENTIAL} per target, the targets taking turns request by request: latency, and what each adds to the floor's p50 ` +
+      '(negative for the origin reached directly: what the worker in front of it costs).',
     '',
-    '| target | p50 ms | p99 ms | added p50 ms | CPU µs/req |',
+    '| target | p50 ms | p99 ms | added p50 ms | added, share of the floor\'s p50 |',
     '|---|---|---|---|---|',
-    ...sequential.map((r) => `| ${r.label} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.p50 - sequential[0].p50)} | ${f(r.cpuUs, 0)} |`),
+    ...sequential.map((r) => `| ${r.label} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.added)} | ${f((r.added / sequential[0].p50) * 100, 0)}% |`),
     '',
     `Bodies (${BODY_TOTAL} requests per round, ${CONCURRENCY} in flight, median of ${ROUNDS}); each row against the floor with the same body:`,
     '',

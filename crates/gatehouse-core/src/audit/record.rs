@@ -1,6 +1,7 @@
 //! One row of the audit trail: the log line's fields and the `audit` table's columns
-//! (migrations/), in one type, so that the two cannot drift and the hot path builds no JSON tree:
-//! a record is serialized straight to its log line, and bound column by column for D1.
+//! (migrations/0003_audit.sql), in one type, so that the two cannot drift and the hot path builds
+//! no JSON tree: a record is serialized straight to its log line, and the D1 insert reads the
+//! same JSON by column name.
 
 use serde::Serialize;
 
@@ -31,7 +32,7 @@ pub struct Record {
     pub challenge: String,
 }
 
-/// The `audit` table's columns, in the order [`Record::columns`] gives their values.
+/// The `audit` table's columns: each a member of a record's JSON of the same name.
 pub const COLUMNS: [&str; 14] = [
     "ts",
     "route",
@@ -49,41 +50,9 @@ pub const COLUMNS: [&str; 14] = [
     "challenge",
 ];
 
-/// A column's value as D1 binds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column<'a> {
-    Null,
-    Int(u64),
-    Text(&'a str),
-}
-
-fn text(s: &Option<String>) -> Column<'_> {
-    s.as_deref().map_or(Column::Null, Column::Text)
-}
-
 impl Record {
-    /// The record's values, one per [`COLUMNS`] entry.
-    pub fn columns(&self) -> [Column<'_>; 14] {
-        [
-            Column::Int(self.ts),
-            Column::Text(&self.route),
-            Column::Text(&self.identity),
-            text(&self.sub),
-            text(&self.client_id),
-            text(&self.tier),
-            text(&self.admitted_by),
-            Column::Text(&self.method),
-            text(&self.name),
-            Column::Text(&self.arguments),
-            Column::Int(self.status.into()),
-            Column::Int(self.latency_ms),
-            self.remaining
-                .map_or(Column::Null, |r| Column::Int(r.into())),
-            Column::Text(&self.challenge),
-        ]
-    }
-
-    /// The record as one JSON object, for its log line.
+    /// The record as one JSON object: its log line's entry, and what the D1 insert unpacks by
+    /// column name.
     pub fn to_json(&self) -> String {
         // A struct of strings and integers: serializing it cannot fail.
         serde_json::to_string(self).unwrap_or_default()
