@@ -196,6 +196,9 @@ try {
 
   const quota = await scenario('quota path (API key; leased)', GW, headersFor({ 'x-api-key': testKey('hot-quota') }));
   const tokenPath = await scenario('token path (API key + access token)', GW, headersFor({ 'x-api-key': testKey('hot-token'), 'x-access-token': token }));
+  // Every request of the token path pays with the token: one that fell through to the client's
+  // quota (a lease the isolate could not renew) would be measuring the quota path instead.
+  if (tokenPath.q !== 0) throw new Error(`the token path reached the client's quota counter ${tokenPath.q} times`);
   await spy('/capture');
   const unleased = await scenario('ceiling: un-leased quota path (unverified key: every request reaches the counters)', GWU, headersFor({ 'x-api-key': 'hot-unverified' }));
   const captured = await spy('/captured');

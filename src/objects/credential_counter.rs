@@ -8,7 +8,7 @@
 //! gate holds back every other event for this object meanwhile, so a spend and a claim racing
 //! each other cannot both win, and the output gate holds the reply until the write is durable.
 
-use gatehouse_core::credentials::grant::{Counter, Leased};
+use gatehouse_core::credentials::grant::{Ask, Counter, Leased};
 use gatehouse_core::metering::client_counter::LINGER_MS;
 use gatehouse_core::wire::denial::Denial;
 use serde::{Deserialize, Serialize};
@@ -17,13 +17,21 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use crate::objects::call::{alarm_time, call, unavailable, Binding};
 
 const LEASED_KEY: &str = "used";
+
+fn want_all() -> u32 {
+    u32::MAX
+}
 const CLAIMED_BY_KEY: &str = "claimed_by";
 
 #[derive(Serialize, Deserialize)]
 struct CounterCall {
-    /// For a lease: the units the isolate needs now, and the grant they come out of.
+    /// For a lease: the units the isolate needs now, what its recent use says the lease should
+    /// hold, and the grant they come out of. An isolate that sends no `want` is sized as if it
+    /// wanted all it may (half of what is left, as before leases were sized by demand).
     #[serde(default)]
     at_least: u32,
+    #[serde(default = "want_all")]
+    want: u32,
     #[serde(default)]
     grant: u32,
     /// For a claim: the challenge being redeemed.
@@ -49,7 +57,13 @@ impl DurableObject for CredentialCounter {
         let before = self.counter().await?;
         let mut counter = before.clone();
         let leased = match (req.path().as_str(), &call.by) {
-            ("/lease", _) => counter.lease(call.at_least, call.grant),
+            ("/lease", _) => counter.lease(
+                Ask {
+                    at_least: call.at_least,
+                    want: call.want,
+                },
+                call.grant,
+            ),
             ("/claim", Some(by)) => Leased {
                 granted: 0,
                 left: 0,
@@ -102,17 +116,18 @@ impl CredentialCounter {
     }
 }
 
-/// Leases units of credential `jti`'s grant to this isolate, at least `at_least` of them if
+/// Leases units of credential `jti`'s grant to this isolate, at least `ask.at_least` of them if
 /// that many are left (`gatehouse_core::credentials::grant::Counter::lease`).
 pub async fn lease(
     env: &Env,
     jti: &str,
-    at_least: u32,
+    ask: Ask,
     grant: u32,
     expires_at_ms: u64,
 ) -> std::result::Result<Leased, Denial> {
     let body = CounterCall {
-        at_least,
+        at_least: ask.at_least,
+        want: ask.want,
         grant,
         by: None,
         expires_at_ms,
@@ -132,6 +147,7 @@ pub async fn claim_payment(
 ) -> std::result::Result<bool, Denial> {
     let body = CounterCall {
         at_least: 0,
+        want: 0,
         grant: 0,
         by: Some(by.into()),
         expires_at_ms,

@@ -2,7 +2,7 @@
 //! contract route (`routes::store_contract`) only: the gate calls `client_counter` and
 //! `credential_counter` directly, so these exist only in the `store-contract` build.
 
-use gatehouse_core::credentials::grant::Leased;
+use gatehouse_core::credentials::grant::{Ask, Leased};
 use gatehouse_core::metering::quota::{Check, Decision};
 use gatehouse_core::store::{Counters, CredentialUsage, Unavailable};
 use gatehouse_core::wire::denial::Dependency;
@@ -35,11 +35,11 @@ impl CredentialUsage for DoUsage<'_> {
     async fn lease(
         &self,
         jti: &str,
-        at_least: u32,
+        ask: Ask,
         grant: u32,
         expires_at_ms: u64,
     ) -> Result<Leased, Unavailable> {
-        credential_counter::lease(self.0, jti, at_least, grant, expires_at_ms)
+        credential_counter::lease(self.0, jti, ask, grant, expires_at_ms)
             .await
             .map_err(|_| Unavailable(Dependency::QuotaStore.as_str().into()))
     }

@@ -59,10 +59,9 @@ impl Credential {
         now_ms: u64,
     ) -> Result<Option<Admitted>, Denial> {
         let expires_at_ms = self.keep_until_s * 1_000;
-        if let Some(at_least) = usage::needs_counter(&self.jti, cost) {
+        if let Some(ask) = usage::needs_counter(&self.jti, cost) {
             let leased =
-                credential_counter::lease(env, &self.jti, at_least, self.units, expires_at_ms)
-                    .await?;
+                credential_counter::lease(env, &self.jti, ask, self.units, expires_at_ms).await?;
             if leased.redeemed {
                 return Err(Denial::InvalidToken(TokenRejection::Revoked));
             }
@@ -73,8 +72,9 @@ impl Credential {
         };
         if taken.renew {
             let (env, jti, units) = (env.clone(), self.jti.clone(), self.units);
+            let ask = usage::renewal(&jti);
             ctx.wait_until(async move {
-                let leased = credential_counter::lease(&env, &jti, 1, units, expires_at_ms)
+                let leased = credential_counter::lease(&env, &jti, ask, units, expires_at_ms)
                     .await
                     .ok()
                     .filter(|l| !l.redeemed);

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use gatehouse_core::credentials::grant::{Lease, Leased, Taken};
+use gatehouse_core::credentials::grant::{Ask, Lease, Leased, Taken};
 
 /// Keeps the map small: expired credentials are dropped once it grows past this.
 const PRUNE_ABOVE: usize = 10_000;
@@ -27,14 +27,23 @@ fn with<R>(jti: &str, expires_at_ms: u64, now_ms: u64, f: impl FnOnce(&mut Lease
 }
 
 /// Whether the credential's counter must be asked before `cost` units can be admitted here, and
-/// for how many at least.
-pub fn needs_counter(jti: &str, cost: u32) -> Option<u32> {
+/// what to ask it for.
+pub fn needs_counter(jti: &str, cost: u32) -> Option<Ask> {
     LEASES.with(|map| {
         let map = map.borrow();
         let lease = map.get(jti).map(|(l, _)| l.clone()).unwrap_or_default();
-        lease
-            .needs_counter(cost)
-            .then(|| cost.saturating_sub(lease.unspent()).max(1))
+        lease.needs_counter(cost).then(|| lease.ask(cost))
+    })
+}
+
+/// What a background renewal asks for.
+pub fn renewal(jti: &str) -> Ask {
+    LEASES.with(|map| {
+        let map = map.borrow();
+        map.get(jti)
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default()
+            .ask(1)
     })
 }
 

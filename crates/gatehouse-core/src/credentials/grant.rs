@@ -9,11 +9,18 @@
 //! hands each isolate a [`Lease`] of units out of what is left; the isolate spends from it with
 //! no I/O, and asks for the next lease in the background once half of the current one is gone.
 //! Units are counted when they are leased, so the isolates together can never admit more than
-//! the grant: **the overshoot is zero**. The price is the other way round: an isolate that goes
-//! away strands the unspent part of its lease, at most half of what was left when it took it
-//! (or [`MIN_LEASE`] units). A credential's first use in an isolate waits for its first lease;
-//! after that, a busy isolate calls the counter about once per halving of what is left,
-//! `log2(grant / MIN_LEASE)` times over the whole grant, never per request.
+//! the grant: **the overshoot is zero**. The price is the other way round: units leased to one
+//! isolate cannot be spent in another. So a lease is sized by demand: twice what the asking
+//! isolate admitted over the last [`DEMAND_WINDOW_MS`] (at least [`MIN_LEASE`]), and never more
+//! than half of what is left. A client whose requests move between isolates finds the rest at
+//! the counter; what an isolate holds unspent, when it goes quiet or away, is at most its last
+//! lease: twice its busiest recent window of use, or half of what was left, or the last
+//! `2 × MIN_LEASE` units. (Sized by what is left alone, the first isolate took half of the grant
+//! and the fourth an eighth of the rest, and a client sent to the fourth was refused while the
+//! others held most of what it had paid for.) A credential's first use in an isolate waits for
+//! its first lease; after that, a busy isolate renews in the background once half of a lease is
+//! gone, and its leases grow with its use: about one counter call per window of use once it is
+//! steady, never per request.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,16 +32,29 @@ pub const MIN_LEASE: u32 = 8;
 /// not be asked on every request.
 pub const RENEW_BACKOFF_MS: u64 = 1_000;
 
-/// How many units a lease hands out when `left` are left and the isolate needs `at_least`:
-/// half of what is left (so that other isolates still find some), never fewer than the request
-/// needs, and all of a small rest. Zero when the request does not fit.
-pub fn lease_size(left: u32, at_least: u32) -> u32 {
-    if at_least > left || left == 0 {
+/// A lease asks for twice what the isolate admitted over this long (see the module's header).
+pub const DEMAND_WINDOW_MS: u64 = 5_000;
+
+/// What an isolate asks of the counter: the units the request in hand needs, and what its recent
+/// use says the lease should hold ([`Lease::ask`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    pub at_least: u32,
+    pub want: u32,
+}
+
+/// How many units a lease hands out when `left` are left: what the isolate wants, within
+/// `MIN_LEASE` and half of what is left (so that other isolates still find some), never fewer
+/// than the request needs, and all of a small rest. Zero when the request does not fit.
+pub fn lease_size(left: u32, ask: Ask) -> u32 {
+    if ask.at_least > left || left == 0 {
         return 0;
     }
+    if left <= MIN_LEASE * 2 {
+        return left;
+    }
     let half = left.div_ceil(2);
-    let size = if left <= MIN_LEASE * 2 { left } else { half };
-    size.max(at_least)
+    ask.want.clamp(MIN_LEASE, half).max(ask.at_least)
 }
 
 /// What this isolate holds of a credential's grant.
@@ -54,6 +74,11 @@ pub struct Lease {
     pub renewing: bool,
     /// No renewal before this instant (after one failed).
     pub renew_after_ms: u64,
+    /// Units admitted in the demand window that began at `window_start_ms`, and in the one
+    /// before it (zero if it ended more than a window ago).
+    pub window_used: u32,
+    pub previous_used: u32,
+    pub window_start_ms: u64,
 }
 
 /// An admission from the lease.
@@ -83,6 +108,7 @@ impl Lease {
             return None;
         }
         self.used += cost;
+        self.note_use(cost, now_ms);
         let renew = !self.renewing
             && now_ms >= self.renew_after_ms
             && self.counter_left > 0
@@ -94,6 +120,30 @@ impl Lease {
             remaining: self.remaining(),
             renew,
         })
+    }
+
+    fn note_use(&mut self, cost: u32, now_ms: u64) {
+        if now_ms >= self.window_start_ms.saturating_add(DEMAND_WINDOW_MS) {
+            let adjacent = now_ms < self.window_start_ms.saturating_add(2 * DEMAND_WINDOW_MS);
+            self.previous_used = if adjacent { self.window_used } else { 0 };
+            self.window_used = 0;
+            self.window_start_ms = now_ms;
+        }
+        self.window_used = self.window_used.saturating_add(cost);
+    }
+
+    /// What to ask the counter for, for a request of `cost` (what this lease lacks of it, at
+    /// least one unit) and for the use to come: twice the busier of the current and the previous
+    /// demand windows.
+    pub fn ask(&self, cost: u32) -> Ask {
+        Ask {
+            at_least: cost.saturating_sub(self.unspent()).max(1),
+            want: self
+                .window_used
+                .max(self.previous_used)
+                .saturating_mul(2)
+                .max(MIN_LEASE),
+        }
     }
 
     /// Adds what the counter answered to a lease request.
@@ -145,9 +195,9 @@ pub struct Leased {
 }
 
 impl Counter {
-    /// Leases units of a grant of `grant` to an isolate that needs `at_least` of them now
-    /// ([`lease_size`]). Marks the credential used even when nothing is leased.
-    pub fn lease(&mut self, at_least: u32, grant: u32) -> Leased {
+    /// Leases units of a grant of `grant` to an isolate that asks for them ([`lease_size`]).
+    /// Marks the credential used even when nothing is leased.
+    pub fn lease(&mut self, ask: Ask, grant: u32) -> Leased {
         let leased = self.leased.unwrap_or(0);
         let left = grant.saturating_sub(leased);
         if self.claimed_by.is_some() {
@@ -157,7 +207,7 @@ impl Counter {
                 redeemed: true,
             };
         }
-        let granted = lease_size(left, at_least);
+        let granted = lease_size(left, ask);
         self.leased = Some(leased + granted);
         Leased {
             granted,
@@ -185,210 +235,4 @@ impl Counter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// One isolate's view, with the counter answering at once.
-    fn first_use(counter: &mut Counter, grant: u32, cost: u32) -> Lease {
-        let mut lease = Lease::default();
-        assert!(lease.needs_counter(cost));
-        lease.add(counter.lease(cost, grant));
-        lease
-    }
-
-    #[test]
-    fn a_lease_is_half_of_what_is_left_and_all_of_a_small_rest() {
-        assert_eq!(lease_size(60, 1), 30);
-        assert_eq!(lease_size(1_000_000, 1), 500_000);
-        assert_eq!(lease_size(16, 1), 16);
-        assert_eq!(lease_size(17, 1), 9);
-        assert_eq!(lease_size(60, 45), 45, "never less than the request needs");
-        assert_eq!(lease_size(5, 6), 0, "nothing when the request does not fit");
-        assert_eq!(lease_size(0, 1), 0);
-    }
-
-    #[test]
-    fn a_request_takes_its_whole_cost_or_nothing() {
-        let mut c = Counter::default();
-        let mut l = first_use(&mut c, 10, 3);
-        assert_eq!(l.leased, 10, "a small grant is leased whole");
-        assert_eq!(l.take(3, 0).map(|t| t.remaining), Some(7));
-        assert_eq!(l.take(8, 0), None, "8 do not fit in 7");
-        assert_eq!(l.used, 3, "a refusal spends nothing");
-        assert_eq!(l.take(7, 0).map(|t| t.remaining), Some(0));
-        assert_eq!(l.take(1, 0), None);
-        assert!(
-            !l.needs_counter(1),
-            "the counter has nothing left to ask for"
-        );
-    }
-
-    #[test]
-    fn the_next_lease_is_asked_for_once_half_is_gone_and_only_once() {
-        let mut c = Counter::default();
-        let mut l = first_use(&mut c, 1_000, 1);
-        assert_eq!((l.leased, l.counter_left), (500, 500));
-        let mut renewals = 0;
-        for _ in 0..251 {
-            renewals += u32::from(l.take(1, 0).unwrap().renew);
-        }
-        assert_eq!(
-            renewals, 1,
-            "asked for at 250 left, not again while it runs"
-        );
-        l.renewed(Some(c.lease(1, 1_000)), 0);
-        assert_eq!((l.leased, l.counter_left), (750, 250));
-        assert_eq!(l.remaining(), 499 + 250);
-    }
-
-    #[test]
-    fn a_failed_renewal_is_retried_after_a_pause_not_on_every_request() {
-        let mut c = Counter::default();
-        let mut l = first_use(&mut c, 100, 1);
-        let renewals =
-            |l: &mut Lease, at: u64| (0..5).filter(|_| l.take(1, at).unwrap().renew).count();
-        while !l.take(1, 0).unwrap().renew {}
-        l.renewed(None, 10);
-        assert_eq!(renewals(&mut l, 500), 0, "within the pause");
-        assert_eq!(renewals(&mut l, 10 + RENEW_BACKOFF_MS), 1, "once after it");
-    }
-
-    #[test]
-    fn a_payment_is_leased_or_redeemed_never_both() {
-        let mut leased_first = Counter::default();
-        assert_eq!(leased_first.lease(1, 10).granted, 10);
-        assert!(
-            !leased_first.claim("c1"),
-            "a leased credential cannot be redeemed"
-        );
-        let mut nothing_fits = Counter::default();
-        assert_eq!(nothing_fits.lease(11, 10).granted, 0);
-        assert!(
-            !nothing_fits.claim("c1"),
-            "even a use that got nothing counts"
-        );
-        let mut claimed_first = Counter::default();
-        assert!(claimed_first.claim("c1"));
-        assert!(claimed_first.claim("c1"), "the same redemption, retried");
-        assert!(
-            !claimed_first.claim("c2"),
-            "another challenge cannot claim it"
-        );
-        let refused = claimed_first.lease(1, 10);
-        assert!(refused.redeemed);
-        assert_eq!(refused.granted, 0, "nothing leased after the claim");
-    }
-
-    #[test]
-    fn a_second_isolate_starts_from_what_the_first_left() {
-        let mut c = Counter::default();
-        let mut a = first_use(&mut c, 60, 1);
-        while a.take(1, 0).is_some() {}
-        let b = first_use(&mut c, 60, 1);
-        assert_eq!((b.leased, b.counter_left), (15, 15));
-        let mut drained = Counter::default();
-        let mut only = first_use(&mut drained, 20, 1);
-        while only.take(1, 0).is_some() {
-            if only.needs_counter(1) {
-                only.add(drained.lease(1, 20));
-            }
-        }
-        let late = first_use(&mut drained, 20, 1);
-        assert_eq!(
-            late.leased, 0,
-            "a spent grant leases nothing to a fresh isolate"
-        );
-    }
-
-    #[derive(Debug, Clone)]
-    enum Step {
-        /// Isolate `i` admits a request of this cost (asking the counter when it must).
-        Request(usize, u32),
-        /// Isolate `i`'s background renewal lands.
-        Renewal(usize),
-        /// Isolate `i` goes away; a fresh one takes its place.
-        Evict(usize),
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            6 => (0usize..4, 1u32..6).prop_map(|(i, c)| Step::Request(i, c)),
-            2 => (0usize..4).prop_map(Step::Renewal),
-            1 => (0usize..4).prop_map(Step::Evict),
-        ]
-    }
-
-    proptest! {
-        /// Across isolates, under any interleaving of requests, renewals and evictions, the
-        /// units admitted never exceed the grant, and every unit is admitted, stranded in an
-        /// evicted isolate's lease, still leased, or still at the counter.
-        #[test]
-        fn isolates_together_never_exceed_the_grant(
-            grant in 1u32..2_000,
-            steps in prop::collection::vec(step(), 1..400),
-        ) {
-            let mut counter = Counter::default();
-            let mut isolates = vec![Lease::default(); 4];
-            let mut pending = [false; 4];
-            let (mut admitted, mut stranded, mut calls, mut requests) = (0u32, 0u32, 0u32, 0u32);
-            for s in steps {
-                match s {
-                    Step::Request(i, cost) => {
-                        requests += 1;
-                        let l = &mut isolates[i];
-                        if l.needs_counter(cost) {
-                            calls += 1;
-                            l.add(counter.lease(cost.saturating_sub(l.unspent()).max(1), grant));
-                        }
-                        if let Some(t) = l.take(cost, 0) {
-                            admitted += cost;
-                            pending[i] |= t.renew;
-                        }
-                    }
-                    Step::Renewal(i) if pending[i] => {
-                        calls += 1;
-                        pending[i] = false;
-                        isolates[i].renewed(Some(counter.lease(1, grant)), 0);
-                    }
-                    Step::Renewal(_) => {}
-                    Step::Evict(i) => {
-                        stranded += isolates[i].unspent();
-                        isolates[i] = Lease::default();
-                        pending[i] = false;
-                    }
-                }
-            }
-            let held: u32 = isolates.iter().map(Lease::unspent).sum();
-            let leased = counter.leased.unwrap_or(0);
-            prop_assert!(admitted <= grant);
-            prop_assert!(leased <= grant);
-            prop_assert_eq!(admitted + stranded + held, leased);
-            prop_assert!(requests == 0 || calls >= 1, "a first use asks the counter");
-        }
-
-        /// One isolate with its renewals landing spends the whole grant, one unit at a time,
-        /// with a number of counter calls that grows with the logarithm of the grant.
-        #[test]
-        fn one_isolate_gets_all_of_the_grant_in_few_calls(grant in 1u32..1_000_000) {
-            let mut counter = Counter::default();
-            let mut lease = Lease::default();
-            let (mut admitted, mut calls) = (0u64, 0u32);
-            loop {
-                if lease.needs_counter(1) {
-                    calls += 1;
-                    lease.add(counter.lease(1, grant));
-                }
-                let Some(t) = lease.take(1, 0) else { break };
-                admitted += 1;
-                if t.renew {
-                    calls += 1;
-                    lease.renewed(Some(counter.lease(1, grant)), 0);
-                }
-            }
-            prop_assert_eq!(admitted, u64::from(grant));
-            let bound = 2 + (f64::from(grant) / f64::from(MIN_LEASE)).log2().max(0.0).ceil() as u32;
-            prop_assert!(calls <= bound, "{calls} calls for a grant of {grant}, bound {bound}");
-        }
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::{ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations};
+use crate::credentials::grant::Ask;
 use crate::metering::quota::{Check, Policy, Window};
 use crate::rails::challenge::Puzzle;
 
@@ -243,19 +244,25 @@ pub async fn revocations_hold_until_they_expire(
 
 pub async fn one_payment_buys_one_grant(u: &impl CredentialUsage, ns: &str) -> Result<(), String> {
     let (spent, claimed) = (format!("{ns}spent"), format!("{ns}claimed"));
-    let first = tried!(u.lease(&spent, 3, 40, 100_000).await);
+    let ask = |at_least, want| Ask { at_least, want };
+    let first = tried!(u.lease(&spent, ask(3, 12), 80, 100_000).await);
     ensure(
-        first.granted == 20 && first.left == 20 && !first.redeemed,
-        format!("a first lease is half of the grant: {first:?}"),
+        first.granted == 12 && first.left == 68 && !first.redeemed,
+        format!("a first lease is what the isolate wants: {first:?}"),
     )?;
-    let second = tried!(u.lease(&spent, 1, 40, 100_000).await);
+    let second = tried!(u.lease(&spent, ask(1, u32::MAX), 80, 100_000).await);
     ensure(
-        second.granted == 10 && second.left == 10,
-        format!("the next is half of what is left: {second:?}"),
+        second.granted == 34 && second.left == 34,
+        format!("never more than half of what is left: {second:?}"),
     )?;
-    let late = tried!(u.lease(&spent, 11, 40, 100_000).await);
+    let third = tried!(u.lease(&spent, ask(1, 16), 80, 100_000).await);
     ensure(
-        late.granted == 0 && late.left == 10,
+        third.granted == 16 && third.left == 18,
+        format!("the next is what the isolate wants: {third:?}"),
+    )?;
+    let late = tried!(u.lease(&spent, ask(19, 19), 80, 100_000).await);
+    ensure(
+        late.granted == 0 && late.left == 18,
         format!("a lease larger than what is left gets nothing: {late:?}"),
     )?;
     ensure(
@@ -274,7 +281,7 @@ pub async fn one_payment_buys_one_grant(u: &impl CredentialUsage, ns: &str) -> R
         !tried!(u.claim(&claimed, "c2", 100_000).await),
         "never by another challenge",
     )?;
-    let after = tried!(u.lease(&claimed, 1, 10, 100_000).await);
+    let after = tried!(u.lease(&claimed, ask(1, 8), 10, 100_000).await);
     ensure(
         after.redeemed && after.granted == 0,
         format!("a redeemed payment buys nothing: {after:?}"),

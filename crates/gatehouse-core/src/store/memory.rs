@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{ChallengeRecord, ChallengeStore, Counters, CredentialUsage, Revocations, Unavailable};
-use crate::credentials::grant::{Counter, Leased};
+use crate::credentials::grant::{Ask, Counter, Leased};
 use crate::metering::quota::{decide_all, Check, Decision, QuotaState};
 
 #[derive(Default)]
@@ -89,7 +89,7 @@ impl CredentialUsage for MemoryUsage {
     async fn lease(
         &self,
         jti: &str,
-        at_least: u32,
+        ask: Ask,
         grant: u32,
         _expires_at_ms: u64,
     ) -> Result<Leased, Unavailable> {
@@ -98,7 +98,7 @@ impl CredentialUsage for MemoryUsage {
             .borrow_mut()
             .entry(jti.into())
             .or_default()
-            .lease(at_least, grant))
+            .lease(ask, grant))
     }
 
     async fn claim(&self, jti: &str, by: &str, _expires_at_ms: u64) -> Result<bool, Unavailable> {

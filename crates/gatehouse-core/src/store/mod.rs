@@ -12,7 +12,7 @@
 pub mod contract;
 pub mod memory;
 
-use crate::credentials::grant::Leased;
+use crate::credentials::grant::{Ask, Leased};
 use crate::metering::quota::{Check, Decision};
 use crate::rails::challenge::{Puzzle, StoredChallenge};
 
@@ -79,12 +79,12 @@ pub trait Revocations {
 }
 
 pub trait CredentialUsage {
-    /// Leases units of credential `jti`'s grant of `grant` to an isolate that needs `at_least`
-    /// now (`grant::Counter::lease`).
+    /// Leases units of credential `jti`'s grant of `grant` to an isolate that asks for them
+    /// (`grant::Counter::lease`).
     async fn lease(
         &self,
         jti: &str,
-        at_least: u32,
+        ask: Ask,
         grant: u32,
         expires_at_ms: u64,
     ) -> Result<Leased, Unavailable>;
