@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 
 use gatehouse_core::audit::bounds::{Batcher, Pushed, FLUSH_MS};
-use gatehouse_core::audit::record::COLUMNS;
+use gatehouse_core::audit::record::{json_arrays, COLUMNS};
 use gatehouse_core::audit::Record;
 use gatehouse_core::wire::json_object::object;
 use serde::Deserialize;
@@ -115,13 +115,15 @@ pub async fn flush_now(env: &Env, now_ms: u64) {
     }
 }
 
-/// Rows per INSERT: each statement binds one JSON array of records, whose size D1 bounds (a bound
-/// string of at most 2 MB); rows are capped in every field, so this many stay far below it.
-const ROWS_PER_STATEMENT: usize = 50;
+/// Bytes of JSON per INSERT: each statement binds one JSON array of records, whose size D1
+/// bounds (a bound string of at most 2 MB). A row is at most a few tens of KB, escaped
+/// (`AUDIT_MAX_ARG_BYTES` at most 16 KiB of arguments, every other field cut to 128 bytes), so a
+/// statement closes before this and never nears the limit.
+const STATEMENT_BYTES: usize = 512 * 1024;
 
-/// One statement per [`ROWS_PER_STATEMENT`] rows, sent in one batch: the records go as the JSON
-/// array their log line already has, unpacked by SQLite's `json_each`, so a row costs the isolate
-/// no `prepare` and no bind of its own.
+/// One statement per JSON array of rows, sent in one batch: the records go as the JSON their log
+/// line already has, unpacked by SQLite's `json_each`, so a row costs the isolate no `prepare` and
+/// no bind of its own.
 async fn insert(env: &Env, records: Vec<Record>) {
     let result = async {
         let db = db(env)?;
@@ -134,12 +136,9 @@ async fn insert(env: &Env, records: Vec<Record>) {
             "INSERT INTO audit ({}) SELECT {fields} FROM json_each(?1) ORDER BY key",
             COLUMNS.join(", ")
         );
-        let statements = records
-            .chunks(ROWS_PER_STATEMENT)
-            .map(|rows| {
-                let json = serde_json::to_string(rows).unwrap_or_else(|_| "[]".into());
-                db.prepare(&sql).bind(&[JsValue::from_str(&json)])
-            })
+        let statements = json_arrays(&records, STATEMENT_BYTES)
+            .iter()
+            .map(|json| db.prepare(&sql).bind(&[JsValue::from_str(json)]))
             .collect::<worker::Result<Vec<_>>>()?;
         db.batch(statements).await.map(|_| ())
     }

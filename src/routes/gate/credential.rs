@@ -60,6 +60,8 @@ impl Credential {
     ) -> Result<Option<Admitted>, Denial> {
         let expires_at_ms = self.keep_until_s * 1_000;
         if let Some(ask) = usage::needs_counter(&self.jti, cost) {
+            // Ends the wait however this request ends, dropped mid-wait included.
+            let _waiting = usage::Waiting(&self.jti);
             let leased =
                 credential_counter::lease(env, &self.jti, ask, self.units, expires_at_ms).await?;
             if leased.redeemed {

@@ -26,14 +26,56 @@ fn with<R>(jti: &str, expires_at_ms: u64, now_ms: u64, f: impl FnOnce(&mut Lease
     })
 }
 
+thread_local! {
+    /// Requests of this isolate waiting for a lease, by credential.
+    static ASKING: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
 /// Whether the credential's counter must be asked before `cost` units can be admitted here, and
-/// what to ask it for.
+/// what to ask it for; the caller then holds a [`Waiting`] while it waits for the counter. Only the first
+/// of concurrent requests that find the lease short asks for what the isolate's use wants; the
+/// others, while it is out, ask for what they need (at least `MIN_LEASE`), so a burst of first
+/// uses does not lease a full lease each.
 pub fn needs_counter(jti: &str, cost: u32) -> Option<Ask> {
-    LEASES.with(|map| {
+    let ask = LEASES.with(|map| {
         let map = map.borrow();
         let lease = map.get(jti).map(|(l, _)| l.clone()).unwrap_or_default();
         lease.needs_counter(cost).then(|| lease.ask(cost))
+    })?;
+    let already = ASKING.with(|a| {
+        let mut a = a.borrow_mut();
+        let n = a.entry(jti.to_string()).or_insert(0);
+        *n += 1;
+        *n > 1
+    });
+    Some(match already {
+        true => Ask {
+            want: ask.at_least,
+            ..ask
+        },
+        false => ask,
     })
+}
+
+/// A wait that [`needs_counter`] began, ended when dropped, whatever came of it.
+pub struct Waiting<'a>(pub &'a str);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        asked(self.0);
+    }
+}
+
+fn asked(jti: &str) {
+    ASKING.with(|a| {
+        let mut a = a.borrow_mut();
+        if let Some(n) = a.get_mut(jti) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                a.remove(jti);
+            }
+        }
+    });
 }
 
 /// What a background renewal asks for.

@@ -58,3 +58,26 @@ impl Record {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
+
+/// The records as JSON arrays of at most `max_bytes` each (a record longer than that alone in
+/// its own), in order: the D1 insert's statements, each under what D1 binds.
+pub fn json_arrays(records: &[Record], max_bytes: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::from("[");
+    for r in records {
+        let row = r.to_json();
+        if current.len() > 1 && current.len() + row.len() + 2 > max_bytes {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&row);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        out.push(current);
+    }
+    out
+}

@@ -9,6 +9,8 @@
 //!
 //! Each pass is one left-to-right scan that never looks back, so the work is linear in the text.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 pub const MASK: &str = "[redacted]";
@@ -137,27 +139,40 @@ fn embedded_json(s: &str) -> Option<Value> {
 
 /// `text` with every credential-looking span replaced by `[redacted]`.
 pub fn mask_secrets(text: &str) -> String {
-    let text = scan(text, url_password);
-    let text = scan(&text, secret_parameter);
-    let text = scan(&text, scheme_credential);
-    let text = scan(&text, jwt);
-    let text = scan(&text, prefixed_key);
-    scan(&text, high_entropy)
+    const PASSES: [Matcher; 6] = [
+        url_password,
+        secret_parameter,
+        scheme_credential,
+        jwt,
+        prefixed_key,
+        high_entropy,
+    ];
+    // Most text holds no secret: a pass that masks nothing hands back what it was given, so an
+    // audited argument costs one copy, not one per pass.
+    let mut masked = Cow::Borrowed(text);
+    for matcher in PASSES {
+        if let Cow::Owned(next) = scan(&masked, matcher) {
+            masked = Cow::Owned(next);
+        }
+    }
+    masked.into_owned()
 }
 
 /// A match: the span `[start, end)` of the text to replace, keeping `text[at..start]`.
 type Matcher = fn(&[u8], usize) -> Option<(usize, usize)>;
 
 /// Runs `matcher` at every position; on a match, masks the span and resumes after it; on a
-/// miss, the matcher may say how far it looked, and the scan skips that far.
-fn scan(text: &str, matcher: Matcher) -> String {
+/// miss, the matcher may say how far it looked, and the scan skips that far. Borrows `text`
+/// back when nothing matched.
+fn scan(text: &str, matcher: Matcher) -> Cow<'_, str> {
     let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
+    let mut out: Option<String> = None;
     let (mut copied, mut i) = (0, 0);
     while i < b.len() {
         match matcher(b, i) {
             Some((start, end)) if end > start => {
                 // Matches begin and end on ASCII bytes, so these are character boundaries.
+                let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
                 out.push_str(&text[copied..start]);
                 out.push_str(MASK);
                 copied = end;
@@ -167,8 +182,13 @@ fn scan(text: &str, matcher: Matcher) -> String {
             None => i += 1,
         }
     }
-    out.push_str(&text[copied..]);
-    out
+    match out {
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
+        }
+        None => Cow::Borrowed(text),
+    }
 }
 
 fn run_end(b: &[u8], from: usize, class: fn(u8) -> bool) -> usize {

@@ -234,3 +234,38 @@ fn a_record_is_logged_and_stored_with_the_same_fields() {
     );
     assert_eq!(logged["sub"], serde_json::Value::Null);
 }
+
+#[test]
+fn rows_go_to_d1_in_arrays_under_the_size_they_are_given() {
+    let row = |i: usize| Record {
+        method: "tools/call".into(),
+        // Control characters escape to six bytes each: the JSON is what is bounded.
+        name: Some(format!("t{i}\u{1}\u{1}")),
+        arguments: "\"\\".repeat(300),
+        ..Record::default()
+    };
+    let rows: Vec<Record> = (0..40).map(row).collect();
+    let one = rows[0].to_json().len();
+    let arrays = record::json_arrays(&rows, 4 * one);
+    assert!(arrays.len() > 1);
+    let mut back = Vec::new();
+    for a in &arrays {
+        assert!(a.len() <= 4 * one, "{} > {}", a.len(), 4 * one);
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(a).unwrap();
+        back.extend(parsed);
+    }
+    assert_eq!(
+        back.len(),
+        rows.len(),
+        "every row once, none lost at a boundary"
+    );
+    for (i, v) in back.iter().enumerate() {
+        assert_eq!(v["name"], format!("t{i}\u{1}\u{1}"), "in order");
+    }
+    assert_eq!(
+        record::json_arrays(&rows[..1], 10).len(),
+        1,
+        "a long row alone"
+    );
+    assert!(record::json_arrays(&[], 10).is_empty());
+}

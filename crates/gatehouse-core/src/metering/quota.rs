@@ -20,16 +20,18 @@
 //! **Bound.** A state holds at most `max(MAX_WINDOWS, n)` window lengths, `n` the number of
 //! distinct lengths in the policy of the last decision, each with at most `BUCKETS + 1` buckets.
 //! Buckets are added only at the newest index and those before the window are dropped, and a
-//! window spans at most `BUCKETS` bucket lengths; past [`MAX_WINDOWS`] lengths, the kept ones that
-//! would empty soonest go first.
+//! window spans at most `BUCKETS` bucket lengths. Past [`MAX_WINDOWS`] kept lengths, which only a
+//! configuration of that many distinct lengths reaches, the kept ones that would empty soonest go
+//! first (and those policies' counts start afresh).
 
 use serde::{Deserialize, Serialize};
 
 pub const BUCKETS: u64 = 60;
-/// Window lengths a state keeps when they are not the current policy's (which are always kept).
-/// Configured policies use a handful of lengths; the cap only matters to a counter that sees
-/// more, and dropping a kept length lets its policy's count start afresh, so it is generous.
-pub const MAX_WINDOWS: usize = 8;
+/// Window lengths a state keeps beside the current policy's (which are always kept). Lengths
+/// come from the configuration (routes, tiers, limits, ceilings), never from a client, and a
+/// configuration uses a handful; dropping a kept length that still counts would let its policy
+/// start afresh, so the cap sits far above any configuration and only bounds a pathological one.
+pub const MAX_WINDOWS: usize = 64;
 
 /// One window of a policy: at most `quota` units of cost per `seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -106,7 +106,7 @@ fn the_state_stays_bounded_whatever_policies_it_sees() {
     let mut state = QuotaState::default();
     let mut now = 1_000_000u64;
     for i in 0..500u32 {
-        let policy = windows(&[(1_000, 86_400 + i % 40), (1_000, 30 + i % 7)]);
+        let policy = windows(&[(1_000, 86_400 + i % 80), (1_000, 30 + i % 7)]);
         for _ in 0..3 {
             let (next, d) = decide(&policy, &state, 1, now);
             assert!(d.allowed);
@@ -201,4 +201,28 @@ proptest! {
             }
         }
     }
+}
+
+/// A client judged under a dozen tiers, each with its own window lengths (three tiers of four
+/// windows make twelve), cannot push its first tier's count out by visiting the others.
+#[test]
+fn many_tiers_in_turn_do_not_push_a_count_out() {
+    let first = windows(&[(10, 60)]);
+    let others: Vec<Policy> = (0..12u32)
+        .map(|i| windows(&[(1_000, 120 + i), (1_000, 86_400 + i)]))
+        .collect();
+    let (mut state, mut now, mut admitted) = (QuotaState::default(), 1_000_000u64, 0);
+    for _ in 0..5 {
+        for _ in 0..10 {
+            let (next, d) = decide(&first, &state, 1, now);
+            admitted += u32::from(d.allowed);
+            state = next;
+            now += 10;
+        }
+        for p in &others {
+            state = decide(p, &state, 1, now).0;
+            now += 10;
+        }
+    }
+    assert_eq!(admitted, 10, "10 a minute, however many tiers came between");
 }
