@@ -44,7 +44,7 @@ export function compare(runs, { total, concurrency }) {
   const line = (k) => `| ${k} | ${tables.map((t) => per(t.get(k) ?? 0)).join(' | ')} |`;
   const sumOf = (pred) => tables.map((t) => [...t].filter(([k]) => pred(k)).reduce((s, [, v]) => s + v, 0));
   const platform = sumOf((k) => k.startsWith('platform'));
-  const own = sumOf((k) => !k.startsWith('platform'));
+  const own = sumOf((k) => k.startsWith('own code'));
   return [
     `### Side by side: the floor, the hardened peer and the token path (${total} requests each, ${concurrency} in flight)`,
     '',
@@ -53,8 +53,9 @@ export function compare(runs, { total, concurrency }) {
     head, sep,
     ...keys.filter((k) => k.startsWith('platform')).map(line),
     `| **platform, in all** | ${platform.map((v) => `**${per(v)}**`).join(' | ')} |`,
-    ...keys.filter((k) => !k.startsWith('platform')).map(line),
+    ...keys.filter((k) => k.startsWith('own code')).map(line),
     `| **the worker's own code, in all** | ${own.map((v) => `**${per(v)}**`).join(' | ')} |`,
+    ...keys.filter((k) => !k.startsWith('platform') && !k.startsWith('own code')).map(line),
     `| isolate busy | ${analysed.map(([, g]) => per(g.busy)).join(' | ')} |`,
     `| Miniflare's entry worker, busy (absent in production) | ${analysed.map(([, , e]) => per(e.busy)).join(' | ')} |`,
     `| workerd CPU from /proc, profilers running | ${analysed.map(([, , , r]) => r.cpuUs.toFixed(0)).join(' | ')} |`,

@@ -32,7 +32,9 @@ const QUOTA = process.argv.includes('--quota');
 const PEERS = process.argv.includes('--peers') && !QUOTA;
 const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
 
-if (!customSectionNames(readFileSync(join(ROOT, 'build', 'index_bg.wasm'))).includes('name')) {
+// `--build <dir>`: another commit's build (built with its names) instead of build/.
+const BUILD_DIR = process.argv.includes('--build') ? process.argv[process.argv.indexOf('--build') + 1] : join(ROOT, 'build');
+if (!customSectionNames(readFileSync(join(BUILD_DIR, 'index_bg.wasm'))).includes('name')) {
   throw new Error('build/index_bg.wasm has no function names: build it with GATEHOUSE_KEEP_NAMES=1 bash scripts/build.sh');
 }
 
@@ -86,7 +88,7 @@ const inspectorPort = await freePort();
 const mf = new Miniflare(convertV4MiniflareOptions({
   host: '127.0.0.1', port: 0, cf: false, inspectorPort, handleStructuredLogs: quietLogs,
   workers: [
-    gatewayWorker('gateway-tight', null, origin.url, QUOTA ? QUOTA_VARS : TIGHT_VARS),
+    gatewayWorker('gateway-tight', null, origin.url, QUOTA ? QUOTA_VARS : TIGHT_VARS, BUILD_DIR),
     ...(PEERS ? [jsFloorWorker('passthrough', null, origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)] : []),
   ],
 }));
