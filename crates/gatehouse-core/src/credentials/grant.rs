@@ -14,13 +14,15 @@
 //! isolate admitted over the last [`DEMAND_WINDOW_MS`] (at least [`MIN_LEASE`]), and never more
 //! than half of what is left. A client whose requests move between isolates finds the rest at
 //! the counter; what an isolate holds unspent, when it goes quiet or away, is at most its last
-//! lease: twice its busiest recent window of use, or half of what was left, or the last
-//! `2 × MIN_LEASE` units. (Sized by what is left alone, the first isolate took half of the grant
-//! and the fourth an eighth of the rest, and a client sent to the fourth was refused while the
-//! others held most of what it had paid for.) A credential's first use in an isolate waits for
-//! its first lease; after that, a busy isolate renews in the background once half of a lease is
-//! gone, and its leases grow with its use: about one counter call per window of use once it is
-//! steady, never per request.
+//! lease and the unspent half of the one before (about three times its busiest recent window of
+//! use; each lease no more than half of what was left), or the last `2 × MIN_LEASE` units, plus
+//! `MIN_LEASE` for each request that found the lease short while another was already asking
+//! (the shell's `usage::needs_counter`). Sized by what is left alone, the first isolate took
+//! half of the grant and the fourth an eighth of the rest, and a client sent to the fourth was
+//! refused while the others held most of what it had paid for. A credential's first use in an
+//! isolate waits for its first lease; after that, a busy isolate renews in the background once
+//! half of a lease is gone, and its leases grow with its use: about one counter call per window
+//! of use once it is steady, never per request.
 
 use serde::{Deserialize, Serialize};
 
