@@ -38,17 +38,24 @@ pub fn dropped() -> u64 {
 
 /// Logs each record and queues it for D1, within the interval's budget.
 pub fn write(env: &Env, ctx: &Context, records: Vec<Record>, now_ms: u64) {
-    log(env, ctx, &records, now_ms);
-    let pushed = PENDING.with(|p| p.borrow_mut().push(records, now_ms));
+    let rows = serialized(&records);
+    log(env, ctx, &rows, now_ms);
+    let pushed = PENDING.with(|p| p.borrow_mut().push(rows, now_ms));
     carry_out(env, ctx, pushed, now_ms);
 }
 
 /// Like `write`, outside the budget: for the operator's own changes, which a flood of calls
 /// must not push out of the trail.
 pub fn write_exempt(env: &Env, ctx: &Context, records: Vec<Record>, now_ms: u64) {
-    log(env, ctx, &records, now_ms);
-    let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(records, now_ms));
+    let rows = serialized(&records);
+    log(env, ctx, &rows, now_ms);
+    let pushed = PENDING.with(|p| p.borrow_mut().push_exempt(rows, now_ms));
     carry_out(env, ctx, pushed, now_ms);
+}
+
+/// Each record as the JSON object both its log line and its D1 row are made of: serialized once.
+fn serialized(records: &[Record]) -> Vec<String> {
+    records.iter().map(Record::to_json).collect()
 }
 
 /// Records per log line.
@@ -61,10 +68,10 @@ thread_local! {
 
 /// Adds the records to the next log line: written at once when it is full, else within
 /// `FLUSH_MS` by a flush this request leaves behind.
-fn log(env: &Env, ctx: &Context, records: &[Record], now_ms: u64) {
+fn log(env: &Env, ctx: &Context, rows: &[String], now_ms: u64) {
     let (full, schedule) = LOG.with(|l| {
         let mut l = l.borrow_mut();
-        l.0.extend(records.iter().map(Record::to_json));
+        l.0.extend_from_slice(rows);
         let full = (l.0.len() >= LOG_BATCH).then(|| std::mem::take(&mut l.0));
         let schedule = full.is_none() && !l.0.is_empty() && !l.1;
         l.1 |= schedule;
@@ -124,7 +131,7 @@ const STATEMENT_BYTES: usize = 512 * 1024;
 /// One statement per JSON array of rows, sent in one batch: the records go as the JSON their log
 /// line already has, unpacked by SQLite's `json_each`, so a row costs the isolate no `prepare` and
 /// no bind of its own.
-async fn insert(env: &Env, records: Vec<Record>) {
+async fn insert(env: &Env, records: Vec<String>) {
     let result = async {
         let db = db(env)?;
         let fields = COLUMNS

@@ -26,10 +26,11 @@ pub fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// One isolate's queue of rows on their way to D1, and its interval budget.
+/// One isolate's queue of rows on their way to D1, and its interval budget. A row is kept as the
+/// JSON its log line already has ([`Record::to_json`]), so it is serialized once.
 #[derive(Debug, Default)]
 pub struct Batcher {
-    pending: Vec<Record>,
+    pending: Vec<String>,
     last_flush_ms: u64,
     window_start_ms: u64,
     queued_in_window: usize,
@@ -41,7 +42,7 @@ pub struct Batcher {
 /// What a push asks of the shell: write this batch now, or make sure a later flush will come.
 #[derive(Debug, PartialEq)]
 pub struct Pushed {
-    pub batch: Option<Vec<Record>>,
+    pub batch: Option<Vec<String>>,
     /// The queue was idle and is not due yet: schedule a flush `FLUSH_MS` from now.
     pub schedule_flush: bool,
 }
@@ -59,7 +60,7 @@ impl Batcher {
     }
 
     /// Queues what this window's budget allows of `rows` and counts the rest as dropped.
-    pub fn push(&mut self, rows: Vec<Record>, now_ms: u64) -> Pushed {
+    pub fn push(&mut self, rows: Vec<String>, now_ms: u64) -> Pushed {
         if now_ms.saturating_sub(self.window_start_ms) >= FLUSH_MS {
             self.window_start_ms = now_ms;
             self.queued_in_window = 0;
@@ -75,12 +76,12 @@ impl Batcher {
 
     /// Queues `rows` outside the budget: the few the operator's own changes produce, which a
     /// flood of calls must not be able to push out of the trail.
-    pub fn push_exempt(&mut self, rows: Vec<Record>, now_ms: u64) -> Pushed {
+    pub fn push_exempt(&mut self, rows: Vec<String>, now_ms: u64) -> Pushed {
         let was_idle = self.is_idle();
         self.queue(rows.into_iter(), now_ms, was_idle)
     }
 
-    fn queue(&mut self, rows: impl Iterator<Item = Record>, now_ms: u64, was_idle: bool) -> Pushed {
+    fn queue(&mut self, rows: impl Iterator<Item = String>, now_ms: u64, was_idle: bool) -> Pushed {
         self.pending.extend(rows);
         let due = !self.is_idle()
             && (self.pending.len() >= FLUSH_ROWS
@@ -103,11 +104,11 @@ impl Batcher {
 
     /// Everything queued, plus one `other` row saying how many rows were dropped since the last
     /// such row, if any were.
-    pub fn take(&mut self, now_ms: u64) -> Vec<Record> {
+    pub fn take(&mut self, now_ms: u64) -> Vec<String> {
         self.last_flush_ms = now_ms;
         let mut batch = std::mem::take(&mut self.pending);
         if self.dropped_unreported > 0 {
-            batch.push(dropped_row(self.dropped_unreported, now_ms));
+            batch.push(dropped_row(self.dropped_unreported, now_ms).to_json());
             self.dropped_unreported = 0;
         }
         batch
@@ -137,22 +138,31 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn rows(n: usize) -> Vec<Record> {
+    fn rows(n: usize) -> Vec<String> {
         (0..n)
-            .map(|i| Record {
-                method: "tools/call".into(),
-                name: Some(format!("t{i}")),
-                ..Record::default()
+            .map(|i| {
+                Record {
+                    method: "tools/call".into(),
+                    name: Some(format!("t{i}")),
+                    ..Record::default()
+                }
+                .to_json()
             })
             .collect()
     }
 
-    fn dropped_in(batch: &[Record]) -> u64 {
+    fn method(row: &str) -> String {
+        let v: Value = serde_json::from_str(row).unwrap();
+        v["method"].as_str().unwrap().to_string()
+    }
+
+    fn dropped_in(batch: &[String]) -> u64 {
         batch
             .iter()
-            .filter(|r| r.method == "other")
+            .filter(|r| method(r) == "other")
             .map(|r| {
-                let args: Value = serde_json::from_str(&r.arguments).unwrap();
+                let row: Value = serde_json::from_str(r).unwrap();
+                let args: Value = serde_json::from_str(row["arguments"].as_str().unwrap()).unwrap();
                 args["dropped_rows"].as_u64().unwrap()
             })
             .sum()
@@ -177,7 +187,7 @@ mod tests {
             }
         }
         written.extend(b.take(t0 + 100));
-        let calls = written.iter().filter(|r| r.method != "other").count();
+        let calls = written.iter().filter(|r| method(r) != "other").count();
         assert_eq!(calls, MAX_ROWS_PER_INTERVAL);
         assert_eq!(dropped_in(&written), 1_600 - MAX_ROWS_PER_INTERVAL as u64);
         assert_eq!(b.dropped_total(), 1_600 - MAX_ROWS_PER_INTERVAL as u64);
@@ -191,7 +201,7 @@ mod tests {
         b.take(10_000);
         let p = b.push(rows(300), 10_000 + FLUSH_MS);
         let batch = p.batch.expect("a full queue is due");
-        assert_eq!(batch.iter().filter(|r| r.method != "other").count(), 200);
+        assert_eq!(batch.iter().filter(|r| method(r) != "other").count(), 200);
         assert_eq!(dropped_in(&batch), 100);
         assert_eq!(b.dropped_total(), 200);
     }
@@ -232,7 +242,7 @@ mod tests {
         b.push_exempt(rows(1), 3_001);
         batch.extend(b.take(3_002));
         assert_eq!(
-            batch.iter().filter(|r| r.method != "other").count(),
+            batch.iter().filter(|r| method(r) != "other").count(),
             MAX_ROWS_PER_INTERVAL + 1
         );
         assert_eq!(dropped_in(&batch), 10);

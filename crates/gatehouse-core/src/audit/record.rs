@@ -59,13 +59,12 @@ impl Record {
     }
 }
 
-/// The records as JSON arrays of at most `max_bytes` each (a record longer than that alone in
-/// its own), in order: the D1 insert's statements, each under what D1 binds.
-pub fn json_arrays(records: &[Record], max_bytes: usize) -> Vec<String> {
+/// Rows (each a record's JSON) as JSON arrays of at most `max_bytes` each (a row longer than that
+/// alone in its own), in order: the D1 insert's statements, each under what D1 binds.
+pub fn json_arrays(rows: &[String], max_bytes: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::from("[");
-    for r in records {
-        let row = r.to_json();
+    for row in rows {
         if current.len() > 1 && current.len() + row.len() + 2 > max_bytes {
             current.push(']');
             out.push(std::mem::replace(&mut current, String::from("[")));
@@ -73,7 +72,7 @@ pub fn json_arrays(records: &[Record], max_bytes: usize) -> Vec<String> {
         if current.len() > 1 {
             current.push(',');
         }
-        current.push_str(&row);
+        current.push_str(row);
     }
     if current.len() > 1 {
         current.push(']');

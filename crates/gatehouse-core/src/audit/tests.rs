@@ -244,8 +244,8 @@ fn rows_go_to_d1_in_arrays_under_the_size_they_are_given() {
         arguments: "\"\\".repeat(300),
         ..Record::default()
     };
-    let rows: Vec<Record> = (0..40).map(row).collect();
-    let one = rows[0].to_json().len();
+    let rows: Vec<String> = (0..40).map(|i| row(i).to_json()).collect();
+    let one = rows[0].len();
     let arrays = record::json_arrays(&rows, 4 * one);
     assert!(arrays.len() > 1);
     let mut back = Vec::new();
