@@ -59,9 +59,7 @@ impl Credential {
         now_ms: u64,
     ) -> Result<Option<Admitted>, Denial> {
         let expires_at_ms = self.keep_until_s * 1_000;
-        if let Some(ask) = usage::needs_counter(&self.jti, cost) {
-            // Ends the wait however this request ends, dropped mid-wait included.
-            let _waiting = usage::Waiting(&self.jti);
+        if let Some((ask, _waiting)) = usage::needs_counter(&self.jti, cost) {
             let leased =
                 credential_counter::lease(env, &self.jti, ask, self.units, expires_at_ms).await?;
             if leased.redeemed {

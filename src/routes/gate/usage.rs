@@ -31,16 +31,18 @@ thread_local! {
     static ASKING: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
 }
 
-/// Whether the credential's counter must be asked before `cost` units can be admitted here, and
-/// what to ask it for; the caller then holds a [`Waiting`] while it waits for the counter. Only the first
-/// of concurrent requests that find the lease short asks for what the isolate's use wants; the
-/// others, while it is out, ask for what they need (at least `MIN_LEASE`), so a burst of first
-/// uses does not lease a full lease each.
-pub fn needs_counter(jti: &str, cost: u32) -> Option<Ask> {
-    let ask = LEASES.with(|map| {
+/// Whether the credential's counter must be asked before `cost` units can be admitted here, what
+/// to ask it for, and the wait, which ends when the [`Waiting`] is dropped (however the request
+/// ends). Only the first of concurrent requests that find the lease short, and only when no
+/// renewal is out, asks for what the isolate's use wants; the others ask for what they need (at
+/// least `MIN_LEASE`), so a burst does not lease a full lease each.
+pub fn needs_counter(jti: &str, cost: u32) -> Option<(Ask, Waiting)> {
+    let (ask, renewing) = LEASES.with(|map| {
         let map = map.borrow();
         let lease = map.get(jti).map(|(l, _)| l.clone()).unwrap_or_default();
-        lease.needs_counter(cost).then(|| lease.ask(cost))
+        lease
+            .needs_counter(cost)
+            .then(|| (lease.ask(cost), lease.renewing))
     })?;
     let already = ASKING.with(|a| {
         let mut a = a.borrow_mut();
@@ -48,21 +50,22 @@ pub fn needs_counter(jti: &str, cost: u32) -> Option<Ask> {
         *n += 1;
         *n > 1
     });
-    Some(match already {
+    let ask = match already || renewing {
         true => Ask {
             want: ask.at_least,
             ..ask
         },
         false => ask,
-    })
+    };
+    Some((ask, Waiting(jti.to_string())))
 }
 
 /// A wait that [`needs_counter`] began, ended when dropped, whatever came of it.
-pub struct Waiting<'a>(pub &'a str);
+pub struct Waiting(String);
 
-impl Drop for Waiting<'_> {
+impl Drop for Waiting {
     fn drop(&mut self) {
-        asked(self.0);
+        asked(&self.0);
     }
 }
 
