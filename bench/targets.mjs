@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, DURABLE_OBJECTS, TEST_SIGNING_KEYS } from '../tests/support/gateway.mjs';
+import { ROOT, DURABLE_OBJECTS, TEST_SIGNING_KEYS, gatewayModules } from '../tests/support/gateway.mjs';
 import { request } from './load.mjs';
 
 export const BUILD = join(ROOT, 'build');
@@ -24,7 +24,7 @@ export const gatewayWorker = (name, host, originUrl, vars, build = BUILD) => ({
   name,
   routes: host ? [`${host}/*`] : undefined,
   modulesRoot: build,
-  modules: [{ type: 'ESModule', path: join(build, 'index.js') }, { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') }],
+  modules: gatewayModules(build),
   compatibilityDate: COMPATIBILITY_DATE,
   durableObjects: DURABLE_OBJECTS,
   d1Databases: { DB: `bench-${name}` },

@@ -236,7 +236,7 @@ const policy = {
 };
 const BUILD = join(ROOT, 'build');
 const SNAPSHOT = join(RUN, 'worker');
-const BUILD_FILES = ['index.js', 'index_bg.wasm', join('worker', 'shim.mjs')];
+const BUILD_FILES = ['entry.mjs', 'index.js', 'index_bg.wasm'];
 
 /**
  * A copy of the built Worker (build/) for wrangler to serve. The build writes build/ in place, file
@@ -272,7 +272,7 @@ async function snapshotBuild() {
 function devConfig() {
   const toml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, '')
-    .replace(/^main\s*=\s*"[^"]+"/m, `main = ${JSON.stringify(join(SNAPSHOT, 'worker', 'shim.mjs'))}`)
+    .replace(/^main\s*=\s*"[^"]+"/m, `main = ${JSON.stringify(join(SNAPSHOT, 'entry.mjs'))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, path) => `migrations_dir = ${JSON.stringify(join(ROOT, path))}`);
   const path = join(RUN, 'wrangler.toml');
   writeFileSync(path, `# Written by scripts/start.mjs from wrangler.toml: see devConfig() there.\n${toml}`);

@@ -16,7 +16,7 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { startOrigin } from '../demo/origin.mjs';
 import { L402_ROOT_KEY, batch, buyToken, call, exhaust, post, remainingOf, send, sleep, tally } from './support/attack.mjs';
-import { DURABLE_OBJECTS, ROOT, TEST_ADMIN_SECRET, TEST_SIGNING_KEYS, freePort, migrationStatements, startGateway, testKey } from './support/gateway.mjs';
+import { DURABLE_OBJECTS, ROOT, TEST_ADMIN_SECRET, TEST_SIGNING_KEYS, freePort, gatewayModules, migrationStatements, startGateway, testKey } from './support/gateway.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
 
 const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
@@ -43,7 +43,7 @@ describe('a spent token stays spent in every isolate', () => {
       workers: [{
         name: 'gatehouse',
         modulesRoot: join(ROOT, 'build'),
-        modules: [{ type: 'ESModule', path: join(ROOT, 'build', 'index.js') }, { type: 'CompiledWasm', path: join(ROOT, 'build', 'index_bg.wasm') }],
+        modules: gatewayModules(join(ROOT, 'build')),
         compatibilityDate: COMPATIBILITY_DATE,
         durableObjects: DURABLE_OBJECTS,
         d1Databases: { DB: 'gatehouse-attack1' },

@@ -82,6 +82,17 @@ describe('proxying MCP Streamable HTTP', () => {
     }
   });
 
+  test('the scheduled handler purges what has expired and keeps the rest', async () => {
+    const now = Date.now();
+    const revoked = (jti, expires) => gateway.db.prepare('INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?1, ?2, ?3)').bind(jti, expires, now).run();
+    await revoked('long-expired', now - 3_600_000);
+    await revoked('still-live', now + 3_600_000);
+    const worker = await gateway.mf.getWorker();
+    await worker.scheduled({ cron: '*/15 * * * *', scheduledTime: new Date(now) });
+    const { results } = await gateway.db.prepare('SELECT jti FROM revoked_tokens ORDER BY jti').all();
+    assert.deepEqual(results.map((r) => r.jti), ['still-live']);
+  });
+
   test('every proxied response carries the rate-limit headers', async () => {
     const res = await fetch(gateway.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: PING });
     assert.equal(res.headers.get('ratelimit-policy'), '"minute";q=10000;w=60');

@@ -33,6 +33,14 @@ export function migrationStatements() {
       .split(';').map((s) => s.trim()).filter(Boolean));
 }
 
+/** The built Worker's modules, entry first (src/entry.mjs, which scripts/build.sh puts beside the
+ * bundle worker-build writes). */
+export const gatewayModules = (build = BUILD) => [
+  { type: 'ESModule', path: join(build, 'entry.mjs') },
+  { type: 'ESModule', path: join(build, 'index.js') },
+  { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
+];
+
 /**
  * Starts the gateway. `vars` are merged over test defaults (origin at `originUrl`, LOCAL_DEV on,
  * test signing keys and admin secret, and the HTTP 402 for every client: most suites test that
@@ -59,10 +67,7 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
       {
         name: 'gatehouse',
         modulesRoot: build,
-        modules: [
-          { type: 'ESModule', path: join(build, 'index.js') },
-          { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
-        ],
+        modules: gatewayModules(build),
         compatibilityDate: COMPATIBILITY_DATE,
         durableObjects: DURABLE_OBJECTS,
         d1Databases: { DB: 'gatehouse-test' },
