@@ -9,6 +9,7 @@ mod routes;
 mod stores;
 
 use objects::metrics_sink;
+use platform::reply::Reply;
 use platform::{config, respond};
 #[cfg(feature = "store-contract")]
 use routes::store_contract;
@@ -18,7 +19,7 @@ use stores::runtime;
 use gatehouse_core::rails::challenge::VERIFY_PATH;
 use gatehouse_core::wire::denial::Denial;
 use worker::{
-    event, Context, Date, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+    event, web_sys, Context, Date, Env, Method, Request, Result, ScheduleContext, ScheduledEvent,
 };
 
 pub use objects::client_counter::GateCounter;
@@ -26,26 +27,30 @@ pub use objects::credential_counter::CredentialCounter;
 pub use objects::metrics::MetricsObject;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let now_ms = worker::js_sys::Date::now() as u64;
     let Some(cfg) = config::config(&env) else {
-        return respond::denial(&Denial::Misconfigured);
+        return respond::denial(&Denial::Misconfigured).map(Into::into);
     };
     let path = req.path();
     let outcome = match path.as_str() {
         VERIFY_PATH if req.method() == Method::Post => {
-            redeem::handle(req, &env, &ctx, &cfg, now_ms).await
+            redeem::handle(req, &env, &ctx, &cfg, now_ms)
+                .await
+                .map(Reply::from)
         }
         VERIFY_PATH => Err(Denial::MethodNotAllowed { allow: "POST" }),
         #[cfg(feature = "store-contract")]
         store_contract::PATH if store_contract::enabled(&env, &cfg) => {
-            store_contract::handle(&env).await
+            store_contract::handle(&env).await.map(Reply::from)
         }
         p if p == "/admin" || p.starts_with("/admin/") => {
-            admin::handle(req, &env, &ctx, &cfg, now_ms).await
+            admin::handle(req, &env, &ctx, &cfg, now_ms)
+                .await
+                .map(Reply::from)
         }
         p if discovery::is_discovery(p) && cfg.oauth.is_some() => {
-            discovery::handle(p, &cfg, now_ms).await
+            discovery::handle(p, &cfg, now_ms).await.map(Reply::from)
         }
         _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
     };
@@ -61,10 +66,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     });
     metrics_sink::maybe_flush(&env, &ctx, now_ms, controller);
     match outcome {
-        Ok(response) => Ok(response),
+        Ok(reply) => Ok(reply.into_raw()),
         Err(denial) => {
             respond::log_denial(&path, &denial);
-            respond::denial(&denial)
+            respond::denial(&denial).map(Into::into)
         }
     }
 }

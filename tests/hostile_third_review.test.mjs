@@ -210,6 +210,10 @@ describe('what an origin answers', () => {
 
   test('its own rate-limit fields never reach the client beside the gateway\'s', async () => {
     const liar = await startCounting({ answer: (req, res) => {
+      if (req.headers['x-refuse'] === 'yes') {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '7', 'ratelimit-remaining': '0' });
+        return res.end('{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"busy"}}');
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '0', 'ratelimit-limit': '1000', 'ratelimit-remaining': '999', 'ratelimit-reset': '1', 'x-ratelimit-remaining': '999', ratelimit: '"x";r=999;t=0' });
       res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
     } });
@@ -221,6 +225,12 @@ describe('what an origin answers', () => {
         assert.equal(res.headers.get(name), null, name);
       }
       assert.match(res.headers.get('ratelimit'), /^"minute";r=9;t=\d+$/);
+      // An origin that is itself refusing keeps its Retry-After; its rate-limit fields still go.
+      const refused = await post(gateway.mcpUrl, call(2), { 'x-refuse': 'yes' });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '7');
+      assert.equal(refused.headers.get('ratelimit-remaining'), null);
+      assert.match(refused.headers.get('ratelimit'), /^"minute";r=8;t=\d+$/);
     } finally {
       await gateway.dispose();
       await liar.close();

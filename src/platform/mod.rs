@@ -5,11 +5,12 @@
 pub mod body;
 pub mod config;
 pub mod facilitator;
-pub mod header_copy;
 pub mod invoice;
 pub mod oauth_keys;
 pub mod outbound;
 pub mod proxy;
 pub mod random;
+pub mod relay;
+pub mod reply;
 pub mod respond;
 pub mod webcrypto;

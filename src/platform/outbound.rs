@@ -97,21 +97,25 @@ extern "C" {
 pub struct Parts {
     pub url: String,
     pub method: String,
-    pub headers: Headers,
+    pub headers: web_sys::Headers,
     pub body: Option<JsValue>,
 }
 
 pub async fn fetch(request: Request, timeout_ms: u32) -> Result<Response, Failure> {
-    settle(fetch_with_deadline(request.inner(), timeout_ms)).await
+    settle(fetch_with_deadline(request.inner(), timeout_ms))
+        .await
+        .map(Response::from)
 }
 
-pub async fn fetch_parts(parts: &Parts, timeout_ms: u32) -> Result<Response, Failure> {
+/// The proxy's fetch: the answer as the runtime gives it, which the proxy relays without the
+/// `worker` crate's conversions (`relay.rs`).
+pub async fn fetch_parts(parts: &Parts, timeout_ms: u32) -> Result<web_sys::Response, Failure> {
     let (url, method) = (&parts.url, &parts.method);
     let body = parts.body.clone();
     settle(fetch_parts_with_deadline(
         url,
         method,
-        &parts.headers.0,
+        &parts.headers,
         body,
         timeout_ms,
     ))
@@ -120,7 +124,7 @@ pub async fn fetch_parts(parts: &Parts, timeout_ms: u32) -> Result<Response, Fai
 
 async fn settle(
     promise: std::result::Result<worker::js_sys::Promise, JsValue>,
-) -> Result<Response, Failure> {
+) -> Result<web_sys::Response, Failure> {
     let unreachable = |e: JsValue| {
         Failure::Unreachable(
             e.as_string()
@@ -130,7 +134,7 @@ async fn settle(
     };
     match JsFuture::from(promise.map_err(unreachable)?).await {
         Ok(v) if v.is_null() => Err(Failure::Timeout),
-        Ok(v) => Ok(Response::from(worker::web_sys::Response::from(v))),
+        Ok(v) => Ok(web_sys::Response::from(v)),
         Err(e) => Err(unreachable(e)),
     }
 }

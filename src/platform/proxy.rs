@@ -11,12 +11,12 @@ use gatehouse_core::config::Config;
 use gatehouse_core::credentials::identity::RateKey;
 use gatehouse_core::policy::Route;
 use gatehouse_core::wire::denial::Denial;
-use gatehouse_core::wire::headers::RETRY_AFTER_HEADER;
 use gatehouse_core::wire::headers::SESSION_ID_HEADER as SESSION_HEADER;
-use worker::{console_error, Headers, Method, Request, Response, ResponseBody};
+use worker::{console_error, Method, Request};
 
-use crate::platform::header_copy::{self, Toward};
 use crate::platform::outbound::{self, Failure};
+use crate::platform::relay;
+use crate::platform::reply::Reply;
 
 pub struct Forward<'a> {
     /// Headers the gateway adds to the response (rate limits).
@@ -35,7 +35,7 @@ pub async fn forward(
     path_and_query: &str,
     cfg: &Config,
     f: Forward<'_>,
-) -> Result<Response, Denial> {
+) -> Result<Reply, Denial> {
     // A gateway-issued API key is a credential for the gateway, like a token: it stops here.
     // An unverified rate key was set by the operator's own proxy, and goes on.
     let key_header = match &cfg.identity.rate_key {
@@ -43,10 +43,7 @@ pub async fn forward(
         _ => None,
     };
     let upstream = upstream_request(req, route, path_and_query, key_header, &f).map_err(|e| {
-        console_error!(
-            "{{\"event\":\"proxy_build_failed\",\"error\":{:?}}}",
-            e.to_string()
-        );
+        console_error!("{{\"event\":\"proxy_build_failed\",\"error\":{e:?}}}");
         Denial::Internal
     })?;
     let response = match outbound::fetch_parts(&upstream, cfg.origin_timeout_ms).await {
@@ -61,18 +58,38 @@ pub async fn forward(
         }
         Err(Failure::Timeout) => return Err(Denial::OriginTimeout),
     };
+    let origin = relay::facts(&response);
     // A status a response cannot have (RFC 9110 §15: three digits, 2xx to 5xx once the runtime
     // has taken its 1xx) is a broken origin: 502, never a response the runtime would refuse to
-    // build (the `worker` crate unwraps that error, which would take the isolate down).
-    let status = response.status_code();
-    if !is_final_status(status) {
+    // build.
+    if !is_final_status(origin.status) {
         console_error!(
-            "{{\"event\":\"origin_bad_status\",\"route\":{:?},\"status\":{status}}}",
-            route.name
+            "{{\"event\":\"origin_bad_status\",\"route\":{:?},\"status\":{}}}",
+            route.name,
+            origin.status
         );
         return Err(Denial::OriginUnreachable);
     }
-    downstream_response(response, &f).map_err(|_| Denial::Internal)
+    let wrapped = origin.session.as_deref().map(f.wrap_session);
+    let mut set: Vec<(&str, &str)> = Vec::with_capacity(f.headers.len() + 1);
+    if let Some(session) = &wrapped {
+        set.push((SESSION_HEADER, session));
+    }
+    set.extend(f.headers.iter().map(|(n, v)| (*n, v.as_str())));
+    // The origin's own rate-limit story would contradict the gateway's (docs/PROTOCOL.md §5):
+    // `Retry-After` is the origin's to give only when it is itself refusing (429, 503).
+    let drop_retry_after = !matches!(origin.status, 429 | 503);
+    let relayed = relay::to_client(
+        &response,
+        origin.connection.as_deref(),
+        drop_retry_after,
+        &set,
+    )
+    .map_err(|_| Denial::Internal)?;
+    Ok(Reply::Relayed {
+        response: relayed,
+        status: origin.status,
+    })
 }
 
 /// A final status the runtime builds a response with.
@@ -86,22 +103,18 @@ fn upstream_request(
     path_and_query: &str,
     key_header: Option<&str>,
     f: &Forward,
-) -> worker::Result<outbound::Parts> {
+) -> Result<outbound::Parts, String> {
     let incoming = req.headers();
-    let headers = header_copy::copy(
-        incoming,
-        Toward::Origin,
-        incoming.get("connection")?.as_deref(),
-    )?;
-    if let Some(name) = key_header {
-        headers.delete(name)?;
-    }
+    let connection = incoming.get("connection").map_err(|e| e.to_string())?;
+    let mut set: Vec<(&str, &str)> = Vec::with_capacity(2);
     if let Some(cred) = &route.credential {
-        headers.set(&cred.header, &cred.value)?;
+        set.push((&cred.header, &cred.value));
     }
     if let Some(session) = f.session {
-        headers.set(SESSION_HEADER, session)?;
+        set.push((SESSION_HEADER, session));
     }
+    let headers = relay::to_origin(&incoming.0, connection.as_deref(), key_header, &set)
+        .map_err(|_| "a header the runtime refuses".to_string())?;
     let method = req.method();
     // Only a POST carries a body to the origin, and only the one the gateway read and judged:
     // a body on any other method would reach the origin unread, uncounted and uncapped.
@@ -115,33 +128,4 @@ fn upstream_request(
         headers,
         body,
     })
-}
-
-fn downstream_response(response: Response, f: &Forward) -> worker::Result<Response> {
-    let raw: worker::web_sys::Response = response.into();
-    let origin_headers = Headers(raw.headers());
-    let headers = header_copy::copy(
-        &origin_headers,
-        Toward::Client,
-        origin_headers.get("connection")?.as_deref(),
-    )?;
-    if let Some(session) = origin_headers.get(SESSION_HEADER)? {
-        headers.set(SESSION_HEADER, &(f.wrap_session)(&session))?;
-    }
-    // The origin's own rate-limit story would contradict the gateway's (docs/PROTOCOL.md §5):
-    // `Retry-After` is the origin's to give only when it is itself refusing (429, 503).
-    if !matches!(raw.status(), 429 | 503) && origin_headers.get(RETRY_AFTER_HEADER)?.is_some() {
-        headers.delete(RETRY_AFTER_HEADER)?;
-    }
-    for (name, value) in &f.headers {
-        headers.set(name, value)?;
-    }
-    let body = match raw.body() {
-        Some(stream) => ResponseBody::Stream(stream),
-        None => ResponseBody::Empty,
-    };
-    Ok(Response::builder()
-        .with_status(raw.status())
-        .with_headers(headers)
-        .body(body))
 }

@@ -21,6 +21,7 @@ use super::facts::non_empty_header;
 use super::Pass;
 use crate::platform::body::{self, Peeked};
 use crate::platform::proxy::{self, Forward};
+use crate::platform::reply::Reply;
 
 /// When a kept answer stops being served, in the entry's own header: the Cache API keeps
 /// `max-age` in whole seconds, the result's `ttlMs` is in milliseconds.
@@ -81,7 +82,7 @@ pub(super) async fn through(
     req: &Request,
     p: &Pass<'_>,
     forward: Forward<'_>,
-) -> Result<Response, Denial> {
+) -> Result<Reply, Denial> {
     let key = p.calls.first().and_then(|call| {
         let revision = Revision::of(
             non_empty_header(req, "mcp-protocol-version").as_deref(),
@@ -96,19 +97,19 @@ pub(super) async fn through(
     };
     let headers = forward.headers.clone();
     if let Some(bytes) = remembered(&key, p.now_ms) {
-        return respond(answer(&bytes, &id), &headers);
+        return respond(answer(&bytes, &id), &headers).map(Reply::from);
     }
     // One request per key looks further (the Cache API, then the origin); the others wait.
     let asking = start_asking(&key);
     if !asking {
         if let Some(bytes) = wait_for(&key, p.now_ms).await {
-            return respond(answer(&bytes, &id), &headers);
+            return respond(answer(&bytes, &id), &headers).map(Reply::from);
         }
     }
     let served = match kept(&key, p.now_ms).await {
         Some((bytes, until_ms)) => {
             remember(&key, &bytes, until_ms, p.now_ms);
-            respond(answer(&bytes, &id), &headers)
+            respond(answer(&bytes, &id), &headers).map(Reply::from)
         }
         None => {
             let served = proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
@@ -123,22 +124,20 @@ pub(super) async fn through(
 
 /// Serves the origin's answer, and keeps it when the core says it may be kept.
 async fn keep(
-    served: Result<Response, Denial>,
+    served: Result<Reply, Denial>,
     key: &str,
     id: &serde_json::Value,
     p: &Pass<'_>,
-) -> Result<Response, Denial> {
-    let mut served = served?;
-    let json = served.status_code() == 200
+) -> Result<Reply, Denial> {
+    let served = served?;
+    let json = served.status() == 200
         && served
-            .headers()
-            .get("content-type")
-            .ok()
-            .flatten()
+            .header("content-type")
             .is_some_and(|t| t.starts_with("application/json"));
     if !json {
         return Ok(served);
     }
+    let mut served = served.into_built();
     let (status, origin_headers) = (served.status_code(), served.headers().clone());
     let bytes = match body::peek_response(&mut served, MAX_CACHED_RESULT).await? {
         Peeked::Whole(bytes) => bytes,
@@ -146,7 +145,7 @@ async fn keep(
             let head = futures_util::stream::once(async move { Ok(read) });
             let stream = futures_util::StreamExt::chain(head, rest);
             return Response::from_stream(stream)
-                .map(|r| r.with_status(status).with_headers(origin_headers))
+                .map(|r| r.with_status(status).with_headers(origin_headers).into())
                 .map_err(|_| Denial::Internal);
         }
     };
@@ -171,7 +170,7 @@ async fn keep(
         .delete("content-length")
         .map_err(|_| Denial::Internal)?;
     Response::from_bytes(bytes)
-        .map(|r| r.with_status(status).with_headers(origin_headers))
+        .map(|r| r.with_status(status).with_headers(origin_headers).into())
         .map_err(|_| Denial::Internal)
 }
 

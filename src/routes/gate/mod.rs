@@ -39,11 +39,12 @@ use gatehouse_core::policy::charge::{self, call_count};
 use gatehouse_core::policy::{route, Route};
 use gatehouse_core::wire::denial::Denial;
 use gatehouse_core::wire::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
-use worker::{Context, Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request};
 
 use crate::objects::client_counter;
 use crate::platform::body;
 use crate::platform::proxy::Forward;
+use crate::platform::reply::Reply;
 use crate::stores::runtime;
 use caller::{identify, Caller};
 use credential::{check_l402, check_token, Admitted};
@@ -78,7 +79,7 @@ pub async fn handle(
     ctx: &Context,
     cfg: &Config,
     now_ms: u64,
-) -> Result<Response, Denial> {
+) -> Result<Reply, Denial> {
     let facts = RequestFacts::read(&req, cfg);
     let (route, rest) =
         route::pick(&cfg.routes, &facts.host, &facts.path).ok_or(Denial::NotFound)?;
@@ -125,7 +126,7 @@ pub async fn handle(
     outcome
 }
 
-async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Response, Denial> {
+async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Reply, Denial> {
     read_body(req, p).await?;
     let identified = identify(req, p.env, p.ctx, p.cfg, &mut p.facts, p.now_ms).await;
     // A refusal is still recorded under what was verified before it (an API key, say).

@@ -7,9 +7,10 @@ use gatehouse_core::mcp::Call;
 use gatehouse_core::metrics::SERVED_BITS;
 use gatehouse_core::rails::challenge::Offer;
 use gatehouse_core::wire::denial::{Answer, Denial};
-use worker::{Context, Env, Response};
+use worker::{Context, Env};
 
 use crate::objects::metrics_sink;
+use crate::platform::reply::Reply;
 use crate::stores::audit;
 
 /// Everything the audit trail wants to know about how a request went.
@@ -27,13 +28,7 @@ pub struct Request<'a> {
 }
 
 /// Records the request's metrics and, when the audit is on, its audit records.
-pub fn leave(
-    env: &Env,
-    ctx: &Context,
-    cfg: &Config,
-    r: &Request,
-    outcome: &Result<Response, Denial>,
-) {
+pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: &Result<Reply, Denial>) {
     record_metrics(r.route, r.calls, &r.trail.caller.client_key, outcome);
     if !cfg.audit.enabled {
         return;
@@ -41,7 +36,7 @@ pub fn leave(
     // A second clock read, for the audit's latency figure only; no decision depends on it.
     let latency_ms = (worker::js_sys::Date::now() as u64).saturating_sub(r.now_ms);
     let (status, challenge) = match outcome {
-        Ok(resp) => (resp.status_code(), String::new()),
+        Ok(reply) => (reply.status(), String::new()),
         Err(d) => (d.to_wire().status, challenge_label(d)),
     };
     let result = Outcome {
@@ -62,7 +57,7 @@ pub fn leave(
 }
 
 /// Counts the request per route and tool, and what the gateway answered.
-fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<Response, Denial>) {
+fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<Reply, Denial>) {
     let labels: Vec<&str> = if calls.is_empty() {
         vec!["-"]
     } else {

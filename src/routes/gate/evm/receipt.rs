@@ -17,6 +17,7 @@ use super::refusals::count_refusal;
 use super::Paid;
 use crate::platform::body::{self, Peeked};
 use crate::platform::facilitator::{self, Failed};
+use crate::platform::reply::Reply;
 use crate::stores::x402_payments as payments;
 
 /// What a settled payment leaves for the answer: the receipt header (`PAYMENT-RESPONSE` for
@@ -82,11 +83,11 @@ pub(crate) async fn settle(p: &Pass<'_>, paid: Paid) -> Result<Option<Settled>, 
 /// (`x402::mcp::SseSettlement`: nothing waits for the stream to end). Any other answer keeps the
 /// header alone.
 pub(crate) async fn with_receipt(
-    served: Result<Response, Denial>,
+    served: Result<Reply, Denial>,
     settled: Option<Settled>,
-) -> Result<Response, Denial> {
+) -> Result<Reply, Denial> {
     let (mut response, settled) = match (served, settled) {
-        (Ok(response), Some(settled)) => (response, settled),
+        (Ok(reply), Some(settled)) => (reply.into_built(), settled),
         (served, _) => return served,
     };
     response
@@ -94,7 +95,7 @@ pub(crate) async fn with_receipt(
         .set(settled.receipt.0, &settled.receipt.1)
         .map_err(|_| Denial::Internal)?;
     let Some((reply, key, settlement)) = settled.in_band else {
-        return Ok(response);
+        return Ok(response.into());
     };
     let kind = response
         .headers()
@@ -132,10 +133,10 @@ pub(crate) async fn with_receipt(
             }
         }
     } else {
-        return Ok(response);
+        return Ok(response.into());
     };
     headers
         .delete("content-length")
         .map_err(|_| Denial::Internal)?;
-    Ok(rebuilt.with_status(status).with_headers(headers))
+    Ok(rebuilt.with_status(status).with_headers(headers).into())
 }
