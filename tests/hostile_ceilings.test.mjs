@@ -8,7 +8,7 @@
 //    accepts as canonical and the SDK origin (`new URL(uri).toString()`) reads as that URI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buyToken, exhaust, post, tally } from './support/attack.mjs';
+import { buyToken, call, exhaust, post, tally } from './support/attack.mjs';
 import { startGateway, testKey } from './support/gateway.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
 
@@ -75,6 +75,37 @@ describe('resource limits and URI spelling', () => {
       }
       console.log(`limited resource read past its limit via: ${JSON.stringify(through)}`);
       assert.deepEqual(through, [], 'spellings of a limited URI got through');
+    } finally {
+      await g.dispose();
+    }
+  });
+});
+
+describe('per-tool limits on a token that runs out', () => {
+  let origin;
+  before(async () => { origin = await startRecordingOrigin(); });
+  after(async () => { await origin?.close(); });
+
+  // A token agrees to the per-tool limits before it spends; when its grant turns out to be
+  // spent (concurrent requests of one token), the request goes on to the quota, which charges
+  // the limits only if they were not charged on the way. A burst that outruns a small grant is
+  // admitted partly by the token and partly by the quota, and the limit holds exactly.
+  test('a limit holds exactly over a burst that outruns its token\'s grant', async () => {
+    const LIMIT = 12;
+    const POLICY = JSON.stringify({ origins: [{ name: 'main', prefix: '/', url: origin.url, quota: { per_minute: 1 }, limits: [{ name: 'echo', tool: 'echo', per_minute: LIMIT }] }] });
+    const g = await startGateway({ originUrl: origin.url, vars: { POLICY, RATE_KEY_HEADER: 'x-api-key', KEY_TIERS: 'pro=1000/60', TOKEN_GRANT_REQUESTS: '2', POW_ADAPTIVE: 'false', POW_MIN_BITS: '8', POW_BASE_BITS: '8' } });
+    try {
+      const free = { 'x-api-key': testKey('runs-out') };
+      const denied = await exhaust(g.mcpUrl, free);
+      const token = await buyToken(g.url, denied, free);
+      // The same client under a tier with room: what the token cannot pay, the quota takes.
+      const pro = { 'x-api-key': testKey('runs-out', 'pro'), 'x-access-token': token };
+      const used = 1; // the call that met the route's quota of 1 also met the limit
+      const burst = await Promise.all(Array.from({ length: LIMIT - used }, (_, i) => post(g.mcpUrl, call(100 + i), pro)));
+      const statuses = burst.map((r) => r.status);
+      assert.deepEqual(tally(statuses), { 200: LIMIT - used }, `every call within the limit of ${LIMIT} is admitted once: ${JSON.stringify(tally(statuses))}`);
+      const past = await post(g.mcpUrl, call(999), pro);
+      assert.equal(past.status, 429, 'and the limit holds past it');
     } finally {
       await g.dispose();
     }

@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startOrigin } from '../demo/origin.mjs';
-import { startGateway } from './support/gateway.mjs';
+import { join } from 'node:path';
+import { ROOT, gatewayModules, startGateway } from './support/gateway.mjs';
 import { startOddOrigin } from './support/odd-origin.mjs';
 import { connect } from './support/mcp.mjs';
 
@@ -198,6 +199,45 @@ describe('origin and configuration failures', () => {
       } finally {
         await gateway.dispose();
       }
+    }
+  });
+});
+
+describe('the module entry after a panic', () => {
+  // A Rust panic raises the `worker` crate's flag (`__worker_init_state.criticalError`); the
+  // entry must reset the Wasm instance once and clear it before the next request is handled, or
+  // a later Durable Object call resets the instance again under requests in flight. The probe
+  // module stands in for a panic by raising the flag in the gateway's isolate.
+  test('the next request resets the instance once and is served', async () => {
+    const origin = await startOrigin();
+    const build = join(ROOT, 'build');
+    const probe = `import entry from './entry.mjs';
+export * from './entry.mjs';
+const state = () => new Response(JSON.stringify(globalThis.__worker_init_state));
+export default {
+  fetch(req, env, ctx) {
+    const path = new URL(req.url).pathname;
+    if (path === '/__panic') { globalThis.__worker_init_state.criticalError = true; return state(); }
+    if (path === '/__state') return state();
+    return entry.fetch(req, env, ctx);
+  },
+};`;
+    const gateway = await startGateway({ originUrl: origin.url, workerOverrides: { modules: [{ type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe }, ...gatewayModules(build)] } });
+    try {
+      const read = async (path) => (await fetch(`${gateway.url}${path}`)).json();
+      const raised = await read('/__panic');
+      assert.equal(raised.criticalError, true);
+      const res = await fetch(gateway.mcpUrl, JSON_POST);
+      assert.equal(res.status, 400, 'proxied to the origin, which wants its session');
+      assert.match(await res.text(), /Missing session id/);
+      const now = await read('/__state');
+      assert.equal(now.criticalError, false, 'the flag is cleared');
+      assert.equal(now.instanceId, raised.instanceId + 2, 'one reset (the shim counts it, the fresh instance counts its start)');
+      assert.equal((await fetch(gateway.mcpUrl, JSON_POST)).status, 400);
+      assert.deepEqual(await read('/__state'), now, 'and no second one');
+    } finally {
+      await gateway.dispose();
+      await origin.close();
     }
   });
 });

@@ -13,8 +13,8 @@ import { startRecordingOrigin } from './support/recording-origin.mjs';
 
 let origin, gateway;
 before(async () => {
-  if (!existsSync(join(CONTRACT_BUILD, 'index_bg.wasm'))) {
-    throw new Error('no build-contract/: run GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh');
+  if (!['index_bg.wasm', 'entry.mjs'].every((f) => existsSync(join(CONTRACT_BUILD, f)))) {
+    throw new Error('no build-contract/ (or one from before src/entry.mjs): run GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh');
   }
   origin = await startRecordingOrigin();
   gateway = await startGateway({ originUrl: origin.url, build: CONTRACT_BUILD, vars: { STORE_CONTRACT_ROUTE: 'enabled' } });

@@ -15,6 +15,7 @@
 
 use std::cell::OnceCell;
 
+use gatehouse_core::wire::headers::SESSION_ID_HEADER;
 use wasm_bindgen::prelude::*;
 use worker::web_sys;
 
@@ -122,8 +123,8 @@ pub fn facts(response: &web_sys::Response) -> OriginFacts {
 }
 
 /// The client's answer: the origin's status and body stream, its headers less the names the
-/// gateway drops toward the client and those its `connection` lists, less `Retry-After` when
-/// `drop_retry_after`, with `set` on top.
+/// gateway drops toward the client, those its `connection` lists and its session id, less
+/// `Retry-After` when `drop_retry_after`, with `set` on top.
 pub fn to_client(
     response: &web_sys::Response,
     connection: Option<&str>,
@@ -131,7 +132,10 @@ pub fn to_client(
     set: &[(&str, &str)],
 ) -> Result<web_sys::Response, Refused> {
     use gatehouse_core::wire::headers::{connection_tokens, dropped_toward_client};
-    let extra = connection_tokens(connection);
+    let mut extra = connection_tokens(connection);
+    // The origin's own session id never reaches the client, whatever `facts` read: the wrapped
+    // one, if any, is in `set`.
+    extra.push(SESSION_ID_HEADER.to_string());
     let set = joined(set)?;
     TO_CLIENT.with(|cell| {
         let fixed = cell.get_or_init(|| name_set(&dropped_toward_client(None).join(",")));
@@ -147,6 +151,8 @@ fn names(extra: &[String]) -> Option<String> {
 fn joined(set: &[(&str, &str)]) -> Result<String, Refused> {
     let mut out = String::new();
     for (name, value) in set {
+        // As `Headers.set` would: a value's leading and trailing HTTP whitespace is not its own.
+        let value = value.trim_matches([' ', '\t', '\r', '\n']);
         if name.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
             return Err(Refused);
         }

@@ -13,6 +13,7 @@
 
 pub mod answer;
 pub mod caller;
+mod ceiling;
 pub mod credential;
 mod evm;
 pub mod facts;
@@ -33,9 +34,8 @@ use gatehouse_core::mcp::{
 };
 use gatehouse_core::metering::lease::with_grants;
 use gatehouse_core::metering::limits::{call_ceiling_check, without_ceiling};
-use gatehouse_core::metering::quota::Check;
 use gatehouse_core::metering::ratelimit::quota_headers;
-use gatehouse_core::policy::charge::{self, call_count};
+use gatehouse_core::policy::charge;
 use gatehouse_core::policy::{route, Route};
 use gatehouse_core::wire::denial::Denial;
 use gatehouse_core::wire::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
@@ -47,6 +47,7 @@ use crate::platform::proxy::Forward;
 use crate::platform::reply::Reply;
 use crate::stores::runtime;
 use caller::{identify, Caller};
+use ceiling::{address_ceiling, at_address_ceiling};
 use credential::{check_l402, check_token, Admitted};
 use facts::{non_empty_header, RequestFacts};
 use refuse::{shown_policy, too_many};
@@ -70,6 +71,8 @@ struct Pass<'a> {
     mcp_payment: Option<serde_json::Value>,
     /// An MPP credential carried in `params._meta["org.paymentauth/credential"]` (`x402.rs`).
     mcp_credential: Option<serde_json::Value>,
+    /// The per-tool limits were charged on the way to the quota (`by_credential`).
+    limits_charged: bool,
     trail: Trail,
 }
 
@@ -114,6 +117,7 @@ pub async fn handle(
         in_band_token: None,
         mcp_payment: None,
         mcp_credential: None,
+        limits_charged: false,
     };
     let outcome = run(&mut req, &mut pass).await;
     let record = trail::Request {
@@ -249,6 +253,7 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
         return Ok(None);
     };
     within_limits(p, false).await?;
+    p.limits_charged = true;
     // `None` if the grant turned out to have less left (another isolate's use, or a concurrent
     // request of this one).
     credential.spend(p.env, p.ctx, cost, p.now_ms).await
@@ -274,52 +279,10 @@ async fn within_limits(p: &Pass<'_>, ceiling: bool) -> Result<(), Denial> {
     Err(too_many(&checks, reply.decision, p))
 }
 
-/// Under an unverified rate key: whatever keys one address sends, it gets this much in all.
-/// Every call counts here, whatever it weighs (at least `cost`): rotating keys must not make
-/// calls weighed at nothing, or payment attempts, unlimited from one address.
-fn address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Option<(String, Check)> {
-    let address = caller.address.as_ref()?;
-    let check = Check {
-        counter: "ceiling".into(),
-        policy: address.ceiling.clone(),
-        cost: cost.max(call_count(&p.calls)),
-    };
-    Some((address.key.clone(), check))
-}
-
-/// Charges the address ceiling, or (`charge` false) asks whether it would take the charge: 429
-/// when it would not.
-async fn at_address_ceiling(
-    p: &Pass<'_>,
-    ceiling: &(String, Check),
-    charge: bool,
-) -> Result<(), Denial> {
-    let (key, check) = ceiling;
-    let sent = if charge {
-        check.clone()
-    } else {
-        check.asking()
-    };
-    let at = client_counter::check_quota(p.env, key, vec![sent], p.now_ms).await?;
-    if at.decision.allowed {
-        return Ok(());
-    }
-    Err(too_many(std::slice::from_ref(check), at.decision, p))
-}
-
-/// Every payment attempt is charged to the address ceiling, admitted or not: each can cost a
-/// claim row and a facilitator call.
-async fn within_address_ceiling(p: &Pass<'_>, caller: &Caller, cost: u32) -> Result<(), Denial> {
-    match address_ceiling(p, caller, cost) {
-        Some(ceiling) => at_address_ceiling(p, &ceiling, true).await,
-        None => Ok(()),
-    }
-}
-
 /// The quota step, then the answer step when it is spent.
 async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Admitted, Denial> {
     let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
-    let mut checks = charge::checks(p.route, policy, &p.calls);
+    let mut checks = charge::owed(charge::checks(p.route, policy, &p.calls), p.limits_charged);
     // The windows a client is told about; the call ceiling is a backstop, not a quota to plan by.
     let shown = shown_policy(&checks, p.route);
     let cost = checks[0].cost;

@@ -104,6 +104,17 @@ pub fn checks(
     out
 }
 
+/// The checks a request still owes when it reaches the quota. A request whose per-tool limits
+/// were charged on the way (a credential that agreed to the limits, then turned out to have less
+/// of its grant left) owes the quota alone: a limit caps how often a tool runs, and one run is
+/// charged to it once.
+pub fn owed(mut checks: Vec<Check>, limits_charged: bool) -> Vec<Check> {
+    if limits_charged {
+        checks.retain(|c| !c.counter.starts_with(LIMIT_PREFIX));
+    }
+    checks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +173,14 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].counter.as_str(), c[0].cost), ("route:files", 21));
         assert_eq!((c[1].counter.as_str(), c[1].cost), ("limit:files:heavy", 2));
+        // Once the limits were charged, the quota alone is owed; otherwise everything is.
+        let after = owed(c.clone(), true);
+        assert_eq!(after.len(), 1);
+        assert_eq!(
+            (after[0].counter.as_str(), after[0].cost),
+            ("route:files", 21)
+        );
+        assert_eq!(owed(c.clone(), false).len(), 2);
     }
 
     #[test]

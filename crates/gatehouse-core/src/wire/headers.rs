@@ -124,6 +124,9 @@ pub fn dropped_toward_client(connection: Option<&str>) -> Vec<String> {
         // What was asked and paid is the gateway's to say: an origin cannot fake a settlement.
         crate::rails::x402::PAYMENT_REQUIRED_HEADER,
         crate::rails::x402::PAYMENT_RESPONSE_HEADER,
+        // x402 version 1's name for the settlement, which its clients still read.
+        "x-payment-response",
+        crate::rails::mpp::RECEIPT_HEADER,
     ]);
     fixed
         .map(|n| n.to_string())
@@ -177,6 +180,18 @@ mod tests {
             "content-type",
         ] {
             assert!(forward_to_origin(name, None), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_origin_cannot_speak_for_the_gateway_about_payment() {
+        for name in [
+            "payment-required",
+            "payment-response",
+            "x-payment-response",
+            "payment-receipt",
+        ] {
+            assert!(!forward_to_client(name, None), "{name}");
         }
     }
 

@@ -121,7 +121,7 @@ pub(super) async fn admit(
     // every attempt counts toward the client's call ceiling (`CALL_CEILING_PER_MINUTE`) and,
     // under an unverified rate key, its address's.
     super::within_limits(p, true).await?;
-    super::within_address_ceiling(p, caller, 1).await?;
+    super::ceiling::within_address_ceiling(p, caller, 1).await?;
     let claim = Claim {
         client_key: &p.facts.client_key,
         route: &p.route.name,

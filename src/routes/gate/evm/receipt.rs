@@ -104,6 +104,11 @@ pub(crate) async fn with_receipt(
         .flatten()
         .unwrap_or_default();
     let (headers, status) = (response.headers().clone(), response.status_code());
+    // A status without content (RFC 9110 §15.3.5, §15.3.6, §15.4.5) has no body to carry the
+    // settlement, and the runtime refuses to build one with a body: the header alone.
+    if matches!(status, 204 | 205 | 304) {
+        return Ok(response.into());
+    }
     let rebuilt = if kind.starts_with("text/event-stream") {
         let stream = response.stream().map_err(|_| Denial::Internal)?;
         let rewriter = SseSettlement::new(reply.id, key, settlement);
