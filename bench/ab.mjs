@@ -2,10 +2,12 @@
 // interleaved, of the gateway's token path and quota path in one or more builds (default: build/;
 // give another commit's build directory to compare before and after), each with extra settings if
 // given (`build:AUDIT_ENABLED=false` prices the audit trail), against the JS floor and the
-// hardened TypeScript peer. Prints workerd CPU per request and the ratios; asserts nothing.
+// hardened TypeScript peer. Prints workerd CPU per request and the ratios, then (BENCH_LATENCY
+// requests per target, default 600) the latency one request at a time, the targets taking turns
+// request by request, and what each adds to the floor's p50. Asserts nothing.
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
-import { rounds } from './measure.mjs';
+import { interleaved, rounds } from './measure.mjs';
 import { BUILD, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { spendAndBuy } from './buy-token.mjs';
 import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
@@ -18,6 +20,7 @@ const split = (arg) => {
 };
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LATENCY = Number(process.env.BENCH_LATENCY ?? 600);
 const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' };
 
 const origin = await startOrigin(18794);
@@ -51,6 +54,12 @@ try {
   console.log(`${TOTAL} requests per round, 8 in flight, median of ${ROUNDS} interleaved rounds`);
   console.log('| target | CPU µs/req | × JS floor | × hardened peer | req/s |\n|---|---|---|---|---|');
   for (const r of out) console.log(`| ${r.label} | ${r.cpuUs.toFixed(0)} | ${(r.cpuUs / floor.cpuUs).toFixed(2)} | ${(r.cpuUs / peer.cpuUs).toFixed(2)} | ${r.rps.toFixed(0)} |`);
+  if (LATENCY > 0) {
+    const one = await interleaved(targets, { passes: LATENCY });
+    console.log(`\nOne request at a time, ${LATENCY} per target, taking turns request by request`);
+    console.log('| target | p50 ms | p99 ms | added p50 ms |\n|---|---|---|---|');
+    for (const r of one) console.log(`| ${r.label} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.added.toFixed(2)} |`);
+  }
 } finally {
   await mf.dispose();
   origin.stop();
