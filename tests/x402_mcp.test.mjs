@@ -174,6 +174,9 @@ describe('the receipt, whatever the origin answers', () => {
         if (mode === 'numbers') {
           const body = `{"z":1,"jsonrpc":"2.0","id":${JSON.stringify(m.id)},"result":{"a":12345678901234567890123,"f":1E5,"content":[]}}`;
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+        } else if (mode === 'empty') {
+          // A hostile or broken origin: no content, yet a JSON type.
+          res.writeHead(204, { 'content-type': 'application/json' }).end();
         } else if (mode === 'big') {
           const body = JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: big }] } });
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
@@ -215,6 +218,15 @@ describe('the receipt, whatever the origin answers', () => {
     assert.equal(res.status, 200);
     assert.ok(decodeHeader(res.headers.get('payment-response')).success);
     assert.equal(JSON.parse(await res.text()).result.content[0].text.length, big.length);
+  });
+
+  test('an answer without content keeps the receipt in its header, and the gateway stays up', async () => {
+    const res = await paid('empty', 'empty');
+    assert.equal(res.status, 204);
+    assert.ok(decodeHeader(res.headers.get('payment-response')).success);
+    assert.equal(await res.text(), '');
+    const after = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, 'x-api-key': testKey('after-empty') }, body: JSON.stringify(toolCall(1)) });
+    assert.equal(after.status, 200, 'the next client is served');
   });
 
   test('a stream the origin leaves open delivers the result with its receipt at once', async () => {
