@@ -56,6 +56,9 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     // The call ceiling (default 600 a minute per client) would answer 429 before the quota.
     gatewayWorker('gateway', null, originUrl, { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' }),
     gatewayWorker('gateway-tight', 'tight.bench', originUrl, TIGHT_VARS),
+    // The same build again, measured as another target: how far two identical targets land apart
+    // in one run, which is the resolution of every other row.
+    gatewayWorker('gateway-again', 'again.bench', originUrl, TIGHT_VARS),
     rustFloorWorker('rust-passthrough', 'rust.bench', originUrl),
     jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
     tsPeerWorker('ts-peer', originUrl),
@@ -70,7 +73,7 @@ const mf = new Miniflare(convertV4MiniflareOptions({
 let exitCode = 0;
 try {
   const base = (await mf.ready).origin;
-  for (const name of ['gateway', 'gateway-tight', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
+  for (const name of ['gateway', 'gateway-tight', 'gateway-again', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
     const db = await mf.getD1Database('DB', name);
     for (const stmt of migrationStatements()) await db.prepare(stmt).run();
   }
@@ -90,6 +93,8 @@ try {
   await checkPeer('the TypeScript peer', peer('ts-peer'), { token });
   await checkHardenedPeer('the hardened TypeScript peer', peer('ts-peer-hardened'), { token, keyId: 'fast' });
 
+  const again = { url: `${base}/mcp`, host: 'again.bench', headers: mcpHeaders, body: INIT };
+  const { token: againToken } = await spendAndBuy(again, 'again');
   const before = [];
   if (BASELINE) {
     const tightBefore = { url: `${base}/mcp`, host: 'before-tight.bench', headers: mcpHeaders, body: INIT };
@@ -103,6 +108,7 @@ try {
   const TOKEN = 'gateway, token fast path';
   const HARDENED = 'TS peer, hardened token work (ts-peer-hardened.ts)';
   const QUOTA = 'gateway, quota path (leased from the client\'s Durable Object)';
+  const AGAIN = 'gateway, token fast path again: the same build as another worker (the resolution)';
   const main = await rounds([
     target(FLOOR, `${base}/mcp`, 'passthrough.bench'),
     target('bare pass-through worker (Rust, worker crate)', `${base}/mcp`, 'rust.bench'),
@@ -110,6 +116,7 @@ try {
     target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target(QUOTA, `${base}/mcp`, null),
+    target(AGAIN, `${base}/mcp`, 'again.bench', { 'x-api-key': testKey('again'), 'x-access-token': againToken }),
     ...before,
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
   ], { rounds: ROUNDS, total: TOTAL, concurrency: CONCURRENCY });

@@ -21,12 +21,14 @@ const state = globalThis.__worker_init_state;
 
 function recovered(env, ctx) {
   if (!state?.criticalError) return;
+  const before = state.instanceId;
   try {
     Reflect.construct(Shim, [ctx, env]);
   } catch (e) {
-    // The reset ran before the construction failed; a flag left raised would reset again on
-    // every request.
-    state.criticalError = false;
+    // When the reset went through and only the construction failed, a flag left raised would
+    // reset again on every request; when the reset itself failed, it stays raised, for the next
+    // request to try again.
+    if (state.instanceId !== before) state.criticalError = false;
     console.error('Critical', e);
   }
 }
