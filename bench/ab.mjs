@@ -8,6 +8,7 @@
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
 import { interleaved, rounds } from './measure.mjs';
+import { pinCores } from './cpu.mjs';
 import { BUILD, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { spendAndBuy } from './buy-token.mjs';
 import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
@@ -33,6 +34,7 @@ builds.forEach((b, i) => {
 const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs, workers }));
 try {
   const base = (await mf.ready).origin;
+  if (pinCores([origin.pid])) console.log('workerd pinned to core 0, the load generator and the origin to the others (BENCH_PIN=1)');
   const headers = { ...MCP_HEADERS, 'x-api-key': testKey('ab') };
   const targets = [
     { label: 'JS floor', make: () => ({ url: `${base}/mcp`, host: 'passthrough.bench', headers, body: CALL }) },

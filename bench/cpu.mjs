@@ -32,3 +32,18 @@ export function workerdPids(root = process.pid) {
 export function cpuSeconds(pids) {
   return pids.reduce((sum, pid) => sum + (stat(pid)?.ticks ?? 0), 0) / CLK_TCK;
 }
+
+/**
+ * With `BENCH_PIN=1`: workerd's processes (every thread) on core 0, and this process, the load
+ * generator, with the origin (`others`) on the rest, so that the two never take turns on one core
+ * mid-round. Needs `taskset` (util-linux) and two cores or more; otherwise does nothing.
+ */
+export function pinCores(others = []) {
+  if (process.env.BENCH_PIN !== '1') return false;
+  const cores = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  if (cores < 2) return false;
+  const pin = (list, pid) => execFileSync('taskset', ['-a', '-pc', list, String(pid)], { stdio: 'ignore' });
+  for (const pid of workerdPids()) pin('0', pid);
+  for (const pid of [process.pid, ...others]) pin(`1-${cores - 1}`, pid);
+  return true;
+}

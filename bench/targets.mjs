@@ -88,5 +88,5 @@ export async function startOrigin(port) {
   for (let i = 0; i < 100; i++) {
     try { await request({ url: `${url}/`, method: 'GET' }); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
   }
-  return { url, stop: () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} } };
+  return { url, pid: child.pid, stop: () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} } };
 }
