@@ -35,8 +35,7 @@ thread_local! {
 /// to ask it for, and the wait, which ends when the [`Waiting`] is dropped (however the request
 /// ends). Only the first of concurrent requests that find the lease short, and only when no
 /// renewal is out, asks for what the isolate's use wants; the others ask for what they need (at
-/// least the grant's lease floor, `grant::lease_floor`), so a burst does not lease a full lease
-/// each.
+/// least `MIN_LEASE`), so a burst does not lease a full lease each.
 pub fn needs_counter(jti: &str, cost: u32) -> Option<(Ask, Waiting)> {
     let (ask, renewing) = LEASES.with(|map| {
         let map = map.borrow();

@@ -11,12 +11,12 @@
 //! Units are counted when they are leased, so the isolates together can never admit more than
 //! the grant: **the overshoot is zero**. The price is the other way round: units leased to one
 //! isolate cannot be spent in another. So a lease is sized by demand: twice what the asking
-//! isolate admitted over the last [`DEMAND_WINDOW_MS`] (at least the grant's [`lease_floor`]:
-//! [`MIN_LEASE`], or a thirty-second of a small grant), and never more than half of what is left. A client whose requests move between isolates finds the rest at
+//! isolate admitted over the last [`DEMAND_WINDOW_MS`] (at least [`MIN_LEASE`]), and never more
+//! than half of what is left. A client whose requests move between isolates finds the rest at
 //! the counter; what an isolate holds unspent, when it goes quiet or away, is at most its last
 //! lease and the unspent half of the one before (about three times its busiest recent window of
-//! use; each lease no more than half of what was left), or the last two floors' worth of units,
-//! plus a floor for each request that found the lease short while another was already asking
+//! use; each lease no more than half of what was left), or the last `2 × MIN_LEASE` units, plus
+//! `MIN_LEASE` for each request that found the lease short while another was already asking
 //! (the shell's `usage::needs_counter`). Sized by what is left alone, the first isolate took
 //! half of the grant and the fourth an eighth of the rest, and a client sent to the fourth was
 //! refused while the others held most of what it had paid for. A credential's first use in an
@@ -26,20 +26,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The smallest lease of a large grant; below twice a lease's floor left, a lease takes all of
-/// them: the tail of a grant is not worth a call per unit.
+/// Below this many units left, a lease takes all of them: the tail of a grant is not worth a
+/// call per unit.
 pub const MIN_LEASE: u32 = 8;
-
-/// A grant is split into at least this many first leases before the floor stops it: with a
-/// floor of [`MIN_LEASE`] on a grant of 60, seven isolates took all of it, and a client sent to
-/// an eighth was refused while the seven held what it had paid for.
-pub const MIN_FIRST_LEASES: u32 = 32;
-
-/// The floor of a lease of a grant of `grant`: [`MIN_LEASE`], or less for a small grant (one
-/// thirty-second of it, at least one unit), so that many isolates find some of a small grant.
-pub fn lease_floor(grant: u32) -> u32 {
-    (grant / MIN_FIRST_LEASES).clamp(1, MIN_LEASE)
-}
 
 /// After a renewal failed, the next is tried no sooner than this: a counter that is down must
 /// not be asked on every request.
@@ -56,19 +45,18 @@ pub struct Ask {
     pub want: u32,
 }
 
-/// How many units a lease hands out when `left` are left of a grant whose [`lease_floor`] is
-/// `floor`: what the isolate wants, within the floor and half of what is left (so that other
-/// isolates still find some), never fewer than the request needs, and all of a small rest. Zero
-/// when the request does not fit.
-pub fn lease_size(left: u32, ask: Ask, floor: u32) -> u32 {
+/// How many units a lease hands out when `left` are left: what the isolate wants, within
+/// `MIN_LEASE` and half of what is left (so that other isolates still find some), never fewer
+/// than the request needs, and all of a small rest. Zero when the request does not fit.
+pub fn lease_size(left: u32, ask: Ask) -> u32 {
     if ask.at_least > left || left == 0 {
         return 0;
     }
-    if left <= floor * 2 {
+    if left <= MIN_LEASE * 2 {
         return left;
     }
     let half = left.div_ceil(2);
-    ask.want.clamp(floor, half).max(ask.at_least)
+    ask.want.clamp(MIN_LEASE, half).max(ask.at_least)
 }
 
 /// What this isolate holds of a credential's grant.
@@ -156,7 +144,7 @@ impl Lease {
                 .window_used
                 .max(self.previous_used)
                 .saturating_mul(2)
-                .max(1),
+                .max(MIN_LEASE),
         }
     }
 
@@ -221,7 +209,7 @@ impl Counter {
                 redeemed: true,
             };
         }
-        let granted = lease_size(left, ask, lease_floor(grant));
+        let granted = lease_size(left, ask);
         self.leased = Some(leased + granted);
         Leased {
             granted,

@@ -20,51 +20,27 @@ fn greedy(at_least: u32) -> Ask {
 #[test]
 fn a_lease_is_what_the_isolate_wants_within_half_of_what_is_left() {
     let ask = |at_least, want| Ask { at_least, want };
-    let f = MIN_LEASE;
-    assert_eq!(lease_size(60, greedy(1), f), 30);
-    assert_eq!(lease_size(1_000_000, greedy(1), f), 500_000);
-    assert_eq!(lease_size(1_000_000, ask(1, 40), f), 40, "what it wants");
+    assert_eq!(lease_size(60, greedy(1)), 30);
+    assert_eq!(lease_size(1_000_000, greedy(1)), 500_000);
+    assert_eq!(lease_size(1_000_000, ask(1, 40)), 40, "what it wants");
     assert_eq!(
-        lease_size(1_000_000, ask(1, 2), f),
+        lease_size(1_000_000, ask(1, 2)),
         MIN_LEASE,
-        "at least the floor"
+        "at least MIN_LEASE"
     );
-    assert_eq!(lease_size(16, ask(1, 8), f), 16, "all of a small rest");
-    assert_eq!(lease_size(17, greedy(1), f), 9);
+    assert_eq!(lease_size(16, ask(1, 8)), 16, "all of a small rest");
+    assert_eq!(lease_size(17, greedy(1)), 9);
     assert_eq!(
-        lease_size(60, ask(45, 8), f),
+        lease_size(60, ask(45, 8)),
         45,
         "never less than the request needs"
     );
     assert_eq!(
-        lease_size(5, greedy(6), f),
+        lease_size(5, greedy(6)),
         0,
         "nothing when the request does not fit"
     );
-    assert_eq!(lease_size(0, greedy(1), f), 0);
-    assert_eq!(
-        lease_size(60, ask(1, 1), lease_floor(60)),
-        1,
-        "a small grant's floor"
-    );
-}
-
-#[test]
-fn a_small_grant_has_a_small_floor_and_a_large_one_min_lease() {
-    assert_eq!(lease_floor(1), 1);
-    assert_eq!(lease_floor(60), 1);
-    assert_eq!(lease_floor(100), 3);
-    assert_eq!(lease_floor(256), MIN_LEASE);
-    assert_eq!(lease_floor(1_000_000), MIN_LEASE);
-    // The default grant of 60 split by first uses: many isolates find some before it is gone.
-    let mut c = Counter::default();
-    let firsts = (0..60)
-        .take_while(|_| first_use(&mut c, 60, 1).leased > 0)
-        .count();
-    assert!(
-        firsts >= 30,
-        "{firsts} isolates found some of a grant of 60"
-    );
+    assert_eq!(lease_size(0, greedy(1)), 0);
 }
 
 #[test]
@@ -87,17 +63,16 @@ fn a_lease_asks_for_twice_the_busier_of_the_last_two_windows() {
     l.take(1, 3 * DEMAND_WINDOW_MS).unwrap();
     assert_eq!(
         l.ask(1).want,
-        2,
-        "a window ago is forgotten after a quiet one: twice the one just admitted"
+        MIN_LEASE,
+        "a window ago is forgotten after a quiet one"
     );
 }
 
 #[test]
 fn a_request_takes_its_whole_cost_or_nothing() {
     let mut c = Counter::default();
-    let mut l = Lease::default();
-    l.add(c.lease(greedy(10), 10));
-    assert_eq!(l.leased, 10, "a lease of all of it");
+    let mut l = first_use(&mut c, 10, 3);
+    assert_eq!(l.leased, 10, "a small grant is leased whole");
     assert_eq!(l.take(3, 0).map(|t| t.remaining), Some(7));
     assert_eq!(l.take(8, 0), None, "8 do not fit in 7");
     assert_eq!(l.used, 3, "a refusal spends nothing");
@@ -143,7 +118,7 @@ fn a_failed_renewal_is_retried_after_a_pause_not_on_every_request() {
 #[test]
 fn a_payment_is_leased_or_redeemed_never_both() {
     let mut leased_first = Counter::default();
-    assert_eq!(leased_first.lease(greedy(1), 10).granted, 5);
+    assert_eq!(leased_first.lease(greedy(1), 10).granted, 10);
     assert!(
         !leased_first.claim("c1"),
         "a leased credential cannot be redeemed"
@@ -173,10 +148,7 @@ fn a_second_isolate_starts_from_what_the_first_left() {
     a.add(c.lease(greedy(1), 60));
     while a.take(1, 0).is_some() {}
     let b = first_use(&mut c, 60, 1);
-    assert_eq!(
-        (b.leased, b.counter_left),
-        (lease_floor(60), 30 - lease_floor(60))
-    );
+    assert_eq!((b.leased, b.counter_left), (MIN_LEASE, 30 - MIN_LEASE));
     let mut drained = Counter::default();
     let mut only = first_use(&mut drained, 20, 1);
     while only.take(1, 0).is_some() {
@@ -283,7 +255,7 @@ proptest! {
         // Two logarithms: while the grant is large, each lease is twice what the isolate admitted
         // before it (its whole use is in one window here), so the units leased at least double
         // per call; once half of what is left is smaller, each call halves the tail.
-        let bound = 2 + 2 * (f64::from(grant) / f64::from(lease_floor(grant))).log2().max(0.0).ceil() as u32;
+        let bound = 2 + 2 * (f64::from(grant) / f64::from(MIN_LEASE)).log2().max(0.0).ceil() as u32;
         prop_assert!(calls <= bound, "{calls} calls for a grant of {grant}, bound {bound}");
     }
 }
