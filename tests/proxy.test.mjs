@@ -150,6 +150,12 @@ describe('headers, credentials and redirects', () => {
     assert.equal(res.headers['x-origin-ok'], 'yes');
   });
 
+  test('a client cannot forge the origin credential, nor have the gateway drop it through Connection', async () => {
+    const res = await raw('/mcp', { 'x-origin-key': 'forged-by-client', connection: 'x-origin-key, mcp-session-id' });
+    const echoed = JSON.parse(res.body);
+    assert.equal(echoed.headers['x-origin-key'], 'origin-credential');
+  });
+
   test('redirects from the origin are returned, not followed', async () => {
     const res = await fetch(`${gateway.url}/redirect`, { ...JSON_POST, redirect: 'manual' });
     assert.equal(res.status, 302);
