@@ -13,7 +13,7 @@ const EXCLUDED = new Set(['(idle)', '(program)', '(root)']);
 export function category(f) {
   if (isWasm(f)) return 'Wasm (Rust, gatehouse.wasm)';
   if (f.functionName === 'wasm-to-js' || f.functionName === 'js-to-wasm') return 'Wasm <-> JS boundary (V8 trampolines)';
-  if (f.url === 'index.js' || f.url === 'entry.mjs') return 'JS glue (wasm-bindgen + worker shim, build/index.js and entry.mjs)';
+  if (f.url === 'index.js') return 'JS glue (wasm-bindgen + worker shim, build/index.js)';
   if (f.functionName === '(garbage collector)') return 'garbage collector';
   if (f.url && !/^[a-z-]+-internal:/.test(f.url)) return 'JS (the worker\'s own script)';
   return 'platform (fetch, Request/Response/Headers, streams, timers, DO storage, console)';

@@ -236,7 +236,7 @@ const policy = {
 };
 const BUILD = join(ROOT, 'build');
 const SNAPSHOT = join(RUN, 'worker');
-const BUILD_FILES = ['entry.mjs', 'index.js', 'index_bg.wasm'];
+const BUILD_FILES = ['entry.mjs', 'edge.mjs', 'index.js', 'index_bg.wasm'];
 
 /**
  * A copy of the built Worker (build/) for wrangler to serve. The build writes build/ in place, file

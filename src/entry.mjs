@@ -12,12 +12,75 @@
 // the panic flag the `worker` crate raised. That check runs when the shim's class is built, so
 // a request that finds the flag raised builds it once first: the reset happens here, before the
 // handler runs, and not again later under a Durable Object call with requests in flight.
+//
+// The quick lane. A POST with a `Content-Length` within the body cap, to anything but the
+// gateway's own endpoints, has its body read here and goes to the gate's synchronous steps
+// (`quick_plan`, src/lane.rs and src/routes/gate/quick.rs), which decide everything about it.
+// When they admit it, the fetch to the origin is made here, through the same functions the Wasm
+// uses (edge.mjs), with no futures executor and none of the `worker` crate's conversions in
+// between; `quick_done` then relays the origin's answer as the async path does, and records it.
+// Wherever the steps would wait on I/O before the origin, they spend nothing and the request
+// takes the async path (`gate_read`) with the body as read here.
 import Shim from './index.js';
+import { name_set, race, toward_origin } from './edge.mjs';
 
 export * from './index.js';
 
-const { fetch, scheduled } = Shim.prototype;
+const { fetch, scheduled, quick_names, quick_plan, quick_done, gate_read } = Shim.prototype;
 const state = globalThis.__worker_init_state;
+
+let names;
+
+/** The lane's constants, from the Wasm once per isolate. */
+function lane() {
+  if (names === undefined) {
+    const [cap, own, origin] = quick_names().split('\n');
+    names = { cap: Number(cap), own: own.split(','), origin: name_set(origin) };
+  }
+  return names;
+}
+
+/** Whether the lane may read this request's body: never for the gateway's own endpoints (looked
+ * for anywhere in the URL, which only ever sends more to the async path than needs to go). */
+function forLane(request) {
+  if (request.method !== 'POST') return false;
+  const length = request.headers.get('content-length');
+  if (length === null || !(Number(length) <= lane().cap)) return false;
+  const url = request.url;
+  return !names.own.some((own) => url.includes(own));
+}
+
+async function quickly(request, env, ctx) {
+  let body;
+  try {
+    body = new Uint8Array(await request.arrayBuffer());
+  } catch {
+    // The async path finds the body unreadable, and answers it as it does.
+    return fetch.call({ env, ctx }, request);
+  }
+  let lines = '';
+  for (const [name, value] of request.headers) lines += lines ? `\n${name}\n${value}` : `${name}\n${value}`;
+  const plan = quick_plan(env, ctx, request.url, lines, request.cf != null, body);
+  if (plan === undefined) return gate_read(request, env, ctx, body);
+  if (plan instanceof Response) return plan;
+  const [head, sent] = Array.isArray(plan) ? plan : [plan, body];
+  const f = head.split('\n');
+  const exchange = send(request, f, sent).then((reached) => quick_done(env, ctx, Number(f[0]), ...reached));
+  // Reported back even when the client leaves first: the request was charged, and is recorded.
+  ctx.waitUntil(exchange.catch(() => {}));
+  return exchange;
+}
+
+/** The origin call of a plan: `[response]`, `[undefined, error]`, or `[]` at the deadline. */
+async function send(request, f, body) {
+  try {
+    const headers = toward_origin(request.headers, names.origin, f[4], f.slice(5).join('\n'));
+    const response = await race(f[1], { method: 'POST', headers, body, redirect: 'manual' }, Number(f[2]));
+    return response === null ? [] : [response];
+  } catch (e) {
+    return [undefined, typeof e === 'string' ? e : String(e?.message ?? 'fetch failed')];
+  }
+}
 
 function recovered(env, ctx) {
   if (!state?.criticalError) return;
@@ -36,6 +99,7 @@ function recovered(env, ctx) {
 export default {
   fetch(request, env, ctx) {
     recovered(env, ctx);
+    if (forLane(request)) return quickly(request, env, ctx);
     return fetch.call({ env, ctx }, request);
   },
   scheduled(event, env, ctx) {

@@ -3,21 +3,21 @@
 //! Every handler answers with a response or a `Denial`; nothing here returns an `Err` to the
 //! runtime, which would surface as a bare 500.
 
+mod lane;
 mod objects;
 mod platform;
 mod routes;
 mod stores;
 
-use objects::metrics_sink;
 use platform::reply::Reply;
 use platform::{config, respond};
 #[cfg(feature = "store-contract")]
 use routes::store_contract;
 use routes::{admin, discovery, gate, purge, redeem};
-use stores::runtime;
 
 use gatehouse_core::rails::challenge::VERIFY_PATH;
 use gatehouse_core::wire::denial::Denial;
+use wasm_bindgen::prelude::*;
 use worker::{
     event, web_sys, Context, Date, Env, Method, Request, Result, ScheduleContext, ScheduledEvent,
 };
@@ -28,6 +28,33 @@ pub use objects::metrics::MetricsObject;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    serve(req, env, ctx, None).await
+}
+
+/// The async path for a request whose body the module entry already read (the quick lane's
+/// `Slow`): only the gate takes a body read in advance, and the entry reads none for the
+/// gateway's own endpoints.
+#[wasm_bindgen]
+pub fn gate_read(
+    req: web_sys::Request,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+    body: Vec<u8>,
+) -> worker::js_sys::Promise {
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        serve(Request::from(req), env, Context::new(ctx), Some(body))
+            .await
+            .map(JsValue::from)
+            .map_err(JsValue::from)
+    })
+}
+
+async fn serve(
+    req: Request,
+    env: Env,
+    ctx: Context,
+    pre_read: Option<Vec<u8>>,
+) -> Result<web_sys::Response> {
     let now_ms = worker::js_sys::Date::now() as u64;
     let Some(cfg) = config::config(&env) else {
         return respond::denial(&Denial::Misconfigured).map(Into::into);
@@ -52,19 +79,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<web_sys::Response
         p if discovery::is_discovery(p) && cfg.oauth.is_some() => {
             discovery::handle(p, &cfg, now_ms).await.map(Reply::from)
         }
-        _ => gate::handle(req, &env, &ctx, &cfg, now_ms).await,
+        _ => gate::handle(req, &env, &ctx, &cfg, now_ms, pre_read).await,
     };
-    let controller = cfg.adaptive.enabled.then(|| {
-        let pow = runtime::cached_runtime_policy().pow(&cfg);
-        gatehouse_core::rails::controller::ControllerCall {
-            min: pow.min_bits,
-            base: pow.base_bits,
-            max: pow.max_bits,
-            target_ms: cfg.adaptive.target_solve_ms,
-            interval_ms: u64::from(cfg.adaptive.interval_s) * 1_000,
-        }
-    });
-    metrics_sink::maybe_flush(&env, &ctx, now_ms, controller);
+    gate::trail::ship_metrics(&env, &ctx, &cfg, now_ms);
     match outcome {
         Ok(reply) => Ok(reply.into_raw()),
         Err(denial) => {

@@ -13,7 +13,7 @@ import { startRecordingOrigin } from './support/recording-origin.mjs';
 
 let origin, gateway;
 before(async () => {
-  if (!['index_bg.wasm', 'entry.mjs'].every((f) => existsSync(join(CONTRACT_BUILD, f)))) {
+  if (!['index_bg.wasm', 'entry.mjs', 'edge.mjs'].every((f) => existsSync(join(CONTRACT_BUILD, f)))) {
     throw new Error('no build-contract/ (or one from before src/entry.mjs): run GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh');
   }
   origin = await startRecordingOrigin();

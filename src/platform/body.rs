@@ -10,30 +10,50 @@ use futures_util::StreamExt;
 use gatehouse_core::wire::denial::Denial;
 use worker::{ByteStream, Request, Response};
 
+use crate::platform::incoming::Incoming;
+
 pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    match declared {
+    match declared(req) {
         Some(n) if n > cap => Err(Denial::PayloadTooLarge { limit: cap }),
         Some(n) => {
             let bytes = req
                 .bytes()
                 .await
                 .map_err(|_| Denial::InvalidRequest("the request body could not be read"))?;
-            // Never more than declared; checked all the same, the cap is the promise.
-            if bytes.len() > cap || bytes.len() != n {
-                return Err(Denial::InvalidRequest(
-                    "the request body did not match its length",
-                ));
-            }
-            Ok(bytes)
+            within(bytes, n, cap)
         }
         None => read_stream(req, cap).await,
     }
+}
+
+/// A body the module entry read in one call, held to the same rules as one read here: the
+/// entry reads only a body with a `Content-Length` within the cap.
+pub fn as_declared<R: Incoming + ?Sized>(
+    req: &R,
+    bytes: Vec<u8>,
+    cap: usize,
+) -> Result<Vec<u8>, Denial> {
+    match declared(req) {
+        Some(n) if n > cap => Err(Denial::PayloadTooLarge { limit: cap }),
+        Some(n) => within(bytes, n, cap),
+        None if bytes.len() > cap => Err(Denial::PayloadTooLarge { limit: cap }),
+        None => Ok(bytes),
+    }
+}
+
+fn declared<R: Incoming + ?Sized>(req: &R) -> Option<usize> {
+    req.header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+fn within(bytes: Vec<u8>, declared: usize, cap: usize) -> Result<Vec<u8>, Denial> {
+    // Never more than declared; checked all the same, the cap is the promise.
+    if bytes.len() > cap || bytes.len() != declared {
+        return Err(Denial::InvalidRequest(
+            "the request body did not match its length",
+        ));
+    }
+    Ok(bytes)
 }
 
 async fn read_stream(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denial> {

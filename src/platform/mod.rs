@@ -5,6 +5,7 @@
 pub mod body;
 pub mod config;
 pub mod facilitator;
+pub mod incoming;
 pub mod invoice;
 pub mod oauth_keys;
 pub mod outbound;

@@ -48,33 +48,10 @@ pub enum Failure {
     Timeout,
 }
 
-// The race between the fetch and its deadline runs in JavaScript: one promise crosses into the
-// Worker per request, instead of a timer future and a select polled from Rust (measured on the
-// token path, bench/results.md), and it settles one promise of its own rather than chaining
-// `finally` into `Promise.race` (two more promises and their reactions per request). The
-// deadline covers the response headers only: the timer is cleared as soon as they are in, and
-// the abort is never fired after.
-#[wasm_bindgen(inline_js = r#"
-export function fetch_with_deadline(request, ms) {
-  return race(request, {}, ms);
-}
-export function fetch_parts_with_deadline(url, method, headers, body, ms) {
-  const init = { method, headers, redirect: "manual" };
-  if (body !== undefined) init.body = body;
-  return race(url, init, ms);
-}
-function race(input, init, ms) {
-  const controller = new AbortController();
-  init.signal = controller.signal;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { controller.abort(); resolve(null); }, ms);
-    fetch(input, init).then(
-      (response) => { clearTimeout(timer); resolve(response); },
-      (error) => { clearTimeout(timer); reject(error); },
-    );
-  });
-}
-"#)]
+// The race between the fetch and its deadline runs in JavaScript (`edge.mjs`): one promise
+// crosses into the Worker per request, instead of a timer future and a select polled from Rust
+// (measured on the token path, bench/results.md).
+#[wasm_bindgen(module = "/src/platform/edge.mjs")]
 extern "C" {
     #[wasm_bindgen(catch)]
     fn fetch_parts_with_deadline(

@@ -9,47 +9,20 @@
 //! conversions of the answer in and out (bench/results.md).
 //!
 //! What is dropped and set stays decided in Rust: the fixed lists are handed over once per
-//! isolate; a `Connection` header's names and the values to set, per request. The values to set
-//! travel joined by line feeds, which no header name or value may hold: one that does is refused
-//! here, as the runtime's `Headers` would refuse it.
+//! isolate; a `Connection` header's names and the values to set, per request, as a [`Toward`].
+//! The values to set travel joined by line feeds, which no header name or value may hold: one
+//! that does is refused here, as the runtime's `Headers` would refuse it. The runtime side is
+//! `edge.mjs`, which the module entry's quick lane applies the same `Toward` with.
 
 use std::cell::OnceCell;
 
-use gatehouse_core::wire::headers::SESSION_ID_HEADER;
+use gatehouse_core::wire::headers::{
+    connection_tokens, dropped_toward_client, dropped_toward_origin, SESSION_ID_HEADER,
+};
 use wasm_bindgen::prelude::*;
 use worker::web_sys;
 
-#[wasm_bindgen(inline_js = r#"
-export function name_set(names) {
-  return names.split(",");
-}
-function without(headers, fixed, extra) {
-  const out = new Headers(headers);
-  for (const name of fixed) out.delete(name);
-  if (extra) for (const name of extra.split(",")) out.delete(name);
-  return out;
-}
-function with_set(headers, set) {
-  if (set) {
-    const pairs = set.split("\n");
-    for (let i = 0; i + 1 < pairs.length; i += 2) headers.set(pairs[i], pairs[i + 1]);
-  }
-  return headers;
-}
-export function toward_origin(headers, fixed, extra, set) {
-  return with_set(without(headers, fixed, extra), set);
-}
-export function origin_facts(response) {
-  const h = response.headers;
-  const session = h.get("mcp-session-id");
-  return `${response.status}\n${h.get("connection") ?? ""}\n${session === null ? "" : "+" + session}`;
-}
-export function toward_client(response, fixed, extra, drop_retry_after, set) {
-  const headers = without(response.headers, fixed, extra);
-  if (drop_retry_after) headers.delete("retry-after");
-  return new Response(response.body, { status: response.status, headers: with_set(headers, set) });
-}
-"#)]
+#[wasm_bindgen(module = "/src/platform/edge.mjs")]
 extern "C" {
     fn name_set(names: &str) -> JsValue;
     #[wasm_bindgen(catch)]
@@ -79,21 +52,54 @@ thread_local! {
 #[derive(Debug)]
 pub struct Refused;
 
-/// The headers the origin gets: the client's, less the names the gateway drops toward the origin,
-/// those `connection` lists and `also_drop`, with `set` on top.
-pub fn to_origin(
-    incoming: &web_sys::Headers,
+/// What one direction's header work does beyond its fixed list of dropped names: the names to
+/// drop (joined by commas) and the values to set on top (name and value, one per line).
+pub struct Toward {
+    pub extra: Option<String>,
+    pub set: String,
+}
+
+/// The fixed lists of names dropped toward the origin and toward the client, joined by commas.
+pub fn fixed_names() -> (String, String) {
+    (
+        dropped_toward_origin(None).join(","),
+        dropped_toward_client(None).join(","),
+    )
+}
+
+/// Toward the origin: the client's headers less the fixed names, those `connection` lists and
+/// `also_drop`, with `set` on top.
+pub fn origin_side(
     connection: Option<&str>,
     also_drop: Option<&str>,
     set: &[(&str, &str)],
-) -> Result<web_sys::Headers, Refused> {
-    use gatehouse_core::wire::headers::dropped_toward_origin;
-    let mut extra = gatehouse_core::wire::headers::connection_tokens(connection);
+) -> Result<Toward, Refused> {
+    let mut extra = connection_tokens(connection);
     extra.extend(also_drop.map(str::to_string));
-    let set = joined(set)?;
+    Ok(Toward {
+        extra: names(&extra),
+        set: joined(set)?,
+    })
+}
+
+/// Toward the client: the origin's headers less the fixed names, those its `connection` lists
+/// and its session id, with `set` on top.
+pub fn client_side(connection: Option<&str>, set: &[(&str, &str)]) -> Result<Toward, Refused> {
+    let mut extra = connection_tokens(connection);
+    // The origin's own session id never reaches the client, whatever `facts` read: the wrapped
+    // one, if any, is in `set`.
+    extra.push(SESSION_ID_HEADER.to_string());
+    Ok(Toward {
+        extra: names(&extra),
+        set: joined(set)?,
+    })
+}
+
+/// The headers the origin gets.
+pub fn to_origin(incoming: &web_sys::Headers, t: Toward) -> Result<web_sys::Headers, Refused> {
     TO_ORIGIN.with(|cell| {
-        let fixed = cell.get_or_init(|| name_set(&dropped_toward_origin(None).join(",")));
-        toward_origin(incoming, fixed, names(&extra), &set).map_err(|_| Refused)
+        let fixed = cell.get_or_init(|| name_set(&fixed_names().0));
+        toward_origin(incoming, fixed, t.extra, &t.set).map_err(|_| Refused)
     })
 }
 
@@ -107,7 +113,11 @@ pub struct OriginFacts {
 
 /// The origin's status, `Connection` and session id, in one call.
 pub fn facts(response: &web_sys::Response) -> OriginFacts {
-    let read = origin_facts(response);
+    read_facts(&origin_facts(response))
+}
+
+/// The origin's facts as `edge.mjs`'s `origin_facts` gives them.
+pub fn read_facts(read: &str) -> OriginFacts {
     let mut parts = read.splitn(3, '\n');
     let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     let connection = parts.next().filter(|c| !c.is_empty()).map(str::to_string);
@@ -122,24 +132,16 @@ pub fn facts(response: &web_sys::Response) -> OriginFacts {
     }
 }
 
-/// The client's answer: the origin's status and body stream, its headers less the names the
-/// gateway drops toward the client, those its `connection` lists and its session id, less
-/// `Retry-After` when `drop_retry_after`, with `set` on top.
+/// The client's answer: the origin's status and body stream, with its headers as `t` says, less
+/// `Retry-After` when `drop_retry_after`.
 pub fn to_client(
     response: &web_sys::Response,
-    connection: Option<&str>,
+    t: Toward,
     drop_retry_after: bool,
-    set: &[(&str, &str)],
 ) -> Result<web_sys::Response, Refused> {
-    use gatehouse_core::wire::headers::{connection_tokens, dropped_toward_client};
-    let mut extra = connection_tokens(connection);
-    // The origin's own session id never reaches the client, whatever `facts` read: the wrapped
-    // one, if any, is in `set`.
-    extra.push(SESSION_ID_HEADER.to_string());
-    let set = joined(set)?;
     TO_CLIENT.with(|cell| {
-        let fixed = cell.get_or_init(|| name_set(&dropped_toward_client(None).join(",")));
-        toward_client(response, fixed, names(&extra), drop_retry_after, &set).map_err(|_| Refused)
+        let fixed = cell.get_or_init(|| name_set(&fixed_names().1));
+        toward_client(response, fixed, t.extra, drop_retry_after, &t.set).map_err(|_| Refused)
     })
 }
 

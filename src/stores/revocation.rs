@@ -39,8 +39,19 @@ async fn refresh(env: &Env, ticket: Ticket, now_ms: u64) -> Result<(), Denial> {
 
 /// Whether `jti` is revoked, refreshing the isolate's copy as its age requires.
 pub async fn is_revoked(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Result<bool, Denial> {
+    if let Some(known) = is_revoked_now(env, ctx, jti, now_ms) {
+        return Ok(known);
+    }
+    refresh(env, begin(now_ms, false), now_ms).await?;
+    Ok(CACHE.with(|c| c.borrow().contains(jti)))
+}
+
+/// The same from the isolate's copy alone, with no wait: `None` when the copy is too old to
+/// answer from and must be read again first. A copy due for a refresh in the background still
+/// answers, and the refresh starts under `ctx`.
+pub fn is_revoked_now(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Option<bool> {
     match CACHE.with(|c| c.borrow().refresh_needed(now_ms)) {
-        Refresh::Now => refresh(env, begin(now_ms, false), now_ms).await?,
+        Refresh::Now => return None,
         Refresh::Background => {
             // The ticket is taken now, so the next request already sees a refresh under way.
             let ticket = begin(now_ms, true);
@@ -51,7 +62,7 @@ pub async fn is_revoked(env: &Env, ctx: &Context, jti: &str, now_ms: u64) -> Res
         }
         Refresh::None => {}
     }
-    Ok(CACHE.with(|c| c.borrow().contains(jti)))
+    Some(CACHE.with(|c| c.borrow().contains(jti)))
 }
 
 /// Records a revocation, and applies it to this isolate's copy once the store has it.

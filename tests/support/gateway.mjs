@@ -1,6 +1,6 @@
 // Runs the built Worker in workerd through Miniflare's API, with real Durable Objects and a real
 // local D1 (migrations applied from migrations/), the way `wrangler dev` would but in ~0.3 s.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { wire } from '../../clients/js/wire.mjs';
@@ -34,9 +34,11 @@ export function migrationStatements() {
 }
 
 /** The built Worker's modules, entry first (src/entry.mjs, which scripts/build.sh puts beside the
- * bundle worker-build writes). */
+ * bundle worker-build writes, with the edge.mjs it imports; a build from before the quick lane,
+ * for the bench's baselines, has none). */
 export const gatewayModules = (build = BUILD) => [
   { type: 'ESModule', path: join(build, 'entry.mjs') },
+  ...(existsSync(join(build, 'edge.mjs')) ? [{ type: 'ESModule', path: join(build, 'edge.mjs') }] : []),
   { type: 'ESModule', path: join(build, 'index.js') },
   { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
 ];

@@ -16,7 +16,7 @@ use gatehouse_core::wire::denial::Denial;
 use sha2::{Digest, Sha256};
 use worker::{Context, Env, Request};
 
-use crate::routes::gate::facts::{non_empty_header, RequestFacts};
+use crate::routes::gate::facts::{non_empty_header, Incoming, RequestFacts};
 use crate::routes::gate::oauth;
 use crate::stores::revocation;
 
@@ -47,43 +47,13 @@ pub async fn identify(
     facts: &mut RequestFacts,
     now_ms: u64,
 ) -> Result<Caller, Denial> {
-    let mut caller = Caller {
-        tier_policy: None,
-        oauth: None,
-        address: None,
-        audit: audit::Caller::default(),
-    };
-    match &cfg.identity.rate_key {
-        RateKey::Address => {}
-        RateKey::IssuedKey { header } => {
-            if let Some(presented) = non_empty_header(req, header) {
-                let key =
-                    api_key::verify(&cfg.token.keys, &presented).map_err(Denial::InvalidApiKey)?;
-                if revocation::is_revoked(env, ctx, &key.revocation_id(), now_ms).await? {
-                    return Err(Denial::InvalidApiKey(KeyRejection::Revoked));
-                }
-                facts.client_key = key.rate_key();
-                caller.tier_policy = cfg.identity.key_tier(&key.tier).map(|t| t.policy.clone());
-                caller.audit.tier = Some(key.tier);
-            }
-        }
-        RateKey::Unverified {
-            header,
-            ceiling,
-            mints,
-        } => {
-            if let Some(value) = non_empty_header(req, header) {
-                // Hashed so that a raw header value never lands in an object name or a log line.
-                let digest = to_hex(&Sha256::digest(value.as_bytes()));
-                facts.client_key = format!("hdr:{}", &digest[..32]);
-                caller.address = Some(AddressLimits {
-                    key: facts.address_key.clone(),
-                    ceiling: ceiling.clone(),
-                    mints: mints.clone(),
-                });
-            }
+    let keyed = by_rate_key(req, cfg, facts)?;
+    if let Some(id) = &keyed.revocation {
+        if revocation::is_revoked(env, ctx, id, now_ms).await? {
+            return Err(Denial::InvalidApiKey(KeyRejection::Revoked));
         }
     }
+    let mut caller = keyed.accept(facts);
     if let Some(o) = &cfg.oauth {
         let bearer = non_empty_header(req, "authorization");
         let id = oauth::authenticate(
@@ -110,4 +80,72 @@ pub async fn identify(
     }
     caller.audit.client_key = facts.client_key.clone();
     Ok(caller)
+}
+
+/// The caller its rate key names, before OAuth: accepted once `revocation`, the id an issued
+/// key is revoked under, is looked up and found not revoked.
+pub struct Keyed {
+    pub revocation: Option<String>,
+    client_key: Option<String>,
+    caller: Caller,
+}
+
+impl Keyed {
+    /// The caller, counted under its key from now on.
+    pub fn accept(self, facts: &mut RequestFacts) -> Caller {
+        if let Some(key) = self.client_key {
+            facts.client_key = key;
+        }
+        self.caller
+    }
+}
+
+/// Reads the rate key (`IDENTITY_RATE_KEY`): an issued key is verified here, and looked up
+/// among the revoked by the caller.
+pub fn by_rate_key<R: Incoming + ?Sized>(
+    req: &R,
+    cfg: &Config,
+    facts: &RequestFacts,
+) -> Result<Keyed, Denial> {
+    let mut keyed = Keyed {
+        revocation: None,
+        client_key: None,
+        caller: Caller {
+            tier_policy: None,
+            oauth: None,
+            address: None,
+            audit: audit::Caller::default(),
+        },
+    };
+    match &cfg.identity.rate_key {
+        RateKey::Address => {}
+        RateKey::IssuedKey { header } => {
+            if let Some(presented) = non_empty_header(req, header) {
+                let key =
+                    api_key::verify(&cfg.token.keys, &presented).map_err(Denial::InvalidApiKey)?;
+                keyed.revocation = Some(key.revocation_id());
+                keyed.client_key = Some(key.rate_key());
+                keyed.caller.tier_policy =
+                    cfg.identity.key_tier(&key.tier).map(|t| t.policy.clone());
+                keyed.caller.audit.tier = Some(key.tier);
+            }
+        }
+        RateKey::Unverified {
+            header,
+            ceiling,
+            mints,
+        } => {
+            if let Some(value) = non_empty_header(req, header) {
+                // Hashed so that a raw header value never lands in an object name or a log line.
+                let digest = to_hex(&Sha256::digest(value.as_bytes()));
+                keyed.client_key = Some(format!("hdr:{}", &digest[..32]));
+                keyed.caller.address = Some(AddressLimits {
+                    key: facts.address_key.clone(),
+                    ceiling: ceiling.clone(),
+                    mints: mints.clone(),
+                });
+            }
+        }
+    }
+    Ok(keyed)
 }

@@ -58,8 +58,8 @@ impl Credential {
         cost: u32,
         now_ms: u64,
     ) -> Result<Option<Admitted>, Denial> {
-        let expires_at_ms = self.keep_until_s * 1_000;
         if let Some((ask, _waiting)) = usage::needs_counter(&self.jti, cost) {
+            let expires_at_ms = self.keep_until_s * 1_000;
             let leased =
                 credential_counter::lease(env, &self.jti, ask, self.units, expires_at_ms).await?;
             if leased.redeemed {
@@ -67,9 +67,26 @@ impl Credential {
             }
             usage::add(&self.jti, leased, expires_at_ms, now_ms);
         }
-        let Some(taken) = usage::take(&self.jti, cost, expires_at_ms, now_ms) else {
-            return Ok(None);
-        };
+        Ok(self.spend_leased(env, ctx, cost, now_ms))
+    }
+
+    /// Whether this isolate's lease must be filled from the counter before `cost` units could
+    /// be taken here.
+    pub fn lease_short(&self, cost: u32) -> bool {
+        usage::lease_short(&self.jti, cost)
+    }
+
+    /// Takes `cost` units from this isolate's lease, with no wait; `None` when they do not fit.
+    /// Once half of the lease is gone, the next one is asked for in the background.
+    pub fn spend_leased(
+        &self,
+        env: &Env,
+        ctx: &Context,
+        cost: u32,
+        now_ms: u64,
+    ) -> Option<Admitted> {
+        let expires_at_ms = self.keep_until_s * 1_000;
+        let taken = usage::take(&self.jti, cost, expires_at_ms, now_ms)?;
         if taken.renew {
             let (env, jti, units) = (env.clone(), self.jti.clone(), self.units);
             let ask = usage::renewal(&jti);
@@ -83,7 +100,7 @@ impl Credential {
                 usage::renewed(&jti, leased, expires_at_ms, landed_ms);
             });
         }
-        Ok(Some(self.admitted(taken.remaining, now_ms)))
+        Some(self.admitted(taken.remaining, now_ms))
     }
 
     fn admitted(&self, remaining: u32, now_ms: u64) -> Admitted {
@@ -98,10 +115,8 @@ impl Credential {
 }
 
 /// The access token's credential if it is valid for this caller, with its claims (what it
-/// permits).
-pub async fn check_token(
-    env: &Env,
-    ctx: &Context,
+/// permits), before its revocation is looked up.
+pub fn token_credential(
     cfg: &Config,
     facts: &RequestFacts,
     token: &str,
@@ -115,9 +130,6 @@ pub async fn check_token(
         now_ms / 1_000,
     )
     .map_err(Denial::InvalidToken)?;
-    if revocation::is_revoked(env, ctx, &claims.jti, now_ms).await? {
-        return Err(Denial::InvalidToken(TokenRejection::Revoked));
-    }
     let credential = Credential {
         jti: claims.jti.clone(),
         units: claims.grant,
@@ -129,11 +141,10 @@ pub async fn check_token(
     Ok((credential, claims))
 }
 
-/// The same for a paid L402 credential; `None` for an `Authorization` in any other scheme, which
-/// is not ours to judge (it is stripped before the origin all the same).
-pub async fn check_l402(
-    env: &Env,
-    ctx: &Context,
+/// A paid L402 credential, before its revocation is looked up; `None` for an `Authorization`
+/// in any other scheme, which is not ours to judge (it is stripped before the origin all the
+/// same).
+pub fn l402_credential(
     cfg: &Config,
     authorization: &str,
     now_ms: u64,
@@ -144,18 +155,34 @@ pub async fn check_l402(
     let verified = parsed
         .and_then(|cred| verify(&l402.settings, &cred, now_ms / 1_000))
         .map_err(Denial::InvalidL402)?;
-    let jti = l402_jti(&verified.token_id);
-    if revocation::is_revoked(env, ctx, &jti, now_ms).await? {
-        return Err(Denial::InvalidToken(TokenRejection::Revoked));
-    }
     Ok(Some(Credential {
-        jti,
+        jti: l402_jti(&verified.token_id),
         units: cfg.token.grant,
         expires_at_s: verified.valid_until_s,
         keep_until_s: verified.minted_until_s.max(verified.valid_until_s),
         lifetime_s: verified.valid_until_s.saturating_sub(now_ms / 1_000),
         by: "l402",
     }))
+}
+
+/// Refuses a revoked credential.
+pub async fn unless_revoked(
+    env: &Env,
+    ctx: &Context,
+    jti: &str,
+    now_ms: u64,
+) -> Result<(), Denial> {
+    match revocation::is_revoked(env, ctx, jti, now_ms).await? {
+        true => Err(Denial::InvalidToken(TokenRejection::Revoked)),
+        false => Ok(()),
+    }
+}
+
+impl Credential {
+    /// The revocation id it is looked up under.
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
 }
 
 /// The revocation and counter id of the L402 credential with this token id.

@@ -7,15 +7,12 @@ use gatehouse_core::config::Config;
 use gatehouse_core::credentials::identity::UNATTRIBUTED;
 use gatehouse_core::credentials::token::{binding_hash, Fingerprint};
 use gatehouse_core::wire::request_url;
-use worker::Request;
+
+pub use crate::platform::incoming::Incoming;
 
 /// A request header's value, treating an empty one as absent.
-pub fn non_empty_header(req: &Request, name: &str) -> Option<String> {
-    req.headers()
-        .get(name)
-        .ok()
-        .flatten()
-        .filter(|v| !v.trim().is_empty())
+pub fn non_empty_header<R: Incoming + ?Sized>(req: &R, name: &str) -> Option<String> {
+    req.header(name).filter(|v| !v.trim().is_empty())
 }
 
 pub struct RequestFacts {
@@ -35,11 +32,11 @@ pub struct RequestFacts {
 }
 
 impl RequestFacts {
-    pub fn read(req: &Request, cfg: &Config) -> Self {
-        let header = |name: &str| req.headers().get(name).ok().flatten();
+    pub fn read<R: Incoming + ?Sized>(req: &R, cfg: &Config) -> Self {
+        let header = |name: &str| req.header(name);
         // Only an address the client cannot write itself counts (`AddressSource`); any other
         // client known by its address alone is counted with every such client.
-        let via_edge = req.cf().is_some();
+        let via_edge = req.via_edge();
         let (ip, address_key) = match cfg.identity.address.trusted_header(via_edge) {
             Some(name) => {
                 let ip = header(name).unwrap_or_else(|| "unknown".into());
@@ -48,7 +45,7 @@ impl RequestFacts {
             }
             None => ("unattributed".into(), UNATTRIBUTED.into()),
         };
-        let url = req.inner().url();
+        let url = req.url();
         let (audience, host, path, query) = match request_url::split(&url) {
             Some(p) => (
                 p.origin.into(),
@@ -56,7 +53,8 @@ impl RequestFacts {
                 p.path.into(),
                 p.query.into(),
             ),
-            None => (String::new(), String::new(), req.path(), String::new()),
+            // The runtime's URLs are absolute; one that is not routes nowhere.
+            None => Default::default(),
         };
         Self {
             client_key: address_key.clone(),

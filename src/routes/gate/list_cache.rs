@@ -17,7 +17,7 @@ use gatehouse_core::mcp::revision::Revision;
 use gatehouse_core::wire::denial::Denial;
 use worker::{Cache, Delay, Headers, Request, Response};
 
-use super::facts::non_empty_header;
+use super::facts::{non_empty_header, Incoming};
 use super::Pass;
 use crate::platform::body::{self, Peeked};
 use crate::platform::proxy::{self, Forward};
@@ -77,22 +77,29 @@ async fn wait_for(key: &str, now_ms: u64) -> Option<Vec<u8>> {
     remembered(key, now_ms + waited)
 }
 
+/// The key a request's answer may be kept under, and the id its answer goes back with: `None`
+/// for a request the cache never answers.
+pub(super) fn cache_key<R: Incoming + ?Sized>(
+    req: &R,
+    p: &Pass<'_>,
+) -> Option<(String, serde_json::Value)> {
+    let call = p.calls.first()?;
+    let revision = Revision::of(
+        non_empty_header(req, "mcp-protocol-version").as_deref(),
+        call.revision.as_deref(),
+    );
+    let body = p.body.as_deref()?;
+    let key = request_key(&p.route.name, body, &p.calls, p.batch, revision)?;
+    Some((key, call.id.clone()?))
+}
+
 /// The origin's answer to the admitted request, or the kept one.
 pub(super) async fn through(
     req: &Request,
     p: &Pass<'_>,
     forward: Forward<'_>,
 ) -> Result<Reply, Denial> {
-    let key = p.calls.first().and_then(|call| {
-        let revision = Revision::of(
-            non_empty_header(req, "mcp-protocol-version").as_deref(),
-            call.revision.as_deref(),
-        );
-        let body = p.body.as_deref()?;
-        let key = request_key(&p.route.name, body, &p.calls, p.batch, revision)?;
-        Some((key, call.id.clone()?))
-    });
-    let Some((key, id)) = key else {
+    let Some((key, id)) = cache_key(req, p) else {
         return proxy::forward(req, p.route, &p.upstream_path, p.cfg, forward).await;
     };
     let headers = forward.headers.clone();

@@ -12,6 +12,7 @@
 //! Every tool call, admitted or not, goes to the audit trail (`trail.rs`).
 
 pub mod answer;
+mod body;
 pub mod caller;
 mod ceiling;
 pub mod credential;
@@ -22,18 +23,18 @@ mod list_cache;
 pub mod memo;
 pub mod oauth;
 pub mod offers;
+pub mod quick;
 mod refuse;
 pub mod trail;
 pub mod usage;
 
 use gatehouse_core::config::Config;
 use gatehouse_core::credentials::session;
-use gatehouse_core::mcp::{
-    calls, check_content_encoding, check_headers, check_media_type, is_batch, take_in_band_token,
-    take_x402_payment, tool_names, Call, MAX_POLICY_BODY,
-};
+use gatehouse_core::credentials::token::AccessClaims;
+use gatehouse_core::mcp::{tool_names, Call};
 use gatehouse_core::metering::lease::with_grants;
 use gatehouse_core::metering::limits::{call_ceiling_check, without_ceiling};
+use gatehouse_core::metering::quota::{Check, Policy};
 use gatehouse_core::metering::ratelimit::quota_headers;
 use gatehouse_core::policy::charge;
 use gatehouse_core::policy::{route, Route};
@@ -42,14 +43,13 @@ use gatehouse_core::wire::headers::{ACCESS_TOKEN_HEADER, TIME_BUDGET_HEADER};
 use worker::{Context, Env, Method, Request};
 
 use crate::objects::client_counter;
-use crate::platform::body;
 use crate::platform::proxy::Forward;
 use crate::platform::reply::Reply;
 use crate::stores::runtime;
 use caller::{identify, Caller};
 use ceiling::{address_ceiling, at_address_ceiling};
-use credential::{check_l402, check_token, Admitted};
-use facts::{non_empty_header, RequestFacts};
+use credential::{l402_credential, token_credential, unless_revoked, Admitted, Credential};
+use facts::{non_empty_header, Incoming, RequestFacts};
 use refuse::{shown_policy, too_many};
 use trail::Trail;
 
@@ -82,6 +82,7 @@ pub async fn handle(
     ctx: &Context,
     cfg: &Config,
     now_ms: u64,
+    pre_read: Option<Vec<u8>>,
 ) -> Result<Reply, Denial> {
     let facts = RequestFacts::read(&req, cfg);
     let (route, rest) =
@@ -96,42 +97,58 @@ pub async fn handle(
             allow: "GET, POST, DELETE",
         });
     }
-    let mut pass = Pass {
-        env,
-        ctx,
-        cfg,
-        route,
-        now_ms,
-        upstream_path: format!("{rest}{}", facts.query),
-        trail: Trail {
-            caller: gatehouse_core::audit::Caller {
-                client_key: facts.client_key.clone(),
-                ..Default::default()
-            },
-            remaining: None,
-        },
-        facts,
-        body: None,
-        calls: Vec::new(),
-        batch: false,
-        in_band_token: None,
-        mcp_payment: None,
-        mcp_credential: None,
-        limits_charged: false,
-    };
-    let outcome = run(&mut req, &mut pass).await;
+    let mut pass = Pass::new((env, ctx, cfg), route, &rest, facts, now_ms);
+    let outcome = run(&mut req, &mut pass, pre_read).await;
     let record = trail::Request {
         route: &route.name,
         calls: &pass.calls,
         trail: &pass.trail,
         now_ms,
     };
-    trail::leave(env, ctx, cfg, &record, &outcome);
+    trail::leave(env, ctx, cfg, &record, outcome.as_ref().map(Reply::status));
     outcome
 }
 
-async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Reply, Denial> {
-    read_body(req, p).await?;
+impl<'a> Pass<'a> {
+    fn new(
+        (env, ctx, cfg): (&'a Env, &'a Context, &'a Config),
+        route: &'a Route,
+        rest: &str,
+        facts: RequestFacts,
+        now_ms: u64,
+    ) -> Self {
+        Pass {
+            env,
+            ctx,
+            cfg,
+            route,
+            now_ms,
+            upstream_path: format!("{rest}{}", facts.query),
+            trail: Trail {
+                caller: gatehouse_core::audit::Caller {
+                    client_key: facts.client_key.clone(),
+                    ..Default::default()
+                },
+                remaining: None,
+            },
+            facts,
+            body: None,
+            calls: Vec::new(),
+            batch: false,
+            in_band_token: None,
+            mcp_payment: None,
+            mcp_credential: None,
+            limits_charged: false,
+        }
+    }
+}
+
+async fn run(
+    req: &mut Request,
+    p: &mut Pass<'_>,
+    pre_read: Option<Vec<u8>>,
+) -> Result<Reply, Denial> {
+    body::read_body(req, p, pre_read).await?;
     let identified = identify(req, p.env, p.ctx, p.cfg, &mut p.facts, p.now_ms).await;
     // A refusal is still recorded under what was verified before it (an API key, say).
     p.trail.caller.client_key = p.facts.client_key.clone();
@@ -171,50 +188,6 @@ async fn run(req: &mut Request, p: &mut Pass<'_>) -> Result<Reply, Denial> {
     evm::with_receipt(served, settled).await
 }
 
-/// The body step: one reading of a POST body decides everything, and the origin gets exactly
-/// those bytes. A body the gateway cannot read is refused, never forwarded unread
-/// (docs/PROTOCOL.md §4).
-async fn read_body(req: &mut Request, p: &mut Pass<'_>) -> Result<(), Denial> {
-    if req.method() != Method::Post {
-        return Ok(());
-    }
-    check_media_type(non_empty_header(req, "content-type").as_deref()).map_err(Denial::Body)?;
-    check_content_encoding(non_empty_header(req, "content-encoding").as_deref())
-        .map_err(Denial::Body)?;
-    let mut raw = body::read_capped(req, MAX_POLICY_BODY).await?;
-    let parsed = calls(&raw).map_err(Denial::Body)?;
-    check_headers(
-        non_empty_header(req, "mcp-method").as_deref(),
-        non_empty_header(req, "mcp-name").as_deref(),
-        Some(&parsed),
-    )
-    .map_err(|id| Denial::McpHeaderMismatch { id })?;
-    if parsed.len() > p.cfg.limits.max_batch_calls {
-        return Err(Denial::TooManyCalls {
-            limit: p.cfg.limits.max_batch_calls,
-        });
-    }
-    // An in-band token is a credential for the gateway: it never reaches the origin, whether or
-    // not this route takes tokens in-band and whatever header came with it.
-    if let Some((token, rest)) = take_in_band_token(&raw) {
-        p.in_band_token = Some(token);
-        raw = rest;
-    }
-    // So is a payment in `_meta`: the gateway takes it, and the origin never sees it.
-    if let Some((payment, rest)) = take_x402_payment(&raw) {
-        p.mcp_payment = Some(payment);
-        raw = rest;
-    }
-    if let Some((credential, rest)) = gatehouse_core::rails::mpp::credential::take_from_body(&raw) {
-        p.mcp_credential = Some(credential);
-        raw = rest;
-    }
-    p.batch = is_batch(&raw);
-    p.calls = parsed;
-    p.body = Some(raw);
-    Ok(())
-}
-
 /// Whether an OAuth caller (or an anonymous one) may make these calls: scopes per tool.
 fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
     let Some(o) = &p.cfg.oauth else {
@@ -229,25 +202,13 @@ fn authorize(p: &Pass, caller: &Caller) -> Result<(), Denial> {
 /// grant with less left falls through to the quota, like no credential at all.
 async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitted>, Denial> {
     let cost = charge::credential_cost(p.route, &p.calls);
-    let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
-    let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
-    let credential = if let Some(token) = header_token.or(in_band) {
-        let (credential, claims) =
-            check_token(p.env, p.ctx, p.cfg, &p.facts, &token, p.now_ms).await?;
-        claims
-            .pays_on(&p.route.name, p.cfg.routes.len() == 1)
-            .map_err(Denial::InvalidToken)?;
-        if !claims.permits(&p.calls) {
-            return Err(Denial::TokenScope);
+    let credential = match presented(req, p)? {
+        Some((credential, claims)) => {
+            unless_revoked(p.env, p.ctx, credential.jti(), p.now_ms).await?;
+            permitted(p, claims.as_ref())?;
+            Some(credential)
         }
-        Some(credential)
-    } else {
-        let authorization = non_empty_header(req, "authorization")
-            .filter(|a| p.cfg.l402.is_some() && oauth::bearer(a).is_none());
-        match authorization {
-            Some(a) => check_l402(p.env, p.ctx, p.cfg, &a, p.now_ms).await?,
-            None => None,
-        }
+        None => None,
     };
     let Some(credential) = credential.filter(|c| c.fits(cost)) else {
         return Ok(None);
@@ -257,6 +218,40 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
     // `None` if the grant turned out to have less left (another isolate's use, or a concurrent
     // request of this one).
     credential.spend(p.env, p.ctx, cost, p.now_ms).await
+}
+
+/// The credential a request presents, as far as it can be judged with no I/O: an access token
+/// (in its header, or in-band where the route takes it), with its claims, or an L402 credential.
+fn presented<R: Incoming + ?Sized>(
+    req: &R,
+    p: &mut Pass<'_>,
+) -> Result<Option<(Credential, Option<AccessClaims>)>, Denial> {
+    let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
+    let in_band = p.in_band_token.take().filter(|_| p.route.in_band);
+    if let Some(token) = header_token.or(in_band) {
+        let (credential, claims) = token_credential(p.cfg, &p.facts, &token, p.now_ms)?;
+        return Ok(Some((credential, Some(claims))));
+    }
+    let authorization = non_empty_header(req, "authorization")
+        .filter(|a| p.cfg.l402.is_some() && oauth::bearer(a).is_none());
+    match authorization {
+        Some(a) => Ok(l402_credential(p.cfg, &a, p.now_ms)?.map(|c| (c, None))),
+        None => Ok(None),
+    }
+}
+
+/// Whether a token may pay here, for these calls (an L402 credential may pay anywhere).
+fn permitted(p: &Pass<'_>, claims: Option<&AccessClaims>) -> Result<(), Denial> {
+    let Some(claims) = claims else {
+        return Ok(());
+    };
+    claims
+        .pays_on(&p.route.name, p.cfg.routes.len() == 1)
+        .map_err(Denial::InvalidToken)?;
+    if !claims.permits(&p.calls) {
+        return Err(Denial::TokenScope);
+    }
+    Ok(())
 }
 
 /// The per-tool limits of the request's calls: a credential or a payment pays for the route's
@@ -281,16 +276,13 @@ async fn within_limits(p: &Pass<'_>, ceiling: bool) -> Result<(), Denial> {
 
 /// The quota step, then the answer step when it is spent.
 async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Admitted, Denial> {
-    let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
-    let mut checks = charge::owed(charge::checks(p.route, policy, &p.calls), p.limits_charged);
-    // The windows a client is told about; the call ceiling is a backstop, not a quota to plan by.
-    let shown = shown_policy(&checks, p.route);
+    let (mut checks, shown) = quota_checks(p, caller);
     let cost = checks[0].cost;
     // An over-quota burst: answered from this isolate's memory of the denial, no counter call.
     // Not for a request with a time budget (it changes the offers, and every such denial must
     // count toward a repeat offender's escalation), nor under an unverified key (its address's
     // ceiling is checked and charged first).
-    let memorable = caller.address.is_none() && non_empty_header(req, TIME_BUDGET_HEADER).is_none();
+    let memorable = memorable(req, caller);
     if memorable {
         if let Some(recalled) = memo::recall(&p.facts.client_key, &p.route.name, cost, p.now_ms) {
             if let Some(denial) = answer::recalled(req, p, recalled) {
@@ -312,13 +304,8 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
     // whose address ceiling is charged request by request.
     let leasing = ceiling.is_none();
     if leasing {
-        if let Some(local) = leases::spend(&p.facts.client_key, &checks, p.now_ms) {
-            let decision = without_ceiling(local.decision);
-            return Ok(Admitted {
-                headers: quota_headers(&shown, &decision),
-                remaining: decision.tightest().map_or(0, |w| w.remaining),
-                by: "quota",
-            });
+        if let Some(admitted) = from_lease(p, &checks, &shown) {
+            return Ok(admitted);
         }
     }
     let lease = match leasing {
@@ -360,4 +347,29 @@ async fn by_quota(req: &Request, p: &mut Pass<'_>, caller: &Caller) -> Result<Ad
         memo::remember(key, cost, first_seen_ms, &denial, (p.now_ms, max_bits));
     }
     Err(denial)
+}
+
+/// What the request's calls owe the quota (its tier's, or the route's), and the windows the
+/// client is told about: the call ceiling is a backstop, not a quota to plan by.
+fn quota_checks(p: &Pass<'_>, caller: &Caller) -> (Vec<Check>, Policy) {
+    let policy = caller.tier_policy.as_ref().unwrap_or(&p.route.quota);
+    let checks = charge::owed(charge::checks(p.route, policy, &p.calls), p.limits_charged);
+    let shown = shown_policy(&checks, p.route);
+    (checks, shown)
+}
+
+/// Whether a denial may be answered from this isolate's memory of the last one (`memo.rs`).
+fn memorable<R: Incoming + ?Sized>(req: &R, caller: &Caller) -> bool {
+    caller.address.is_none() && non_empty_header(req, TIME_BUDGET_HEADER).is_none()
+}
+
+/// Admits the request from this isolate's lease of the client's quota, if it covers `checks`.
+fn from_lease(p: &Pass<'_>, checks: &[Check], shown: &Policy) -> Option<Admitted> {
+    let local = leases::spend(&p.facts.client_key, checks, p.now_ms)?;
+    let decision = without_ceiling(local.decision);
+    Some(Admitted {
+        headers: quota_headers(shown, &decision),
+        remaining: decision.tightest().map_or(0, |w| w.remaining),
+        by: "quota",
+    })
 }

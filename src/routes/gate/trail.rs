@@ -6,12 +6,12 @@ use gatehouse_core::config::Config;
 use gatehouse_core::mcp::Call;
 use gatehouse_core::metrics::SERVED_BITS;
 use gatehouse_core::rails::challenge::Offer;
+use gatehouse_core::rails::controller::ControllerCall;
 use gatehouse_core::wire::denial::{Answer, Denial};
 use worker::{Context, Env};
 
 use crate::objects::metrics_sink;
-use crate::platform::reply::Reply;
-use crate::stores::audit;
+use crate::stores::{audit, runtime};
 
 /// Everything the audit trail wants to know about how a request went.
 #[derive(Default)]
@@ -28,7 +28,8 @@ pub struct Request<'a> {
 }
 
 /// Records the request's metrics and, when the audit is on, its audit records.
-pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: &Result<Reply, Denial>) {
+/// `outcome` is the answer's status, or the refusal.
+pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: Result<u16, &Denial>) {
     record_metrics(r.route, r.calls, &r.trail.caller.client_key, outcome);
     if !cfg.audit.enabled {
         return;
@@ -36,7 +37,7 @@ pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: &Resu
     // A second clock read, for the audit's latency figure only; no decision depends on it.
     let latency_ms = (worker::js_sys::Date::now() as u64).saturating_sub(r.now_ms);
     let (status, challenge) = match outcome {
-        Ok(reply) => (reply.status(), String::new()),
+        Ok(status) => (status, String::new()),
         Err(d) => (d.to_wire().status, challenge_label(d)),
     };
     let result = Outcome {
@@ -56,8 +57,24 @@ pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: &Resu
     audit::write(env, ctx, rows, r.now_ms);
 }
 
+/// What every request of any endpoint leaves for later: the metrics, shipped when due (with the
+/// difficulty controller's bounds, when it runs).
+pub fn ship_metrics(env: &Env, ctx: &Context, cfg: &Config, now_ms: u64) {
+    let controller = cfg.adaptive.enabled.then(|| {
+        let pow = runtime::cached_runtime_policy().pow(cfg);
+        ControllerCall {
+            min: pow.min_bits,
+            base: pow.base_bits,
+            max: pow.max_bits,
+            target_ms: cfg.adaptive.target_solve_ms,
+            interval_ms: u64::from(cfg.adaptive.interval_s) * 1_000,
+        }
+    });
+    metrics_sink::maybe_flush(env, ctx, now_ms, controller);
+}
+
 /// Counts the request per route and tool, and what the gateway answered.
-fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: &Result<Reply, Denial>) {
+fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: Result<u16, &Denial>) {
     let labels: Vec<&str> = if calls.is_empty() {
         vec!["-"]
     } else {

@@ -92,6 +92,15 @@ pub fn renewal(jti: &str) -> Ask {
     })
 }
 
+/// Whether the counter must be asked before `cost` units can be taken here (what
+/// [`needs_counter`] decides, without joining the wait).
+pub fn lease_short(jti: &str, cost: u32) -> bool {
+    LEASES.with(|map| match map.borrow().get(jti) {
+        Some((lease, _)) => lease.needs_counter(cost),
+        None => Lease::default().needs_counter(cost),
+    })
+}
+
 /// Whether `cost` units fit what this isolate holds or could still lease.
 pub fn fits(jti: &str, cost: u32) -> bool {
     LEASES.with(|map| {

@@ -10,9 +10,8 @@ use gatehouse_core::rails::x402::mcp::{payload_from_meta, InBandReply};
 use gatehouse_core::rails::x402::payload;
 use gatehouse_core::rails::x402::{Rejection, X402Offer, PAYMENT_SIGNATURE_HEADER};
 use serde_json::Value;
-use worker::Request;
 
-use super::super::facts::non_empty_header;
+use super::super::facts::{non_empty_header, Incoming};
 use super::super::Pass;
 
 /// How a payment came: its protocol, and inside MCP the request it answers. Refusals and the
@@ -28,7 +27,10 @@ pub(super) struct Wire {
 /// The payment a request carries, undecoded where it is MPP's (judging it needs the offer): the
 /// HTTP headers, or, for a single `tools/call`, its `params._meta` (whose refusals and receipt
 /// then go back inside MCP too). An x402 payment is taken before an MPP one; either way only one.
-pub(super) fn carried(req: &Request, p: &Pass<'_>) -> Option<(Result<Value, Rejection>, Wire)> {
+pub(super) fn carried<R: Incoming + ?Sized>(
+    req: &R,
+    p: &Pass<'_>,
+) -> Option<(Result<Value, Rejection>, Wire)> {
     let http = |mpp| Wire { in_band: None, mpp };
     if let Some(header) = non_empty_header(req, PAYMENT_SIGNATURE_HEADER) {
         return Some((payload::decode(&header), http(None)));

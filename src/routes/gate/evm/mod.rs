@@ -36,6 +36,7 @@ use worker::Request;
 
 use super::caller::Caller;
 use super::credential::Admitted;
+use super::facts::Incoming;
 use super::Pass;
 use crate::platform::facilitator::{self, Failed};
 use crate::stores::runtime;
@@ -76,6 +77,11 @@ fn refusal(offer: &X402Offer, rejection: Rejection, wire: &Wire) -> Denial {
         settlement: None,
         in_band: wire.in_band.clone(),
     }))
+}
+
+/// Whether the request carries a payment on this rail (whether or not it would be taken).
+pub(super) fn carries_payment<R: Incoming + ?Sized>(req: &R, p: &Pass<'_>) -> bool {
+    carried(req, p).is_some()
 }
 
 /// Admits the request on the payment it carries, if it carries one; `None` if it carries none
