@@ -65,16 +65,22 @@ async function quickly(request, env, ctx) {
   if (plan instanceof Response) return plan;
   const [head, sent] = Array.isArray(plan) ? plan : [plan, body];
   const f = head.split('\n');
-  const exchange = send(request, f, sent).then((reached) => quick_done(env, ctx, Number(f[0]), ...reached));
+  const exchange = send(request, f, sent).then(([response, error, unbuilt]) => quick_done(env, ctx, Number(f[0]), response, error, unbuilt === true));
   // Reported back even when the client leaves first: the request was charged, and is recorded.
   ctx.waitUntil(exchange.catch(() => {}));
   return exchange;
 }
 
-/** The origin call of a plan: `[response]`, `[undefined, error]`, or `[]` at the deadline. */
+/** The origin call of a plan: `[response]`, `[undefined, error]`, `[]` at the deadline, or
+ * `[undefined, undefined, true]` when the runtime refused the headers for the origin. */
 async function send(request, f, body) {
+  let headers;
   try {
-    const headers = toward_origin(request.headers, names.origin, f[4], f.slice(5).join('\n'));
+    headers = toward_origin(request.headers, names.origin, f[4], f.slice(5).join('\n'));
+  } catch {
+    return [undefined, undefined, true];
+  }
+  try {
     const response = await race(f[1], { method: 'POST', headers, body, redirect: 'manual' }, Number(f[2]));
     return response === null ? [] : [response];
   } catch (e) {

@@ -81,7 +81,7 @@ pub fn quick_plan(
 }
 
 /// The answer for request `id`, given the origin's `response`, or its failure (`error`, or
-/// neither for its deadline): always a `Response`.
+/// neither for its deadline; `unbuilt` when the headers for the origin could not be built).
 #[wasm_bindgen]
 pub fn quick_done(
     env: Env,
@@ -89,9 +89,11 @@ pub fn quick_done(
     id: u32,
     response: Option<web_sys::Response>,
     error: Option<String>,
+    unbuilt: bool,
 ) -> Result<web_sys::Response, JsValue> {
     let ctx = Context::new(ctx);
     let reached = match (response, error) {
+        _ if unbuilt => Reached::Unbuilt,
         (Some(response), _) => Reached::Answered(response),
         (None, Some(error)) => Reached::Failed(Failure::Unreachable(error)),
         (None, None) => Reached::Failed(Failure::Timeout),

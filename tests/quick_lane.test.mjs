@@ -230,6 +230,10 @@ describe('the quick lane', () => {
         seenSessions.push(req.headers['mcp-session-id']);
         if (mode === 'hang') return;
         if (mode === 'drop') return req.socket.destroy();
+        if (mode === 'refuse') {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          return res.end('{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"no"}}');
+        }
         res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'origin-session-1', 'retry-after': '9' });
         res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
       });
@@ -248,6 +252,11 @@ describe('the quick lane', () => {
         wrapped = r.headers.get('mcp-session-id');
         assert.equal(r.headers.get('retry-after'), null, 'the origin\'s Retry-After on a 200 is dropped');
         assert.equal((await post(g.mcpUrl, call(3), { ...me, 'mcp-session-id': wrapped })).status, 200);
+        // The audit's two shapes, decided once the origin's status is in: a row per call for an
+        // answered batch, one row for a batch refused before its calls ran.
+        assert.equal((await post(g.mcpUrl, [call(31), call(32), call(33)], me)).status, 200);
+        mode = 'refuse';
+        assert.equal((await post(g.mcpUrl, [call(41), call(42), call(43)], me)).status, 400);
         mode = 'drop';
         assert.equal((await post(g.mcpUrl, call(4), me)).status, 502);
         mode = 'hang';
@@ -255,7 +264,17 @@ describe('the quick lane', () => {
       });
       assert.ok(wrapped && wrapped !== 'origin-session-1', 'the client holds a wrapping of the origin\'s id');
       assert.equal(seenSessions[warm + 1], 'origin-session-1', 'the origin gets its own id back');
-      assert.equal(ways.planned, 4, `lane ${ways.planned}, async ${ways.slow}`);
+      assert.equal(ways.planned, 6, `lane ${ways.planned}, async ${ways.slow}`);
+      assert.equal((await fetch(`${g.url}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` } })).status, 200);
+      const rows = (await g.db.prepare("SELECT status, arguments FROM audit WHERE identity = 'key:lane-origin' ORDER BY id").all()).results
+        .map((r) => [r.status, JSON.parse(r.arguments)])
+        .filter(([status, args]) => status !== 200 || ['m31', 'm32', 'm33'].includes(args.message));
+      assert.deepEqual(rows, [
+        [200, { message: 'm31' }], [200, { message: 'm32' }], [200, { message: 'm33' }],
+        [400, { calls: 3 }],
+        [502, { message: 'm4' }],
+        [504, { message: 'm5' }],
+      ]);
     } finally {
       await g.dispose();
       odd.closeAllConnections?.();

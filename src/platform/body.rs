@@ -28,11 +28,7 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, Denia
 
 /// A body the module entry read in one call, held to the same rules as one read here: the
 /// entry reads only a body with a `Content-Length` within the cap.
-pub fn as_declared<R: Incoming + ?Sized>(
-    req: &R,
-    bytes: Vec<u8>,
-    cap: usize,
-) -> Result<Vec<u8>, Denial> {
+pub fn as_declared(req: &dyn Incoming, bytes: Vec<u8>, cap: usize) -> Result<Vec<u8>, Denial> {
     match declared(req) {
         Some(n) if n > cap => Err(Denial::PayloadTooLarge { limit: cap }),
         Some(n) => within(bytes, n, cap),
@@ -41,7 +37,7 @@ pub fn as_declared<R: Incoming + ?Sized>(
     }
 }
 
-fn declared<R: Incoming + ?Sized>(req: &R) -> Option<usize> {
+fn declared(req: &dyn Incoming) -> Option<usize> {
     req.header("content-length")
         .and_then(|v| v.parse::<usize>().ok())
 }

@@ -37,12 +37,7 @@ fn transport(answer: &Answer) -> evm::Transport {
 }
 
 /// Which answer this request gets for a spent quota.
-fn which<R: Incoming + ?Sized>(
-    req: &R,
-    p: &Pass<'_>,
-    decision: &Decision,
-    first_seen_ms: u64,
-) -> Answer {
+fn which(req: &dyn Incoming, p: &Pass<'_>, decision: &Decision, first_seen_ms: u64) -> Answer {
     let (user_agent, accepts, protocol_version) = (
         non_empty_header(req, "user-agent"),
         non_empty_header(req, ACCEPT_402_HEADER),
@@ -67,7 +62,7 @@ fn which<R: Incoming + ?Sized>(
 
 /// The answer to a denial recalled from memory; `None` when it needs challenges the memory does
 /// not hold (the denial remembered was answered with a 429), so the counter must be asked.
-pub(super) fn recalled<R: Incoming + ?Sized>(req: &R, p: &Pass<'_>, r: Recalled) -> Option<Denial> {
+pub(super) fn recalled(req: &dyn Incoming, p: &Pass<'_>, r: Recalled) -> Option<Denial> {
     let answer = which(req, p, &r.decision, r.first_seen_ms);
     let offers = match answer {
         Answer::TooManyRequests => Vec::new(),

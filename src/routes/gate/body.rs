@@ -34,7 +34,7 @@ pub(super) async fn read_body(
 }
 
 /// What a POST body must be declared as, checked before it is read.
-pub(super) fn body_headers<R: Incoming + ?Sized>(req: &R) -> Result<(), Denial> {
+pub(super) fn body_headers(req: &dyn Incoming) -> Result<(), Denial> {
     check_media_type(non_empty_header(req, "content-type").as_deref()).map_err(Denial::Body)?;
     check_content_encoding(non_empty_header(req, "content-encoding").as_deref())
         .map_err(Denial::Body)
@@ -43,8 +43,8 @@ pub(super) fn body_headers<R: Incoming + ?Sized>(req: &R) -> Result<(), Denial> 
 /// The body's calls, checked against `Mcp-Method` and `Mcp-Name`, with what the gateway takes
 /// out of it (an in-band token, a payment) cut from the bytes the origin will get: `true` when
 /// something was.
-pub(super) fn judge_body<R: Incoming + ?Sized>(
-    req: &R,
+pub(super) fn judge_body(
+    req: &dyn Incoming,
     p: &mut Pass<'_>,
     mut raw: Vec<u8>,
 ) -> Result<bool, Denial> {

@@ -102,8 +102,8 @@ impl Keyed {
 
 /// Reads the rate key (`IDENTITY_RATE_KEY`): an issued key is verified here, and looked up
 /// among the revoked by the caller.
-pub fn by_rate_key<R: Incoming + ?Sized>(
-    req: &R,
+pub fn by_rate_key(
+    req: &dyn Incoming,
     cfg: &Config,
     facts: &RequestFacts,
 ) -> Result<Keyed, Denial> {

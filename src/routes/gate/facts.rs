@@ -11,7 +11,7 @@ use gatehouse_core::wire::request_url;
 pub use crate::platform::incoming::Incoming;
 
 /// A request header's value, treating an empty one as absent.
-pub fn non_empty_header<R: Incoming + ?Sized>(req: &R, name: &str) -> Option<String> {
+pub fn non_empty_header(req: &dyn Incoming, name: &str) -> Option<String> {
     req.header(name).filter(|v| !v.trim().is_empty())
 }
 
@@ -32,7 +32,7 @@ pub struct RequestFacts {
 }
 
 impl RequestFacts {
-    pub fn read<R: Incoming + ?Sized>(req: &R, cfg: &Config) -> Self {
+    pub fn read(req: &dyn Incoming, cfg: &Config) -> Self {
         let header = |name: &str| req.header(name);
         // Only an address the client cannot write itself counts (`AddressSource`); any other
         // client known by its address alone is counted with every such client.

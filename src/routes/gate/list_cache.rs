@@ -79,10 +79,7 @@ async fn wait_for(key: &str, now_ms: u64) -> Option<Vec<u8>> {
 
 /// The key a request's answer may be kept under, and the id its answer goes back with: `None`
 /// for a request the cache never answers.
-pub(super) fn cache_key<R: Incoming + ?Sized>(
-    req: &R,
-    p: &Pass<'_>,
-) -> Option<(String, serde_json::Value)> {
+pub(super) fn cache_key(req: &dyn Incoming, p: &Pass<'_>) -> Option<(String, serde_json::Value)> {
     let call = p.calls.first()?;
     let revision = Revision::of(
         non_empty_header(req, "mcp-protocol-version").as_deref(),

@@ -222,8 +222,8 @@ async fn by_credential(req: &Request, p: &mut Pass<'_>) -> Result<Option<Admitte
 
 /// The credential a request presents, as far as it can be judged with no I/O: an access token
 /// (in its header, or in-band where the route takes it), with its claims, or an L402 credential.
-fn presented<R: Incoming + ?Sized>(
-    req: &R,
+fn presented(
+    req: &dyn Incoming,
     p: &mut Pass<'_>,
 ) -> Result<Option<(Credential, Option<AccessClaims>)>, Denial> {
     let header_token = non_empty_header(req, ACCESS_TOKEN_HEADER);
@@ -359,7 +359,7 @@ fn quota_checks(p: &Pass<'_>, caller: &Caller) -> (Vec<Check>, Policy) {
 }
 
 /// Whether a denial may be answered from this isolate's memory of the last one (`memo.rs`).
-fn memorable<R: Incoming + ?Sized>(req: &R, caller: &Caller) -> bool {
+fn memorable(req: &dyn Incoming, caller: &Caller) -> bool {
     caller.address.is_none() && non_empty_header(req, TIME_BUDGET_HEADER).is_none()
 }
 

@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use gatehouse_core::config::Config;
 use gatehouse_core::credentials::session;
-use gatehouse_core::mcp::{Call, MAX_POLICY_BODY};
+use gatehouse_core::mcp::MAX_POLICY_BODY;
 use gatehouse_core::metering::limits::call_ceiling_check;
 use gatehouse_core::policy::{charge, route};
 use gatehouse_core::wire::denial::Denial;
@@ -29,7 +29,7 @@ use super::body::{body_headers, judge_body};
 use super::caller::by_rate_key;
 use super::credential::{Admitted, Headers};
 use super::facts::{non_empty_header, Incoming, RequestFacts};
-use super::trail::{self, Trail};
+use super::trail;
 use super::{answer, from_lease, list_cache, memo, memorable, permitted};
 use super::{presented, quota_checks, Pass};
 use crate::platform::body;
@@ -41,8 +41,8 @@ use crate::platform::reply::Reply;
 use crate::platform::respond;
 use crate::stores::revocation::is_revoked_now;
 
-/// Requests of this isolate between their plan and their answer, and the bytes of body they
-/// were judged on; past either, the async path.
+/// Requests of this isolate between their plan and their answer, and the bytes they hold; past
+/// either, the async path.
 const MAX_PENDING: usize = 4_096;
 const MAX_PENDING_BYTES: usize = 16 << 20;
 /// How long past its origin's deadline a request may take to report back: its answer is built
@@ -107,17 +107,18 @@ pub struct Outbound {
     pub body: Option<Vec<u8>>,
 }
 
-/// What an admitted request needs once the origin has answered.
+/// What an admitted request needs once the origin has answered: what it will leave behind,
+/// prepared (its audit rows cut and redacted; not its calls as parsed, which may be many times
+/// its body), and what its answer's headers need.
 struct Pending {
     cfg: Rc<Config>,
     route: String,
-    calls: Vec<Call>,
-    trail: Trail,
+    left: trail::Prepared,
     client_key: String,
     headers: Headers,
     path: String,
     now_ms: u64,
-    /// The body's length, for the budget.
+    /// What it holds, for the budget.
     bytes: usize,
 }
 
@@ -148,14 +149,13 @@ pub fn plan(env: &Env, ctx: &Context, seen: &Seen, raw: Vec<u8>, now_ms: u64) ->
         return Planned::Slow;
     };
     // OAuth may wait on its keys, and its resource server is its own path.
-    if cfg.oauth.is_some() || !room(raw.len(), now_ms) {
+    if cfg.oauth.is_some() || !room(now_ms) {
         return Planned::Slow;
     }
     let facts = RequestFacts::read(seen, &cfg);
     let Some((route, rest)) = route::pick(&cfg.routes, &facts.host, &facts.path) else {
         return Planned::Slow;
     };
-    let bytes = raw.len();
     let mut pass = Pass::new((env, ctx, &cfg), route, &rest, facts, now_ms);
     let Some(outcome) = steps(seen, &mut pass, raw).transpose() else {
         return Planned::Slow;
@@ -182,16 +182,22 @@ pub fn plan(env: &Env, ctx: &Context, seen: &Seen, raw: Vec<u8>, now_ms: u64) ->
         toward,
         body,
     };
+    let record = trail::Request {
+        route: &route.name,
+        calls: &pass.calls,
+        trail: &pass.trail,
+        now_ms,
+    };
+    let left = trail::prepare(&cfg, &record);
     let pending = Pending {
         cfg: cfg.clone(),
         route: route.name.clone(),
-        calls: std::mem::take(&mut pass.calls),
-        trail: std::mem::take(&mut pass.trail),
+        bytes: left.bytes() + outbound.toward.set.len(),
+        left,
         client_key: pass.facts.client_key.clone(),
         headers: admitted.headers,
         path: pass.facts.path.clone(),
         now_ms,
-        bytes,
     };
     Planned::Forward(Outbound {
         id: keep(pending),
@@ -294,8 +300,10 @@ fn steps(seen: &Seen, p: &mut Pass<'_>, raw: Vec<u8>) -> Result<Option<Steps>, D
     Ok(from_lease(p, &checks, &shown).map(|admitted| (admitted, session, cut)))
 }
 
-/// Whether a request of `bytes` fits among those waiting, once the dead are let go.
-fn room(bytes: usize, now_ms: u64) -> bool {
+/// Whether another request fits among those waiting, once the dead are let go: what one holds is
+/// bounded (`trail::Prepared::bytes`), by at most 16 rows of `AUDIT_MAX_ARG_BYTES` and the calls'
+/// labels.
+fn room(now_ms: u64) -> bool {
     PENDING.with(|p| {
         let w = &mut *p.borrow_mut();
         while let Some(entry) = w.held.first_entry() {
@@ -304,7 +312,7 @@ fn room(bytes: usize, now_ms: u64) -> bool {
             }
             w.bytes -= entry.remove().bytes;
         }
-        w.held.len() < MAX_PENDING && w.bytes + bytes <= MAX_PENDING_BYTES
+        w.held.len() < MAX_PENDING && w.bytes <= MAX_PENDING_BYTES
     })
 }
 
@@ -316,7 +324,13 @@ fn keep(pending: Pending) -> u32 {
         let w = &mut *p.borrow_mut();
         let id = match w.next {
             Some(id) => id,
-            None => crate::platform::random::bytes::<4>().map_or(1, u32::from_le_bytes) >> 1,
+            // Without the runtime's randomness, the clock's milliseconds: as unlikely to meet
+            // the ids of an instance reset under requests in flight.
+            None => {
+                crate::platform::random::bytes::<4>()
+                    .map_or(pending.now_ms as u32, u32::from_le_bytes)
+                    >> 1
+            }
         };
         w.next = Some(id.wrapping_add(1));
         w.bytes += pending.bytes;
@@ -329,6 +343,9 @@ fn keep(pending: Pending) -> u32 {
 pub enum Reached {
     Answered(web_sys::Response),
     Failed(Failure),
+    /// The runtime refused the headers for the origin (a value from the configuration): the
+    /// async path's `proxy_build_failed`.
+    Unbuilt,
 }
 
 /// The client's answer once the origin call is over: the origin's answer relayed as the async
@@ -352,16 +369,14 @@ pub fn done(env: &Env, ctx: &Context, id: u32, reached: Reached) -> Option<Resul
     let answer = match reached {
         Reached::Answered(response) => proxy::relayed(&pending.route, response, &forward),
         Reached::Failed(failure) => Err(proxy::failed(&pending.route, failure)),
+        Reached::Unbuilt => {
+            worker::console_error!("{{\"event\":\"proxy_build_failed\"}}");
+            Err(Denial::Internal)
+        }
     };
     if let Err(denial) = &answer {
         respond::log_denial(&pending.path, denial);
     }
-    let record = trail::Request {
-        route: &pending.route,
-        calls: &pending.calls,
-        trail: &pending.trail,
-        now_ms: pending.now_ms,
-    };
-    trail::leave(env, ctx, cfg, &record, answer.as_ref().map(Reply::status));
+    trail::finish(env, ctx, pending.left, answer.as_ref().map(Reply::status));
     Some(answer)
 }

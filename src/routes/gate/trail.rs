@@ -1,9 +1,11 @@
 //! What a request through the gate leaves behind: metrics per route and tool, and the audit
 //! trail's records (`gatehouse_core::audit`). Neither ever fails the request.
 
-use gatehouse_core::audit::{records, Caller, Outcome};
+use gatehouse_core::audit::bounds::{cut, MAX_FIELD_BYTES};
+use gatehouse_core::audit::{records, refused_early, Caller, Outcome, Record};
 use gatehouse_core::config::Config;
 use gatehouse_core::mcp::Call;
+use gatehouse_core::metrics::bounds::MAX_LABEL_BYTES;
 use gatehouse_core::metrics::SERVED_BITS;
 use gatehouse_core::rails::challenge::Offer;
 use gatehouse_core::rails::controller::ControllerCall;
@@ -30,16 +32,16 @@ pub struct Request<'a> {
 /// Records the request's metrics and, when the audit is on, its audit records.
 /// `outcome` is the answer's status, or the refusal.
 pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: Result<u16, &Denial>) {
-    record_metrics(r.route, r.calls, &r.trail.caller.client_key, outcome);
+    record_metrics(
+        r.route,
+        &labels(r.calls),
+        &r.trail.caller.client_key,
+        outcome,
+    );
     if !cfg.audit.enabled {
         return;
     }
-    // A second clock read, for the audit's latency figure only; no decision depends on it.
-    let latency_ms = (worker::js_sys::Date::now() as u64).saturating_sub(r.now_ms);
-    let (status, challenge) = match outcome {
-        Ok(status) => (status, String::new()),
-        Err(d) => (d.to_wire().status, challenge_label(d)),
-    };
+    let (status, latency_ms, challenge) = ended(r.now_ms, outcome);
     let result = Outcome {
         status,
         latency_ms,
@@ -55,6 +57,87 @@ pub fn leave(env: &Env, ctx: &Context, cfg: &Config, r: &Request, outcome: Resul
         &cfg.audit,
     );
     audit::write(env, ctx, rows, r.now_ms);
+}
+
+/// The answer's status, the audit's latency figure and its challenge label.
+fn ended(now_ms: u64, outcome: Result<u16, &Denial>) -> (u16, u64, String) {
+    // A second clock read, for the audit's latency figure only; no decision depends on it.
+    let latency_ms = (worker::js_sys::Date::now() as u64).saturating_sub(now_ms);
+    match outcome {
+        Ok(status) => (status, latency_ms, String::new()),
+        Err(d) => (d.to_wire().status, latency_ms, challenge_label(d)),
+    }
+}
+
+/// What a request leaves behind, made before its answer is known (the quick lane's, while its
+/// origin works): the metrics labels and the audit rows, cut and redacted, in the two shapes a
+/// request's rows take (answered, or refused before its calls ran), so that what waits holds these
+/// and not the calls as parsed.
+pub struct Prepared {
+    route: String,
+    labels: Vec<String>,
+    client_key: String,
+    rows: Option<(Vec<Record>, Vec<Record>)>,
+    now_ms: u64,
+}
+
+impl Prepared {
+    /// About what it holds, for the lane's budget: every field of a row is cut (its arguments to
+    /// `AUDIT_MAX_ARG_BYTES`, the rest to `MAX_FIELD_BYTES`).
+    pub fn bytes(&self) -> usize {
+        let rows = self.rows.iter().flat_map(|(a, b)| a.iter().chain(b));
+        let rows: usize = rows.map(|r| r.arguments.len() + 8 * MAX_FIELD_BYTES).sum();
+        rows + self.labels.iter().map(String::len).sum::<usize>()
+    }
+}
+
+pub fn prepare(cfg: &Config, r: &Request) -> Prepared {
+    let rows = cfg.audit.enabled.then(|| {
+        let shaped = |status| {
+            let result = Outcome {
+                status,
+                latency_ms: 0,
+                remaining: r.trail.remaining,
+                challenge: String::new(),
+            };
+            records(
+                r.route,
+                r.calls,
+                &r.trail.caller,
+                &result,
+                r.now_ms,
+                &cfg.audit,
+            )
+        };
+        (shaped(200), shaped(400))
+    });
+    Prepared {
+        route: r.route.to_string(),
+        labels: labels(r.calls),
+        client_key: r.trail.caller.client_key.clone(),
+        rows,
+        now_ms: r.now_ms,
+    }
+}
+
+/// [`leave`] for a request prepared before its answer: the same metrics and rows.
+pub fn finish(env: &Env, ctx: &Context, p: Prepared, outcome: Result<u16, &Denial>) {
+    record_metrics(&p.route, &p.labels, &p.client_key, outcome);
+    let Some((answered, early)) = p.rows else {
+        return;
+    };
+    let (status, latency_ms, challenge) = ended(p.now_ms, outcome);
+    let mut rows = if refused_early(status) {
+        early
+    } else {
+        answered
+    };
+    for row in &mut rows {
+        row.status = status;
+        row.latency_ms = latency_ms;
+        row.challenge = cut(&challenge, MAX_FIELD_BYTES).to_string();
+    }
+    audit::write(env, ctx, rows, p.now_ms);
 }
 
 /// What every request of any endpoint leaves for later: the metrics, shipped when due (with the
@@ -73,23 +156,29 @@ pub fn ship_metrics(env: &Env, ctx: &Context, cfg: &Config, now_ms: u64) {
     metrics_sink::maybe_flush(env, ctx, now_ms, controller);
 }
 
-/// Counts the request per route and tool, and what the gateway answered.
-fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: Result<u16, &Denial>) {
-    let labels: Vec<&str> = if calls.is_empty() {
-        vec!["-"]
-    } else {
-        calls
-            .iter()
-            .map(|c| {
-                c.name
-                    .as_deref()
-                    .filter(|_| c.method == "tools/call")
-                    .unwrap_or(c.method.as_str())
-            })
-            .collect()
+/// The metrics label of each call: the tool for a tool call, else the method (cut as the metrics
+/// cut them).
+fn labels(calls: &[Call]) -> Vec<String> {
+    if calls.is_empty() {
+        return vec!["-".into()];
+    }
+    let label = |c: &Call| {
+        c.name
+            .as_deref()
+            .filter(|_| c.method == "tools/call")
+            .unwrap_or(c.method.as_str())
+            .to_string()
     };
+    calls
+        .iter()
+        .map(|c| cut(&label(c), MAX_LABEL_BYTES).to_string())
+        .collect()
+}
+
+/// Counts the request per route and tool, and what the gateway answered.
+fn record_metrics(route: &str, labels: &[String], identity: &str, outcome: Result<u16, &Denial>) {
     metrics_sink::record(|d| {
-        for l in &labels {
+        for l in labels {
             d.count("requests", route, l, 1);
         }
         let Err(denial) = outcome else { return };
@@ -100,7 +189,7 @@ fn record_metrics(route: &str, calls: &[Call], identity: &str, outcome: Result<u
                 } else {
                     "payment_required"
                 };
-                for l in &labels {
+                for l in labels {
                     d.count(name, route, l, 1);
                 }
                 if matches!(answer, Answer::InBand { .. }) {

@@ -27,8 +27,8 @@ pub(super) struct Wire {
 /// The payment a request carries, undecoded where it is MPP's (judging it needs the offer): the
 /// HTTP headers, or, for a single `tools/call`, its `params._meta` (whose refusals and receipt
 /// then go back inside MCP too). An x402 payment is taken before an MPP one; either way only one.
-pub(super) fn carried<R: Incoming + ?Sized>(
-    req: &R,
+pub(super) fn carried(
+    req: &dyn Incoming,
     p: &Pass<'_>,
 ) -> Option<(Result<Value, Rejection>, Wire)> {
     let http = |mpp| Wire { in_band: None, mpp };

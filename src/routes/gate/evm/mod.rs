@@ -80,7 +80,7 @@ fn refusal(offer: &X402Offer, rejection: Rejection, wire: &Wire) -> Denial {
 }
 
 /// Whether the request carries a payment on this rail (whether or not it would be taken).
-pub(super) fn carries_payment<R: Incoming + ?Sized>(req: &R, p: &Pass<'_>) -> bool {
+pub(super) fn carries_payment(req: &dyn Incoming, p: &Pass<'_>) -> bool {
     carried(req, p).is_some()
 }
 
