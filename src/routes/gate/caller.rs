@@ -7,8 +7,11 @@
 
 use gatehouse_core::audit;
 use gatehouse_core::config::Config;
-use gatehouse_core::credentials::api_key::{self, KeyRejection};
+use std::cell::RefCell;
+
+use gatehouse_core::credentials::api_key::{self, ApiKey, KeyRejection};
 use gatehouse_core::credentials::identity::RateKey;
+use gatehouse_core::credentials::verified::Verified;
 use gatehouse_core::metering::quota::Policy;
 use gatehouse_core::oauth::access_token::Identity;
 use gatehouse_core::wire::bytes::to_hex;
@@ -19,6 +22,13 @@ use worker::{Context, Env, Request};
 use crate::routes::gate::facts::{non_empty_header, Incoming, RequestFacts};
 use crate::routes::gate::oauth;
 use crate::stores::revocation;
+
+/// Keys presented to this isolate whose signature checked out (`credentials::verified`).
+const REMEMBERED: usize = 4_096;
+
+thread_local! {
+    static KEYS: RefCell<Verified<ApiKey>> = RefCell::new(Verified::new(REMEMBERED));
+}
 
 /// The caller, once identified.
 pub struct Caller {
@@ -47,7 +57,7 @@ pub async fn identify(
     facts: &mut RequestFacts,
     now_ms: u64,
 ) -> Result<Caller, Denial> {
-    let keyed = by_rate_key(req, cfg, facts)?;
+    let keyed = by_rate_key(req, cfg, facts, now_ms / 1_000)?;
     if let Some(id) = &keyed.revocation {
         if revocation::is_revoked(env, ctx, id, now_ms).await? {
             return Err(Denial::InvalidApiKey(KeyRejection::Revoked));
@@ -106,6 +116,7 @@ pub fn by_rate_key(
     req: &dyn Incoming,
     cfg: &Config,
     facts: &RequestFacts,
+    now_s: u64,
 ) -> Result<Keyed, Denial> {
     let mut keyed = Keyed {
         revocation: None,
@@ -121,8 +132,12 @@ pub fn by_rate_key(
         RateKey::Address => {}
         RateKey::IssuedKey { header } => {
             if let Some(presented) = non_empty_header(req, header) {
-                let key =
-                    api_key::verify(&cfg.token.keys, &presented).map_err(Denial::InvalidApiKey)?;
+                let key = KEYS
+                    .with(|memo| {
+                        let memo = &mut memo.borrow_mut();
+                        api_key::verify_remembered(&cfg.token.keys, memo, &presented, now_s)
+                    })
+                    .map_err(Denial::InvalidApiKey)?;
                 keyed.revocation = Some(key.revocation_id());
                 keyed.client_key = Some(key.rate_key());
                 keyed.caller.tier_policy =

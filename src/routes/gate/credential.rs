@@ -8,7 +8,10 @@
 //! credential meets a redemption of the same payment, so that only one of the two wins.
 
 use gatehouse_core::config::Config;
+use std::cell::RefCell;
+
 use gatehouse_core::credentials::token::{self, AccessClaims, TokenRejection};
+use gatehouse_core::credentials::verified::Verified;
 use gatehouse_core::metering::ratelimit::token_headers;
 use gatehouse_core::rails::l402::credential::{parse_authorization, verify};
 use gatehouse_core::wire::bytes::to_hex;
@@ -21,6 +24,13 @@ use crate::routes::gate::usage;
 use crate::stores::revocation;
 
 pub type Headers = Vec<(&'static str, String)>;
+
+/// Tokens presented to this isolate whose signature checked out (`credentials::verified`).
+const REMEMBERED: usize = 4_096;
+
+thread_local! {
+    static TOKENS: RefCell<Verified<AccessClaims>> = RefCell::new(Verified::new(REMEMBERED));
+}
 
 /// What admitted a request, for the response headers and the audit trail.
 pub struct Admitted {
@@ -122,14 +132,18 @@ pub fn token_credential(
     token: &str,
     now_ms: u64,
 ) -> Result<(Credential, AccessClaims), Denial> {
-    let claims = token::check(
-        &cfg.token,
-        token,
-        &facts.audience,
-        &facts.binding_hash(cfg),
-        now_ms / 1_000,
-    )
-    .map_err(Denial::InvalidToken)?;
+    let claims = TOKENS
+        .with(|memo| {
+            token::check_remembered(
+                &cfg.token,
+                &mut memo.borrow_mut(),
+                token,
+                &facts.audience,
+                &facts.binding_hash(cfg),
+                now_ms / 1_000,
+            )
+        })
+        .map_err(Denial::InvalidToken)?;
     let credential = Credential {
         jti: claims.jti.clone(),
         units: claims.grant,

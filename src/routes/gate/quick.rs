@@ -229,7 +229,7 @@ fn steps(seen: &Seen, p: &mut Pass<'_>, raw: Vec<u8>) -> Result<Option<Steps>, D
     let raw = body::as_declared(seen, raw, MAX_POLICY_BODY)?;
     let cut = judge_body(seen, p, raw)?;
     // The caller step.
-    let keyed = by_rate_key(seen, p.cfg, &p.facts);
+    let keyed = by_rate_key(seen, p.cfg, &p.facts, p.now_ms / 1_000);
     p.trail.caller.client_key = p.facts.client_key.clone();
     let keyed = keyed?;
     if let Some(id) = &keyed.revocation {

@@ -2,7 +2,7 @@
 //! trail's records (`gatehouse_core::audit`). Neither ever fails the request.
 
 use gatehouse_core::audit::bounds::{cut, MAX_FIELD_BYTES};
-use gatehouse_core::audit::{records, refused_early, Caller, Outcome, Record};
+use gatehouse_core::audit::{audited_calls, records, settle, Caller, Outcome, Record};
 use gatehouse_core::config::Config;
 use gatehouse_core::mcp::Call;
 use gatehouse_core::metrics::bounds::MAX_LABEL_BYTES;
@@ -70,14 +70,15 @@ fn ended(now_ms: u64, outcome: Result<u16, &Denial>) -> (u16, u64, String) {
 }
 
 /// What a request leaves behind, made before its answer is known (the quick lane's, while its
-/// origin works): the metrics labels and the audit rows, cut and redacted, in the two shapes a
-/// request's rows take (answered, or refused before its calls ran), so that what waits holds these
-/// and not the calls as parsed.
+/// origin works): the metrics labels and the audit rows, cut and redacted, so that what waits
+/// holds these and not the calls as parsed. The rows are those of an answered request, settled
+/// once the status is in (`gatehouse_core::audit::settle`).
 pub struct Prepared {
     route: String,
     labels: Vec<String>,
     client_key: String,
-    rows: Option<(Vec<Record>, Vec<Record>)>,
+    rows: Option<(Vec<Record>, usize)>,
+    remaining: Option<u32>,
     now_ms: u64,
 }
 
@@ -85,7 +86,7 @@ impl Prepared {
     /// About what it holds, for the lane's budget: every field of a row is cut (its arguments to
     /// `AUDIT_MAX_ARG_BYTES`, the rest to `MAX_FIELD_BYTES`).
     pub fn bytes(&self) -> usize {
-        let rows = self.rows.iter().flat_map(|(a, b)| a.iter().chain(b));
+        let rows = self.rows.iter().flat_map(|(rows, _)| rows);
         let rows: usize = rows.map(|r| r.arguments.len() + 8 * MAX_FIELD_BYTES).sum();
         rows + self.labels.iter().map(String::len).sum::<usize>()
     }
@@ -93,29 +94,28 @@ impl Prepared {
 
 pub fn prepare(cfg: &Config, r: &Request) -> Prepared {
     let rows = cfg.audit.enabled.then(|| {
-        let shaped = |status| {
-            let result = Outcome {
-                status,
-                latency_ms: 0,
-                remaining: r.trail.remaining,
-                challenge: String::new(),
-            };
-            records(
-                r.route,
-                r.calls,
-                &r.trail.caller,
-                &result,
-                r.now_ms,
-                &cfg.audit,
-            )
+        let answered = Outcome {
+            status: 200,
+            latency_ms: 0,
+            remaining: r.trail.remaining,
+            challenge: String::new(),
         };
-        (shaped(200), shaped(400))
+        let rows = records(
+            r.route,
+            r.calls,
+            &r.trail.caller,
+            &answered,
+            r.now_ms,
+            &cfg.audit,
+        );
+        (rows, audited_calls(r.calls))
     });
     Prepared {
         route: r.route.to_string(),
         labels: labels(r.calls),
         client_key: r.trail.caller.client_key.clone(),
         rows,
+        remaining: r.trail.remaining,
         now_ms: r.now_ms,
     }
 }
@@ -123,21 +123,17 @@ pub fn prepare(cfg: &Config, r: &Request) -> Prepared {
 /// [`leave`] for a request prepared before its answer: the same metrics and rows.
 pub fn finish(env: &Env, ctx: &Context, p: Prepared, outcome: Result<u16, &Denial>) {
     record_metrics(&p.route, &p.labels, &p.client_key, outcome);
-    let Some((answered, early)) = p.rows else {
+    let Some((rows, audited)) = p.rows else {
         return;
     };
     let (status, latency_ms, challenge) = ended(p.now_ms, outcome);
-    let mut rows = if refused_early(status) {
-        early
-    } else {
-        answered
+    let result = Outcome {
+        status,
+        latency_ms,
+        remaining: p.remaining,
+        challenge,
     };
-    for row in &mut rows {
-        row.status = status;
-        row.latency_ms = latency_ms;
-        row.challenge = cut(&challenge, MAX_FIELD_BYTES).to_string();
-    }
-    audit::write(env, ctx, rows, p.now_ms);
+    audit::write(env, ctx, settle(rows, audited, &result), p.now_ms);
 }
 
 /// What every request of any endpoint leaves for later: the metrics, shipped when due (with the

@@ -80,6 +80,41 @@ pub fn refused_early(status: u16) -> bool {
     matches!(status, 400 | 401 | 403 | 404 | 413 | 415)
 }
 
+/// How many of the calls the trail records (tool calls, resource reads, prompt gets).
+pub fn audited_calls(calls: &[Call]) -> usize {
+    calls.iter().filter(|c| audited(c)).count()
+}
+
+/// The rows of a request refused before its calls ran (`refused_early`), from its first audited
+/// call's row: that row alone, standing for all `audited` of them (their count as its arguments)
+/// when there are more.
+pub fn early(first: Record, audited: usize) -> Vec<Record> {
+    if audited < 2 {
+        return vec![first];
+    }
+    let arguments = object([("calls", audited.into())]).to_string();
+    vec![Record { arguments, ..first }]
+}
+
+/// The records of a request made before its answer was known, as an answered one's (`records`
+/// with a status outside `refused_early`), settled once it is: the same rows `records` would
+/// make with `outcome`. `audited` is [`audited_calls`] of the request's calls.
+pub fn settle(mut rows: Vec<Record>, audited: usize, outcome: &Outcome) -> Vec<Record> {
+    if refused_early(outcome.status) {
+        rows = rows
+            .into_iter()
+            .next()
+            .map_or_else(Vec::new, |first| early(first, audited));
+    }
+    for row in &mut rows {
+        row.status = outcome.status;
+        row.latency_ms = outcome.latency_ms;
+        row.remaining = outcome.remaining;
+        row.challenge = cut(&outcome.challenge, MAX_FIELD_BYTES).to_string();
+    }
+    rows
+}
+
 /// The records of one request: one per audited call, bounded as the module header says.
 pub fn records(
     route: &str,
@@ -121,12 +156,7 @@ pub fn records(
     };
     match calls.as_slice() {
         [] => Vec::new(),
-        [first, ..] if refused_early(outcome.status) && calls.len() > 1 => vec![row(
-            &first.method,
-            first.name.as_deref(),
-            object([("calls", calls.len().into())]).to_string(),
-        )],
-        [first, ..] if refused_early(outcome.status) => vec![call_row(first)],
+        [first, ..] if refused_early(outcome.status) => early(call_row(first), calls.len()),
         _ if calls.len() <= MAX_ROWS_PER_REQUEST => calls.iter().map(|c| call_row(c)).collect(),
         _ => {
             let (kept, folded) = calls.split_at(MAX_ROWS_PER_REQUEST - 1);

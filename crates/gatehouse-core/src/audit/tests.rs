@@ -269,3 +269,50 @@ fn rows_go_to_d1_in_arrays_under_the_size_they_are_given() {
     );
     assert!(record::json_arrays(&[], 10).is_empty());
 }
+
+mod settled {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn call(kind: u8, i: usize) -> Call {
+        let (method, name) = match kind % 5 {
+            0 => ("tools/call", Some(format!("tool{i}"))),
+            1 => ("resources/read", Some(format!("file:///r{i}"))),
+            2 => ("prompts/get", Some(format!("p{i}"))),
+            3 => ("tools/list", None),
+            _ => ("notifications/initialized", None),
+        };
+        Call {
+            method: method.into(),
+            name,
+            id: (kind % 5 != 4).then(|| json!(i)),
+            arguments: Some(json!({"n": i, "password": "x", "text": "é".repeat(i % 7)})),
+            revision: None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Rows made as an answered request's and settled with the final outcome are the rows
+        /// `records` makes with it: for every status, below and above the row cap, with no
+        /// audited call at all, and with unaudited calls and notifications mixed in.
+        #[test]
+        fn settled_rows_are_the_records_of_the_final_outcome(
+            kinds in prop::collection::vec(any::<u8>(), 0..40),
+            status in prop::sample::select(vec![200u16, 202, 204, 400, 401, 402, 403, 404, 413, 415, 429, 500, 502, 503, 504]),
+            latency_ms in 0u64..10_000,
+            remaining in prop::option::of(0u32..100),
+            challenge in prop::sample::select(vec!["", "challenge_402", "rate_limited_429", "origin_unreachable"]),
+        ) {
+            let calls: Vec<Call> = kinds.iter().enumerate().map(|(i, k)| call(*k, i)).collect();
+            let caller = Caller { client_key: "key:a".into(), admitted_by: "token".into(), ..Caller::default() };
+            let s = settings(64);
+            let answered = Outcome { status: 200, latency_ms: 0, remaining, challenge: String::new() };
+            let last = Outcome { status, latency_ms, remaining, challenge: challenge.into() };
+            let early_rows = records("main", &calls, &caller, &answered, 1_000, &s);
+            let settled = settle(early_rows, audited_calls(&calls), &last);
+            prop_assert_eq!(settled, records("main", &calls, &caller, &last, 1_000, &s));
+        }
+    }
+}

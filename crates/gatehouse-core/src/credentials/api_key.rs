@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::jwt::{self, JwtError};
 use crate::credentials::keys::KeyRing;
+use crate::credentials::verified::{self, Verified};
 
 pub const PREFIX: &str = "gk_";
 /// Where the admin API mints keys and revokes them (`POST`, behind the admin secret).
@@ -115,6 +116,19 @@ pub fn verify(ring: &KeyRing, presented: &str) -> Result<ApiKey, KeyRejection> {
         tier: claims.tier,
         issued_at_s: claims.iat,
     })
+}
+
+/// [`verify`], answered from `memo` for a key this isolate already verified (`verified.rs`). A
+/// key does not expire; its revocation is the caller's, on every presentation. The memo is keyed
+/// by the text `verify` reads, trimmed: one entry per key, however it is padded.
+pub fn verify_remembered(
+    ring: &KeyRing,
+    memo: &mut Verified<ApiKey>,
+    presented: &str,
+    now_s: u64,
+) -> Result<ApiKey, KeyRejection> {
+    let key = presented.trim();
+    verified::checked(memo, key, now_s, |k| verify(ring, k), |_| u64::MAX)
 }
 
 #[cfg(test)]

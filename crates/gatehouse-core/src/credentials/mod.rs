@@ -9,3 +9,4 @@ pub mod keys;
 pub mod revocation;
 pub mod session;
 pub mod token;
+pub mod verified;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::credentials::jwt::{self, JwtError};
 use crate::credentials::keys::KeyRing;
+use crate::credentials::verified::{self, Verified};
 use crate::mcp::Call;
 use crate::wire::bytes::ct_eq;
 
@@ -247,6 +248,31 @@ pub fn check(
     now_s: u64,
 ) -> Result<AccessClaims, TokenRejection> {
     let claims: AccessClaims = jwt::verify(token, &settings.keys)?;
+    check_claims(settings, claims, audience, expected_binding, now_s)
+}
+
+/// [`check`], with the signature's check answered from `memo` for a token whose signature this
+/// isolate already checked (`verified.rs`); everything else is checked every time.
+pub fn check_remembered(
+    settings: &TokenSettings,
+    memo: &mut Verified<AccessClaims>,
+    token: &str,
+    audience: &str,
+    expected_binding: &str,
+    now_s: u64,
+) -> Result<AccessClaims, TokenRejection> {
+    let signed = |t: &str| jwt::verify::<AccessClaims>(t, &settings.keys);
+    let claims = verified::checked(memo, token, now_s, signed, |c| c.exp)?;
+    check_claims(settings, claims, audience, expected_binding, now_s)
+}
+
+fn check_claims(
+    settings: &TokenSettings,
+    claims: AccessClaims,
+    audience: &str,
+    expected_binding: &str,
+    now_s: u64,
+) -> Result<AccessClaims, TokenRejection> {
     if claims.iss != settings.issuer {
         return Err(TokenRejection::WrongIssuer);
     }
