@@ -85,9 +85,9 @@ pub fn audited_calls(calls: &[Call]) -> usize {
     calls.iter().filter(|c| audited(c)).count()
 }
 
-/// The rows of a request refused before its calls ran (`refused_early`), from its first audited
-/// call's row: that row alone, standing for all `audited` of them (their count as its arguments)
-/// when there are more.
+/// The rows of a request answered with a status `refused_early` covers (refused before its calls
+/// ran, or so answered by the origin), from its first audited call's row: that row alone,
+/// standing for all `audited` of them (their count as its arguments) when there are more.
 pub fn early(first: Record, audited: usize) -> Vec<Record> {
     if audited < 2 {
         return vec![first];

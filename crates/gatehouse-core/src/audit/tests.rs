@@ -291,6 +291,39 @@ mod settled {
         }
     }
 
+    /// Around the row cap, on both shapes, by name.
+    #[test]
+    fn settled_rows_at_the_row_cap_are_the_records_of_the_final_outcome() {
+        let caller = Caller {
+            client_key: "key:a".into(),
+            ..Caller::default()
+        };
+        let s = settings(64);
+        for n in [0, 1, 2, 15, 16, 17, 40] {
+            let calls: Vec<Call> = (0..n).map(|i| call(0, i)).collect();
+            for status in [200, 404, 502] {
+                let answered = Outcome {
+                    status: 200,
+                    latency_ms: 0,
+                    remaining: Some(3),
+                    challenge: String::new(),
+                };
+                let last = Outcome {
+                    status,
+                    latency_ms: 7,
+                    remaining: Some(3),
+                    challenge: "x".into(),
+                };
+                let rows = records("main", &calls, &caller, &answered, 1_000, &s);
+                assert_eq!(
+                    settle(rows, audited_calls(&calls), &last),
+                    records("main", &calls, &caller, &last, 1_000, &s),
+                    "{n} calls, status {status}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 

@@ -44,62 +44,105 @@ fn the_memo_answers_only_for_the_text_it_checked_and_only_until_its_expiry() {
     let calls = std::cell::Cell::new(0);
     let check = |t: &str| {
         calls.set(calls.get() + 1);
-        if t.starts_with("good") {
+        if t.ends_with(".sig") {
             Ok(t.len())
         } else {
             Err("bad")
         }
     };
-    assert_eq!(checked(&mut memo, "good-1", 100, check, |_| 200), Ok(6));
-    assert_eq!(checked(&mut memo, "good-1", 199, check, |_| 200), Ok(6));
+    assert_eq!(
+        checked(&mut memo, "head.body.sig", 100, check, |_| 200),
+        Ok(13)
+    );
+    assert_eq!(
+        checked(&mut memo, "head.body.sig", 199, check, |_| 200),
+        Ok(13)
+    );
     assert_eq!(
         calls.get(),
         1,
         "the second presentation is answered from the memo"
     );
-    assert_eq!(checked(&mut memo, "good-1 ", 150, check, |_| 200), Ok(7));
-    assert_eq!(calls.get(), 2, "another text is checked in full");
-    assert_eq!(checked(&mut memo, "good-1", 200, check, |_| 300), Ok(6));
-    assert_eq!(calls.get(), 3, "past its expiry, checked again");
+    assert_eq!(
+        checked(&mut memo, "head.body2.sig", 150, check, |_| 200),
+        Ok(14)
+    );
+    assert_eq!(calls.get(), 2, "another signing input is checked in full");
+    assert_eq!(
+        checked(&mut memo, "head.body.sih", 150, check, |_| 200),
+        Err("bad")
+    );
+    assert_eq!(
+        checked(&mut memo, "head.body.si", 150, check, |_| 200),
+        Err("bad")
+    );
+    assert_eq!(
+        calls.get(),
+        4,
+        "the same input with another signature is checked in full"
+    );
+    assert_eq!(
+        checked(&mut memo, "head.body.sig", 150, check, |_| 200),
+        Ok(13)
+    );
+    assert_eq!(
+        calls.get(),
+        4,
+        "and the one that checked out is still known"
+    );
+    assert_eq!(
+        checked(&mut memo, "head.body.sig", 200, check, |_| 300),
+        Ok(13)
+    );
+    assert_eq!(calls.get(), 5, "past its expiry, checked again");
     assert_eq!(checked(&mut memo, "bad", 150, check, |_| 900), Err("bad"));
     assert_eq!(checked(&mut memo, "bad", 150, check, |_| 900), Err("bad"));
-    assert_eq!(calls.get(), 5, "a refusal is never kept");
+    assert_eq!(calls.get(), 7, "a refusal is never kept");
+    let plain = |t: &str| Ok::<usize, ()>(t.len());
+    checked(&mut memo, "nodots", 150, plain, |_| 900).unwrap();
+    assert_eq!(
+        memo.get("nodots", 150),
+        None,
+        "a text that is no JWS is never kept"
+    );
 }
 
 #[test]
 fn the_memo_holds_at_most_its_capacity_and_nothing_too_long_or_already_expired() {
     let mut memo = Verified::new(4);
     for i in 0..50 {
-        memo.keep(&format!("t{i}"), i, 1_000 + i, 10);
+        memo.keep(&format!("t{i}.s"), i, 1_000 + i, 10);
         assert!(memo.len() <= 4);
     }
-    assert!(memo.get("t49", 10).is_some(), "the latest is kept");
-    let long = "x".repeat(MAX_KEPT_LEN + 1);
+    assert!(memo.get("t49.s", 10).is_some(), "the latest is kept");
+    let long = format!("{}.s", "x".repeat(MAX_KEPT_LEN));
     memo.keep(&long, 1, 1_000, 10);
     assert_eq!(memo.get(&long, 10), None);
-    memo.keep("expired", 1, 10, 10);
+    memo.keep("expired.s", 1, 10, 10);
     assert_eq!(
-        memo.get("expired", 9),
+        memo.get("expired.s", 9),
         None,
         "until_s not after now is not kept"
     );
     let mut none = Verified::new(0);
-    none.keep("a", 1, 1_000, 10);
+    none.keep("a.s", 1, 1_000, 10);
     assert!(none.is_empty());
 }
 
 #[test]
 fn a_full_memo_lets_the_expired_go_first() {
-    let mut memo = Verified::new(3);
-    memo.keep("old", 1, 20, 10);
-    memo.keep("a", 2, 1_000, 10);
-    memo.keep("b", 3, 1_000, 10);
-    memo.keep("c", 4, 1_000, 30);
-    assert_eq!(memo.get("old", 30), None);
+    let mut memo = Verified::new(8);
+    for i in 0..7 {
+        memo.keep(&format!("old{i}.s"), i, 20, 10);
+    }
+    memo.keep("a.s", 100, 1_000, 10);
+    memo.keep("c.s", 101, 1_000, 30);
+    assert_eq!(memo.get("old0.s", 30), None);
     assert_eq!(
-        (memo.get("a", 30), memo.get("b", 30), memo.get("c", 30)),
-        (Some(2), Some(3), Some(4))
+        (memo.get("a.s", 30), memo.get("c.s", 30)),
+        (Some(100), Some(101))
     );
+    assert_eq!(memo.len(), 2);
 }
 
 #[test]
@@ -163,18 +206,53 @@ fn a_padded_key_is_one_entry() {
 fn a_full_memo_of_live_entries_is_not_swept_on_every_insert() {
     let mut memo = Verified::new(16);
     for i in 0..16 {
-        memo.keep(&format!("live{i:02}"), i, 1_000, 10);
+        memo.keep(&format!("live{i:02}.s"), i, 1_000, 10);
     }
-    memo.keep("one-more", 99, 1_000, 10);
+    memo.keep("one-more.s", 99, 1_000, 10);
     assert_eq!(
         memo.len(),
         1,
         "swept whole, once: less than an eighth had expired"
     );
     for i in 0..15 {
-        memo.keep(&format!("next{i:02}"), i, 1_000, 10);
+        memo.keep(&format!("next{i:02}.s"), i, 1_000, 10);
     }
     assert_eq!(memo.len(), 16);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The same for keys, padded, altered, or from another ring, against a small memo.
+    #[test]
+    fn remembered_keys_answer_as_full_checks(
+        picks in prop::collection::vec((0usize..4, any::<prop::sample::Index>(), 0u8..7, 0u8..4), 1..40)
+    ) {
+        let ring = settings().keys;
+        let other = parse_key_ring("k1:fedcba9876543210fedcba9876543210").unwrap();
+        let keys = [
+            api_key::mint(&ring, "agent-1", "pro", 1_000),
+            api_key::mint(&ring, "agent-2", "default", 1_000),
+            api_key::mint(&other, "agent-1", "pro", 1_000),
+            "gk_not.a.key".to_string(),
+        ];
+        let mut memo = Verified::<ApiKey>::new(2);
+        for (which, index, bit, how) in picks {
+            let mut raw = keys[which].clone().into_bytes();
+            if how == 1 {
+                let i = index.index(raw.len());
+                raw[i] ^= 1 << bit;
+            }
+            let Ok(mut presented) = String::from_utf8(raw) else { continue };
+            if how == 2 {
+                presented = format!("\u{a0} {presented}\t");
+            }
+            prop_assert_eq!(
+                api_key::verify_remembered(&ring, &mut memo, &presented, 1_000),
+                api_key::verify(&ring, &presented)
+            );
+        }
+    }
 }
 
 proptest! {
