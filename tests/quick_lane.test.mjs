@@ -5,48 +5,15 @@
 // requests went as well as what the client and the origin saw.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
 import { buyToken, call, exhaust, post } from './support/attack.mjs';
-import { ROOT, TEST_ADMIN_SECRET, startGateway, testKey } from './support/gateway.mjs';
+import { TEST_ADMIN_SECRET, startGateway, testKey } from './support/gateway.mjs';
+import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
 
-const BUILD = join(ROOT, 'build');
-
-// The bundle under another name, and in its place a module that wraps `quick_plan` to count.
-const COUNTING = `import Shim from './bundle.js';
-export * from './bundle.js';
-const lane = (globalThis.__lane = { planned: 0, slow: 0 });
-const plan = Shim.prototype.quick_plan;
-Shim.prototype.quick_plan = function (...args) {
-  const planned = plan.apply(this, args);
-  if (planned === undefined) lane.slow++; else lane.planned++;
-  return planned;
-};
-export default Shim;
-`;
-const PROBE = `import entry from './entry.mjs';
-export * from './entry.mjs';
-export default {
-  fetch(req, env, ctx) {
-    if (new URL(req.url).pathname === '/__lane') return Response.json(globalThis.__lane);
-    return entry.fetch(req, env, ctx);
-  },
-};
-`;
-const modules = () => [
-  { type: 'ESModule', path: join(BUILD, 'probe.mjs'), contents: PROBE },
-  { type: 'ESModule', path: join(BUILD, 'entry.mjs') },
-  { type: 'ESModule', path: join(BUILD, 'edge.mjs') },
-  { type: 'ESModule', path: join(BUILD, 'index.js'), contents: COUNTING },
-  { type: 'ESModule', path: join(BUILD, 'bundle.js'), contents: readFileSync(join(BUILD, 'index.js'), 'utf8') },
-  { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
-];
-
 async function gateway(originUrl, vars = {}) {
-  const g = await startGateway({ originUrl, vars: { RATE_KEY_HEADER: 'x-api-key', POW_ADAPTIVE: 'false', ...vars }, workerOverrides: { modules: modules() } });
-  return { ...g, lane: async () => (await fetch(`${g.url}/__lane`)).json() };
+  const g = await startGateway({ originUrl, vars: { RATE_KEY_HEADER: 'x-api-key', POW_ADAPTIVE: 'false', ...vars }, workerOverrides: { modules: laneCountingModules() } });
+  return { ...g, lane: () => laneCounts(g.url) };
 }
 
 /** What the lane decided over `fn`. */

@@ -292,4 +292,4 @@ fn check_claims(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,7 @@ use super::*;
 use crate::credentials::keys::parse_key_ring;
 use proptest::prelude::*;
 
-fn settings() -> TokenSettings {
+pub(crate) fn settings() -> TokenSettings {
     TokenSettings {
         ttl_s: 300,
         grant: 60,
@@ -12,13 +12,13 @@ fn settings() -> TokenSettings {
     }
 }
 
-const FP: Fingerprint = Fingerprint {
+pub(crate) const FP: Fingerprint = Fingerprint {
     user_agent: "agent/1.0",
     client_key: "ip:203.0.113.9",
     ip: "203.0.113.9",
 };
 
-fn mint(s: &TokenSettings, now_s: u64) -> String {
+pub(crate) fn mint(s: &TokenSettings, now_s: u64) -> String {
     let bnd = binding_hash(s.binding, FP);
     issue(
         s,

@@ -1,42 +1,14 @@
 use super::*;
 use crate::credentials::api_key::{self, ApiKey, KeyRejection};
 use crate::credentials::keys::parse_key_ring;
+use crate::credentials::token::tests::{mint, settings, FP};
 use crate::credentials::token::{
-    binding_hash, check, check_remembered, issue, AccessClaims, Binding, Fingerprint, Issue,
-    TokenRejection, TokenSettings, Via,
+    binding_hash, check, check_remembered, AccessClaims, TokenRejection,
 };
 use proptest::prelude::*;
 
-fn settings() -> TokenSettings {
-    TokenSettings {
-        ttl_s: 300,
-        grant: 60,
-        binding: Binding::parse("user_agent,client_key").unwrap(),
-        keys: parse_key_ring("k1:0123456789abcdef0123456789abcdef").unwrap(),
-        issuer: "gatehouse".into(),
-    }
-}
-
-const FP: Fingerprint = Fingerprint {
-    user_agent: "agent/1.0",
-    client_key: "key:a",
-    ip: "203.0.113.9",
-};
+// The token module's own fixtures: its settings, fingerprint and minted token.
 const AUD: &str = "https://gw.example";
-
-fn mint(s: &TokenSettings, now_s: u64) -> String {
-    let issued = Issue {
-        audience: AUD,
-        subject: FP.client_key,
-        binding_hash: binding_hash(s.binding, FP),
-        jti: "j1".into(),
-        via: Via::Pow,
-        now_s,
-        reduced: None,
-        route: Some("main"),
-    };
-    issue(s, issued).0
-}
 
 #[test]
 fn the_memo_answers_only_for_the_text_it_checked_and_only_until_its_expiry() {
