@@ -22,7 +22,7 @@
 // Wherever the steps would wait on I/O before the origin, they spend nothing and the request
 // takes the async path (`gate_read`) with the body as read here.
 import Shim from './index.js';
-import { name_set, race, toward_origin } from './edge.mjs';
+import { name_set, origin_headers, race } from './edge.mjs';
 
 export * from './index.js';
 
@@ -59,13 +59,18 @@ async function quickly(request, env, ctx) {
     return fetch.call({ env, ctx }, request);
   }
   let lines = '';
-  for (const [name, value] of request.headers) lines += lines ? `\n${name}\n${value}` : `${name}\n${value}`;
+  // The fixed names dropped toward the origin that this request carries, found on the way.
+  const drop = [];
+  for (const [name, value] of request.headers) {
+    lines += lines ? `\n${name}\n${value}` : `${name}\n${value}`;
+    if (names.origin.has(name)) drop.push(name);
+  }
   const plan = quick_plan(env, ctx, request.url, lines, request.cf != null, body);
   if (plan === undefined) return gate_read(request, env, ctx, body);
   if (plan instanceof Response) return plan;
   const [head, sent] = Array.isArray(plan) ? plan : [plan, body];
   const f = head.split('\n');
-  const exchange = send(request, f, sent).then(([response, error, unbuilt]) => quick_done(env, ctx, Number(f[0]), response, error, unbuilt === true));
+  const exchange = send(request, drop, f, sent).then(([response, error, unbuilt]) => quick_done(env, ctx, Number(f[0]), response, error, unbuilt === true));
   // Reported back even when the client leaves first: the request was charged, and is recorded.
   ctx.waitUntil(exchange.catch(() => {}));
   return exchange;
@@ -73,15 +78,15 @@ async function quickly(request, env, ctx) {
 
 /** The origin call of a plan: `[response]`, `[undefined, error]`, `[]` at the deadline, or
  * `[undefined, undefined, true]` when the runtime refused the headers for the origin. */
-async function send(request, f, body) {
+async function send(request, drop, f, body) {
   let headers;
   try {
-    headers = toward_origin(request.headers, names.origin, f[4], f.slice(5).join('\n'));
+    headers = origin_headers(request.headers, drop, f[4], f.slice(5).join('\n'));
   } catch {
     return [undefined, undefined, true];
   }
   try {
-    const response = await race(f[1], { method: 'POST', headers, body, redirect: 'manual' }, Number(f[2]));
+    const response = await race(f[1], { method: 'POST', headers, body, redirect: 'manual' }, Number(f[2]), false);
     return response === null ? [] : [response];
   } catch (e) {
     return [undefined, typeof e === 'string' ? e : String(e?.message ?? 'fetch failed')];

@@ -7,6 +7,7 @@ import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
 import { ROOT, gatewayModules, startGateway } from './support/gateway.mjs';
 import { startOddOrigin } from './support/odd-origin.mjs';
+import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
 
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -178,13 +179,22 @@ describe('origin and configuration failures', () => {
     }
   });
 
-  test('a hung origin is a 504 after the configured timeout', async () => {
+  test('a hung origin is a 504 after the configured timeout, and its connection is let go', async () => {
     const odd = await startOddOrigin();
-    const gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_TIMEOUT_MS: '300' } });
+    const gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_TIMEOUT_MS: '300' }, workerOverrides: { modules: laneCountingModules() } });
     try {
-      const res = await fetch(`${gateway.url}/hang`, JSON_POST);
-      assert.equal(res.status, 504);
-      assert.equal((await res.json()).error, 'origin_timeout');
+      // A new client's first request asks its counter for a lease (the async path); the next
+      // ones are the quick lane's. Both let the origin's connection go once the request is over,
+      // with no abort: its context ends after the 504 and the request's own background tasks.
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${gateway.url}/hang`, JSON_POST);
+        assert.equal(res.status, 504);
+        assert.equal((await res.json()).error, 'origin_timeout');
+      }
+      const ways = await laneCounts(gateway.url);
+      assert.ok(ways.planned >= 1 && ways.slow >= 1, `lane ${ways.planned}, async ${ways.slow}`);
+      for (let waited = 0; odd.hanging() > 0 && waited < 15_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(odd.hanging(), 0, 'every hung request\'s connection is closed');
     } finally {
       await gateway.dispose();
       await odd.close();

@@ -8,12 +8,20 @@
 // (`relay.rs` refuses one that does before it gets here).
 
 export function name_set(names) {
-  return names.split(',');
+  return new Set(names.split(','));
 }
 
-function without(headers, fixed, extra) {
+/** The names `headers` holds that are in the set `fixed`: a fixed list is some twenty names, of
+ * which a request or an answer carries a few, and a deletion is a call into the runtime. */
+export function present(headers, fixed) {
+  const out = [];
+  for (const name of headers.keys()) if (fixed.has(name)) out.push(name);
+  return out;
+}
+
+function without(headers, drop, extra) {
   const out = new Headers(headers);
-  for (const name of fixed) out.delete(name);
+  for (const name of drop) out.delete(name);
   if (extra) for (const name of extra.split(',')) out.delete(name);
   return out;
 }
@@ -27,7 +35,12 @@ function with_set(headers, set) {
 }
 
 export function toward_origin(headers, fixed, extra, set) {
-  return with_set(without(headers, fixed, extra), set);
+  return origin_headers(headers, present(headers, fixed), extra, set);
+}
+
+/** `toward_origin`, given the names of the fixed list that `headers` holds. */
+export function origin_headers(headers, drop, extra, set) {
+  return with_set(without(headers, drop, extra), set);
 }
 
 // The origin's status, `Connection` and session id, in one string.
@@ -38,7 +51,7 @@ export function origin_facts(response) {
 }
 
 export function toward_client(response, fixed, extra, drop_retry_after, set) {
-  const headers = without(response.headers, fixed, extra);
+  const headers = without(response.headers, present(response.headers, fixed), extra);
   if (drop_retry_after) headers.delete('retry-after');
   return new Response(response.body, { status: response.status, headers: with_set(headers, set) });
 }
@@ -46,13 +59,19 @@ export function toward_client(response, fixed, extra, drop_retry_after, set) {
 // The race between a fetch and its deadline, in one promise of its own (rather than `finally`
 // chained into `Promise.race`: two more promises and their reactions per request). It settles
 // to `null` at the deadline. The deadline covers the response headers only: the timer is
-// cleared as soon as they are in, and the abort is never fired after.
-export function race(input, init, ms) {
-  const controller = new AbortController();
-  init.signal = controller.signal;
+// cleared as soon as they are in.
+//
+// `abortable`: the deadline also aborts the fetch. The proxy's fetch goes without: an abort
+// signal makes workerd's fetch track it for the whole exchange, a cost on every proxied request
+// (bench/results.md), to cut short only one whose origin has already failed. Without it, a
+// hung origin's connection is let go when the request's context ends: once the client has its
+// 504 and the request's own background tasks are done (tests/proxy.test.mjs).
+export function race(input, init, ms, abortable) {
+  const controller = abortable ? new AbortController() : null;
+  if (controller) init.signal = controller.signal;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      controller.abort();
+      controller?.abort();
       resolve(null);
     }, ms);
     fetch(input, init).then(
@@ -69,12 +88,13 @@ export function race(input, init, ms) {
 }
 
 export function fetch_with_deadline(request, ms) {
-  return race(request, {}, ms);
+  return race(request, {}, ms, true);
 }
 
-// Redirects are handed back unfollowed.
+// The proxy's fetch (the async path's; the quick lane calls `race` the same way). Redirects are
+// handed back unfollowed.
 export function fetch_parts_with_deadline(url, method, headers, body, ms) {
   const init = { method, headers, redirect: 'manual' };
   if (body !== undefined) init.body = body;
-  return race(url, init, ms);
+  return race(url, init, ms, false);
 }

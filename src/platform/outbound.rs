@@ -1,8 +1,10 @@
 //! Outbound `fetch` with a deadline on the response headers, shared by the proxy, the invoice
 //! backends and the authorization server's documents. Only the wait for headers is bounded: a body
-//! that streams for minutes (SSE) after them is the protocol working, so the abort signal is never
-//! fired once headers are in. A caller that reads a whole body into memory reads it with
-//! `read_capped`, which bounds both its size and its time.
+//! that streams for minutes (SSE) after them is the protocol working, so the deadline is cleared
+//! once headers are in. At the deadline, [`fetch`] aborts its request; the proxy's
+//! [`fetch_parts`] leaves a hung origin's connection to end with the request's context, since an
+//! abort signal costs every proxied request (`edge.mjs`). A caller that reads a whole body into
+//! memory reads it with `read_capped`, which bounds both its size and its time.
 
 use std::time::Duration;
 

@@ -1,12 +1,19 @@
 // A plain HTTP origin with the misbehaviours the gateway must handle: it hangs, redirects, and
-// echoes back the headers it received.
+// echoes back the headers it received. `hanging()` is how many of its hung requests still hold
+// their connection open.
 import http from 'node:http';
 
 export async function startOddOrigin() {
   const sockets = new Set();
+  const hung = new Set();
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    if (path === '/hang') return; // never answers
+    if (path === '/hang') {
+      // Never answers.
+      hung.add(req.socket);
+      req.socket.on('close', () => hung.delete(req.socket));
+      return;
+    }
     if (path === '/redirect') {
       res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' }).end();
       return;
@@ -22,6 +29,7 @@ export async function startOddOrigin() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
+    hanging: () => hung.size,
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }

@@ -168,6 +168,19 @@ mod tests {
 
     use super::*;
 
+    /// The runtime side finds which of these a message carries by its header names, which
+    /// `Headers` gives lowercased (`edge.mjs`'s `present`): a name here with a capital would be
+    /// missed, not dropped.
+    #[test]
+    fn every_dropped_name_is_a_lowercase_field_name() {
+        let both = dropped_toward_origin(None).into_iter();
+        for name in both.chain(dropped_toward_client(None)) {
+            assert!(!name.is_empty(), "an empty name");
+            assert_eq!(name, name.to_ascii_lowercase(), "{name}");
+            assert!(name.bytes().all(is_token_char), "{name}");
+        }
+    }
+
     #[test]
     fn mcp_headers_pass_to_the_origin() {
         for name in [
