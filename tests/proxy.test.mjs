@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
-import { ROOT, gatewayModules, startGateway } from './support/gateway.mjs';
-import { startOddOrigin } from './support/odd-origin.mjs';
+import { ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway } from './support/gateway.mjs';
+import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
 import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
 
@@ -182,19 +182,28 @@ describe('origin and configuration failures', () => {
   test('a hung origin is a 504 after the configured timeout, and its connection is let go', async () => {
     const odd = await startOddOrigin();
     const gateway = await startGateway({ originUrl: odd.url, vars: { ORIGIN_TIMEOUT_MS: '300' }, workerOverrides: { modules: laneCountingModules() } });
+    // A tool call, which the audit records.
+    const CALL_POST = { ...JSON_POST, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) };
     try {
       // A new client's first request asks its counter for a lease (the async path); the next
       // ones are the quick lane's. Both let the origin's connection go once the request is over,
       // with no abort: its context ends after the 504 and the request's own background tasks.
       for (let i = 0; i < 3; i++) {
-        const res = await fetch(`${gateway.url}/hang`, JSON_POST);
+        const res = await fetch(`${gateway.url}/hang`, CALL_POST);
         assert.equal(res.status, 504);
         assert.equal((await res.json()).error, 'origin_timeout');
       }
       const ways = await laneCounts(gateway.url);
       assert.ok(ways.planned >= 1 && ways.slow >= 1, `lane ${ways.planned}, async ${ways.slow}`);
+      assert.equal(odd.hung(), 3, 'every request reached the origin');
       for (let waited = 0; odd.hanging() > 0 && waited < 15_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       assert.equal(odd.hanging(), 0, 'every hung request\'s connection is closed');
+      // An answer that comes after the deadline is never relayed, nor recorded beside the 504.
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gateway.url}/late`, CALL_POST)).status, 504);
+      await new Promise((r) => setTimeout(r, LATE_MS + 500));
+      assert.equal((await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` } })).status, 200);
+      const statuses = (await gateway.db.prepare('SELECT status FROM audit ORDER BY id').all()).results.map((r) => r.status);
+      assert.deepEqual(statuses, [504, 504, 504, 504, 504]);
     } finally {
       await gateway.dispose();
       await odd.close();

@@ -87,7 +87,9 @@ pub async fn fetch(request: Request, timeout_ms: u32) -> Result<Response, Failur
 }
 
 /// The proxy's fetch: the answer as the runtime gives it, which the proxy relays without the
-/// `worker` crate's conversions (`relay.rs`).
+/// `worker` crate's conversions (`relay.rs`). Not aborted at its deadline: the request's context
+/// ending lets a hung origin go, so this is for a request's own context only, never a Durable
+/// Object's or anything else that outlives its requests.
 pub async fn fetch_parts(parts: &Parts, timeout_ms: u32) -> Result<web_sys::Response, Failure> {
     let (url, method) = (&parts.url, &parts.method);
     let body = parts.body.clone();

@@ -1,17 +1,25 @@
 // A plain HTTP origin with the misbehaviours the gateway must handle: it hangs, redirects, and
 // echoes back the headers it received. `hanging()` is how many of its hung requests still hold
-// their connection open.
+// their connection open, `hung()` how many arrived; `/late` answers after `LATE_MS`.
 import http from 'node:http';
+
+export const LATE_MS = 1_000;
 
 export async function startOddOrigin() {
   const sockets = new Set();
   const hung = new Set();
+  let arrived = 0;
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/hang') {
       // Never answers.
+      arrived++;
       hung.add(req.socket);
       req.socket.on('close', () => hung.delete(req.socket));
+      return;
+    }
+    if (path === '/late') {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{}}'), LATE_MS);
       return;
     }
     if (path === '/redirect') {
@@ -30,6 +38,7 @@ export async function startOddOrigin() {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     hanging: () => hung.size,
+    hung: () => arrived,
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
