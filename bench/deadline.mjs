@@ -1,0 +1,73 @@
+// `node bench/deadline.mjs`: what an origin fetch's deadline costs in workerd, by itself. Five
+// pass-through workers in one workerd, alike but for how they wait for the origin: bare (the JS
+// floor), with an abort signal, with a timer cleared once the headers are in (the gateway's proxy),
+// with both (the gateway's proxy before the signal was dropped), and with `AbortSignal.timeout`.
+// Each copies the answer into a new `Response`, as the gateway's relay does. Prints workerd CPU per
+// request against the bare one, 8 in flight and one at a time (BENCH_REQUESTS per round,
+// BENCH_ROUNDS rounds interleaved). Asserts nothing.
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { rounds } from './measure.mjs';
+import { pinCores } from './cpu.mjs';
+import { COMPATIBILITY_DATE, quietLogs, startOrigin, CALL, MCP_HEADERS } from './targets.mjs';
+
+const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+// How each worker waits for the origin's headers; `send(init)` is the fetch itself.
+const WAITS = {
+  bare: 'return send(init);',
+  'abort signal': 'const c = new AbortController(); init.signal = c.signal; return send(init);',
+  'timer, cleared': `return new Promise((resolve, reject) => {
+    const t = setTimeout(() => resolve(null), 30000);
+    send(init).then((r) => { clearTimeout(t); resolve(r); }, (e) => { clearTimeout(t); reject(e); });
+  });`,
+  'timer and abort signal': `const c = new AbortController(); init.signal = c.signal;
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => { c.abort(); resolve(null); }, 30000);
+    send(init).then((r) => { clearTimeout(t); resolve(r); }, (e) => { clearTimeout(t); reject(e); });
+  });`,
+  'AbortSignal.timeout, as a timer': `return new Promise((resolve, reject) => {
+    AbortSignal.timeout(30000).onabort = () => resolve(null);
+    send(init).then(resolve, reject);
+  });`,
+};
+
+const script = (wait) => `
+export default {
+  async fetch(req, env) {
+    const u = new URL(req.url);
+    const body = await req.arrayBuffer();
+    const init = { method: 'POST', headers: req.headers, body, redirect: 'manual' };
+    const send = (init) => fetch(env.ORIGIN_URL + u.pathname, init);
+    const wait = () => { ${wait} };
+    const r = await wait();
+    if (r === null) return new Response('timeout', { status: 504 });
+    return new Response(r.body, { status: r.status, headers: new Headers(r.headers) });
+  },
+};`;
+
+const origin = await startOrigin(18796);
+const names = Object.keys(WAITS);
+const workers = names.map((label, i) => ({
+  name: `deadline-${i}`,
+  routes: [`deadline-${i}.bench/*`],
+  modules: true,
+  compatibilityDate: COMPATIBILITY_DATE,
+  bindings: { ORIGIN_URL: origin.url },
+  script: script(WAITS[label]),
+}));
+const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs, workers }));
+try {
+  const base = (await mf.ready).origin;
+  if (pinCores([origin.pid])) console.log('workerd pinned to core 0, the load generator and the origin to the others (BENCH_PIN=1)');
+  const targets = names.map((label, i) => ({ label, make: () => ({ url: `${base}/mcp`, host: `deadline-${i}.bench`, headers: MCP_HEADERS, body: CALL }) }));
+  for (const concurrency of [8, 1]) {
+    const out = await rounds(targets, { rounds: ROUNDS, total: concurrency === 1 ? Math.ceil(TOTAL / 3) : TOTAL, concurrency });
+    console.log(`\n${concurrency} in flight, median of ${ROUNDS} interleaved rounds`);
+    console.log('| how the worker waits for the origin | CPU µs/req | × bare | added µs/req |\n|---|---|---|---|');
+    for (const r of out) console.log(`| ${r.label} | ${r.cpuUs.toFixed(0)} | ${(r.cpuUs / out[0].cpuUs).toFixed(2)} | ${(r.cpuUs - out[0].cpuUs).toFixed(0)} |`);
+  }
+} finally {
+  await mf.dispose();
+  origin.stop();
+}
