@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { buyToken, call, exhaust, post } from './support/attack.mjs';
+import { MCP_HEADERS, buyToken, call, exhaust, post } from './support/attack.mjs';
 import { TEST_ADMIN_SECRET, startGateway, testKey } from './support/gateway.mjs';
 import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
@@ -183,6 +183,41 @@ describe('the quick lane', () => {
         assert.ok([400, 401, 404, 410].includes(redeemed.status), `redeem: ${redeemed.status}`);
       });
       assert.deepEqual(ways, { planned: 0, slow: 0 });
+    } finally {
+      await g.dispose();
+    }
+  });
+
+  test('a request on the async path leaves the audit rows the lane leaves, made before its origin answers', async () => {
+    const g = await gateway(origin.url, { QUOTA_PER_MINUTE: '100', AUDIT_REDACT_KEYS: 'secret', AUDIT_MAX_ARG_BYTES: '80' });
+    try {
+      const me = { 'x-api-key': testKey('lane-async-audit') };
+      for (let i = 0; i < 20; i++) assert.equal((await post(g.mcpUrl, call(i), me)).status, 200);
+      const sent = (id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: `m${id}`, secret: 'hidden', tail: 'x'.repeat(300) } } });
+      const bodies = [sent(1), [sent(2), sent(3)]];
+      // Each body twice: with a length, which the lane takes, and streamed without one, which
+      // only the async path reads.
+      const streamed = (text) => new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close(); } });
+      const ways = await counted(g, async () => {
+        for (const body of bodies) {
+          const text = JSON.stringify(body);
+          assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, ...me }, body: text })).status, 200);
+          assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, ...me }, body: streamed(text), duplex: 'half' })).status, 200);
+        }
+      });
+      assert.equal(ways.planned, 2, `lane ${ways.planned}, async ${ways.slow}`);
+      assert.equal((await fetch(`${g.url}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` } })).status, 200);
+      const rows = (await g.db.prepare("SELECT method, name, arguments, status, admitted_by, remaining FROM audit WHERE identity = 'key:lane-async-audit' ORDER BY id").all()).results.slice(20);
+      const shape = ({ remaining, ...rest }) => rest;
+      // In order: body 1 on the lane, then on the async path; body 2's two calls on each.
+      assert.equal(rows.length, 6);
+      assert.deepEqual(rows.map(shape), [rows[0], rows[0], rows[2], rows[3], rows[2], rows[3]].map(shape));
+      // Redacted and cut as the audit's settings say, on both paths.
+      for (const [row, id] of [[rows[1], 1], [rows[5], 3]]) {
+        assert.match(row.arguments, new RegExp(`^\\{"message":"m${id}","secret":"[^"]*","tail":"x+`));
+        assert.ok(!row.arguments.includes('hidden'), row.arguments);
+        assert.ok(row.arguments.length < 120, row.arguments);
+      }
     } finally {
       await g.dispose();
     }

@@ -74,6 +74,8 @@ struct Pass<'a> {
     /// The per-tool limits were charged on the way to the quota (`by_credential`).
     limits_charged: bool,
     trail: Trail,
+    /// The audit rows, made once the request is admitted (`run`).
+    prepared: Option<trail::Prepared>,
 }
 
 pub async fn handle(
@@ -99,13 +101,11 @@ pub async fn handle(
     }
     let mut pass = Pass::new((env, ctx, cfg), route, &rest, facts, now_ms);
     let outcome = run(&mut req, &mut pass, pre_read).await;
-    let record = trail::Request {
-        route: &route.name,
-        calls: &pass.calls,
-        trail: &pass.trail,
-        now_ms,
-    };
-    trail::leave(env, ctx, cfg, &record, outcome.as_ref().map(Reply::status));
+    let status = outcome.as_ref().map(Reply::status);
+    match pass.prepared.take() {
+        Some(prepared) => trail::finish(env, ctx, prepared, status),
+        None => trail::leave(env, ctx, cfg, &pass.record(), status),
+    }
     outcome
 }
 
@@ -139,6 +139,17 @@ impl<'a> Pass<'a> {
             mcp_payment: None,
             mcp_credential: None,
             limits_charged: false,
+            prepared: None,
+        }
+    }
+
+    /// What the audit trail is told of the request.
+    fn record(&self) -> trail::Request<'_> {
+        trail::Request {
+            route: &self.route.name,
+            calls: &self.calls,
+            trail: &self.trail,
+            now_ms: self.now_ms,
         }
     }
 }
@@ -176,6 +187,12 @@ async fn run(
     };
     p.trail.caller.admitted_by = admitted.by.into();
     p.trail.remaining = Some(admitted.remaining);
+    // What waits on the origin holds the audit rows, cut and redacted, and not the calls'
+    // arguments as parsed (many times a body's bytes), as the quick lane's pending requests do.
+    p.prepared = Some(trail::prepare(p.cfg, &p.record()));
+    for call in &mut p.calls {
+        call.arguments = None;
+    }
     let (cfg, client_key) = (p.cfg, p.facts.client_key.clone());
     let wrap = move |id: &str| session::wrap(&cfg.token.keys, &client_key, id);
     let forward = Forward {

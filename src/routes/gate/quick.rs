@@ -182,13 +182,7 @@ pub fn plan(env: &Env, ctx: &Context, seen: &Seen, raw: Vec<u8>, now_ms: u64) ->
         toward,
         body,
     };
-    let record = trail::Request {
-        route: &route.name,
-        calls: &pass.calls,
-        trail: &pass.trail,
-        now_ms,
-    };
-    let left = trail::prepare(&cfg, &record);
+    let left = trail::prepare(&cfg, &pass.record());
     let pending = Pending {
         cfg: cfg.clone(),
         route: route.name.clone(),
@@ -208,13 +202,7 @@ pub fn plan(env: &Env, ctx: &Context, seen: &Seen, raw: Vec<u8>, now_ms: u64) ->
 /// A refusal, logged and recorded as the async path does (`lib.rs`, `mod.rs`).
 fn refused(p: &Pass<'_>, denial: Denial) -> Planned {
     respond::log_denial(&p.facts.path, &denial);
-    let record = trail::Request {
-        route: &p.route.name,
-        calls: &p.calls,
-        trail: &p.trail,
-        now_ms: p.now_ms,
-    };
-    trail::leave(p.env, p.ctx, p.cfg, &record, Err(&denial));
+    trail::leave(p.env, p.ctx, p.cfg, &p.record(), Err(&denial));
     Planned::Refused(denial)
 }
 
