@@ -16,6 +16,14 @@ async function gateway(originUrl, vars = {}) {
   return { ...g, lane: () => laneCounts(g.url) };
 }
 
+/** `body` posted without a length, as a stream: a request only the async path reads. */
+const streamed = (url, body, headers) => fetch(url, {
+  method: 'POST',
+  headers: { ...MCP_HEADERS, ...headers },
+  body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(JSON.stringify(body))); c.close(); } }),
+  duplex: 'half',
+});
+
 /** What the lane decided over `fn`. */
 async function counted(g, fn) {
   const before = await g.lane();
@@ -197,12 +205,10 @@ describe('the quick lane', () => {
       const bodies = [sent(1), [sent(2), sent(3)]];
       // Each body twice: with a length, which the lane takes, and streamed without one, which
       // only the async path reads.
-      const streamed = (text) => new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close(); } });
       const ways = await counted(g, async () => {
         for (const body of bodies) {
-          const text = JSON.stringify(body);
-          assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, ...me }, body: text })).status, 200);
-          assert.equal((await fetch(g.mcpUrl, { method: 'POST', headers: { ...MCP_HEADERS, ...me }, body: streamed(text), duplex: 'half' })).status, 200);
+          assert.equal((await post(g.mcpUrl, body, me)).status, 200);
+          assert.equal((await streamed(g.mcpUrl, body, me)).status, 200);
         }
       });
       assert.equal(ways.planned, 2, `lane ${ways.planned}, async ${ways.slow}`);
@@ -223,7 +229,7 @@ describe('the quick lane', () => {
     }
   });
 
-  test('an origin that fails is a 502 or a 504 on the lane, and a session id crosses wrapped both ways', async () => {
+  test('an origin that fails is a 502 or a 504 on the lane and the async path, recorded alike, and a session id crosses wrapped both ways', async () => {
     let mode = 'session';
     const seenSessions = [];
     const odd = http.createServer((req, res) => {
@@ -257,12 +263,16 @@ describe('the quick lane', () => {
         // The audit's two shapes, decided once the origin's status is in: a row per call for an
         // answered batch, one row for a batch refused before its calls ran.
         assert.equal((await post(g.mcpUrl, [call(31), call(32), call(33)], me)).status, 200);
+        // Each failure on the lane, then on the async path (streamed), which records it alike.
         mode = 'refuse';
         assert.equal((await post(g.mcpUrl, [call(41), call(42), call(43)], me)).status, 400);
+        assert.equal((await streamed(g.mcpUrl, [call(44), call(45), call(46)], me)).status, 400);
         mode = 'drop';
         assert.equal((await post(g.mcpUrl, call(4), me)).status, 502);
+        assert.equal((await streamed(g.mcpUrl, call(6), me)).status, 502);
         mode = 'hang';
         assert.equal((await post(g.mcpUrl, call(5), me)).status, 504);
+        assert.equal((await streamed(g.mcpUrl, call(7), me)).status, 504);
       });
       assert.ok(wrapped && wrapped !== 'origin-session-1', 'the client holds a wrapping of the origin\'s id');
       assert.equal(seenSessions[warm + 1], 'origin-session-1', 'the origin gets its own id back');
@@ -273,9 +283,9 @@ describe('the quick lane', () => {
         .filter(([status, args]) => status !== 200 || ['m31', 'm32', 'm33'].includes(args.message));
       assert.deepEqual(rows, [
         [200, { message: 'm31' }], [200, { message: 'm32' }], [200, { message: 'm33' }],
-        [400, { calls: 3 }],
-        [502, { message: 'm4' }],
-        [504, { message: 'm5' }],
+        [400, { calls: 3 }], [400, { calls: 3 }],
+        [502, { message: 'm4' }], [502, { message: 'm6' }],
+        [504, { message: 'm5' }], [504, { message: 'm7' }],
       ]);
     } finally {
       await g.dispose();

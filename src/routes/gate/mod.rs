@@ -188,11 +188,14 @@ async fn run(
     p.trail.caller.admitted_by = admitted.by.into();
     p.trail.remaining = Some(admitted.remaining);
     // What waits on the origin holds the audit rows, cut and redacted, and not the calls'
-    // arguments as parsed (many times a body's bytes), as the quick lane's pending requests do.
+    // arguments or the payments in `_meta` as parsed (many times a body's bytes), as the quick
+    // lane's pending requests do.
     p.prepared = Some(trail::prepare(p.cfg, &p.record()));
     for call in &mut p.calls {
         call.arguments = None;
     }
+    // Judged, or never to be (cut from the bytes either way).
+    (p.mcp_payment, p.mcp_credential) = (None, None);
     let (cfg, client_key) = (p.cfg, p.facts.client_key.clone());
     let wrap = move |id: &str| session::wrap(&cfg.token.keys, &client_key, id);
     let forward = Forward {
