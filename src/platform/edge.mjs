@@ -61,11 +61,12 @@ export function toward_client(response, fixed, extra, drop_retry_after, set) {
 // to `null` at the deadline. The deadline covers the response headers only: the timer is
 // cleared as soon as they are in.
 //
-// `abortable`: the deadline also aborts the fetch. The proxy's fetch goes without: an abort
-// signal makes workerd's fetch track it for the whole exchange, a cost on every proxied request
-// (bench/results.md), to cut short only one whose origin has already failed. Without it, a
-// hung origin's connection is let go when the request's context ends: once the client has its
-// 504 and the request's own background tasks are done (tests/proxy.test.mjs).
+// `abortable`: the deadline also aborts the fetch. The proxy's fetch goes without: beside the
+// timer, an abort signal cost a pass-through another 8% of its CPU per request at 8 in flight
+// (bench/deadline.mjs, bench/results.md), paid by every proxied request to cut short only one
+// whose origin has already failed. Without it, a hung origin's connection is let go when the
+// request's context ends: once the client has its 504 and the request's own background tasks
+// are done (tests/proxy.test.mjs).
 export function race(input, init, ms, abortable) {
   const controller = abortable ? new AbortController() : null;
   if (controller) init.signal = controller.signal;
