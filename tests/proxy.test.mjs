@@ -133,8 +133,13 @@ describe('headers, credentials and redirects', () => {
       'last-event-id': 'ev-9',
       connection: 'x-client-hop',
       'x-client-hop': 'drop-me',
-      'x-access-token': '',
-      authorization: 'Bearer client-token',
+      // The gateway's own fields, in the case a hostile client picks (node:http sends names as
+      // written): dropped whatever their case.
+      'X-Access-Token': '',
+      Authorization: 'Bearer client-token',
+      'X-Payment': 'forged',
+      'X-HTTP-Method-Override': 'DELETE',
+      'Gatehouse-Time-Budget': '1',
     });
     const echoed = JSON.parse(res.body);
     assert.equal(echoed.url, '/mcp?x=1');
@@ -146,9 +151,12 @@ describe('headers, credentials and redirects', () => {
     assert.equal(echoed.headers['x-client-hop'], undefined);
     assert.equal(echoed.headers.authorization, undefined);
     assert.equal(echoed.headers['x-access-token'], undefined);
+    for (const name of ['x-payment', 'x-http-method-override', 'gatehouse-time-budget']) assert.equal(echoed.headers[name], undefined, name);
     assert.equal(echoed.headers['x-origin-key'], 'origin-credential', 'the origin credential comes from the secret');
     assert.equal(res.headers['x-origin-hop'], undefined, 'a field the origin named in Connection stops at the gateway');
     assert.equal(res.headers['x-origin-ok'], 'yes');
+    for (const name of ['payment-receipt', 'gatehouse-challenge', 'x-ratelimit-remaining']) assert.equal(res.headers[name], undefined, `the origin's ${name}`);
+    assert.match(res.headers.ratelimit, /^"minute";r=\d+;t=\d+$/, 'the gateway\'s own RateLimit, not the origin\'s');
   });
 
   test('a client cannot forge the origin credential, nor have the gateway drop it through Connection', async () => {
