@@ -22,19 +22,32 @@ print_phases() {
     [ $((i + 1)) -lt ${#phases[@]} ] && next=${phases[$((i + 1))]%% *}
     printf '%6ss  %s\n' "$((next - t))" "$name"
   done
-  [ -n "${build_seconds:-}" ] && printf '        (the Worker'"'"'s build took %ss from the start, beside the native steps)\n' "$build_seconds"
+  [ -n "${build_seconds:-}" ] && printf '        (the Worker'"'"'s builds took %ss from the start, beside the native steps)\n' "$build_seconds"
   [ -n "${lane_seconds:-}" ] && printf '        (the second lane ran %ss and the waiting lane %ss beside the main one)\n' "${second_seconds:-0}" "$lane_seconds"
   printf '%6ss  in all\n' "$((end - ${phases[0]%% *}))"
 }
 trap print_phases EXIT
 
-# The Worker's release build (whole-program LTO, mostly on one core) runs in the background while
-# the native steps use the other; they build in a target directory of their own, so neither waits
-# for the other's lock. Under `npm start` and `npm run build` the build runs alone (run.sh).
+# The Worker's builds run in the background while the native steps use the other core: the
+# release build (whole-program LTO, mostly on one core), then `wrangler deploy --dry-run` (which runs
+# wrangler.toml's build command, a no-op for cargo, and validates the bundle), then the store
+# contract's build (the release one with the contract route, for tests/store_contract.test.mjs).
+# They are one chain because they share the default target directory; the native steps build in
+# one of their own, so neither waits for the other's lock. Under `npm start` and `npm run build`
+# the build runs alone (run.sh).
 mkdir -p .run
 build_start=$(date +%s)
-rm -f .run/build.status
-( code=0; bash scripts/build.sh > .run/build.log 2>&1 || code=$?; echo "$code" > .run/build.status ) &
+rm -f .run/build.status .run/build.end
+(
+  code=0
+  {
+    bash scripts/build.sh &&
+      echo "== wrangler deploy --dry-run" && wrangler deploy --dry-run --outdir dist >/dev/null && echo "bundle ok" &&
+      echo "== the store contract's build" && GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh
+  } > .run/build.log 2>&1 || code=$?
+  date +%s > .run/build.end
+  echo "$code" > .run/build.status
+) &
 build_pid=$!
 native=(env CARGO_TARGET_DIR=target/native)
 
@@ -62,42 +75,33 @@ if [ -n "$long" ]; then
 fi
 echo "ok"
 
+# The dev profile, in which the kit shares its dependencies with the core's tests (Cargo.toml);
+# the end-to-end tests run this build of the CLI.
 step "cargo test (gatehouse-core and the client kit, native)"
-"${native[@]}" cargo test -p gatehouse-core --quiet
-"${native[@]}" cargo test -p gatehouse-kit --profile kit --quiet
-"${native[@]}" cargo build -p gatehouse-kit --profile kit --quiet --bin gatehouse-solve
+"${native[@]}" cargo test -p gatehouse-core -p gatehouse-kit --quiet
+"${native[@]}" cargo build -p gatehouse-kit --quiet --bin gatehouse-solve
 
-step "the Worker's build (begun beside the native steps; waited for here)"
+step "cargo clippy (the Worker shell for wasm32, every feature: they only add code)"
+"${native[@]}" cargo clippy -p gatehouse --all-targets --all-features --target wasm32-unknown-unknown --quiet -- -D warnings
+
+step "the Worker's builds, the bundle's validation and the store contract's build (begun beside the native steps; waited for here)"
 wait "$build_pid" || true
 if [ "$(cat .run/build.status 2>/dev/null)" != 0 ]; then
   tail -40 .run/build.log >&2
   exit 1
 fi
-tail -1 .run/build.log
-build_seconds=$(( $(date +%s) - build_start ))
+grep -E '^bundle ok|strip-names' .run/build.log
+build_seconds=$(( $(cat .run/build.end) - build_start ))
 
-# `wrangler deploy --dry-run` runs wrangler.toml's build command, so it goes before the contract's
-# build takes the default target directory.
-step "wrangler deploy --dry-run (the bundle validates)"
-wrangler deploy --dry-run --outdir dist >/dev/null
-echo "bundle ok"
-
-# The store contract's build (a second release build, with the contract route) starts now in the
-# background; the shell's lint runs beside it, in the other target directory.
-rm -f .run/contract.status
-( code=0; GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh > .run/contract-build.log 2>&1 || code=$?; echo "$code" > .run/contract.status ) &
-contract_pid=$!
-
-step "cargo clippy (the Worker shell for wasm32, every feature: they only add code)"
-"${native[@]}" cargo clippy -p gatehouse --all-targets --all-features --target wasm32-unknown-unknown --quiet -- -D warnings
-
-step "the store contract's build (the release one has no contract route; begun above)"
-wait "$contract_pid" || true
-if [ "$(cat .run/contract.status 2>/dev/null)" != 0 ]; then
-  tail -40 .run/contract-build.log >&2
-  exit 1
+if [ "${GATEHOUSE_PYTHON_LATER:-}" = 1 ]; then
+  step "the Python environments (installing since the setup, beside the steps above)"
+  while [ ! -f .run/python.status ]; do sleep 1; done
+  if [ "$(cat .run/python.status)" != 0 ]; then
+    tail -40 .run/python-setup.log >&2
+    exit 1
+  fi
+  echo "ok"
 fi
-tail -1 .run/contract-build.log
 
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
 # Suites that spend most of their time waiting out a linger, a revocation refresh or a controller

@@ -21,7 +21,7 @@ import { l402Offer, powOffer, startHostile, startListener } from './support/host
 const BRIDGE = join(ROOT, 'clients', 'js', 'bin', 'gatehouse.mjs');
 const PYTHON = join(ROOT, '.tools', 'pyclient', 'bin', 'python');
 const PY_CLIENT = join(ROOT, 'tests', 'python_kit_client.py');
-const RUST_CLI = join(ROOT, 'target', 'native', 'kit', 'gatehouse-solve');
+const RUST_CLI = join(ROOT, 'target', 'native', 'debug', 'gatehouse-solve');
 const VECTORS = join(ROOT, 'docs', 'bolt11-vectors.json');
 const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'kit-hostile', version: '1' } } });

@@ -144,7 +144,7 @@ describe('the gateway as an L402 server', () => {
 
   test('the Rust kit pays an L402 challenge from LNbits and its credential gets through', async () => {
     const res = await exhaust(gateway.mcpUrl, { 'x-api-key': testKey('rust-kit') });
-    const cli = join(ROOT, 'target', 'native', 'kit', 'gatehouse-solve');
+    const cli = join(ROOT, 'target', 'native', 'debug', 'gatehouse-solve');
     const authorization = await new Promise((resolve, reject) => execFile(cli, ['l402', l402Line(res), '--lnbits', ln.url, '--key', ln.payer.adminkey], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()))));
     assert.match(authorization, /^L402 [A-Za-z0-9+/=]+:[0-9a-f]{64}$/);
     const ok = await fetch(gateway.mcpUrl, { method: 'POST', headers: { ...MCP, authorization }, body: INITIALIZE });
