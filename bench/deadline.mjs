@@ -1,17 +1,20 @@
-// `node bench/deadline.mjs`: what an origin fetch's deadline costs in workerd, by itself. Five
+// `node bench/deadline.mjs`: what an origin fetch's deadline costs in workerd, by itself. Six
 // pass-through workers in one workerd, alike but for how they wait for the origin: bare (the JS
 // floor), with an abort signal, with a timer cleared once the headers are in (the gateway's proxy),
-// with both (the gateway's proxy before the signal was dropped), and with `AbortSignal.timeout`.
-// Each copies the answer into a new `Response`, as the gateway's relay does. Prints workerd CPU per
-// request against the bare one, 8 in flight and one at a time (BENCH_REQUESTS per round,
-// BENCH_ROUNDS rounds interleaved). Asserts nothing.
+// with a timer left to run out (its callback a no-op by then), with both a timer and a signal (the
+// gateway's proxy before the signal was dropped), and with `AbortSignal.timeout`. Each copies the
+// answer into a new `Response`, as the gateway's relay does. Prints workerd CPU per request against
+// the bare one, 8 in flight and one at a time (BENCH_REQUESTS per round, BENCH_ROUNDS rounds
+// interleaved), and the latency each adds one request at a time (the workers taken in turn request
+// by request, BENCH_PASSES passes). Asserts nothing.
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { rounds } from './measure.mjs';
+import { interleaved, rounds } from './measure.mjs';
 import { pinCores } from './cpu.mjs';
 import { COMPATIBILITY_DATE, quietLogs, startOrigin, CALL, MCP_HEADERS } from './targets.mjs';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PASSES = Number(process.env.BENCH_PASSES ?? 1_000);
 
 // How each worker waits for the origin's headers; `send(init)` is the fetch itself.
 const WAITS = {
@@ -20,6 +23,10 @@ const WAITS = {
   'timer, cleared': `return new Promise((resolve, reject) => {
     const t = setTimeout(() => resolve(null), 30000);
     send(init).then((r) => { clearTimeout(t); resolve(r); }, (e) => { clearTimeout(t); reject(e); });
+  });`,
+  'timer, left to run': `return new Promise((resolve, reject) => {
+    setTimeout(() => resolve(null), 30000);
+    send(init).then(resolve, reject);
   });`,
   'timer and abort signal': `const c = new AbortController(); init.signal = c.signal;
   return new Promise((resolve, reject) => {
@@ -67,6 +74,10 @@ try {
     console.log('| how the worker waits for the origin | CPU µs/req | × bare | added µs/req |\n|---|---|---|---|');
     for (const r of out) console.log(`| ${r.label} | ${r.cpuUs.toFixed(0)} | ${(r.cpuUs / out[0].cpuUs).toFixed(2)} | ${(r.cpuUs - out[0].cpuUs).toFixed(0)} |`);
   }
+  const lat = await interleaved(targets, { passes: PASSES });
+  console.log(`\nlatency one request at a time, ${PASSES} passes taking the workers in turn`);
+  console.log('| how the worker waits for the origin | p50 ms | added at p50, ms | p99 ms |\n|---|---|---|---|');
+  for (const r of lat) console.log(`| ${r.label} | ${r.p50.toFixed(3)} | ${r.added.toFixed(3)} | ${r.p99.toFixed(3)} |`);
 } finally {
   await mf.dispose();
   origin.stop();

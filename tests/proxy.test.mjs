@@ -206,12 +206,25 @@ describe('origin and configuration failures', () => {
       assert.equal(odd.hung(), 3, 'every request reached the origin');
       for (let waited = 0; odd.hanging() > 0 && waited < 15_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       assert.equal(odd.hanging(), 0, 'every hung request\'s connection is closed');
-      // An answer that comes after the deadline is never relayed, nor recorded beside the 504.
+      // An answer that comes after the deadline is never relayed, nor recorded beside the 504:
+      // twice on the lane, then streamed (no length), which only the async path reads.
+      const before = await laneCounts(gateway.url);
       for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gateway.url}/late`, CALL_POST)).status, 504);
+      const streamed = await fetch(`${gateway.url}/late`, {
+        ...CALL_POST,
+        body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(CALL_POST.body)); c.close(); } }),
+        duplex: 'half',
+      });
+      assert.equal(streamed.status, 504);
+      assert.equal((await streamed.json()).error, 'origin_timeout');
+      const after = await laneCounts(gateway.url);
+      const judged = after.planned + after.slow - before.planned - before.slow;
+      assert.equal(judged, 2, 'the lane judged the two with a length, and never saw the streamed one');
+      assert.equal(odd.late(), 3, 'every late request reached the origin');
       await new Promise((r) => setTimeout(r, LATE_MS + 500));
       assert.equal((await fetch(`${gateway.url}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${TEST_ADMIN_SECRET}` } })).status, 200);
       const statuses = (await gateway.db.prepare('SELECT status FROM audit ORDER BY id').all()).results.map((r) => r.status);
-      assert.deepEqual(statuses, [504, 504, 504, 504, 504]);
+      assert.deepEqual(statuses, [504, 504, 504, 504, 504, 504]);
     } finally {
       await gateway.dispose();
       await odd.close();

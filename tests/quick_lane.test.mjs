@@ -63,7 +63,7 @@ describe('the quick lane', () => {
     }
   });
 
-  test('an in-band token is cut from the bytes on the lane too', async () => {
+  test('an in-band token is cut from the bytes on the lane too, and on the async path', async () => {
     const POLICY = JSON.stringify({ origins: [{ name: 'main', prefix: '/', url: origin.url, quota: { per_minute: 1 }, in_band: true }] });
     const g = await gateway(origin.url, { POLICY, TOKEN_GRANT_REQUESTS: '40' });
     try {
@@ -76,6 +76,11 @@ describe('the quick lane', () => {
         for (let i = 0; i < 10; i++) assert.equal((await post(g.mcpUrl, withToken(i), me)).status, 200);
       });
       assert.ok(ways.planned >= 8, `lane ${ways.planned}, async ${ways.slow}`);
+      // Streamed (no length), which only the async path reads: it lets go of the parsed token once
+      // admitted, and cuts it from the bytes alike.
+      for (let i = 10; i < 12; i++) assert.equal((await streamed(g.mcpUrl, withToken(i), me)).status, 200);
+      assert.equal(origin.seen.length - from, 12);
+      assert.deepEqual(origin.seen.slice(from + 10).map((s) => s.parsed.params.arguments.message), ['m10', 'm11']);
       for (const s of origin.seen.slice(from)) {
         assert.ok(!s.raw.includes(token), 'the token never reaches the origin');
         assert.equal(s.parsed.params._meta?.['gatehouse/access_token'], undefined);

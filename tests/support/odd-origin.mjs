@@ -1,6 +1,7 @@
 // A plain HTTP origin with the misbehaviours the gateway must handle: it hangs, redirects, and
 // echoes back the headers it received. `hanging()` is how many of its hung requests still hold
-// their connection open, `hung()` how many arrived; `/late` answers after `LATE_MS`.
+// their connection open, `hung()` how many arrived; `/late` answers after `LATE_MS`, and `late()` is
+// how many such requests arrived.
 import http from 'node:http';
 
 export const LATE_MS = 1_000;
@@ -9,6 +10,7 @@ export async function startOddOrigin() {
   const sockets = new Set();
   const hung = new Set();
   let arrived = 0;
+  let late = 0;
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/hang') {
@@ -19,6 +21,7 @@ export async function startOddOrigin() {
       return;
     }
     if (path === '/late') {
+      late++;
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{}}'), LATE_MS);
       return;
     }
@@ -41,6 +44,7 @@ export async function startOddOrigin() {
     url: `http://127.0.0.1:${server.address().port}`,
     hanging: () => hung.size,
     hung: () => arrived,
+    late: () => late,
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
