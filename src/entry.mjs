@@ -29,15 +29,23 @@ export * from './index.js';
 const { fetch, scheduled, quick_names, quick_plan, quick_done, gate_read } = Shim.prototype;
 const state = globalThis.__worker_init_state;
 
-let names;
+/** The lane's constants and the answer to a request the Wasm fails under, from the Wasm once,
+ * when the module loads (`quick_names`, src/lane.rs). */
+const names = (() => {
+  const [cap, own, origin, status, body, ...fields] = quick_names().split('\n');
+  const headers = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) headers.push([fields[i], fields[i + 1]]);
+  return { cap: Number(cap), own: own.split(','), origin: name_set(origin), failed: { status: Number(status), body, headers } };
+})();
 
-/** The lane's constants, from the Wasm once per isolate. */
-function lane() {
-  if (names === undefined) {
-    const [cap, own, origin] = quick_names().split('\n');
-    names = { cap: Number(cap), own: own.split(','), origin: name_set(origin) };
-  }
-  return names;
+/** A request the Wasm failed under: a panic aborts the instance (its next call throws), which
+ * the next request resets (`recovered`). The client gets the gateway's 503 with `Retry-After`,
+ * as for any failed dependency, never the runtime's bare 500; the log line is the Wasm's own
+ * shape for it (`respond::dependency_failed`). */
+function failed(error) {
+  console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', error: String(error?.message ?? error) }));
+  const { status, body, headers } = names.failed;
+  return new Response(body, { status, headers });
 }
 
 /** Whether the lane may read this request's body: never for the gateway's own endpoints (looked
@@ -45,7 +53,7 @@ function lane() {
 function forLane(request) {
   if (request.method !== 'POST') return false;
   const length = request.headers.get('content-length');
-  if (length === null || !(Number(length) <= lane().cap)) return false;
+  if (length === null || !(Number(length) <= names.cap)) return false;
   const url = request.url;
   return !names.own.some((own) => url.includes(own));
 }
@@ -108,10 +116,13 @@ function recovered(env, ctx) {
 }
 
 export default {
-  fetch(request, env, ctx) {
-    recovered(env, ctx);
-    if (forLane(request)) return quickly(request, env, ctx);
-    return fetch.call({ env, ctx }, request);
+  async fetch(request, env, ctx) {
+    try {
+      recovered(env, ctx);
+      return await (forLane(request) ? quickly(request, env, ctx) : fetch.call({ env, ctx }, request));
+    } catch (e) {
+      return failed(e);
+    }
   },
   scheduled(event, env, ctx) {
     recovered(env, ctx);

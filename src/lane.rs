@@ -3,7 +3,8 @@
 //! single strings of lines (no header name, value or URL holds a line feed), one call each way:
 //!
 //! - [`quick_names`], once per isolate: the body cap, the gateway's own endpoints (whose bodies
-//!   the entry never reads), and the fixed list of names dropped toward the origin;
+//!   the entry never reads), the fixed list of names dropped toward the origin, and the answer
+//!   when the Wasm fails under a request;
 //! - [`quick_plan`]: the request's URL, headers and body in; out, what the entry does with it:
 //!   send it on (`id`, origin URL, deadline, the header work; with the body when something was
 //!   cut from it), answer a refusal, or hand it to the async path (`gate_read` in `lib.rs`);
@@ -12,7 +13,7 @@
 
 use gatehouse_core::mcp::MAX_POLICY_BODY;
 use gatehouse_core::rails::challenge::VERIFY_PATH;
-use gatehouse_core::wire::denial::Denial;
+use gatehouse_core::wire::denial::{Denial, Dependency};
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, web_sys, worker_sys, Context, Env};
 
@@ -22,8 +23,10 @@ use crate::platform::{config, respond};
 use crate::routes::gate::quick::{self, Planned, Reached, Seen};
 use crate::routes::gate::trail::ship_metrics;
 
-/// The body cap, the gateway's own endpoints, and the names dropped toward the origin, one per
-/// line.
+/// The body cap, the gateway's own endpoints, the names dropped toward the origin, and the answer
+/// to a request the Wasm fails under (its status, its body, then its header names and values),
+/// one per line. The entry takes them once, when its module loads: the last is for when no call
+/// into the Wasm can be made.
 #[wasm_bindgen]
 pub fn quick_names() -> String {
     #[allow(unused_mut)]
@@ -31,7 +34,20 @@ pub fn quick_names() -> String {
     #[cfg(feature = "store-contract")]
     own.push(crate::routes::store_contract::PATH);
     let (origin, _) = relay::fixed_names();
-    format!("{MAX_POLICY_BODY}\n{}\n{origin}", own.join(","))
+    let failed = Denial::DependencyUnavailable(Dependency::Instance).to_wire();
+    let mut out = format!(
+        "{MAX_POLICY_BODY}\n{}\n{origin}\n{}\n{}",
+        own.join(","),
+        failed.status,
+        failed.body
+    );
+    for (name, value) in &failed.headers {
+        out.push('\n');
+        out.push_str(name);
+        out.push('\n');
+        out.push_str(value);
+    }
+    out
 }
 
 /// The plan for a request: a string (`id`, URL, deadline, `1` when the body is the one that

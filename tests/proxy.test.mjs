@@ -3,9 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
-import { ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway } from './support/gateway.mjs';
+import { ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
 import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
 import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
@@ -281,6 +282,68 @@ export default {
       assert.equal(now.instanceId, raised.instanceId + 2, 'one reset (the shim counts it, the fresh instance counts its start)');
       assert.equal((await fetch(gateway.mcpUrl, JSON_POST)).status, 400);
       assert.deepEqual(await read('/__state'), now, 'and no second one');
+    } finally {
+      await gateway.dispose();
+      await origin.close();
+    }
+  });
+
+  // After a panic every call into the aborted instance throws until a request resets it. The
+  // probe makes one of the Wasm's handlers throw so, named by a flag, and counts the throws: on
+  // the lane once the origin has answered (`quick_done`), on the lane before it (`quick_plan`),
+  // and on the async path (`fetch`).
+  test('a request the Wasm fails under is the gateway\'s 503 with Retry-After, never a bare 500', async () => {
+    const origin = await startOrigin();
+    const build = join(ROOT, 'build');
+    const failing = `import Shim from './bundle.js';
+export * from './bundle.js';
+globalThis.__threw = {};
+for (const name of ['quick_plan', 'quick_done', 'gate_read', 'fetch']) {
+  const real = Shim.prototype[name];
+  Shim.prototype[name] = function (...args) {
+    if (globalThis.__fail === name) {
+      globalThis.__threw[name] = (globalThis.__threw[name] ?? 0) + 1;
+      throw new Error('Module terminated');
+    }
+    return real.apply(this, args);
+  };
+}
+export default Shim;`;
+    const probe = `import entry from './entry.mjs';
+export * from './entry.mjs';
+export default {
+  fetch(req, env, ctx) {
+    const u = new URL(req.url);
+    if (u.pathname === '/__fail') { globalThis.__fail = u.searchParams.get('on'); return Response.json(globalThis.__threw); }
+    return entry.fetch(req, env, ctx);
+  },
+};`;
+    const modules = [
+      { type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe },
+      { type: 'ESModule', path: join(build, 'entry.mjs') },
+      { type: 'ESModule', path: join(build, 'edge.mjs') },
+      { type: 'ESModule', path: join(build, 'index.js'), contents: failing },
+      { type: 'ESModule', path: join(build, 'bundle.js'), contents: readFileSync(join(build, 'index.js'), 'utf8') },
+      { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
+    ];
+    const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key' }, workerOverrides: { modules } });
+    const me = { 'x-api-key': testKey('wasm-fails') };
+    const post = { ...JSON_POST, headers: { ...JSON_POST.headers, ...me } };
+    const fail = async (name) => (await fetch(`${gateway.url}/__fail?on=${name}`)).json();
+    try {
+      // Served while the instance is well; the client's quota lease is held after the first.
+      for (let i = 0; i < 3; i++) assert.equal((await fetch(gateway.mcpUrl, post)).status, 400);
+      for (const [name, init] of [['quick_done', post], ['quick_plan', post], ['fetch', { method: 'GET', headers: { accept: 'text/event-stream', ...me } }]]) {
+        await fail(name);
+        const res = await fetch(gateway.mcpUrl, init);
+        assert.equal(res.status, 503, name);
+        assert.equal(res.headers.get('retry-after'), '2', name);
+        assert.equal(res.headers.get('cache-control'), 'no-store', name);
+        assert.match(res.headers.get('content-type'), /^application\/json/, name);
+        assert.equal((await res.json()).error, 'temporarily_unavailable', name);
+      }
+      assert.deepEqual(await fail(''), { quick_done: 1, quick_plan: 1, fetch: 1 }, 'each failure was the one named');
+      assert.equal((await fetch(gateway.mcpUrl, post)).status, 400, 'and served again');
     } finally {
       await gateway.dispose();
       await origin.close();

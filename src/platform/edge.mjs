@@ -19,11 +19,11 @@ export function present(headers, fixed) {
   return out;
 }
 
-function without(headers, drop, extra) {
-  const out = new Headers(headers);
-  for (const name of drop) out.delete(name);
-  if (extra) for (const name of extra.split(',')) out.delete(name);
-  return out;
+// Deletes `drop` (a list) and `extra` (joined names) from `headers`, in place.
+function strip(headers, drop, extra) {
+  for (const name of drop) headers.delete(name);
+  if (extra) for (const name of extra.split(',')) headers.delete(name);
+  return headers;
 }
 
 function with_set(headers, set) {
@@ -40,7 +40,7 @@ export function toward_origin(headers, fixed, extra, set) {
 
 /** `toward_origin`, given the names of the fixed list that `headers` holds. */
 export function origin_headers(headers, drop, extra, set) {
-  return with_set(without(headers, drop, extra), set);
+  return with_set(strip(new Headers(headers), drop, extra), set);
 }
 
 // The origin's status, `Connection` and session id, in one string.
@@ -50,10 +50,14 @@ export function origin_facts(response) {
   return `${response.status}\n${h.get('connection') ?? ''}\n${session === null ? '' : '+' + session}`;
 }
 
+// The client's answer takes one copy of the origin's fields, its own, and edits that in place: a
+// `Headers` of its own first would be a second copy of every field.
 export function toward_client(response, fixed, extra, drop_retry_after, set) {
-  const headers = without(response.headers, present(response.headers, fixed), extra);
+  const out = new Response(response.body, { status: response.status, headers: response.headers });
+  const headers = strip(out.headers, present(response.headers, fixed), extra);
   if (drop_retry_after) headers.delete('retry-after');
-  return new Response(response.body, { status: response.status, headers: with_set(headers, set) });
+  with_set(headers, set);
+  return out;
 }
 
 // The race between a fetch and its deadline, in one promise of its own (rather than `finally`

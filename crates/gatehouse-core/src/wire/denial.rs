@@ -35,6 +35,9 @@ pub enum Dependency {
     AuthorizationServer,
     /// The x402 facilitator (`/verify`, `/settle`).
     Facilitator,
+    /// The gateway's own Wasm instance, failed under a request (a panic aborts it, and the module
+    /// entry resets it for the next request): answered by the entry, from this mapping.
+    Instance,
 }
 
 impl Dependency {
@@ -46,6 +49,7 @@ impl Dependency {
             Self::InvoiceBackend => "invoice_backend",
             Self::AuthorizationServer => "authorization_server",
             Self::Facilitator => "x402_facilitator",
+            Self::Instance => "wasm_instance",
         }
     }
 }

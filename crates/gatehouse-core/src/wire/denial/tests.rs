@@ -79,10 +79,21 @@ fn dependency_failures_are_503_with_retry_after_never_402_or_429() {
         Dependency::QuotaStore,
         Dependency::ChallengeStore,
         Dependency::RevocationStore,
+        Dependency::InvoiceBackend,
+        Dependency::AuthorizationServer,
+        Dependency::Facilitator,
+        Dependency::Instance,
     ] {
         let wire = Denial::DependencyUnavailable(d).to_wire();
         assert_eq!(wire.status, 503);
         assert_eq!(header(&wire, "retry-after"), ["2"]);
+        assert_eq!(wire.body["error"], "temporarily_unavailable");
+        // The module entry sends the instance's answer line by line (src/lane.rs).
+        let text = wire.body.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        for (name, value) in &wire.headers {
+            assert!(!name.contains('\n') && !value.contains('\n'));
+        }
     }
 }
 
