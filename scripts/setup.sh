@@ -52,18 +52,14 @@ python_envs() {
     "$PY2_VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==2.3.0" >&2
   fi
 }
-# Under `npm test` (GATEHOUSE_PYTHON_LATER=1, set by run.sh) the environments go on installing while
-# the tests' Rust steps build, on the core pip leaves idle; scripts/test.sh waits for
-# .run/python.status before the end-to-end suite, which is the first to need them.
-if [ "${GATEHOUSE_PYTHON_LATER:-}" = 1 ]; then
-  mkdir -p .run
-  rm -f .run/python.status
-  (
-    python_envs > .run/python-setup.log 2>&1 &
-    wait $! && code=0 || code=$?
-    echo "$code" > .run/python.status
-  ) &
-else
+# `setup.sh python`: the environments alone. Under `npm test` (GATEHOUSE_PYTHON_LATER=1, set by
+# run.sh) scripts/test.sh installs them so, beside its Rust steps, on the core pip leaves idle,
+# and waits for them before the end-to-end suite, the first to need them.
+if [ "${1:-}" = python ]; then
+  python_envs
+  exit 0
+fi
+if [ "${GATEHOUSE_PYTHON_LATER:-}" != 1 ]; then
   python_envs &
   python_pid=$!
 fi

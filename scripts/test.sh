@@ -22,33 +22,32 @@ print_phases() {
     [ $((i + 1)) -lt ${#phases[@]} ] && next=${phases[$((i + 1))]%% *}
     printf '%6ss  %s\n' "$((next - t))" "$name"
   done
-  [ -n "${build_seconds:-}" ] && printf '        (the Worker'"'"'s builds took %ss from the start, beside the native steps)\n' "$build_seconds"
+  [ -n "${build_seconds:-}" ] && printf '        (the Worker'"'"'s builds took %ss, beside the native steps)\n' "$build_seconds"
   [ -n "${lane_seconds:-}" ] && printf '        (the second lane ran %ss and the waiting lane %ss beside the main one)\n' "${second_seconds:-0}" "$lane_seconds"
   printf '%6ss  in all\n' "$((end - ${phases[0]%% *}))"
 }
-trap print_phases EXIT
-
-# The Worker's builds run in the background while the native steps use the other core: the
-# release build (whole-program LTO, mostly on one core), then `wrangler deploy --dry-run` (which runs
-# wrangler.toml's build command, a no-op for cargo, and validates the bundle), then the store
-# contract's build (the release one with the contract route, for tests/store_contract.test.mjs).
-# They are one chain because they share the default target directory; the native steps build in
-# one of their own, so neither waits for the other's lock. Under `npm start` and `npm run build`
-# the build runs alone (run.sh).
+# Background jobs each run in a session of their own (setsid where there is one), so that a run
+# that ends early, failed or interrupted, stops their whole trees (cargo, pip) rather than leave
+# them writing into the next run's directories.
+background=()
+detach() { if command -v setsid >/dev/null; then exec setsid "$@"; else exec "$@"; fi; }
+stop_background() { for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
+trap 'stop_background; print_phases' EXIT
+trap 'exit 130' INT TERM
 mkdir -p .run
-build_start=$(date +%s)
-rm -f .run/build.status .run/build.end
-(
-  code=0
-  {
-    bash scripts/build.sh &&
-      echo "== wrangler deploy --dry-run" && wrangler deploy --dry-run --outdir dist >/dev/null && echo "bundle ok" &&
-      echo "== the store contract's build" && GATEHOUSE_OUT=build-contract GATEHOUSE_FEATURES=store-contract bash scripts/build.sh
-  } > .run/build.log 2>&1 || code=$?
-  date +%s > .run/build.end
-  echo "$code" > .run/build.status
-) &
+
+# The Python environments (setup.sh), which only the end-to-end suite needs: quick when they are
+# there, and mostly pip's downloads on one core when not (a fresh clone).
+detach bash scripts/setup.sh python > .run/python-setup.log 2>&1 &
+python_pid=$!
+background+=("$python_pid")
+
+# The Worker's builds (scripts/test-builds.sh) run while the native steps use the other core;
+# those build in a target directory of their own, so neither waits for the other's lock. Under
+# `npm start` and `npm run build` the build runs alone (run.sh).
+detach bash scripts/test-builds.sh > .run/build.log 2>&1 &
 build_pid=$!
+background+=("$build_pid")
 native=(env CARGO_TARGET_DIR=target/native)
 
 step "cargo fmt --check"
@@ -85,23 +84,19 @@ step "cargo clippy (the Worker shell for wasm32, every feature: they only add co
 "${native[@]}" cargo clippy -p gatehouse --all-targets --all-features --target wasm32-unknown-unknown --quiet -- -D warnings
 
 step "the Worker's builds, the bundle's validation and the store contract's build (begun beside the native steps; waited for here)"
-wait "$build_pid" || true
-if [ "$(cat .run/build.status 2>/dev/null)" != 0 ]; then
+if ! wait "$build_pid"; then
   tail -40 .run/build.log >&2
   exit 1
 fi
 grep -E '^bundle ok|strip-names' .run/build.log
-build_seconds=$(( $(cat .run/build.end) - build_start ))
+build_seconds=$(sed -n 's/^built in \([0-9]*\)s$/\1/p' .run/build.log)
 
-if [ "${GATEHOUSE_PYTHON_LATER:-}" = 1 ]; then
-  step "the Python environments (installing since the setup, beside the steps above)"
-  while [ ! -f .run/python.status ]; do sleep 1; done
-  if [ "$(cat .run/python.status)" != 0 ]; then
-    tail -40 .run/python-setup.log >&2
-    exit 1
-  fi
-  echo "ok"
+step "the Python environments (installing since the start, beside the steps above)"
+if ! wait "$python_pid"; then
+  tail -40 .run/python-setup.log >&2
+  exit 1
 fi
+echo "ok"
 
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"
 # Suites that spend most of their time waiting out a linger, a revocation refresh or a controller

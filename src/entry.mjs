@@ -29,22 +29,22 @@ export * from './index.js';
 const { fetch, scheduled, quick_names, quick_plan, quick_done, gate_read } = Shim.prototype;
 const state = globalThis.__worker_init_state;
 
-/** The lane's constants and the answer to a request the Wasm fails under, from the Wasm once,
+/** The lane's constants and the answers to a request the Wasm fails under, from the Wasm once,
  * when the module loads (`quick_names`, src/lane.rs). */
 const names = (() => {
-  const [cap, own, origin, status, body, ...fields] = quick_names().split('\n');
-  const headers = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) headers.push([fields[i], fields[i + 1]]);
-  return { cap: Number(cap), own: own.split(','), origin: name_set(origin), failed: { status: Number(status), body, headers } };
+  const [cap, own, origin, failed] = quick_names().split('\n');
+  return { cap: Number(cap), own: own.split(','), origin: name_set(origin), failed: JSON.parse(failed) };
 })();
 
-/** A request the Wasm failed under: a panic aborts the instance (its next call throws), which
- * the next request resets (`recovered`). The client gets the gateway's 503 with `Retry-After`,
- * as for any failed dependency, never the runtime's bare 500; the log line is the Wasm's own
- * shape for it (`respond::dependency_failed`). */
-function failed(error) {
-  console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', error: String(error?.message ?? error) }));
-  const { status, body, headers } = names.failed;
+/** A request the Wasm failed under: a panic aborts the instance (its calls throw until the next
+ * request resets it, in `recovered`). The answer is the Wasm's own, prepared at load: `before`
+ * the request was sent on, a 503 with `Retry-After` as for any failed dependency; `after` it
+ * may have been, a 500 that no kit retries. Not the runtime's bare 500, on the lane; a panic
+ * inside the async path's future leaves its promise unsettled, which only the runtime answers. */
+function failed(error, when) {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
+  const { status, headers, body } = names.failed[when];
   return new Response(body, { status, headers });
 }
 
@@ -73,8 +73,14 @@ async function quickly(request, env, ctx) {
     lines += lines ? `\n${name}\n${value}` : `${name}\n${value}`;
     if (names.origin.has(name)) drop.push(name);
   }
-  const plan = quick_plan(env, ctx, request.url, lines, request.cf != null, body);
-  if (plan === undefined) return gate_read(request, env, ctx, body);
+  let plan;
+  try {
+    plan = quick_plan(env, ctx, request.url, lines, request.cf != null, body);
+    // The async path's synchronous start; what it settles to later is `fetch`'s to catch.
+    if (plan === undefined) return gate_read(request, env, ctx, body);
+  } catch (e) {
+    return failed(e, 'before');
+  }
   if (plan instanceof Response) return plan;
   const [head, sent] = Array.isArray(plan) ? plan : [plan, body];
   const f = head.split('\n');
@@ -117,11 +123,17 @@ function recovered(env, ctx) {
 
 export default {
   async fetch(request, env, ctx) {
+    let answer;
     try {
       recovered(env, ctx);
-      return await (forLane(request) ? quickly(request, env, ctx) : fetch.call({ env, ctx }, request));
+      answer = forLane(request) ? quickly(request, env, ctx) : fetch.call({ env, ctx }, request);
     } catch (e) {
-      return failed(e);
+      return failed(e, 'before');
+    }
+    try {
+      return await answer;
+    } catch (e) {
+      return failed(e, 'after');
     }
   },
   scheduled(event, env, ctx) {

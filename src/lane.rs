@@ -3,7 +3,7 @@
 //! single strings of lines (no header name, value or URL holds a line feed), one call each way:
 //!
 //! - [`quick_names`], once per isolate: the body cap, the gateway's own endpoints (whose bodies
-//!   the entry never reads), the fixed list of names dropped toward the origin, and the answer
+//!   the entry never reads), the fixed list of names dropped toward the origin, and the answers
 //!   when the Wasm fails under a request;
 //! - [`quick_plan`]: the request's URL, headers and body in; out, what the entry does with it:
 //!   send it on (`id`, origin URL, deadline, the header work; with the body when something was
@@ -14,6 +14,8 @@
 use gatehouse_core::mcp::MAX_POLICY_BODY;
 use gatehouse_core::rails::challenge::VERIFY_PATH;
 use gatehouse_core::wire::denial::{Denial, Dependency};
+use gatehouse_core::wire::json_object::object;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, web_sys, worker_sys, Context, Env};
 
@@ -23,10 +25,9 @@ use crate::platform::{config, respond};
 use crate::routes::gate::quick::{self, Planned, Reached, Seen};
 use crate::routes::gate::trail::ship_metrics;
 
-/// The body cap, the gateway's own endpoints, the names dropped toward the origin, and the answer
-/// to a request the Wasm fails under (its status, its body, then its header names and values),
-/// one per line. The entry takes them once, when its module loads: the last is for when no call
-/// into the Wasm can be made.
+/// The body cap, the gateway's own endpoints, the names dropped toward the origin, and, as one
+/// line of JSON, the answers to a request the Wasm fails under, one per line. The entry takes
+/// them once, when its module loads: the last are for when no call into the Wasm can be made.
 #[wasm_bindgen]
 pub fn quick_names() -> String {
     #[allow(unused_mut)]
@@ -34,21 +35,37 @@ pub fn quick_names() -> String {
     #[cfg(feature = "store-contract")]
     own.push(crate::routes::store_contract::PATH);
     let (origin, _) = relay::fixed_names();
-    let failed = Denial::DependencyUnavailable(Dependency::Instance).to_wire();
-    let mut out = format!(
-        "{MAX_POLICY_BODY}\n{}\n{origin}\n{}\n{}",
-        own.join(","),
-        failed.status,
-        failed.body
-    );
-    for (name, value) in &failed.headers {
-        out.push('\n');
-        out.push_str(name);
-        out.push('\n');
-        out.push_str(value);
-    }
-    out
+    // `before`: nothing was sent on, so it is any failed dependency's 503 with `Retry-After`.
+    // `after`: the origin may have acted on it, so a 500 with none, which no client kit retries
+    // (a retry could run the call twice).
+    let failed = object([
+        (
+            "before",
+            answer(&Denial::DependencyUnavailable(Dependency::Instance)),
+        ),
+        ("after", answer(&Denial::Internal)),
+    ]);
+    format!("{MAX_POLICY_BODY}\n{}\n{origin}\n{failed}", own.join(","))
 }
+
+/// A refusal as the entry builds it without the Wasm: status, header pairs, and body text.
+fn answer(denial: &Denial) -> Value {
+    let w = denial.to_wire();
+    let headers = w
+        .headers
+        .iter()
+        .map(|(name, value)| Value::from(vec![*name, value.as_str()]));
+    object([
+        ("status", w.status.into()),
+        ("headers", Value::Array(headers.collect())),
+        ("body", w.body.to_string().into()),
+    ])
+}
+
+/// The test build's way to panic on request (tests/proxy.test.mjs): this request field before
+/// the plan, or this field on the origin's answer before the relay.
+#[cfg(feature = "store-contract")]
+const TEST_PANIC: &str = "x-gatehouse-test-panic";
 
 /// The plan for a request: a string (`id`, URL, deadline, `1` when the body is the one that
 /// follows, the names to drop, then the values to set), or that string and the body to send in
@@ -62,6 +79,14 @@ pub fn quick_plan(
     via_edge: bool,
     body: Vec<u8>,
 ) -> Result<JsValue, JsValue> {
+    #[cfg(feature = "store-contract")]
+    if headers
+        .split('\n')
+        .step_by(2)
+        .any(|name| name == TEST_PANIC)
+    {
+        panic!("the test build's panic before the plan");
+    }
     let now_ms = js_sys::Date::now() as u64;
     let ctx = Context::new(ctx);
     let seen = Seen::new(url, headers, via_edge);
@@ -107,6 +132,12 @@ pub fn quick_done(
     error: Option<String>,
     unbuilt: bool,
 ) -> Result<web_sys::Response, JsValue> {
+    #[cfg(feature = "store-contract")]
+    if let Some(r) = &response {
+        if r.headers().has(TEST_PANIC).unwrap_or(false) {
+            panic!("the test build's panic before the relay");
+        }
+    }
     let ctx = Context::new(ctx);
     let reached = match (response, error) {
         _ if unbuilt => Reached::Unbuilt,

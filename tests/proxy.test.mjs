@@ -3,10 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
 import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
-import { ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
+import { CONTRACT_BUILD, ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
 import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
 import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
@@ -288,65 +287,45 @@ export default {
     }
   });
 
-  // After a panic every call into the aborted instance throws until a request resets it. The
-  // probe makes one of the Wasm's handlers throw so, named by a flag, and counts the throws: on
-  // the lane once the origin has answered (`quick_done`), on the lane before it (`quick_plan`),
-  // and on the async path (`fetch`).
-  test('a request the Wasm fails under is the gateway\'s 503 with Retry-After, never a bare 500', async () => {
-    const origin = await startOrigin();
-    const build = join(ROOT, 'build');
-    const failing = `import Shim from './bundle.js';
-export * from './bundle.js';
-globalThis.__threw = {};
-for (const name of ['quick_plan', 'quick_done', 'gate_read', 'fetch']) {
-  const real = Shim.prototype[name];
-  Shim.prototype[name] = function (...args) {
-    if (globalThis.__fail === name) {
-      globalThis.__threw[name] = (globalThis.__threw[name] ?? 0) + 1;
-      throw new Error('Module terminated');
-    }
-    return real.apply(this, args);
-  };
-}
-export default Shim;`;
-    const probe = `import entry from './entry.mjs';
-export * from './entry.mjs';
-export default {
-  fetch(req, env, ctx) {
-    const u = new URL(req.url);
-    if (u.pathname === '/__fail') { globalThis.__fail = u.searchParams.get('on'); return Response.json(globalThis.__threw); }
-    return entry.fetch(req, env, ctx);
-  },
-};`;
-    const modules = [
-      { type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe },
-      { type: 'ESModule', path: join(build, 'entry.mjs') },
-      { type: 'ESModule', path: join(build, 'edge.mjs') },
-      { type: 'ESModule', path: join(build, 'index.js'), contents: failing },
-      { type: 'ESModule', path: join(build, 'bundle.js'), contents: readFileSync(join(build, 'index.js'), 'utf8') },
-      { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
-    ];
-    const gateway = await startGateway({ originUrl: origin.url, vars: { RATE_KEY_HEADER: 'x-api-key' }, workerOverrides: { modules } });
-    const me = { 'x-api-key': testKey('wasm-fails') };
-    const post = { ...JSON_POST, headers: { ...JSON_POST.headers, ...me } };
-    const fail = async (name) => (await fetch(`${gateway.url}/__fail?on=${name}`)).json();
+  // Real panics, in the test build (the store-contract feature), which panics on request: before
+  // the plan (a request field) and before the relay (a field on the origin's answer).
+  test('a panic on the lane is a 503 with Retry-After before the origin, a 500 without after it, never a bare 500, and the next request is served', async () => {
+    const odd = await startOddOrigin();
+    // A quota whose lease the lane holds for many requests at once, and the probe to see the
+    // lane take them.
+    const gateway = await startGateway({ originUrl: odd.url, build: CONTRACT_BUILD, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '100000', CALL_CEILING_PER_MINUTE: '100000' }, workerOverrides: { modules: laneCountingModules(CONTRACT_BUILD) } });
+    const me = { 'x-api-key': testKey('panics') };
+    const call = (path, headers = {}) => fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...me, ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
+    const served = async () => {
+      const res = await call('/echo');
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).url, '/echo');
+    };
     try {
-      // Served while the instance is well; the client's quota lease is held after the first.
-      for (let i = 0; i < 3; i++) assert.equal((await fetch(gateway.mcpUrl, post)).status, 400);
-      for (const [name, init] of [['quick_done', post], ['quick_plan', post], ['fetch', { method: 'GET', headers: { accept: 'text/event-stream', ...me } }]]) {
-        await fail(name);
-        const res = await fetch(gateway.mcpUrl, init);
-        assert.equal(res.status, 503, name);
-        assert.equal(res.headers.get('retry-after'), '2', name);
-        assert.equal(res.headers.get('cache-control'), 'no-store', name);
-        assert.match(res.headers.get('content-type'), /^application\/json/, name);
-        assert.equal((await res.json()).error, 'temporarily_unavailable', name);
-      }
-      assert.deepEqual(await fail(''), { quick_done: 1, quick_plan: 1, fetch: 1 }, 'each failure was the one named');
-      assert.equal((await fetch(gateway.mcpUrl, post)).status, 400, 'and served again');
+      for (let i = 0; i < 3; i++) await served();
+      // Before the plan: nothing was sent on, so the client may retry.
+      let res = await call('/panic', { 'x-gatehouse-test-panic': '1' });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '2');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal((await res.json()).error, 'temporarily_unavailable');
+      assert.equal(odd.panics(), 0, 'the origin never saw it');
+      await served();
+      // Before the relay: the origin acted, so no Retry-After, which a kit would take as leave to
+      // send the call again. The lane's lease is held again once it plans a request.
+      const reset = (await laneCounts(gateway.url)).planned;
+      for (let i = 0; i < 5 && (await laneCounts(gateway.url)).planned === reset; i++) await served();
+      const before = await laneCounts(gateway.url);
+      res = await call('/panic');
+      assert.equal((await laneCounts(gateway.url)).planned, before.planned + 1, 'the lane planned it');
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('retry-after'), null);
+      assert.equal((await res.json()).error, 'internal_error');
+      assert.equal(odd.panics(), 1);
+      await served();
     } finally {
       await gateway.dispose();
-      await origin.close();
+      await odd.close();
     }
   });
 });

@@ -54,9 +54,15 @@ export function origin_facts(response) {
 // `Headers` of its own first would be a second copy of every field.
 export function toward_client(response, fixed, extra, drop_retry_after, set) {
   const out = new Response(response.body, { status: response.status, headers: response.headers });
-  const headers = strip(out.headers, present(response.headers, fixed), extra);
-  if (drop_retry_after) headers.delete('retry-after');
-  with_set(headers, set);
+  try {
+    const headers = strip(out.headers, present(response.headers, fixed), extra);
+    if (drop_retry_after) headers.delete('retry-after');
+    with_set(headers, set);
+  } catch (e) {
+    // Refused by the runtime (the Wasm answers it): the origin's body goes with the answer.
+    out.body?.cancel();
+    throw e;
+  }
   return out;
 }
 

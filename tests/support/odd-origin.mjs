@@ -1,7 +1,8 @@
 // A plain HTTP origin with the misbehaviours the gateway must handle: it hangs, redirects, and
 // echoes back the headers it received. `hanging()` is how many of its hung requests still hold
 // their connection open, `hung()` how many arrived; `/late` answers after `LATE_MS`, and `late()` is
-// how many such requests arrived.
+// how many such requests arrived; `/panic` answers with the field on which the test build panics
+// (src/lane.rs), and `panics()` is how many such requests arrived.
 import http from 'node:http';
 
 export const LATE_MS = 1_000;
@@ -11,6 +12,7 @@ export async function startOddOrigin() {
   const hung = new Set();
   let arrived = 0;
   let late = 0;
+  let panics = 0;
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/hang') {
@@ -23,6 +25,11 @@ export async function startOddOrigin() {
     if (path === '/late') {
       late++;
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{}}'), LATE_MS);
+      return;
+    }
+    if (path === '/panic') {
+      panics++;
+      res.writeHead(200, { 'content-type': 'application/json', 'x-gatehouse-test-panic': '1' }).end('{"jsonrpc":"2.0","id":1,"result":{}}');
       return;
     }
     if (path === '/redirect') {
@@ -45,6 +52,7 @@ export async function startOddOrigin() {
     hanging: () => hung.size,
     hung: () => arrived,
     late: () => late,
+    panics: () => panics,
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }

@@ -88,12 +88,6 @@ fn dependency_failures_are_503_with_retry_after_never_402_or_429() {
         assert_eq!(wire.status, 503);
         assert_eq!(header(&wire, "retry-after"), ["2"]);
         assert_eq!(wire.body["error"], "temporarily_unavailable");
-        // The module entry sends the instance's answer line by line (src/lane.rs).
-        let text = wire.body.to_string();
-        assert!(!text.contains('\n'), "{text}");
-        for (name, value) in &wire.headers {
-            assert!(!name.contains('\n') && !value.contains('\n'));
-        }
     }
 }
 
