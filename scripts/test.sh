@@ -31,7 +31,13 @@ print_phases() {
 # them writing into the next run's directories.
 background=()
 detach() { if command -v setsid >/dev/null; then exec setsid "$@"; else exec "$@"; fi; }
-stop_background() { for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
+stop_background() { for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
+# A job waited for is forgotten, so that a pid the system has since reused is never signalled.
+forget() {
+  local keep=() pid
+  for pid in "${background[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+  background=("${keep[@]}")
+}
 trap 'stop_background; print_phases' EXIT
 trap 'exit 130' INT TERM
 mkdir -p .run
@@ -88,6 +94,7 @@ if ! wait "$build_pid"; then
   tail -40 .run/build.log >&2
   exit 1
 fi
+forget "$build_pid"
 grep -E '^bundle ok|strip-names' .run/build.log
 build_seconds=$(sed -n 's/^built in \([0-9]*\)s$/\1/p' .run/build.log)
 
@@ -96,6 +103,7 @@ if ! wait "$python_pid"; then
   tail -40 .run/python-setup.log >&2
   exit 1
 fi
+forget "$python_pid"
 echo "ok"
 
 step "end-to-end (workerd via Miniflare, official MCP SDK client and origin)"

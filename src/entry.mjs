@@ -36,15 +36,19 @@ const names = (() => {
   return { cap: Number(cap), own: own.split(','), origin: name_set(origin), failed: JSON.parse(failed) };
 })();
 
-/** A request the Wasm failed under: a panic aborts the instance (its calls throw until the next
- * request resets it, in `recovered`). The answer is the Wasm's own, prepared at load: `before`
- * the request was sent on, a 503 with `Retry-After` as for any failed dependency; `after` it
- * may have been, a 500 that no kit retries. Not the runtime's bare 500, on the lane; a panic
- * inside the async path's future leaves its promise unsettled, which only the runtime answers. */
+/** A request the Wasm failed under. Its own panic aborts the instance and surfaces as a
+ * `WebAssembly.RuntimeError`; the shim then starts a fresh instance at the next call into it, or
+ * the next request resets it (`recovered`). The answer is the Wasm's own, prepared at load:
+ * `after` (a 500 that no kit retries) for the request's own panic, which the same input may
+ * cause again, and for any failure once the origin may have acted; `before` (a 503 with
+ * `Retry-After`, as for any failed dependency) only for an instance found dead before the
+ * request was sent on. Not the runtime's bare 500, on the lane; a panic inside the async path's
+ * future leaves its promise unsettled, which only the runtime answers. */
 function failed(error, when) {
+  const own = error instanceof WebAssembly.RuntimeError;
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
-  const { status, headers, body } = names.failed[when];
+  const { status, headers, body } = names.failed[own ? 'after' : when];
   return new Response(body, { status, headers });
 }
 
@@ -107,8 +111,22 @@ async function send(request, drop, f, body) {
   }
 }
 
+// The instance id the last request found healthy: a panic leaves `criticalError` raised, and
+// when the shim has started a fresh instance since (at the first call into the Wasm after the
+// abort, which counts its start), the reset is done, and a second one would kill the requests
+// that instance holds.
+let healthy = state?.instanceId;
+
 function recovered(env, ctx) {
-  if (!state?.criticalError) return;
+  if (!state?.criticalError) {
+    if (state) healthy = state.instanceId;
+    return;
+  }
+  if (state.instanceId !== healthy) {
+    state.criticalError = false;
+    healthy = state.instanceId;
+    return;
+  }
   const before = state.instanceId;
   try {
     Reflect.construct(Shim, [ctx, env]);
@@ -119,6 +137,7 @@ function recovered(env, ctx) {
     if (state.instanceId !== before) state.criticalError = false;
     console.error('Critical', e);
   }
+  healthy = state.instanceId;
 }
 
 export default {

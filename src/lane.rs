@@ -35,9 +35,10 @@ pub fn quick_names() -> String {
     #[cfg(feature = "store-contract")]
     own.push(crate::routes::store_contract::PATH);
     let (origin, _) = relay::fixed_names();
-    // `before`: nothing was sent on, so it is any failed dependency's 503 with `Retry-After`.
-    // `after`: the origin may have acted on it, so a 500 with none, which no client kit retries
-    // (a retry could run the call twice).
+    // `before`: an instance found dead before the request was sent on, so any failed
+    // dependency's 503 with `Retry-After`. `after`: the request's own panic, or one after the
+    // origin may have acted on it, so a 500 with none, which no client kit retries (the same
+    // input may panic again; a retry could run the call twice).
     let failed = object([
         (
             "before",
@@ -62,10 +63,16 @@ fn answer(denial: &Denial) -> Value {
     ])
 }
 
-/// The test build's way to panic on request (tests/proxy.test.mjs): this request field before
-/// the plan, or this field on the origin's answer before the relay.
+/// The test build's way to panic on request (tests/proxy.test.mjs), under `LOCAL_DEV` only, as
+/// its contract route: this request field before the plan, or this field on the origin's answer
+/// before the relay.
 #[cfg(feature = "store-contract")]
 const TEST_PANIC: &str = "x-gatehouse-test-panic";
+
+#[cfg(feature = "store-contract")]
+fn test_panics(env: &Env) -> bool {
+    config::config(env).is_some_and(|c| c.local_dev)
+}
 
 /// The plan for a request: a string (`id`, URL, deadline, `1` when the body is the one that
 /// follows, the names to drop, then the values to set), or that string and the body to send in
@@ -84,6 +91,7 @@ pub fn quick_plan(
         .split('\n')
         .step_by(2)
         .any(|name| name == TEST_PANIC)
+        && test_panics(&env)
     {
         panic!("the test build's panic before the plan");
     }
@@ -134,7 +142,7 @@ pub fn quick_done(
 ) -> Result<web_sys::Response, JsValue> {
     #[cfg(feature = "store-contract")]
     if let Some(r) = &response {
-        if r.headers().has(TEST_PANIC).unwrap_or(false) {
+        if r.headers().has(TEST_PANIC).unwrap_or(false) && test_panics(&env) {
             panic!("the test build's panic before the relay");
         }
     }

@@ -1,6 +1,7 @@
 // The built gateway with a probe in front of its bundle that counts what the quick lane's
 // `quick_plan` decided (`planned`: sent on or refused there; `slow`: handed to the async path),
-// read at `/__lane`: for tests and the bench to say which way requests went.
+// read at `/__lane` with the Wasm instance's id (\`__worker_init_state\`): for tests and the bench
+// to say which way requests went.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './gateway.mjs';
@@ -21,7 +22,7 @@ const PROBE = `import entry from './entry.mjs';
 export * from './entry.mjs';
 export default {
   fetch(req, env, ctx) {
-    if (new URL(req.url).pathname === '/__lane') return Response.json(globalThis.__lane);
+    if (new URL(req.url).pathname === '/__lane') return Response.json({ ...globalThis.__lane, instanceId: globalThis.__worker_init_state?.instanceId });
     return entry.fetch(req, env, ctx);
   },
 };
