@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
 import { CONTRACT_BUILD, ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
@@ -284,6 +285,58 @@ export default {
     } finally {
       await gateway.dispose();
       await origin.close();
+    }
+  });
+
+  // An instance the shim found terminated (an abort not yet followed by a fresh start) throws
+  // `Module terminated` from every call into it, before the Wasm runs: the probe stands in for
+  // it on the lane's first call, under a flag.
+  test('a request that finds the instance dead before it is sent on is a 503 with Retry-After', async () => {
+    const odd = await startOddOrigin();
+    const build = join(ROOT, 'build');
+    const dead = `import Shim from './bundle.js';
+export * from './bundle.js';
+const plan = Shim.prototype.quick_plan;
+Shim.prototype.quick_plan = function (...args) {
+  if (globalThis.__dead) throw new Error('Module terminated');
+  return plan.apply(this, args);
+};
+export default Shim;`;
+    const probe = `import entry from './entry.mjs';
+export * from './entry.mjs';
+export default {
+  fetch(req, env, ctx) {
+    const u = new URL(req.url);
+    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('on') === '1'; return new Response('ok'); }
+    return entry.fetch(req, env, ctx);
+  },
+};`;
+    const modules = [
+      { type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe },
+      { type: 'ESModule', path: join(build, 'entry.mjs') },
+      { type: 'ESModule', path: join(build, 'edge.mjs') },
+      { type: 'ESModule', path: join(build, 'index.js'), contents: dead },
+      { type: 'ESModule', path: join(build, 'bundle.js'), contents: readFileSync(join(build, 'index.js'), 'utf8') },
+      { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
+    ];
+    const gateway = await startGateway({ originUrl: odd.url, workerOverrides: { modules } });
+    const call = () => fetch(`${gateway.url}/panic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
+    try {
+      await fetch(`${gateway.url}/__dead?on=1`);
+      const res = await call();
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '2');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal((await res.json()).error, 'temporarily_unavailable');
+      assert.equal(odd.panics(), 0, 'the origin never saw it');
+      await fetch(`${gateway.url}/__dead?on=0`);
+      // The release build ignores the test build's field: the origin's answer is relayed.
+      const served = await call();
+      assert.equal(served.status, 200);
+      assert.equal(odd.panics(), 1);
+    } finally {
+      await gateway.dispose();
+      await odd.close();
     }
   });
 
