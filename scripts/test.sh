@@ -163,5 +163,5 @@ cat .run/waiting-lane.log
 count() { awk -v k="# $1" 'index($0, k " ") == 1 { n += $3 } END { print n + 0 }' .run/main-lane.log .run/second-lane.log .run/waiting-lane.log; }
 trap - EXIT
 print_phases
-echo "e2e: $(count pass) passed, $(count fail) failed"
+echo "e2e: $(count pass) passed, $(count fail) failed, $(count cancelled) cancelled"
 exit "$status"

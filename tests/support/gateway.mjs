@@ -86,13 +86,29 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
 }
 
 /** A free TCP port on loopback, for a gateway whose URL must be known before it starts. */
+const handedOut = new Set();
+
+/** A port free when asked, for a process the caller starts to listen on. Drawn from below the
+ * kernel's ephemeral range (32768 and up on Linux, 49152 on others), which `listen(0)` and every
+ * outgoing connection take theirs from: the suite's lanes make thousands of connections side by
+ * side, and one of them could otherwise take the port before the caller's process listens on it
+ * (scripts/start.mjs starts seven services over some 30 s). At random, so that lanes rarely draw
+ * the same one. */
 export async function freePort() {
   const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /**
