@@ -3,12 +3,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
 import { startOrigin } from '../demo/origin.mjs';
 import { join } from 'node:path';
 import { CONTRACT_BUILD, ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
 import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
-import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
+import { laneCountingModules, laneCounts, probedModules } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
 
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -311,15 +310,7 @@ export default {
     return entry.fetch(req, env, ctx);
   },
 };`;
-    const modules = [
-      { type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe },
-      { type: 'ESModule', path: join(build, 'entry.mjs') },
-      { type: 'ESModule', path: join(build, 'edge.mjs') },
-      { type: 'ESModule', path: join(build, 'index.js'), contents: dead },
-      { type: 'ESModule', path: join(build, 'bundle.js'), contents: readFileSync(join(build, 'index.js'), 'utf8') },
-      { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
-    ];
-    const gateway = await startGateway({ originUrl: odd.url, workerOverrides: { modules } });
+    const gateway = await startGateway({ originUrl: odd.url, workerOverrides: { modules: probedModules(build, probe, dead) } });
     const call = () => fetch(`${gateway.url}/panic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
     try {
       await fetch(`${gateway.url}/__dead?on=1`);

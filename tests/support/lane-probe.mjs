@@ -28,15 +28,20 @@ export default {
 };
 `;
 
-/** The worker's modules, the probe first, for `startGateway`'s `workerOverrides`. */
-export const laneCountingModules = (build = join(ROOT, 'build')) => [
-  { type: 'ESModule', path: join(build, 'probe.mjs'), contents: PROBE },
+/** A build's modules with `probe` (a module entry that imports ./entry.mjs) first, and `shim`
+ * (a module that imports the bundle as ./bundle.js) in the bundle's place, for `startGateway`'s
+ * `workerOverrides`. */
+export const probedModules = (build, probe, shim) => [
+  { type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe },
   { type: 'ESModule', path: join(build, 'entry.mjs') },
   { type: 'ESModule', path: join(build, 'edge.mjs') },
-  { type: 'ESModule', path: join(build, 'index.js'), contents: COUNTING },
+  { type: 'ESModule', path: join(build, 'index.js'), contents: shim },
   { type: 'ESModule', path: join(build, 'bundle.js'), contents: readFileSync(join(build, 'index.js'), 'utf8') },
   { type: 'CompiledWasm', path: join(build, 'index_bg.wasm') },
 ];
+
+/** The worker's modules with the counting probe. */
+export const laneCountingModules = (build = join(ROOT, 'build')) => probedModules(build, PROBE, COUNTING);
 
 /** The counts so far. */
 export const laneCounts = async (gatewayUrl) => (await fetch(`${gatewayUrl}/__lane`)).json();
