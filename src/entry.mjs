@@ -42,13 +42,15 @@ const names = (() => {
  * `after` (a 500 that no kit retries) for the request's own panic, which the same input may
  * cause again, and for any failure once the origin may have acted; `before` (a 503 with
  * `Retry-After`, as for any failed dependency) only for an instance found dead before the
- * request was sent on. Not the runtime's bare 500, on the lane; a panic inside the async path's
- * future leaves its promise unsettled, which only the runtime answers. */
+ * request was sent on: the shim's `Module terminated`, thrown before any Wasm runs. Any other
+ * throw (the Wasm's own `Err`, a conversion the runtime refused) is the 500 too, since the same
+ * request would meet it again. Not the runtime's bare 500, on the lane; a panic inside the async
+ * path's future leaves its promise unsettled, which only the runtime answers. */
 function failed(error, when) {
-  const own = error instanceof WebAssembly.RuntimeError;
+  const dead = when === 'before' && error instanceof Error && error.message === 'Module terminated';
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
-  const { status, headers, body } = names.failed[own ? 'after' : when];
+  const { status, headers, body } = names.failed[dead ? 'before' : 'after'];
   return new Response(body, { status, headers });
 }
 

@@ -289,38 +289,49 @@ export default {
 
   // An instance the shim found terminated (an abort not yet followed by a fresh start) throws
   // `Module terminated` from every call into it, before the Wasm runs: the probe stands in for
-  // it on the lane's first call, under a flag.
-  test('a request that finds the instance dead before it is sent on is a 503 with Retry-After', async () => {
+  // it on the lane's first call, under a flag, and for any other throw there under another.
+  test('a request that finds the instance dead before it is sent on is a 503 with Retry-After, any other throw there a 500, each logged', async () => {
     const odd = await startOddOrigin();
     const build = join(ROOT, 'build');
     const dead = `import Shim from './bundle.js';
 export * from './bundle.js';
 const plan = Shim.prototype.quick_plan;
 Shim.prototype.quick_plan = function (...args) {
-  if (globalThis.__dead) throw new Error('Module terminated');
+  if (globalThis.__dead) throw new Error(globalThis.__dead === 'terminated' ? 'Module terminated' : 'conversion refused');
   return plan.apply(this, args);
 };
 export default Shim;`;
     const probe = `import entry from './entry.mjs';
 export * from './entry.mjs';
+const error = console.error;
+console.error = (line, ...rest) => { try { (globalThis.__logged ??= []).push(JSON.parse(line)); } catch {} error(line, ...rest); };
 export default {
   fetch(req, env, ctx) {
     const u = new URL(req.url);
-    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('on') === '1'; return new Response('ok'); }
+    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('as'); return new Response('ok'); }
+    if (u.pathname === '/__logged') return Response.json(globalThis.__logged ?? []);
     return entry.fetch(req, env, ctx);
   },
 };`;
     const gateway = await startGateway({ originUrl: odd.url, workerOverrides: { modules: probedModules(build, probe, dead) } });
     const call = () => fetch(`${gateway.url}/panic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
     try {
-      await fetch(`${gateway.url}/__dead?on=1`);
+      await fetch(`${gateway.url}/__dead?as=terminated`);
       const res = await call();
-      assert.equal(res.status, 503);
-      assert.equal(res.headers.get('retry-after'), '2');
-      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.deepEqual([res.status, res.headers.get('retry-after'), res.headers.get('cache-control')], [503, '2', 'no-store']);
       assert.equal((await res.json()).error, 'temporarily_unavailable');
-      assert.equal(odd.panics(), 0, 'the origin never saw it');
-      await fetch(`${gateway.url}/__dead?on=0`);
+      // Not only `Module terminated`: the same request would meet this throw again.
+      await fetch(`${gateway.url}/__dead?as=other`);
+      const other = await call();
+      assert.deepEqual([other.status, other.headers.get('retry-after')], [500, null]);
+      assert.equal((await other.json()).error, 'internal_error');
+      assert.equal(odd.panics(), 0, 'the origin never saw either');
+      const logged = (await (await fetch(`${gateway.url}/__logged`)).json()).filter((l) => l.event === 'dependency_failed');
+      assert.deepEqual(logged, [
+        { event: 'dependency_failed', dependency: 'wasm_instance', when: 'before', error: 'Error: Module terminated' },
+        { event: 'dependency_failed', dependency: 'wasm_instance', when: 'before', error: 'Error: conversion refused' },
+      ]);
+      await fetch(`${gateway.url}/__dead?as=`);
       // The release build ignores the test build's field: the origin's answer is relayed.
       const served = await call();
       assert.equal(served.status, 200);
