@@ -40,15 +40,32 @@ const names = (() => {
  * `WebAssembly.RuntimeError`; the shim then starts a fresh instance at the next call into it, or
  * the next request resets it (`recovered`). The answer is the Wasm's own, prepared at load:
  * `after` (a 500 that no kit retries) for the request's own panic, which the same input may
- * cause again, and for any failure once the origin may have acted; `before` (a 503 with
- * `Retry-After`, as for any failed dependency) only for an instance found dead before the
- * request was sent on: the shim's `Module terminated`, thrown before any Wasm runs. Any other
- * throw (the Wasm's own `Err`, a conversion the runtime refused) is the 500 too, since the same
- * request would meet it again. Not the runtime's bare 500, on the lane; a panic inside the async
- * path's future leaves its promise unsettled, which only the runtime answers. */
-function failed(error, when) {
-  const dead = when === 'before' && error instanceof Error && error.message === 'Module terminated';
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+ * cause again, for any other throw (the Wasm's own `Err`, a conversion the runtime refused), and
+ * for any failure once the origin may have acted; `before` (a 503 with `Retry-After`, as for any
+ * failed dependency) only for an instance found dead before the request was sent on: a reset
+ * that failed (`dead`), or the shim's `Module terminated`, thrown before any Wasm runs when it
+ * has no fresh instance scheduled. Not the runtime's bare 500, on the lane; a panic inside the
+ * async path's future leaves its promise unsettled, which only the runtime answers. */
+function failed(error, when, dead = false) {
+  const named = error instanceof Error;
+  dead ||= when === 'before' && named && error.message === 'Module terminated';
+  // A dead instance stays dead until it is reset, and what escapes a call into the Wasm (a trap,
+  // the glue's `Critical error`, and before the origin, where every throw is a synchronous
+  // call's, a stack overflow) has terminated the
+  // instance, and only a panic raises the flag by itself: raised here, the next request resets
+  // the instance before its arguments are copied into it. (A `RangeError` later may be an async
+  // path's rejection, from a healthy instance.)
+  const escaped = error instanceof WebAssembly.RuntimeError || (named && error.message === 'Critical error');
+  if (state && (dead || escaped || (when === 'before' && error instanceof RangeError))) {
+    state.criticalError = true;
+  }
+  let text;
+  try {
+    text = named ? `${error.name}: ${error.message}` : String(error);
+    if (named && error.cause instanceof Error) text += ` (${error.cause.name}: ${error.cause.message})`;
+  } catch {
+    text = 'unprintable';
+  }
   console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
   const { status, headers, body } = names.failed[dead ? 'before' : 'after'];
   return new Response(body, { status, headers });
@@ -119,34 +136,39 @@ async function send(request, drop, f, body) {
 // that instance holds.
 let healthy = state?.instanceId;
 
+/** Resets an instance a failure left terminated, once; the error when that reset failed, and
+ * the instance is still the dead one. */
 function recovered(env, ctx) {
   if (!state?.criticalError) {
     if (state) healthy = state.instanceId;
-    return;
+    return null;
   }
   if (state.instanceId !== healthy) {
     state.criticalError = false;
     healthy = state.instanceId;
-    return;
+    return null;
   }
   const before = state.instanceId;
   try {
     Reflect.construct(Shim, [ctx, env]);
   } catch (e) {
-    // When the reset went through and only the construction failed, a flag left raised would
-    // reset again on every request; when the reset itself failed, it stays raised, for the next
-    // request to try again.
-    if (state.instanceId !== before) state.criticalError = false;
+    // When the reset itself failed, the flag stays raised, for the next request to try again,
+    // and this one is not sent into the dead instance. When only the construction after it
+    // failed, a flag left raised would reset again on every request.
+    if (state.instanceId === before) return e;
+    state.criticalError = false;
     console.error('Critical', e);
   }
   healthy = state.instanceId;
+  return null;
 }
 
 export default {
   async fetch(request, env, ctx) {
     let answer;
     try {
-      recovered(env, ctx);
+      const dead = recovered(env, ctx);
+      if (dead) return failed(dead, 'before', true);
       answer = forLane(request) ? quickly(request, env, ctx) : fetch.call({ env, ctx }, request);
     } catch (e) {
       return failed(e, 'before');

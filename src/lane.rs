@@ -35,10 +35,11 @@ pub fn quick_names() -> String {
     #[cfg(feature = "store-contract")]
     own.push(crate::routes::store_contract::PATH);
     let (origin, _) = relay::fixed_names();
-    // `before`: an instance found dead before the request was sent on, so any failed
-    // dependency's 503 with `Retry-After`. `after`: the request's own panic, or one after the
-    // origin may have acted on it, so a 500 with none, which no client kit retries (the same
-    // input may panic again; a retry could run the call twice).
+    // `before`: an instance found dead before the request was sent on (a failed reset, or no
+    // fresh instance scheduled), so any failed dependency's 503 with `Retry-After`. `after`:
+    // anything else, the request's own panic or a failure after the origin may have acted on
+    // it, so a 500 with none, which no client kit retries (the same input may fail again; a
+    // retry could run the call twice).
     let failed = object([
         (
             "before",

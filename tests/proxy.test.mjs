@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startOrigin } from '../demo/origin.mjs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTRACT_BUILD, ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
 import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
@@ -288,19 +289,22 @@ export default {
   });
 
   // An instance the shim found terminated (an abort not yet followed by a fresh start) throws
-  // `Module terminated` from every call into it, before the Wasm runs: the probe stands in for
-  // it on the lane's first call, under a flag, and for any other throw there under another.
+  // `Module terminated` (as the bundle spells it) from every call into it, before the Wasm runs;
+  // the probe stands in for it on the lane's first call, for any other throw there, and for a
+  // reset that fails (the shim's class, whose construction resets a flagged instance).
   test('a request that finds the instance dead before it is sent on is a 503 with Retry-After, any other throw there a 500, each logged', async () => {
     const odd = await startOddOrigin();
     const build = join(ROOT, 'build');
+    assert.match(readFileSync(join(build, 'index.js'), 'utf8'), /throw new Error\("Module terminated"\)/);
     const dead = `import Shim from './bundle.js';
 export * from './bundle.js';
 const plan = Shim.prototype.quick_plan;
 Shim.prototype.quick_plan = function (...args) {
-  if (globalThis.__dead) throw new Error(globalThis.__dead === 'terminated' ? 'Module terminated' : 'conversion refused');
+  if (['terminated', 'other'].includes(globalThis.__dead)) throw new Error(globalThis.__dead === 'terminated' ? 'Module terminated' : 'conversion refused');
   return plan.apply(this, args);
 };
-export default Shim;`;
+const fails = () => { throw new RangeError('WebAssembly.Instance(): Out of memory'); };
+export default new Proxy(Shim, { construct: (t, a, n) => (globalThis.__dead === 'unreset' ? fails() : Reflect.construct(t, a, n)) });`;
     const probe = `import entry from './entry.mjs';
 export * from './entry.mjs';
 const error = console.error;
@@ -308,7 +312,7 @@ console.error = (line, ...rest) => { try { (globalThis.__logged ??= []).push(JSO
 export default {
   fetch(req, env, ctx) {
     const u = new URL(req.url);
-    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('as'); return new Response('ok'); }
+    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('as'); globalThis.__worker_init_state.criticalError ||= globalThis.__dead === 'unreset'; return new Response('ok'); }
     if (u.pathname === '/__logged') return Response.json(globalThis.__logged ?? []);
     return entry.fetch(req, env, ctx);
   },
@@ -325,17 +329,17 @@ export default {
       const other = await call();
       assert.deepEqual([other.status, other.headers.get('retry-after')], [500, null]);
       assert.equal((await other.json()).error, 'internal_error');
-      assert.equal(odd.panics(), 0, 'the origin never saw either');
+      // A flagged instance whose reset fails is not sent the request.
+      await fetch(`${gateway.url}/__dead?as=unreset`);
+      const unreset = await call();
+      assert.deepEqual([unreset.status, unreset.headers.get('retry-after')], [503, '2']);
+      assert.equal(odd.panics(), 0, 'the origin never saw any');
       const logged = (await (await fetch(`${gateway.url}/__logged`)).json()).filter((l) => l.event === 'dependency_failed');
-      assert.deepEqual(logged, [
-        { event: 'dependency_failed', dependency: 'wasm_instance', when: 'before', error: 'Error: Module terminated' },
-        { event: 'dependency_failed', dependency: 'wasm_instance', when: 'before', error: 'Error: conversion refused' },
-      ]);
+      const errors = ['Error: Module terminated', 'Error: conversion refused', 'RangeError: WebAssembly.Instance(): Out of memory'];
+      assert.deepEqual(logged.map((l) => [l.dependency, l.when, l.error]), errors.map((e) => ['wasm_instance', 'before', e]));
       await fetch(`${gateway.url}/__dead?as=`);
-      // The release build ignores the test build's field: the origin's answer is relayed.
-      const served = await call();
-      assert.equal(served.status, 200);
-      assert.equal(odd.panics(), 1);
+      // The reset goes through; the release build ignores the test build's field: relayed.
+      assert.deepEqual([(await call()).status, odd.panics()], [200, 1]);
     } finally {
       await gateway.dispose();
       await odd.close();
