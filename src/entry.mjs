@@ -47,24 +47,25 @@ const names = (() => {
  * has no fresh instance scheduled. Not the runtime's bare 500, on the lane; a panic inside the
  * async path's future leaves its promise unsettled, which only the runtime answers. */
 function failed(error, when, dead = false) {
-  const named = error instanceof Error;
-  dead ||= when === 'before' && named && error.message === 'Module terminated';
-  // A dead instance stays dead until it is reset, and what escapes a call into the Wasm (a trap,
-  // the glue's `Critical error`, and before the origin, where every throw is a synchronous
-  // call's, a stack overflow) has terminated the
-  // instance, and only a panic raises the flag by itself: raised here, the next request resets
-  // the instance before its arguments are copied into it. (A `RangeError` later may be an async
-  // path's rejection, from a healthy instance.)
-  const escaped = error instanceof WebAssembly.RuntimeError || (named && error.message === 'Critical error');
-  if (state && (dead || escaped || (when === 'before' && error instanceof RangeError))) {
-    state.criticalError = true;
-  }
-  let text;
+  let message = '';
+  let text = 'unprintable';
   try {
-    text = named ? `${error.name}: ${error.message}` : String(error);
-    if (named && error.cause instanceof Error) text += ` (${error.cause.name}: ${error.cause.message})`;
+    message = error instanceof Error ? String(error.message) : '';
+    text = error instanceof Error ? `${error.name}: ${message}` : String(error);
+    if (error instanceof Error && error.cause instanceof Error) text += ` (${error.cause.name}: ${error.cause.message})`;
   } catch {
-    text = 'unprintable';
+    // A value whose fields throw when read: logged as unprintable, answered as any other.
+  }
+  const terminated = message === 'Module terminated';
+  dead ||= when === 'before' && terminated;
+  // A dead instance stays dead until it is reset. What escapes a call into the Wasm (a trap, the
+  // glue's `Critical error`, and before the origin, where every throw is a synchronous call's, a
+  // stack overflow) has terminated it, and only a panic raises the flag by itself: raised here,
+  // the next request resets the instance before its arguments are copied into it. (A
+  // `RangeError` later may be an async path's rejection, from a healthy instance.)
+  const escaped = error instanceof WebAssembly.RuntimeError || message === 'Critical error';
+  if (state && (dead || terminated || escaped || (when === 'before' && error instanceof RangeError))) {
+    state.criticalError = true;
   }
   console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
   const { status, headers, body } = names.failed[dead ? 'before' : 'after'];
@@ -87,7 +88,11 @@ async function quickly(request, env, ctx) {
     body = new Uint8Array(await request.arrayBuffer());
   } catch {
     // The async path finds the body unreadable, and answers it as it does.
-    return fetch.call({ env, ctx }, request);
+    try {
+      return fetch.call({ env, ctx }, request);
+    } catch (e) {
+      return failed(e, 'before');
+    }
   }
   let lines = '';
   // The fixed names dropped toward the origin that this request carries, found on the way.
@@ -136,6 +141,12 @@ async function send(request, drop, f, body) {
 // that instance holds.
 let healthy = state?.instanceId;
 
+// A reset that failed (the runtime could not build a fresh instance: memory) is tried again
+// once a second at most, and the requests in between are answered at once, not each spent on
+// another attempt.
+const RESET_RETRY_MS = 1000;
+let unreset = null;
+
 /** Resets an instance a failure left terminated, once; the error when that reset failed, and
  * the instance is still the dead one. */
 function recovered(env, ctx) {
@@ -148,17 +159,22 @@ function recovered(env, ctx) {
     healthy = state.instanceId;
     return null;
   }
+  if (unreset && Date.now() - unreset.at < RESET_RETRY_MS) return unreset.error;
   const before = state.instanceId;
   try {
     Reflect.construct(Shim, [ctx, env]);
   } catch (e) {
-    // When the reset itself failed, the flag stays raised, for the next request to try again,
+    // When the reset itself failed, the flag stays raised, for a later request to try again,
     // and this one is not sent into the dead instance. When only the construction after it
     // failed, a flag left raised would reset again on every request.
-    if (state.instanceId === before) return e;
+    if (state.instanceId === before) {
+      unreset = { at: Date.now(), error: e };
+      return e;
+    }
     state.criticalError = false;
     console.error('Critical', e);
   }
+  unreset = null;
   healthy = state.instanceId;
   return null;
 }
@@ -180,7 +196,9 @@ export default {
     }
   },
   scheduled(event, env, ctx) {
-    recovered(env, ctx);
+    // A dead instance is not called; the next cron tick tries again.
+    const dead = recovered(env, ctx);
+    if (dead) throw dead;
     return scheduled.call({ env, ctx }, event);
   },
 };

@@ -4,11 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startOrigin } from '../demo/origin.mjs';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CONTRACT_BUILD, ROOT, TEST_ADMIN_SECRET, gatewayModules, startGateway, testKey } from './support/gateway.mjs';
+import { TEST_ADMIN_SECRET, startGateway } from './support/gateway.mjs';
 import { LATE_MS, startOddOrigin } from './support/odd-origin.mjs';
-import { laneCountingModules, laneCounts, probedModules } from './support/lane-probe.mjs';
+import { laneCountingModules, laneCounts } from './support/lane-probe.mjs';
 import { connect } from './support/mcp.mjs';
 
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -246,155 +244,6 @@ describe('origin and configuration failures', () => {
       } finally {
         await gateway.dispose();
       }
-    }
-  });
-});
-
-describe('the module entry after a panic', () => {
-  // A Rust panic raises the `worker` crate's flag (`__worker_init_state.criticalError`); the
-  // entry must reset the Wasm instance once and clear it before the next request is handled, or
-  // a later Durable Object call resets the instance again under requests in flight. The probe
-  // module stands in for a panic by raising the flag in the gateway's isolate.
-  test('the next request resets the instance once and is served', async () => {
-    const origin = await startOrigin();
-    const build = join(ROOT, 'build');
-    const probe = `import entry from './entry.mjs';
-export * from './entry.mjs';
-const state = () => new Response(JSON.stringify(globalThis.__worker_init_state));
-export default {
-  fetch(req, env, ctx) {
-    const path = new URL(req.url).pathname;
-    if (path === '/__panic') { globalThis.__worker_init_state.criticalError = true; return state(); }
-    if (path === '/__state') return state();
-    return entry.fetch(req, env, ctx);
-  },
-};`;
-    const gateway = await startGateway({ originUrl: origin.url, workerOverrides: { modules: [{ type: 'ESModule', path: join(build, 'probe.mjs'), contents: probe }, ...gatewayModules(build)] } });
-    try {
-      const read = async (path) => (await fetch(`${gateway.url}${path}`)).json();
-      const raised = await read('/__panic');
-      assert.equal(raised.criticalError, true);
-      const res = await fetch(gateway.mcpUrl, JSON_POST);
-      assert.equal(res.status, 400, 'proxied to the origin, which wants its session');
-      assert.match(await res.text(), /Missing session id/);
-      const now = await read('/__state');
-      assert.equal(now.criticalError, false, 'the flag is cleared');
-      assert.equal(now.instanceId, raised.instanceId + 2, 'one reset (the shim counts it, the fresh instance counts its start)');
-      assert.equal((await fetch(gateway.mcpUrl, JSON_POST)).status, 400);
-      assert.deepEqual(await read('/__state'), now, 'and no second one');
-    } finally {
-      await gateway.dispose();
-      await origin.close();
-    }
-  });
-
-  // An instance the shim found terminated (an abort not yet followed by a fresh start) throws
-  // `Module terminated` (as the bundle spells it) from every call into it, before the Wasm runs;
-  // the probe stands in for it on the lane's first call, for any other throw there, and for a
-  // reset that fails (the shim's class, whose construction resets a flagged instance).
-  test('a request that finds the instance dead before it is sent on is a 503 with Retry-After, any other throw there a 500, each logged', async () => {
-    const odd = await startOddOrigin();
-    const build = join(ROOT, 'build');
-    assert.match(readFileSync(join(build, 'index.js'), 'utf8'), /throw new Error\("Module terminated"\)/);
-    const dead = `import Shim from './bundle.js';
-export * from './bundle.js';
-const plan = Shim.prototype.quick_plan;
-Shim.prototype.quick_plan = function (...args) {
-  if (['terminated', 'other'].includes(globalThis.__dead)) throw new Error(globalThis.__dead === 'terminated' ? 'Module terminated' : 'conversion refused');
-  return plan.apply(this, args);
-};
-const fails = () => { throw new RangeError('WebAssembly.Instance(): Out of memory'); };
-export default new Proxy(Shim, { construct: (t, a, n) => (globalThis.__dead === 'unreset' ? fails() : Reflect.construct(t, a, n)) });`;
-    const probe = `import entry from './entry.mjs';
-export * from './entry.mjs';
-const error = console.error;
-console.error = (line, ...rest) => { try { (globalThis.__logged ??= []).push(JSON.parse(line)); } catch {} error(line, ...rest); };
-export default {
-  fetch(req, env, ctx) {
-    const u = new URL(req.url);
-    if (u.pathname === '/__dead') { globalThis.__dead = u.searchParams.get('as'); globalThis.__worker_init_state.criticalError ||= globalThis.__dead === 'unreset'; return new Response('ok'); }
-    if (u.pathname === '/__logged') return Response.json(globalThis.__logged ?? []);
-    return entry.fetch(req, env, ctx);
-  },
-};`;
-    const gateway = await startGateway({ originUrl: odd.url, workerOverrides: { modules: probedModules(build, probe, dead) } });
-    const call = () => fetch(`${gateway.url}/panic`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
-    try {
-      await fetch(`${gateway.url}/__dead?as=terminated`);
-      const res = await call();
-      assert.deepEqual([res.status, res.headers.get('retry-after'), res.headers.get('cache-control')], [503, '2', 'no-store']);
-      assert.equal((await res.json()).error, 'temporarily_unavailable');
-      // Not only `Module terminated`: the same request would meet this throw again.
-      await fetch(`${gateway.url}/__dead?as=other`);
-      const other = await call();
-      assert.deepEqual([other.status, other.headers.get('retry-after')], [500, null]);
-      assert.equal((await other.json()).error, 'internal_error');
-      // A flagged instance whose reset fails is not sent the request.
-      await fetch(`${gateway.url}/__dead?as=unreset`);
-      const unreset = await call();
-      assert.deepEqual([unreset.status, unreset.headers.get('retry-after')], [503, '2']);
-      assert.equal(odd.panics(), 0, 'the origin never saw any');
-      const logged = (await (await fetch(`${gateway.url}/__logged`)).json()).filter((l) => l.event === 'dependency_failed');
-      const errors = ['Error: Module terminated', 'Error: conversion refused', 'RangeError: WebAssembly.Instance(): Out of memory'];
-      assert.deepEqual(logged.map((l) => [l.dependency, l.when, l.error]), errors.map((e) => ['wasm_instance', 'before', e]));
-      await fetch(`${gateway.url}/__dead?as=`);
-      // The reset goes through; the release build ignores the test build's field: relayed.
-      assert.deepEqual([(await call()).status, odd.panics()], [200, 1]);
-    } finally {
-      await gateway.dispose();
-      await odd.close();
-    }
-  });
-
-  // Real panics, in the test build (the store-contract feature), which panics on request under
-  // LOCAL_DEV: before the plan (a request field) and before the relay (a field on the origin's
-  // answer).
-  test('a panic on the lane is a 500 without Retry-After, never a bare 500, and the next request resets the instance once and is served', async () => {
-    const odd = await startOddOrigin();
-    // A quota whose lease the lane holds for many requests at once, and the probe to see the
-    // lane take them.
-    const gateway = await startGateway({ originUrl: odd.url, build: CONTRACT_BUILD, vars: { RATE_KEY_HEADER: 'x-api-key', QUOTA_PER_MINUTE: '100000', CALL_CEILING_PER_MINUTE: '100000' }, workerOverrides: { modules: laneCountingModules(CONTRACT_BUILD) } });
-    const me = { 'x-api-key': testKey('panics') };
-    const call = (path, headers = {}) => fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...me, ...headers }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }) });
-    const served = async () => {
-      const res = await call('/echo');
-      assert.equal(res.status, 200);
-      assert.equal((await res.json()).url, '/echo');
-    };
-    // A 500 with no Retry-After, which no kit takes as leave to send the call again: the same
-    // input may panic again, and the origin may have acted.
-    const refused = async (res) => {
-      assert.equal(res.status, 500);
-      assert.equal(res.headers.get('retry-after'), null);
-      assert.equal(res.headers.get('cache-control'), 'no-store');
-      assert.equal((await res.json()).error, 'internal_error');
-    };
-    // Served until the lane plans one (its lease held again), then `fn`'s request on the lane
-    // (planned, when `planned`: a panic in the plan itself is the lane's by where it is); then
-    // served, by one fresh instance.
-    const onTheLane = async (fn, planned) => {
-      const start = await laneCounts(gateway.url);
-      for (let i = 0; i < 5 && (await laneCounts(gateway.url)).planned === start.planned; i++) await served();
-      const before = await laneCounts(gateway.url);
-      await fn();
-      await served();
-      const after = await laneCounts(gateway.url);
-      if (planned) assert.ok(after.planned > before.planned, 'the lane planned it');
-      assert.equal(after.instanceId, before.instanceId + 2, 'one reset (the shim counts it, the fresh instance its start)');
-    };
-    try {
-      for (let i = 0; i < 3; i++) await served();
-      await onTheLane(async () => {
-        await refused(await call('/panic', { 'x-gatehouse-test-panic': '1' }));
-        assert.equal(odd.panics(), 0, 'the origin never saw it');
-      }, false);
-      await onTheLane(async () => {
-        await refused(await call('/panic'));
-        assert.equal(odd.panics(), 1, 'the origin answered it once');
-      }, true);
-    } finally {
-      await gateway.dispose();
-      await odd.close();
     }
   });
 });
