@@ -2,9 +2,10 @@
 // origin (origin.mjs): a bare JS pass-through worker (the floor this platform allows), the same
 // floor in Rust on the `worker` crate, two hand-written TypeScript peers (ts-peer.ts: the token
 // check alone; ts-peer-hardened.ts: the token path's hardened work, with the body read, parsed and
-// charged against the grant), and the gateway on its token fast path and its quota path (Durable
+// charged against the grant), and the gateway on its token fast path (again as a second worker,
+// for the resolution, and with its audit trail off, the peer's work) and its quota path (Durable
 // Object). For each: workerd's own CPU per request from /proc (cpu.mjs), throughput, p50/p99
-// latency, each the median of 3 rounds.
+// latency, each the median of BENCH_ROUNDS rounds (5).
 // Then streamed SSE and 100 KB bodies through the token path and the floor (CPU per request shows
 // whether a body is copied), cold start, the full 402 -> solve -> redeem -> retry round trip, the
 // wasm size and the native figures. Prints a table and writes it to bench/results.md under the
@@ -59,6 +60,8 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     // The same build again, measured as another target: how far two identical targets land apart
     // in one run, which is the resolution of every other row.
     gatewayWorker('gateway-again', 'again.bench', originUrl, TIGHT_VARS),
+    // The token path with its audit trail off: the work the hardened peer does, which keeps none.
+    gatewayWorker('gateway-unaudited', 'unaudited.bench', originUrl, { ...TIGHT_VARS, AUDIT_ENABLED: 'false' }),
     rustFloorWorker('rust-passthrough', 'rust.bench', originUrl),
     jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
     tsPeerWorker('ts-peer', originUrl),
@@ -73,7 +76,7 @@ const mf = new Miniflare(convertV4MiniflareOptions({
 let exitCode = 0;
 try {
   const base = (await mf.ready).origin;
-  for (const name of ['gateway', 'gateway-tight', 'gateway-again', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
+  for (const name of ['gateway', 'gateway-tight', 'gateway-again', 'gateway-unaudited', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
     const db = await mf.getD1Database('DB', name);
     for (const stmt of migrationStatements()) await db.prepare(stmt).run();
   }
@@ -95,6 +98,10 @@ try {
 
   const again = { url: `${base}/mcp`, host: 'again.bench', headers: mcpHeaders, body: INIT };
   const { token: againToken } = await spendAndBuy(again, 'again');
+  const unaudited = { url: `${base}/mcp`, host: 'unaudited.bench', headers: mcpHeaders, body: INIT };
+  const { token: unauditedToken } = await spendAndBuy(unaudited, 'unaudited');
+  const UNAUDITED = 'gateway, token fast path, audit trail off (the hardened peer\'s work: it keeps none)';
+  const unauditedTarget = () => target(UNAUDITED, `${base}/mcp`, 'unaudited.bench', { 'x-api-key': testKey('unaudited'), 'x-access-token': unauditedToken });
   const before = [];
   if (BASELINE) {
     const tightBefore = { url: `${base}/mcp`, host: 'before-tight.bench', headers: mcpHeaders, body: INIT };
@@ -117,6 +124,7 @@ try {
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target(QUOTA, `${base}/mcp`, null),
     target(AGAIN, `${base}/mcp`, 'again.bench', { 'x-api-key': testKey('again'), 'x-access-token': againToken }),
+    unauditedTarget(),
     ...before,
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
   ], { rounds: ROUNDS, total: TOTAL, concurrency: CONCURRENCY });
@@ -133,6 +141,7 @@ try {
     target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target(QUOTA, `${base}/mcp`, null),
+    unauditedTarget(),
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null) },
   ], { passes: SEQUENTIAL });
 

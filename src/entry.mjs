@@ -157,6 +157,7 @@ function recovered(env, ctx) {
   if (state.instanceId !== healthy) {
     state.criticalError = false;
     healthy = state.instanceId;
+    unreset = null;
     return null;
   }
   if (unreset && Date.now() - unreset.at < RESET_RETRY_MS) return unreset.error;
