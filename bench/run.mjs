@@ -100,7 +100,7 @@ try {
   const { token: againToken } = await spendAndBuy(again, 'again');
   const unaudited = { url: `${base}/mcp`, host: 'unaudited.bench', headers: mcpHeaders, body: INIT };
   const { token: unauditedToken } = await spendAndBuy(unaudited, 'unaudited');
-  const UNAUDITED = 'gateway, token fast path, audit trail off (the hardened peer\'s work: it keeps none)';
+  const UNAUDITED = 'gateway, token fast path, audit trail off (the peer keeps none)';
   const unauditedTarget = () => target(UNAUDITED, `${base}/mcp`, 'unaudited.bench', { 'x-api-key': testKey('unaudited'), 'x-access-token': unauditedToken });
   const before = [];
   if (BASELINE) {

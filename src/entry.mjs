@@ -47,29 +47,37 @@ const names = (() => {
  * has no fresh instance scheduled. Not the runtime's bare 500, on the lane; a panic inside the
  * async path's future leaves its promise unsettled, which only the runtime answers. */
 function failed(error, when, dead = false) {
-  let message = '';
-  let text = 'unprintable';
-  try {
-    message = error instanceof Error ? String(error.message) : '';
-    text = error instanceof Error ? `${error.name}: ${message}` : String(error);
-    if (error instanceof Error && error.cause instanceof Error) text += ` (${error.cause.name}: ${error.cause.message})`;
-  } catch {
-    // A value whose fields throw when read: logged as unprintable, answered as any other.
-  }
-  const terminated = message === 'Module terminated';
-  dead ||= when === 'before' && terminated;
-  // A dead instance stays dead until it is reset. What escapes a call into the Wasm (a trap, the
-  // glue's `Critical error`, and before the origin, where every throw is a synchronous call's, a
-  // stack overflow) has terminated it, and only a panic raises the flag by itself: raised here,
-  // the next request resets the instance before its arguments are copied into it. (A
-  // `RangeError` later may be an async path's rejection, from a healthy instance.)
-  const escaped = error instanceof WebAssembly.RuntimeError || message === 'Critical error';
-  if (state && (dead || terminated || escaped || (when === 'before' && error instanceof RangeError))) {
-    state.criticalError = true;
-  }
-  console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
+  dead = reported(error, when, dead);
   const { status, headers, body } = names.failed[dead ? 'before' : 'after'];
   return new Response(body, { status, headers });
+}
+
+/** Logs a failure (`dependency_failed`, cut to 256 characters) and raises the instance's flag
+ * when it left the instance terminated; whether the instance is dead. Throws nothing, whatever
+ * was thrown: a value whose fields or prototype throw when read is logged as unprintable. */
+function reported(error, when, dead) {
+  let text = 'unprintable';
+  let flag = dead;
+  try {
+    const named = error instanceof Error;
+    const message = named ? String(error.message) : '';
+    text = named ? `${error.name}: ${message}` : String(error);
+    if (named && error.cause instanceof Error) text += ` (${error.cause.name}: ${error.cause.message})`;
+    const terminated = message === 'Module terminated';
+    dead ||= when === 'before' && terminated;
+    // A dead instance stays dead until it is reset. What escapes a call into the Wasm (a trap,
+    // the glue's `Critical error`, and before the origin, where every throw is a synchronous
+    // call's, a stack overflow) has terminated it, and only a panic raises the flag by itself:
+    // raised here, the next request resets the instance before its arguments are copied into
+    // it. (A `RangeError` later may be an async path's rejection, from a healthy instance.)
+    const escaped = error instanceof WebAssembly.RuntimeError || message === 'Critical error';
+    flag = dead || terminated || escaped || (when === 'before' && error instanceof RangeError);
+  } catch {
+    // Answered as any other failure.
+  }
+  if (state && flag) state.criticalError = true;
+  console.error(JSON.stringify({ event: 'dependency_failed', dependency: 'wasm_instance', when, error: text.slice(0, 256) }));
+  return dead;
 }
 
 /** Whether the lane may read this request's body: never for the gateway's own endpoints (looked
@@ -147,8 +155,8 @@ let healthy = state?.instanceId;
 const RESET_RETRY_MS = 1000;
 let unreset = null;
 
-/** Resets an instance a failure left terminated, once; the error when that reset failed, and
- * the instance is still the dead one. */
+/** Resets an instance a failure left terminated, once: `null`, or `{ error }` when that reset
+ * failed, and the instance is still the dead one (an object, whatever was thrown). */
 function recovered(env, ctx) {
   if (!state?.criticalError) {
     if (state) healthy = state.instanceId;
@@ -160,7 +168,7 @@ function recovered(env, ctx) {
     unreset = null;
     return null;
   }
-  if (unreset && Date.now() - unreset.at < RESET_RETRY_MS) return unreset.error;
+  if (unreset && Date.now() - unreset.at < RESET_RETRY_MS) return unreset;
   const before = state.instanceId;
   try {
     Reflect.construct(Shim, [ctx, env]);
@@ -170,7 +178,7 @@ function recovered(env, ctx) {
     // failed, a flag left raised would reset again on every request.
     if (state.instanceId === before) {
       unreset = { at: Date.now(), error: e };
-      return e;
+      return unreset;
     }
     state.criticalError = false;
     console.error('Critical', e);
@@ -185,7 +193,7 @@ export default {
     let answer;
     try {
       const dead = recovered(env, ctx);
-      if (dead) return failed(dead, 'before', true);
+      if (dead) return failed(dead.error, 'before', true);
       answer = forLane(request) ? quickly(request, env, ctx) : fetch.call({ env, ctx }, request);
     } catch (e) {
       return failed(e, 'before');
@@ -199,7 +207,10 @@ export default {
   scheduled(event, env, ctx) {
     // A dead instance is not called; the next cron tick tries again.
     const dead = recovered(env, ctx);
-    if (dead) throw dead;
+    if (dead) {
+      reported(dead.error, 'scheduled', true);
+      throw dead.error;
+    }
     return scheduled.call({ env, ctx }, event);
   },
 };

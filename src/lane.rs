@@ -64,9 +64,9 @@ fn answer(denial: &Denial) -> Value {
     ])
 }
 
-/// The test build's way to panic on request (tests/proxy.test.mjs), under `LOCAL_DEV` only, as
-/// its contract route: this request field before the plan, or this field on the origin's answer
-/// before the relay.
+/// The test build's way to panic on request (tests/wasm_instance.test.mjs), under `LOCAL_DEV`
+/// only, as its contract route: this request field before the plan, or this field on the
+/// origin's answer before the relay.
 #[cfg(feature = "store-contract")]
 const TEST_PANIC: &str = "x-gatehouse-test-panic";
 

@@ -67,6 +67,8 @@ const thrown = {
   other: () => new Error('conversion refused'),
   critical: () => new Error('Critical error', { cause: new TypeError('an import threw') }),
   trap: () => new WebAssembly.RuntimeError('unreachable'),
+  overflow: () => new RangeError('Maximum call stack size exceeded'),
+  string: () => 'a refusal the runtime could not build',
 };
 const { quick_plan: plan, quick_done: done } = Shim.prototype;
 Shim.prototype.quick_plan = function (...args) {
@@ -112,6 +114,8 @@ export default {
       assert.equal(await fails('other', 500, false), true, 'reset before it, and the throw raises nothing');
       assert.equal(await fails('critical', 500, true), false);
       assert.equal(await fails('trap', 500, true), true);
+      assert.equal(await fails('overflow', 500, true), true);
+      assert.equal(await fails('string', 500, false), true);
       assert.equal(odd.panics(), 0, 'the origin never saw any of these');
       // Served: the reset, then the lease the lane spends from (the fresh instance has none).
       await read('/__dead?as=');
@@ -119,24 +123,31 @@ export default {
       assert.equal(await fails('late', 500, false), false, 'a RangeError after the origin is no reset');
       const seen = odd.panics();
       // A flagged instance whose reset fails is not sent the request, and the reset is not
-      // tried again within the second.
+      // tried again within the second (checked when the next request surely falls in it: less
+      // than a second here since before the failed reset).
+      const start = performance.now();
       assert.equal(await fails('unreset', 503, true), false);
       await read('/__dead?as=');
       const again = await call();
-      assert.deepEqual([again.status, odd.panics()], [503, seen]);
+      const within = performance.now() - start < 1000;
+      if (within) assert.deepEqual([again.status, odd.panics()], [503, seen]);
       await new Promise((resolve) => setTimeout(resolve, 1100));
+      const before = odd.panics();
       const served = await call();
-      assert.deepEqual([served.status, odd.panics(), (await read('/__state')).criticalError], [200, seen + 1, false]);
-      const logged = (await read('/__logged')).filter((l) => l.event === 'dependency_failed');
-      assert.deepEqual(logged.map((l) => [l.dependency, l.when, l.error]), [
+      assert.deepEqual([served.status, odd.panics(), (await read('/__state')).criticalError], [200, before + 1, false]);
+      const logged = (await read('/__logged')).filter((l) => l.event === 'dependency_failed' && l.dependency === 'wasm_instance');
+      const unreset = ['before', 'RangeError: WebAssembly.Instance(): Out of memory'];
+      assert.deepEqual(logged.map((l) => [l.when, l.error]), [
         ['before', 'Error: Module terminated'],
         ['before', 'Error: conversion refused'],
         ['before', 'Error: Critical error (TypeError: an import threw)'],
         ['before', 'RuntimeError: unreachable'],
+        ['before', 'RangeError: Maximum call stack size exceeded'],
+        ['before', 'a refusal the runtime could not build'],
         ['after', 'RangeError: after the origin'],
-        ['before', 'RangeError: WebAssembly.Instance(): Out of memory'],
-        ['before', 'RangeError: WebAssembly.Instance(): Out of memory'],
-      ].map(([when, error]) => ['wasm_instance', when, error]));
+        unreset,
+        ...(again.status === 503 ? [unreset] : []),
+      ]);
     } finally {
       await gateway.dispose();
       await odd.close();
