@@ -3,9 +3,9 @@
 // floor in Rust on the `worker` crate, two hand-written TypeScript peers (ts-peer.ts: the token
 // check alone; ts-peer-hardened.ts: the token path's hardened work, with the body read, parsed and
 // charged against the grant), and the gateway on its token fast path (again as a second worker,
-// for the resolution, and with its audit trail off, the peer's work) and its quota path (Durable
-// Object). For each: workerd's own CPU per request from /proc (cpu.mjs), throughput, p50/p99
-// latency, each the median of BENCH_ROUNDS rounds (5).
+// for the resolution, and with its audit trail off, which the peer keeps none of) and its quota
+// path (Durable Object). For each: workerd's own CPU per request from /proc (cpu.mjs),
+// throughput, p50/p99 latency, each the median of BENCH_ROUNDS rounds (5).
 // Then streamed SSE and 100 KB bodies through the token path and the floor (CPU per request shows
 // whether a body is copied), cold start, the full 402 -> solve -> redeem -> retry round trip, the
 // wasm size and the native figures. Prints a table and writes it to bench/results.md under the
@@ -60,7 +60,8 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     // The same build again, measured as another target: how far two identical targets land apart
     // in one run, which is the resolution of every other row.
     gatewayWorker('gateway-again', 'again.bench', originUrl, TIGHT_VARS),
-    // The token path with its audit trail off: the work the hardened peer does, which keeps none.
+    // The token path with its audit trail off: the hardened peer keeps none (it also leaves out
+    // the revocation list, the grant's counter, routes and per-tool limits, which this still does).
     gatewayWorker('gateway-unaudited', 'unaudited.bench', originUrl, { ...TIGHT_VARS, AUDIT_ENABLED: 'false' }),
     rustFloorWorker('rust-passthrough', 'rust.bench', originUrl),
     jsFloorWorker('passthrough', 'passthrough.bench', originUrl),
@@ -96,18 +97,20 @@ try {
   await checkPeer('the TypeScript peer', peer('ts-peer'), { token });
   await checkHardenedPeer('the hardened TypeScript peer', peer('ts-peer-hardened'), { token, keyId: 'fast' });
 
-  const again = { url: `${base}/mcp`, host: 'again.bench', headers: mcpHeaders, body: INIT };
-  const { token: againToken } = await spendAndBuy(again, 'again');
-  const unaudited = { url: `${base}/mcp`, host: 'unaudited.bench', headers: mcpHeaders, body: INIT };
-  const { token: unauditedToken } = await spendAndBuy(unaudited, 'unaudited');
+  // Another worker's credentials: a key of its own and a token bought from it with one challenge.
+  const bought = async (host, key) => {
+    const { token: t } = await spendAndBuy({ url: `${base}/mcp`, host, headers: mcpHeaders, body: INIT }, key);
+    return { 'x-api-key': testKey(key), 'x-access-token': t };
+  };
+  const againCredentials = await bought('again.bench', 'again');
   const UNAUDITED = 'gateway, token fast path, audit trail off (the peer keeps none)';
-  const unauditedTarget = () => target(UNAUDITED, `${base}/mcp`, 'unaudited.bench', { 'x-api-key': testKey('unaudited'), 'x-access-token': unauditedToken });
+  const unauditedCredentials = await bought('unaudited.bench', 'unaudited');
+  const unauditedTarget = () => target(UNAUDITED, `${base}/mcp`, 'unaudited.bench', unauditedCredentials);
   const before = [];
   if (BASELINE) {
-    const tightBefore = { url: `${base}/mcp`, host: 'before-tight.bench', headers: mcpHeaders, body: INIT };
-    const { token: old } = await spendAndBuy(tightBefore, 'before');
+    const old = await bought('before-tight.bench', 'before');
     before.push(
-      target(`before: gateway, token path (${BASELINE})`, `${base}/mcp`, 'before-tight.bench', { 'x-api-key': testKey('before'), 'x-access-token': old }),
+      target(`before: gateway, token path (${BASELINE})`, `${base}/mcp`, 'before-tight.bench', old),
       target(`before: gateway, quota path (${BASELINE})`, `${base}/mcp`, 'before.bench'),
     );
   }
@@ -123,7 +126,7 @@ try {
     target(HARDENED, `${base}/mcp`, 'tight.bench', { ...withToken, 'mf-route-override': 'ts-peer-hardened' }),
     target(TOKEN, `${base}/mcp`, 'tight.bench', withToken),
     target(QUOTA, `${base}/mcp`, null),
-    target(AGAIN, `${base}/mcp`, 'again.bench', { 'x-api-key': testKey('again'), 'x-access-token': againToken }),
+    target(AGAIN, `${base}/mcp`, 'again.bench', againCredentials),
     unauditedTarget(),
     ...before,
     { ...target('origin direct (no worker; reference)', `${originUrl}/mcp`, null), noCpu: true },
