@@ -1,23 +1,29 @@
 // `node bench/ab.mjs [<build dir>[:NAME=value,...] ...]`: a quick comparison, in one workerd and
 // interleaved, of the gateway's token path and quota path in one or more builds (default: build/;
 // give another commit's build directory to compare before and after), each with extra settings if
-// given (`build:AUDIT_ENABLED=false` prices the audit trail), against the JS floor and the
-// hardened TypeScript peer. Prints workerd CPU per request and the ratios, then (BENCH_LATENCY
-// requests per target, default 600) the latency one request at a time, the targets taking turns
-// request by request, and what each adds to the floor's p50. Asserts nothing.
+// given (`build:AUDIT_ENABLED=false` prices the audit trail; `+flag` and `-flag` add a
+// compatibility flag to wrangler.toml's or take one away: `build:-no_nodejs_global_timers` prices
+// Node's timers), against the JS floor and the hardened TypeScript peer. Prints workerd CPU per
+// request and the ratios, then (BENCH_LATENCY requests per target, default 600) the latency one
+// request at a time, the targets taking turns request by request, and what each adds to the
+// floor's p50. Asserts nothing.
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
 import { interleaved, rounds } from './measure.mjs';
 import { pinCores } from './cpu.mjs';
 import { BUILD, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { spendAndBuy } from './buy-token.mjs';
-import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
+import { COMPATIBILITY, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 const builds = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (builds.length === 0) builds.push(BUILD);
 const split = (arg) => {
   const [dir, settings = ''] = arg.split(':');
-  return { dir, vars: Object.fromEntries(settings.split(',').filter(Boolean).map((kv) => kv.split('='))) };
+  const parts = settings.split(',').filter(Boolean);
+  const named = (sign) => parts.filter((p) => p.startsWith(sign)).map((p) => p.slice(1));
+  const flags = [...COMPATIBILITY.compatibilityFlags.filter((f) => !named('-').includes(f)), ...named('+')];
+  const vars = Object.fromEntries(parts.filter((p) => !'+-'.includes(p[0])).map((kv) => kv.split('=')));
+  return { dir, vars, flags };
 };
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -27,9 +33,9 @@ const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000
 const origin = await startOrigin(18794);
 const workers = [jsFloorWorker('passthrough', 'passthrough.bench', origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)];
 builds.forEach((b, i) => {
-  const { dir, vars } = split(b);
-  workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, { ...TIGHT_VARS, ...vars }, dir));
-  workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, { ...QUOTA_VARS, ...vars }, dir));
+  const { dir, vars, flags } = split(b);
+  workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, { ...TIGHT_VARS, ...vars }, dir, flags));
+  workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, { ...QUOTA_VARS, ...vars }, dir, flags));
 });
 const mf = new Miniflare(convertV4MiniflareOptions({ host: '127.0.0.1', port: 0, cf: false, handleStructuredLogs: quietLogs, workers }));
 try {

@@ -1,16 +1,18 @@
-// `node bench/deadline.mjs`: what an origin fetch's deadline costs in workerd, by itself. Six
+// `node bench/deadline.mjs`: what an origin fetch's deadline costs in workerd, by itself. Seven
 // pass-through workers in one workerd, alike but for how they wait for the origin: bare (the JS
 // floor), with an abort signal, with a timer cleared once the headers are in (the gateway's proxy),
 // with a timer left to run out (its callback a no-op by then), with both a timer and a signal (the
-// gateway's proxy before the signal was dropped), and with `AbortSignal.timeout`. Each copies the
-// answer into a new `Response`, as the gateway's relay does. Prints workerd CPU per request against
-// the bare one, 8 in flight and one at a time (BENCH_REQUESTS per round, BENCH_ROUNDS rounds
-// interleaved), and the latency each adds one request at a time (the workers taken in turn request
-// by request, BENCH_PASSES passes). Asserts nothing.
+// gateway's proxy before the signal was dropped), with `AbortSignal.timeout`, and with the
+// gateway's timer under Node.js's timers (the compatibility date's, without the gateway's flag).
+// Each copies the answer into a new `Response`, as the gateway's relay does. Prints workerd CPU
+// per request against the bare one, 8 in flight and one at a time (BENCH_REQUESTS per round,
+// BENCH_ROUNDS rounds interleaved), and the latency each adds one request at a time (the workers
+// taken in turn request by request, BENCH_PASSES passes). Asserts nothing.
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { interleaved, rounds } from './measure.mjs';
 import { pinCores } from './cpu.mjs';
 import { COMPATIBILITY_DATE, quietLogs, startOrigin, CALL, MCP_HEADERS } from './targets.mjs';
+import { COMPATIBILITY } from '../tests/support/gateway.mjs';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -53,6 +55,12 @@ export default {
   },
 };`;
 
+// Every worker runs with the gateway's compatibility flags (wrangler.toml), whose timers are the
+// Web platform's; this one's are Node's, as the compatibility date alone would make them.
+const NODE_TIMERS = 'timer, cleared, with Node.js timers';
+WAITS[NODE_TIMERS] = WAITS['timer, cleared'];
+const nodeFlags = COMPATIBILITY.compatibilityFlags.filter((f) => f !== 'no_nodejs_global_timers');
+
 const origin = await startOrigin(18796);
 const names = Object.keys(WAITS);
 const workers = names.map((label, i) => ({
@@ -60,6 +68,7 @@ const workers = names.map((label, i) => ({
   routes: [`deadline-${i}.bench/*`],
   modules: true,
   compatibilityDate: COMPATIBILITY_DATE,
+  compatibilityFlags: label === NODE_TIMERS ? nodeFlags : COMPATIBILITY.compatibilityFlags,
   bindings: { ORIGIN_URL: origin.url },
   script: script(WAITS[label]),
 }));

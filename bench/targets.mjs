@@ -7,25 +7,26 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, DURABLE_OBJECTS, TEST_SIGNING_KEYS, gatewayModules } from '../tests/support/gateway.mjs';
+import { ROOT, COMPATIBILITY, DURABLE_OBJECTS, TEST_SIGNING_KEYS, gatewayModules } from '../tests/support/gateway.mjs';
 import { request } from './load.mjs';
 
 export const BUILD = join(ROOT, 'build');
 const RUST_FLOOR = join(ROOT, 'bench', 'rust-passthrough', 'build');
-export const COMPATIBILITY_DATE = '2026-11-01';
+export const COMPATIBILITY_DATE = COMPATIBILITY.compatibilityDate;
 
 export function buildRustFloor() {
   execFileSync('worker-build', ['--release'], { cwd: join(ROOT, 'bench', 'rust-passthrough'), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** The gateway from `build` (default: this checkout's build/; another commit's build for a
- * before-and-after run). */
-export const gatewayWorker = (name, host, originUrl, vars, build = BUILD) => ({
+ * before-and-after run), with wrangler.toml's compatibility flags unless `flags` are given. */
+export const gatewayWorker = (name, host, originUrl, vars, build = BUILD, flags = COMPATIBILITY.compatibilityFlags) => ({
   name,
   routes: host ? [`${host}/*`] : undefined,
   modulesRoot: build,
   modules: gatewayModules(build),
   compatibilityDate: COMPATIBILITY_DATE,
+  compatibilityFlags: flags,
   durableObjects: DURABLE_OBJECTS,
   d1Databases: { DB: `bench-${name}` },
   bindings: { ORIGIN_URL: originUrl, LOCAL_DEV: 'true', TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS, RATE_KEY_HEADER: 'x-api-key', IN_BAND_CHALLENGES: 'false', ...vars },

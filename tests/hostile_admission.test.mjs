@@ -9,17 +9,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { startLnbits } from '../demo/lnbits.mjs';
 import { startOrigin } from '../demo/origin.mjs';
 import { L402_ROOT_KEY, batch, buyToken, call, exhaust, post, remainingOf, send, sleep, tally } from './support/attack.mjs';
-import { DURABLE_OBJECTS, ROOT, TEST_ADMIN_SECRET, TEST_SIGNING_KEYS, freePort, gatewayModules, migrationStatements, startGateway, testKey } from './support/gateway.mjs';
+import { COMPATIBILITY, DURABLE_OBJECTS, ROOT, TEST_ADMIN_SECRET, TEST_SIGNING_KEYS, freePort, gatewayModules, migrationStatements, startGateway, testKey } from './support/gateway.mjs';
 import { startRecordingOrigin } from './support/recording-origin.mjs';
-
-const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 
 let ln;
 before(async () => { ln = await startLnbits(); });
@@ -44,7 +42,7 @@ describe('a spent token stays spent in every isolate', () => {
         name: 'gatehouse',
         modulesRoot: join(ROOT, 'build'),
         modules: gatewayModules(join(ROOT, 'build')),
-        compatibilityDate: COMPATIBILITY_DATE,
+        ...COMPATIBILITY,
         durableObjects: DURABLE_OBJECTS,
         d1Databases: { DB: 'gatehouse-attack1' },
         bindings: {

@@ -10,7 +10,12 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 const BUILD = join(ROOT, 'build');
 /** The build with the `store-contract` feature (scripts/test.sh makes it), for that one suite. */
 export const CONTRACT_BUILD = join(ROOT, 'build-contract');
-const COMPATIBILITY_DATE = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8').match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+const WRANGLER = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+/** wrangler.toml's compatibility date and flags, as the gateway is deployed with them. */
+export const COMPATIBILITY = {
+  compatibilityDate: WRANGLER.match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1],
+  compatibilityFlags: JSON.parse(WRANGLER.match(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m)?.[1] ?? '[]'),
+};
 
 /** The Durable Object bindings of wrangler.toml: one class per concern. */
 export const DURABLE_OBJECTS = {
@@ -70,7 +75,7 @@ export async function startGateway({ originUrl, vars = {}, workerOverrides = {},
         name: 'gatehouse',
         modulesRoot: build,
         modules: gatewayModules(build),
-        compatibilityDate: COMPATIBILITY_DATE,
+        ...COMPATIBILITY,
         durableObjects: DURABLE_OBJECTS,
         d1Databases: { DB: 'gatehouse-test' },
         bindings,
