@@ -11,20 +11,12 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
 import { interleaved, rounds } from './measure.mjs';
 import { pinCores } from './cpu.mjs';
-import { BUILD, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
+import { BUILD, buildArg, gatewayWorker, jsFloorWorker, quietLogs, startOrigin, tsPeerHardenedWorker, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { spendAndBuy } from './buy-token.mjs';
-import { COMPATIBILITY, migrationStatements, testKey } from '../tests/support/gateway.mjs';
+import { migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 const builds = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (builds.length === 0) builds.push(BUILD);
-const split = (arg) => {
-  const [dir, settings = ''] = arg.split(':');
-  const parts = settings.split(',').filter(Boolean);
-  const named = (sign) => parts.filter((p) => p.startsWith(sign)).map((p) => p.slice(1));
-  const flags = [...COMPATIBILITY.compatibilityFlags.filter((f) => !named('-').includes(f)), ...named('+')];
-  const vars = Object.fromEntries(parts.filter((p) => !'+-'.includes(p[0])).map((kv) => kv.split('=')));
-  return { dir, vars, flags };
-};
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY = Number(process.env.BENCH_LATENCY ?? 600);
@@ -33,7 +25,7 @@ const QUOTA_VARS = { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000
 const origin = await startOrigin(18794);
 const workers = [jsFloorWorker('passthrough', 'passthrough.bench', origin.url), tsPeerHardenedWorker('ts-peer-hardened', origin.url)];
 builds.forEach((b, i) => {
-  const { dir, vars, flags } = split(b);
+  const { dir, vars, flags } = buildArg(b);
   workers.push(gatewayWorker(`tight-${i}`, `tight-${i}.bench`, origin.url, { ...TIGHT_VARS, ...vars }, dir, flags));
   workers.push(gatewayWorker(`quota-${i}`, `quota-${i}.bench`, origin.url, { ...QUOTA_VARS, ...vars }, dir, flags));
 });

@@ -34,16 +34,31 @@ export function cpuSeconds(pids) {
 }
 
 /**
- * With `BENCH_PIN=1`: workerd's processes (every thread) on core 0, and this process, the load
- * generator, with the origin (`others`) on the rest, so that the two never take turns on one core
- * mid-round. Needs `taskset` (util-linux) and two cores or more; otherwise does nothing.
+ * With `BENCH_PIN=1`: workerd's processes (every thread, V8's own helpers too) on core 0, and this
+ * process (the load generator, and Miniflare's side of workerd's logs), with the origin (`others`),
+ * on the rest, so that the two never take turns on one core mid-round. Pinned and unpinned runs'
+ * absolute figures do not compare. Needs `taskset` (util-linux) and two cores or more; otherwise
+ * it says so (for want of taskset) and does nothing.
  */
 export function pinCores(others = []) {
   if (process.env.BENCH_PIN !== '1') return false;
   const cores = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
   if (cores < 2) return false;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    console.error('BENCH_PIN=1 needs taskset (util-linux): running unpinned');
+    return false;
+  }
   const pin = (list, pid) => execFileSync('taskset', ['-a', '-pc', list, String(pid)], { stdio: 'ignore' });
   for (const pid of workerdPids()) pin('0', pid);
   for (const pid of [process.pid, ...others]) pin(`1-${cores - 1}`, pid);
   return true;
+}
+
+/** This process back on every core (after `pinCores`), so that what it spawns later (a fresh
+ * workerd for a cold start, a solver on two threads) is not held to the cores it was given. */
+export function unpinSelf() {
+  const cores = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  execFileSync('taskset', ['-a', '-pc', `0-${cores - 1}`, String(process.pid)], { stdio: 'ignore' });
 }

@@ -10,7 +10,8 @@
 // whether a body is copied), cold start, the full 402 -> solve -> redeem -> retry round trip, the
 // wasm size and the native figures. Prints a table and writes it to bench/results.md under the
 // label. `-- --profile` runs profile.mjs instead, `-- --hotkey` hotkey.mjs (one client through
-// several isolates: counter calls per admitted request). A benchmark: it asserts nothing about speed.
+// several isolates: counter calls per admitted request). With `BENCH_PIN=1`, workerd runs on a core
+// of its own (cpu.mjs). A benchmark: it asserts nothing about speed.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -19,8 +20,8 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request, summarize } from './load.mjs';
 import { interleaved, rounds } from './measure.mjs';
 import { coldStart } from './cold.mjs';
-import { CLK_TCK } from './cpu.mjs';
-import { BUILD, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, tsPeerHardenedWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
+import { CLK_TCK, pinCores, unpinSelf } from './cpu.mjs';
+import { BUILD, buildArg, buildRustFloor, gatewayWorker, jsFloorWorker, quietLogs, rustFloorWorker, tsPeerWorker, tsPeerHardenedWorker, startOrigin, TIGHT_VARS, CALL, INIT, MCP_HEADERS } from './targets.mjs';
 import { labelArg, writeBlock } from './results-file.mjs';
 import { spendAndBuy } from './buy-token.mjs';
 import { checkHardenedPeer, checkPeer } from './peer-checks.mjs';
@@ -44,7 +45,10 @@ const ROUND_TRIPS = 30;
 const ORIGIN_PORT = 18790;
 // `--baseline <build dir>`: another commit's build beside this one (its token and quota paths), for
 // a before-and-after table from one run.
+// `--baseline <dir>[:settings]`: an older build beside this one, with settings as bench/ab.mjs takes
+// them (targets.mjs `buildArg`): `-no_nodejs_global_timers` for a build from before that flag.
 const BASELINE = process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : null;
+const baseline = BASELINE && buildArg(BASELINE);
 const started = performance.now();
 buildRustFloor();
 
@@ -68,8 +72,8 @@ const mf = new Miniflare(convertV4MiniflareOptions({
     tsPeerWorker('ts-peer', originUrl),
     tsPeerHardenedWorker('ts-peer-hardened', originUrl),
     ...(BASELINE ? [
-      gatewayWorker('before', 'before.bench', originUrl, { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000' }, BASELINE),
-      gatewayWorker('before-tight', 'before-tight.bench', originUrl, TIGHT_VARS, BASELINE),
+      gatewayWorker('before', 'before.bench', originUrl, { QUOTA_PER_MINUTE: '1000000', CALL_CEILING_PER_MINUTE: '1000000', ...baseline.vars }, baseline.dir, baseline.flags),
+      gatewayWorker('before-tight', 'before-tight.bench', originUrl, { ...TIGHT_VARS, ...baseline.vars }, baseline.dir, baseline.flags),
     ] : []),
   ],
 }));
@@ -77,6 +81,8 @@ const mf = new Miniflare(convertV4MiniflareOptions({
 let exitCode = 0;
 try {
   const base = (await mf.ready).origin;
+  // `BENCH_PIN=1`: workerd on a core of its own, the load generator and the origin on the other.
+  const pinned = pinCores([origin.pid]);
   for (const name of ['gateway', 'gateway-tight', 'gateway-again', 'gateway-unaudited', ...(BASELINE ? ['before', 'before-tight'] : [])]) {
     const db = await mf.getD1Database('DB', name);
     for (const stmt of migrationStatements()) await db.prepare(stmt).run();
@@ -162,6 +168,7 @@ try {
   const tripTotal = summarize(trips.map((t) => t.total), 1);
   const tripSolve = summarize(trips.map((t) => t.solve), 1);
 
+  if (pinned) unpinSelf();
   // Cold: the quota path by address (no API key: a fresh D1 has no tables to check it against).
   const { 'x-api-key': _, ...anonymous } = mcpHeaders;
   const coldReq = { headers: anonymous, body: CALL };
@@ -186,8 +193,11 @@ try {
   const lines = [
     `tools/call over keep-alive HTTP/1.1 on loopback, ${TOTAL} requests per round, ${CONCURRENCY} in flight, each figure the median of ${ROUNDS} rounds ` +
       `(rounds interleaved across targets). CPU is workerd's own (utime + stime of its process in /proc, CLK_TCK ${CLK_TCK}) over the round, divided by its requests. ` +
-      'The origin answers a fixed 78-byte JSON body (bench/origin.mjs). The load generator and the origin share the machine\'s ' +
-      `${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores with workerd. workerd's CPU includes Miniflare's entry worker, which routes every request here and not in ` +
+      'The origin answers a fixed 78-byte JSON body (bench/origin.mjs). ' +
+      (pinned
+        ? `workerd ran alone on one of the machine's ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, the load generator, Miniflare's own process and the origin on the rest (BENCH_PIN=1). `
+        : `The load generator and the origin share the machine's ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores with workerd. `) +
+      `workerd's CPU includes Miniflare's entry worker, which routes every request here and not in ` +
       'production: the same for every target, so the × floor ratios understate what separates the targets.',
     '',
     ...mainHeader,

@@ -2,7 +2,8 @@
 // tight quota whose token buys the fast path), a bare JS pass-through (the floor), the same floor
 // on the Rust `worker` crate, and the hand-written TypeScript peers (ts-peer.ts and
 // ts-peer-hardened.ts, types stripped by node:module so workerd runs them as plain JS). Hosts
-// pick the worker through Miniflare's routes.
+// pick the worker through Miniflare's routes. Every worker runs with the gateway's compatibility
+// date and flags (wrangler.toml), so that they differ only in what they do.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
@@ -16,6 +17,25 @@ export const COMPATIBILITY_DATE = COMPATIBILITY.compatibilityDate;
 
 export function buildRustFloor() {
   execFileSync('worker-build', ['--release'], { cwd: join(ROOT, 'bench', 'rust-passthrough'), stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** A build and its settings as the bench's command lines give them: `<dir>[:<setting>,...]`, each
+ * setting `NAME=value` (a Worker variable) or `+flag` / `-flag` (a compatibility flag added to
+ * wrangler.toml's, or one of them taken away). Anything else, or a `-flag` wrangler.toml does not
+ * have, is refused: a typo would otherwise measure the build unchanged under another label. */
+export function buildArg(arg) {
+  const [dir, ...rest] = arg.split(':');
+  const parts = rest.join(':').split(',').filter(Boolean);
+  const flags = [...COMPATIBILITY.compatibilityFlags];
+  const vars = {};
+  for (const part of parts) {
+    const flag = part.slice(1);
+    if (part[0] === '+' && flag) flags.push(flag);
+    else if (part[0] === '-' && flags.includes(flag)) flags.splice(flags.indexOf(flag), 1);
+    else if (/^[A-Z][A-Z0-9_]*=/.test(part)) vars[part.slice(0, part.indexOf('='))] = part.slice(part.indexOf('=') + 1);
+    else throw new Error(`${arg}: "${part}" is neither NAME=value, +flag nor a -flag of wrangler.toml's (${COMPATIBILITY.compatibilityFlags.join(', ')})`);
+  }
+  return { dir, vars, flags };
 }
 
 /** The gateway from `build` (default: this checkout's build/; another commit's build for a
@@ -39,7 +59,7 @@ export const jsFloorWorker = (name, host, originUrl) => ({
   name,
   routes: host ? [`${host}/*`] : undefined,
   modules: true,
-  compatibilityDate: COMPATIBILITY_DATE,
+  ...COMPATIBILITY,
   bindings: { ORIGIN_URL: originUrl },
   script: JS_FLOOR_SCRIPT,
 });
@@ -49,7 +69,7 @@ export const rustFloorWorker = (name, host, originUrl) => ({
   routes: [`${host}/*`],
   modulesRoot: RUST_FLOOR,
   modules: [{ type: 'ESModule', path: join(RUST_FLOOR, 'index.js') }, { type: 'CompiledWasm', path: join(RUST_FLOOR, 'index_bg.wasm') }],
-  compatibilityDate: COMPATIBILITY_DATE,
+  ...COMPATIBILITY,
   bindings: { ORIGIN_URL: originUrl },
 });
 
@@ -60,7 +80,7 @@ export const rustFloorWorker = (name, host, originUrl) => ({
 export const tsPeerWorker = (name, originUrl, file = 'ts-peer.ts') => ({
   name,
   modules: true,
-  compatibilityDate: COMPATIBILITY_DATE,
+  ...COMPATIBILITY,
   bindings: { ORIGIN_URL: originUrl, TOKEN_SIGNING_KEYS: TEST_SIGNING_KEYS },
   script: stripTypeScriptTypes(readFileSync(join(ROOT, 'bench', file), 'utf8')),
 });

@@ -18,7 +18,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, freePort } from './support/gateway.mjs';
+import { COMPATIBILITY, ROOT, freePort } from './support/gateway.mjs';
 
 const run = promisify(execFile);
 const PORTS = ['GATEHOUSE_PORT', 'ORIGIN_PORT', 'ORIGIN_2026_PORT', 'LNBITS_PORT', 'AUTH_PORT', 'CHAIN_PORT', 'FACILITATOR_PORT'];
@@ -122,5 +122,17 @@ describe('npm start (scripts/start.mjs)', () => {
     await exited;
     await new Promise((r) => setTimeout(r, 1_000));
     for (const [name, port] of Object.entries(ports)) assert.equal(await listening(Number(port)), false, `${name} ${port} still listening`);
+  });
+});
+
+// `npm start` and `wrangler deploy` read wrangler.toml with wrangler's own parser; every other test
+// runs the built Worker through Miniflare with what tests/support/gateway.mjs reads from that
+// file. The two must agree, or the tests would exercise another runtime than the deployed one.
+test('the tests run the gateway on the compatibility date and flags wrangler deploys it with', async () => {
+  const { unstable_readConfig } = await import('wrangler');
+  const config = unstable_readConfig({ config: join(ROOT, 'wrangler.toml') });
+  assert.deepEqual(COMPATIBILITY, {
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags,
   });
 });
