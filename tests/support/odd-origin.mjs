@@ -41,7 +41,7 @@ export async function startOddOrigin() {
     req.on('end', () => {
       // Beside its own fields, ones only the gateway may speak, in mixed case (node:http sends
       // names as written).
-      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive, x-origin-hop', 'x-origin-hop': 'secret', 'x-origin-ok': 'yes', RateLimit: 'forged', 'Payment-Receipt': 'forged', 'Gatehouse-Challenge': '1', 'X-RateLimit-Remaining': '999' });
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive, X-Origin-Hop', 'x-origin-hop': 'secret', 'x-origin-ok': 'yes', RateLimit: 'forged', 'Payment-Receipt': 'forged', 'Gatehouse-Challenge': '1', 'X-RateLimit-Remaining': '999' });
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
   });

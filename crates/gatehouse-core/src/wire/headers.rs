@@ -170,8 +170,9 @@ mod tests {
     use super::*;
 
     /// The runtime side finds which of these a message carries by its header names, which
-    /// `Headers` gives lowercased (`edge.mjs`'s `present`): a name here with a capital would be
-    /// missed, not dropped.
+    /// `Headers` gives lowercased (`edge.mjs`'s `present` and `toward_client`): a name here with
+    /// a capital would be missed, not dropped. The names a `Connection` field lists are
+    /// lowercased by `connection_tokens` for the same reason.
     #[test]
     fn every_dropped_name_is_a_lowercase_field_name() {
         let both = dropped_toward_origin(None).into_iter();
