@@ -11,7 +11,7 @@
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { interleaved, rounds } from './measure.mjs';
 import { pinCores } from './cpu.mjs';
-import { COMPATIBILITY_DATE, quietLogs, startOrigin, CALL, MCP_HEADERS } from './targets.mjs';
+import { quietLogs, startOrigin, CALL, MCP_HEADERS } from './targets.mjs';
 import { COMPATIBILITY } from '../tests/support/gateway.mjs';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 1_500);
@@ -67,8 +67,8 @@ const workers = names.map((label, i) => ({
   name: `deadline-${i}`,
   routes: [`deadline-${i}.bench/*`],
   modules: true,
-  compatibilityDate: COMPATIBILITY_DATE,
-  compatibilityFlags: label === NODE_TIMERS ? nodeFlags : COMPATIBILITY.compatibilityFlags,
+  ...COMPATIBILITY,
+  ...(label === NODE_TIMERS ? { compatibilityFlags: nodeFlags } : {}),
   bindings: { ORIGIN_URL: origin.url },
   script: script(WAITS[label]),
 }));

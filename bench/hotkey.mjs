@@ -33,10 +33,10 @@ import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { request } from './load.mjs';
 import { cpuSeconds, workerdPids } from './cpu.mjs';
-import { gatewayWorker, quietLogs, startOrigin, CALL, INIT, MCP_HEADERS, TIGHT_VARS, COMPATIBILITY_DATE } from './targets.mjs';
+import { gatewayWorker, quietLogs, startOrigin, CALL, INIT, MCP_HEADERS, TIGHT_VARS } from './targets.mjs';
 import { spendAndBuy } from './buy-token.mjs';
 import { gatewayCommit } from './results-file.mjs';
-import { DURABLE_OBJECTS, ROOT, freePort, migrationStatements, testKey } from '../tests/support/gateway.mjs';
+import { COMPATIBILITY, DURABLE_OBJECTS, ROOT, freePort, migrationStatements, testKey } from '../tests/support/gateway.mjs';
 
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
 const ISOLATES = env('HOTKEY_ISOLATES', 4);
@@ -108,7 +108,7 @@ const spyWorker = {
   name: 'spy',
   modules: true,
   script: SPY,
-  compatibilityDate: COMPATIBILITY_DATE,
+  ...COMPATIBILITY,
   durableObjects: {
     SPY_C: { className: 'SpyCredentials', useSQLite: true },
     SPY_Q: { className: 'SpyCounters', useSQLite: true },

@@ -43,10 +43,9 @@ const BODY_TOTAL = Math.ceil(TOTAL / 3);
 const COLD_STARTS = 5;
 const ROUND_TRIPS = 30;
 const ORIGIN_PORT = 18790;
-// `--baseline <build dir>`: another commit's build beside this one (its token and quota paths), for
-// a before-and-after table from one run.
-// `--baseline <dir>[:settings]`: an older build beside this one, with settings as bench/ab.mjs takes
-// them (targets.mjs `buildArg`): `-no_nodejs_global_timers` for a build from before that flag.
+// `--baseline <build dir>[:settings]`: another commit's build beside this one (its token and quota
+// paths), for a before-and-after table from one run, with settings as bench/ab.mjs takes them
+// (targets.mjs `buildArg`): `-no_nodejs_global_timers` for a build from before that flag.
 const BASELINE = process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : null;
 const baseline = BASELINE && buildArg(BASELINE);
 const started = performance.now();

@@ -13,7 +13,6 @@ import { request } from './load.mjs';
 
 export const BUILD = join(ROOT, 'build');
 const RUST_FLOOR = join(ROOT, 'bench', 'rust-passthrough', 'build');
-export const COMPATIBILITY_DATE = COMPATIBILITY.compatibilityDate;
 
 export function buildRustFloor() {
   execFileSync('worker-build', ['--release'], { cwd: join(ROOT, 'bench', 'rust-passthrough'), stdio: ['ignore', 'ignore', 'inherit'] });
@@ -45,7 +44,7 @@ export const gatewayWorker = (name, host, originUrl, vars, build = BUILD, flags 
   routes: host ? [`${host}/*`] : undefined,
   modulesRoot: build,
   modules: gatewayModules(build),
-  compatibilityDate: COMPATIBILITY_DATE,
+  ...COMPATIBILITY,
   compatibilityFlags: flags,
   durableObjects: DURABLE_OBJECTS,
   d1Databases: { DB: `bench-${name}` },
